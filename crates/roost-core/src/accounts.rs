@@ -1,0 +1,92 @@
+//! Creating and editing accounts.
+
+use roost_types::{Id, Millis, Outcome, Rejection, Role};
+
+use crate::ids::next_id;
+use crate::kv::{get_value, k1, put_value, Table, Tables};
+use crate::model::Account;
+use crate::{query, Result};
+
+pub(crate) fn create(
+    t: &mut impl Tables,
+    at: Millis,
+    username: &str,
+    email: Option<&str>,
+    password_hash: &str,
+    role: Role,
+    display_name: Option<&str>,
+) -> Result<Outcome> {
+    let lower = username.to_ascii_lowercase();
+    if t.get(Table::Username, lower.as_bytes())?.is_some() {
+        return Ok(Outcome::Rejected(Rejection::UsernameTaken));
+    }
+    let email = email.map(str::to_lowercase);
+    if let Some(e) = &email {
+        if t.get(Table::Email, e.as_bytes())?.is_some() {
+            return Ok(Outcome::Rejected(Rejection::EmailTaken));
+        }
+    }
+    let id = next_id(t, at)?;
+    let account = Account {
+        id,
+        username: username.to_string(),
+        display_name: display_name.unwrap_or_default().to_string(),
+        note: String::new(),
+        email: email.clone(),
+        password_hash: password_hash.to_string(),
+        role,
+        locked: false,
+        bot: false,
+        created_at: at,
+        followers_count: 0,
+        following_count: 0,
+        statuses_count: 0,
+        last_status_at: None,
+    };
+    put_value(t, Table::Account, &k1(id), &account)?;
+    t.put(Table::Username, lower.as_bytes(), &k1(id))?;
+    if let Some(e) = &email {
+        t.put(Table::Email, e.as_bytes(), &k1(id))?;
+    }
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn update(
+    t: &mut impl Tables,
+    account: Id,
+    display_name: Option<&str>,
+    note: Option<&str>,
+    locked: Option<bool>,
+    bot: Option<bool>,
+) -> Result<Outcome> {
+    let Some(mut a) = query::account(t, account)? else {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    };
+    if let Some(d) = display_name {
+        a.display_name = d.to_string();
+    }
+    if let Some(n) = note {
+        a.note = n.to_string();
+    }
+    if let Some(l) = locked {
+        a.locked = l;
+    }
+    if let Some(b) = bot {
+        a.bot = b;
+    }
+    save(t, &a)?;
+    Ok(Outcome::created(account))
+}
+
+pub(crate) fn save(t: &mut impl Tables, a: &Account) -> Result<()> {
+    put_value(t, Table::Account, &k1(a.id), a)
+}
+
+/// Applies `f` to a stored account's counters, if the account exists.
+pub(crate) fn adjust(t: &mut impl Tables, id: Id, f: impl FnOnce(&mut Account)) -> Result<()> {
+    if let Some(mut a) = get_value::<Account>(t, Table::Account, &k1(id))? {
+        f(&mut a);
+        save(t, &a)?;
+    }
+    Ok(())
+}

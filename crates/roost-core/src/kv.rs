@@ -1,0 +1,377 @@
+//! The narrow storage interface the state machine is written against.
+//!
+//! The state is a set of ordered byte-keyed tables. `roost-store` implements them on redb inside
+//! one transaction per applied batch; [`MemTables`] implements them on a `BTreeMap` for unit and
+//! property tests. The state machine never sees which one it runs on.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// The tables of the state. The discriminant is the on-disk prefix: never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Table {
+    /// Singletons such as the ID counter.
+    Meta = 0,
+    /// account id → `Account`
+    Account = 1,
+    /// lowercase username → account id
+    Username = 2,
+    /// lowercase email → account id
+    Email = 3,
+    /// status id → `Status`
+    Status = 4,
+    /// (account, status) → () : an account's posts and reblogs, newest last
+    AccountStatuses = 5,
+    /// (account, status) → author id : the materialised home timeline
+    Home = 6,
+    /// status → () : the local public timeline
+    Public = 7,
+    /// (tag, 0, status) → () : posts by hashtag
+    Tag = 8,
+    /// (parent, child) → () : direct replies
+    Replies = 9,
+    /// (status, account) → favourite id
+    Favourite = 10,
+    /// (account, favourite id) → status
+    FavouriteByAccount = 11,
+    /// (status, account) → reblog status id
+    Reblog = 12,
+    /// (account, status) → bookmark id
+    Bookmark = 13,
+    /// (account, bookmark id) → status
+    BookmarkByAccount = 14,
+    /// (follower, target) → `Follow`
+    Follow = 15,
+    /// (follower, follow id) → target : whom an account follows, by recency
+    Following = 16,
+    /// (target, follow id) → follower : who follows an account, by recency
+    Followers = 17,
+    /// (blocker, blocked) → ()
+    Block = 18,
+    /// (blocked, blocker) → ()
+    BlockedBy = 19,
+    /// (muter, muted) → `Mute`
+    Mute = 20,
+    /// (account, notification id) → `Notification`
+    Notification = 21,
+    /// client id → `App`
+    App = 22,
+    /// token hash → `Token`
+    Token = 23,
+    /// (account, idempotency key) → status id
+    Idempotency = 24,
+    /// (account, mute id) → muted : mutes by recency
+    MuteByAccount = 25,
+    /// (account, block id) → blocked : blocks by recency
+    BlockByAccount = 26,
+}
+
+impl Table {
+    /// Every table, in prefix order; the state digest walks them in this order.
+    pub const ALL: [Table; 27] = [
+        Table::Meta,
+        Table::Account,
+        Table::Username,
+        Table::Email,
+        Table::Status,
+        Table::AccountStatuses,
+        Table::Home,
+        Table::Public,
+        Table::Tag,
+        Table::Replies,
+        Table::Favourite,
+        Table::FavouriteByAccount,
+        Table::Reblog,
+        Table::Bookmark,
+        Table::BookmarkByAccount,
+        Table::Follow,
+        Table::Following,
+        Table::Followers,
+        Table::Block,
+        Table::BlockedBy,
+        Table::Mute,
+        Table::Notification,
+        Table::App,
+        Table::Token,
+        Table::Idempotency,
+        Table::MuteByAccount,
+        Table::BlockByAccount,
+    ];
+
+    pub fn prefix(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Which way a scan walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Forward,
+    Reverse,
+}
+
+/// Read access to the tables.
+pub trait ReadTables {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Visits the entries of `table` whose keys lie within the bounds, in key order (or its
+    /// reverse), until `visit` returns `false`.
+    fn scan(
+        &self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        dir: Dir,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()>;
+}
+
+/// Read and write access; the state machine's `apply` gets one of these.
+pub trait Tables: ReadTables {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Removes a key; returns whether it was there.
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool>;
+}
+
+/// An in-memory implementation, for tests and for tools that replay a log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MemTables {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemTables {
+    pub fn new() -> MemTables {
+        MemTables::default()
+    }
+
+    /// All entries as (prefixed key, value), for comparisons in tests.
+    pub fn entries(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        &self.map
+    }
+}
+
+/// Prepends the table prefix to a key.
+pub fn full_key(table: Table, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(table.prefix());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The bounds of a table-local range as bounds over prefixed keys.
+pub fn full_bounds(table: Table, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lo = match lo {
+        Bound::Included(k) => Bound::Included(full_key(table, k)),
+        Bound::Excluded(k) => Bound::Excluded(full_key(table, k)),
+        Bound::Unbounded => Bound::Included(vec![table.prefix()]),
+    };
+    let hi = match hi {
+        Bound::Included(k) => Bound::Included(full_key(table, k)),
+        Bound::Excluded(k) => Bound::Excluded(full_key(table, k)),
+        Bound::Unbounded => Bound::Excluded(vec![table.prefix() + 1]),
+    };
+    (lo, hi)
+}
+
+impl ReadTables for MemTables {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.map.get(&full_key(table, key)).cloned())
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        dir: Dir,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let bounds = full_bounds(table, lo, hi);
+        if bounds_empty(&bounds) {
+            return Ok(());
+        }
+        let range = self.map.range(bounds);
+        let mut step = |k: &Vec<u8>, v: &Vec<u8>| visit(&k[1..], v);
+        match dir {
+            Dir::Forward => {
+                for (k, v) in range {
+                    if !step(k, v)? {
+                        break;
+                    }
+                }
+            }
+            Dir::Reverse => {
+                for (k, v) in range.rev() {
+                    if !step(k, v)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a range is empty or inverted (BTreeMap and redb panic or error on inverted ranges).
+pub fn bounds_empty(bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> bool {
+    match bounds {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b))
+        | (Bound::Excluded(a), Bound::Excluded(b)) => a >= b,
+        _ => false,
+    }
+}
+
+impl Tables for MemTables {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.map.insert(full_key(table, key), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
+        Ok(self.map.remove(&full_key(table, key)).is_some())
+    }
+}
+
+// ---- typed helpers -------------------------------------------------------------------------
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| Error::Corrupt(format!("encode: {e}")))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt(format!("decode: {e}")))
+}
+
+/// Reads and decodes one value.
+pub fn get_value<T: DeserializeOwned>(t: &(impl ReadTables + ?Sized), table: Table, key: &[u8]) -> Result<Option<T>> {
+    match t.get(table, key)? {
+        Some(bytes) => Ok(Some(decode(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn put_value<T: Serialize>(t: &mut (impl Tables + ?Sized), table: Table, key: &[u8], value: &T) -> Result<()> {
+    t.put(table, key, &encode(value)?)
+}
+
+/// Key of one u64, big-endian so that byte order is numeric order.
+pub fn k1(a: u64) -> [u8; 8] {
+    a.to_be_bytes()
+}
+
+/// Key of two u64s.
+pub fn k2(a: u64, b: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&a.to_be_bytes());
+    k[8..].copy_from_slice(&b.to_be_bytes());
+    k
+}
+
+/// Key of a string then a u64; the zero byte keeps "ab"+id from colliding with "a"+…
+pub fn ks(s: &str, b: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(s.len() + 9);
+    k.extend_from_slice(s.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&b.to_be_bytes());
+    k
+}
+
+/// Reads the u64 at byte offset `at` of a key or value.
+pub fn read_u64(bytes: &[u8], at: usize) -> Result<u64> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| Error::Corrupt(format!("short key or value: {} bytes", bytes.len())))
+}
+
+/// Deletes every key of `table` with the given prefix; returns how many there were.
+pub(crate) fn delete_prefix(t: &mut (impl Tables + ?Sized), table: Table, prefix: &[u8]) -> Result<usize> {
+    let keys = collect_keys(t, table, prefix, usize::MAX)?;
+    for k in &keys {
+        t.delete(table, k)?;
+    }
+    Ok(keys.len())
+}
+
+/// The keys of `table` starting with `prefix`, in order, at most `max`.
+pub(crate) fn collect_keys(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8], max: usize) -> Result<Vec<Vec<u8>>> {
+    let mut keys = Vec::new();
+    let (lo, hi) = prefix_bounds(prefix);
+    t.scan(table, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        keys.push(k.to_vec());
+        Ok(keys.len() < max)
+    })?;
+    Ok(keys)
+}
+
+/// The smallest key after every key that starts with `prefix` (None if there is none).
+pub fn prefix_bounds(prefix: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let mut hi = prefix.to_vec();
+    while let Some(last) = hi.pop() {
+        if last < u8::MAX {
+            hi.push(last + 1);
+            return (prefix.to_vec(), Some(hi));
+        }
+    }
+    (prefix.to_vec(), None)
+}
+
+pub fn bound_ref(hi: &Option<Vec<u8>>) -> Bound<&[u8]> {
+    match hi {
+        Some(h) => Bound::Excluded(h.as_slice()),
+        None => Bound::Unbounded,
+    }
+}
+
+/// The behaviour every [`Tables`] implementation must show; run by each implementation's tests
+/// on an empty instance. Returns what differed.
+pub fn conformance(t: &mut impl Tables) -> std::result::Result<(), String> {
+    fn expect(cond: bool, what: &str) -> std::result::Result<(), String> {
+        if cond {
+            Ok(())
+        } else {
+            Err(what.to_string())
+        }
+    }
+    let collect = |t: &dyn ReadTables, table: Table, lo: Bound<&[u8]>, hi: Bound<&[u8]>, dir: Dir, max: usize| {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        t.scan(table, lo, hi, dir, &mut |k, _| {
+            out.push(k.to_vec());
+            Ok(out.len() < max)
+        })
+        .map(|()| out)
+        .map_err(|e| e.to_string())
+    };
+    let e = |e: Error| e.to_string();
+    expect(t.get(Table::Status, b"a").map_err(e)?.is_none(), "empty table has no keys")?;
+    for k in [&b"b"[..], b"a", b"c", b"ab"] {
+        t.put(Table::Status, k, k).map_err(e)?;
+    }
+    // Neighbouring tables must not leak into each other's scans.
+    t.put(Table::Account, b"zz", b"other").map_err(e)?;
+    t.put(Table::AccountStatuses, b"", b"other").map_err(e)?;
+    expect(t.get(Table::Status, b"ab").map_err(e)?.as_deref() == Some(&b"ab"[..]), "get returns what put stored")?;
+    let all = collect(t, Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Forward, usize::MAX)?;
+    expect(all == vec![b"a".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"c".to_vec()], "forward scan in key order")?;
+    let rev = collect(t, Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Reverse, 2)?;
+    expect(rev == vec![b"c".to_vec(), b"b".to_vec()], "reverse scan stops when told")?;
+    let mid = collect(t, Table::Status, Bound::Excluded(b"a"), Bound::Included(b"b"), Dir::Forward, usize::MAX)?;
+    expect(mid == vec![b"ab".to_vec(), b"b".to_vec()], "bounds are honoured")?;
+    let none = collect(t, Table::Status, Bound::Excluded(b"c"), Bound::Excluded(b"a"), Dir::Forward, usize::MAX)?;
+    expect(none.is_empty(), "an inverted range is empty")?;
+    t.put(Table::Status, b"a", b"new").map_err(e)?;
+    expect(t.get(Table::Status, b"a").map_err(e)?.as_deref() == Some(&b"new"[..]), "put overwrites")?;
+    expect(t.delete(Table::Status, b"a").map_err(e)?, "delete reports a present key")?;
+    expect(!t.delete(Table::Status, b"a").map_err(e)?, "delete reports an absent key")?;
+    expect(t.get(Table::Status, b"a").map_err(e)?.is_none(), "deleted keys are gone")?;
+    Ok(())
+}

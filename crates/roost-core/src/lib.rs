@@ -1,0 +1,101 @@
+//! Roost's state machine: the pure, deterministic domain logic of a private X.
+//!
+//! # Invariants
+//! - [`apply`] is a deterministic function of (state, request): no clock, no randomness, no
+//!   I/O beyond the [`Tables`] it is given, no iteration over hash maps. Every replica that
+//!   applies the same log holds the same tables, byte for byte.
+//! - Domain refusals are [`Outcome::Rejected`] values, identical on every node, and write
+//!   nothing: each command checks everything before its first write.
+//! - The read functions in [`query`] are the only way the outside sees posts, and every one
+//!   of them goes through [`visibility`].
+//!
+//! # Boundaries
+//! This crate knows nothing of HTTP, consensus or the storage engine: it depends only on
+//! `roost-types` and on the [`Tables`] trait.
+
+pub mod kv;
+pub mod model;
+pub mod query;
+pub mod text;
+pub mod visibility;
+
+mod accounts;
+mod ids;
+mod notifications;
+mod oauth;
+mod social;
+mod statuses;
+
+pub use ids::id_millis;
+pub use kv::{MemTables, ReadTables, Table, Tables};
+use roost_types::{Command, Outcome, Request};
+
+/// Errors of the state machine. They mean the storage failed or holds bytes this code cannot
+/// read; domain refusals are never errors (see [`Outcome::Rejected`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The storage engine failed; the batch being applied must not be committed.
+    #[error("storage: {0}")]
+    Store(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt state: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Applies one request to the state. See the crate docs for the rules it keeps.
+pub fn apply(t: &mut impl Tables, req: &Request) -> Result<Outcome> {
+    let at = req.at;
+    match &req.command {
+        Command::CreateAccount { username, email, password_hash, role, display_name } => {
+            accounts::create(t, at, username, email.as_deref(), password_hash, *role, display_name.as_deref())
+        }
+        Command::UpdateAccount { account, display_name, note, locked, bot } => {
+            accounts::update(t, *account, display_name.as_deref(), note.as_deref(), *locked, *bot)
+        }
+        Command::CreateApp { client_id, client_secret_hash, name, website, redirect_uris, scopes } => {
+            oauth::create_app(t, at, client_id, client_secret_hash, name, website, redirect_uris, scopes)
+        }
+        Command::IssueToken { token_hash, client_id, account, scopes } => {
+            oauth::issue_token(t, at, token_hash, client_id, *account, scopes)
+        }
+        Command::RevokeToken { token_hash } => oauth::revoke_token(t, token_hash),
+        Command::CreateStatus(new) => statuses::create(t, at, new),
+        Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status),
+        Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status),
+        Command::Unfavourite { account, status } => statuses::unfavourite(t, *account, *status),
+        Command::Reblog { account, status, visibility } => statuses::reblog(t, at, *account, *status, *visibility),
+        Command::Unreblog { account, status } => statuses::unreblog(t, *account, *status),
+        Command::Bookmark { account, status } => statuses::bookmark(t, at, *account, *status),
+        Command::Unbookmark { account, status } => statuses::unbookmark(t, *account, *status),
+        Command::Follow { account, target, reblogs, notify } => social::follow(t, at, *account, *target, *reblogs, *notify),
+        Command::Unfollow { account, target } => social::unfollow(t, *account, *target),
+        Command::Block { account, target } => social::block(t, at, *account, *target),
+        Command::Unblock { account, target } => social::unblock(t, *account, *target),
+        Command::Mute { account, target, notifications } => social::mute(t, at, *account, *target, *notifications),
+        Command::Unmute { account, target } => social::unmute(t, *account, *target),
+        Command::DismissNotification { account, notification } => notifications::dismiss(t, *account, *notification),
+        Command::ClearNotifications { account } => notifications::clear(t, *account),
+    }
+}
+
+/// A digest of the whole state: BLAKE3 over every table's entries in key order. Two replicas
+/// with equal digests hold equal state.
+pub fn digest(t: &impl ReadTables) -> Result<[u8; 32]> {
+    let mut h = blake3::Hasher::new();
+    for table in Table::ALL {
+        h.update(&[table.prefix()]);
+        t.scan(table, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, kv::Dir::Forward, &mut |k, v| {
+            h.update(&(k.len() as u64).to_be_bytes());
+            h.update(k);
+            h.update(&(v.len() as u64).to_be_bytes());
+            h.update(v);
+            Ok(true)
+        })?;
+    }
+    Ok(*h.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests;

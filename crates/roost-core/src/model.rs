@@ -1,0 +1,131 @@
+//! The records the state machine stores. These are storage types: the HTTP layer converts them
+//! into Mastodon entities, and nothing outside this crate writes them.
+//!
+//! They are encoded with postcard, so fields may only be appended at the end of a struct,
+//! together with a migration; see ARCHITECTURE.md.
+
+use roost_types::{Id, Millis, Role, Visibility};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: Id,
+    /// As chosen at sign-up; uniqueness is case-insensitive.
+    pub username: String,
+    pub display_name: String,
+    /// The bio as plain text; rendered to HTML on read.
+    pub note: String,
+    pub email: Option<String>,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub role: Role,
+    pub locked: bool,
+    pub bot: bool,
+    pub created_at: Millis,
+    pub followers_count: u64,
+    pub following_count: u64,
+    pub statuses_count: u64,
+    pub last_status_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub id: Id,
+    pub author: Id,
+    pub created_at: Millis,
+    /// The text as written (empty for a reblog).
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to: Option<Id>,
+    pub in_reply_to_account: Option<Id>,
+    pub quote_of: Option<Id>,
+    /// Set for a reblog: the post it shares.
+    pub reblog_of: Option<Id>,
+    /// Accounts mentioned (resolved at creation), in order of appearance, without repeats.
+    pub mentions: Vec<Id>,
+    /// Hashtags, lowercased, in order of appearance, without repeats.
+    pub tags: Vec<String>,
+    pub replies_count: u64,
+    pub reblogs_count: u64,
+    pub favourites_count: u64,
+    pub application: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotificationKind {
+    Mention,
+    Reblog,
+    Favourite,
+    Follow,
+    Quote,
+}
+
+impl NotificationKind {
+    /// The Mastodon type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Mention => "mention",
+            NotificationKind::Reblog => "reblog",
+            NotificationKind::Favourite => "favourite",
+            NotificationKind::Follow => "follow",
+            NotificationKind::Quote => "quote",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotificationKind> {
+        match s {
+            "mention" => Some(NotificationKind::Mention),
+            "reblog" => Some(NotificationKind::Reblog),
+            "favourite" => Some(NotificationKind::Favourite),
+            "follow" => Some(NotificationKind::Follow),
+            "quote" => Some(NotificationKind::Quote),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: Id,
+    pub account: Id,
+    pub kind: NotificationKind,
+    pub from: Id,
+    pub status: Option<Id>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follow {
+    pub id: Id,
+    pub reblogs: bool,
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mute {
+    pub id: Id,
+    pub notifications: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub client_id: String,
+    pub client_secret_hash: [u8; 32],
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub client_id: String,
+    /// `None` for an app-only token (client credentials).
+    pub account: Option<Id>,
+    pub scopes: Vec<String>,
+    pub created_at: Millis,
+}

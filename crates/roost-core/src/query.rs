@@ -1,0 +1,420 @@
+//! Reads of the state. Every function that returns posts filters them through
+//! [`crate::visibility`]; nothing else in Roost reads post tables directly.
+
+use std::ops::Bound;
+
+use roost_types::Id;
+
+use crate::kv::{bound_ref, get_value, k1, k2, ks, prefix_bounds, read_u64, Dir, ReadTables, Table};
+use crate::model::{Account, App, Notification, NotificationKind, Status, Token};
+use crate::visibility::{self, can_see, hidden_in_feeds};
+use crate::Result;
+
+/// Most items one page may hold.
+pub const MAX_PAGE: usize = 80;
+/// Most posts a thread view returns in each direction.
+pub const MAX_CONTEXT: usize = 4096;
+
+/// A page request in Mastodon's terms. Results are always newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Only items older than this ID.
+    pub max_id: Option<Id>,
+    /// Only items newer than this ID, newest first.
+    pub since_id: Option<Id>,
+    /// Only items newer than this ID, the oldest of them first (then returned newest first).
+    pub min_id: Option<Id>,
+    pub limit: usize,
+}
+
+pub fn account(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Account>> {
+    get_value(t, Table::Account, &k1(id))
+}
+
+pub fn account_by_username(t: &(impl ReadTables + ?Sized), username: &str) -> Result<Option<Account>> {
+    match t.get(Table::Username, username.to_ascii_lowercase().as_bytes())? {
+        Some(v) => account(t, read_u64(&v, 0)?),
+        None => Ok(None),
+    }
+}
+
+pub fn account_by_email(t: &(impl ReadTables + ?Sized), email: &str) -> Result<Option<Account>> {
+    match t.get(Table::Email, email.to_lowercase().as_bytes())? {
+        Some(v) => account(t, read_u64(&v, 0)?),
+        None => Ok(None),
+    }
+}
+
+/// Whether any account exists (the first one is the owner).
+pub fn has_accounts(t: &(impl ReadTables + ?Sized)) -> Result<bool> {
+    let mut any = false;
+    t.scan(Table::Account, Bound::Unbounded, Bound::Unbounded, Dir::Forward, &mut |_, _| {
+        any = true;
+        Ok(false)
+    })?;
+    Ok(any)
+}
+
+pub fn app(t: &(impl ReadTables + ?Sized), client_id: &str) -> Result<Option<App>> {
+    get_value(t, Table::App, client_id.as_bytes())
+}
+
+pub fn token(t: &(impl ReadTables + ?Sized), token_hash: &[u8; 32]) -> Result<Option<Token>> {
+    get_value(t, Table::Token, token_hash)
+}
+
+/// A post as stored, whoever may see it. For the state machine's own use and for moderation.
+pub fn status(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Status>> {
+    get_value(t, Table::Status, &k1(id))
+}
+
+/// A post and, for a reblog, the post it shares; only if the viewer may see both.
+pub fn visible_status(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Status, Option<Status>)>> {
+    let Some(s) = status(t, id)? else { return Ok(None) };
+    if !can_see(t, viewer, &s)? {
+        return Ok(None);
+    }
+    let original = match s.reblog_of {
+        Some(o) => match status(t, o)? {
+            Some(orig) if can_see(t, viewer, &orig)? => Some(orig),
+            _ => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some((s, original)))
+}
+
+/// Walks keys `prefix ++ id` of a table newest first within the page bounds, keeping what
+/// `accept` maps to `Some`, until `page.limit` are kept.
+fn page_scan<T>(
+    t: &(impl ReadTables + ?Sized),
+    table: Table,
+    prefix: &[u8],
+    page: &Page,
+    mut accept: impl FnMut(Id, &[u8]) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
+    let limit = page.limit.clamp(1, MAX_PAGE);
+    let with = |id: Id| {
+        let mut k = prefix.to_vec();
+        k.extend_from_slice(&id.to_be_bytes());
+        k
+    };
+    let (start, end) = prefix_bounds(prefix);
+    let max_key = page.max_id.map(with);
+    let hi = match &max_key {
+        Some(k) => Bound::Excluded(k.as_slice()),
+        None => bound_ref(&end),
+    };
+    let (lower_id, dir) = match (page.min_id, page.since_id) {
+        (Some(min), _) => (Some(min), Dir::Forward),
+        (None, since) => (since, Dir::Reverse),
+    };
+    let lower_key = lower_id.map(with);
+    let lo = match &lower_key {
+        Some(k) => Bound::Excluded(k.as_slice()),
+        None => Bound::Included(start.as_slice()),
+    };
+    let mut out = Vec::new();
+    let plen = prefix.len();
+    t.scan(table, lo, hi, dir, &mut |k, v| {
+        let id = read_u64(k, plen)?;
+        if let Some(item) = accept(id, v)? {
+            out.push(item);
+        }
+        Ok(out.len() < limit)
+    })?;
+    if dir == Dir::Forward {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+/// A post with the post it reblogs, ready for rendering.
+pub type Shown = (Status, Option<Status>);
+
+fn feed_item(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<Shown>> {
+    match visible_status(t, viewer, id)? {
+        Some((s, o)) if !hidden_in_feeds(t, viewer, &s, o.as_ref())? => Ok(Some((s, o))),
+        _ => Ok(None),
+    }
+}
+
+/// The viewer's home timeline: their own posts, and posts and reblogs of whom they follow.
+pub fn home(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
+    page_scan(t, Table::Home, &k1(viewer), page, |id, _| feed_item(t, viewer, id))
+}
+
+/// Everyone's public posts on this instance.
+pub fn public(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
+    page_scan(t, Table::Public, &[], page, |id, _| feed_item(t, viewer, id))
+}
+
+/// Public posts with a hashtag (case-insensitive).
+pub fn tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, page: &Page) -> Result<Vec<Shown>> {
+    let mut prefix = ks(&tag.to_lowercase(), 0);
+    prefix.truncate(prefix.len() - 8);
+    page_scan(t, Table::Tag, &prefix, page, |id, _| feed_item(t, viewer, id))
+}
+
+/// Filters for an account's posts, as in `GET /api/v1/accounts/:id/statuses`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountFilter {
+    pub exclude_replies: bool,
+    pub exclude_reblogs: bool,
+}
+
+/// An account's posts and reblogs that the viewer may see.
+pub fn account_statuses(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    account: Id,
+    filter: AccountFilter,
+    page: &Page,
+) -> Result<Vec<Shown>> {
+    if viewer != account && visibility::blocked_either_way(t, viewer, account)? {
+        return Ok(Vec::new());
+    }
+    page_scan(t, Table::AccountStatuses, &k1(account), page, |id, _| {
+        let Some((s, o)) = visible_status(t, viewer, id)? else { return Ok(None) };
+        // A reply to oneself is part of a thread, not a reply to someone else.
+        let replies_elsewhere = s.in_reply_to.is_some() && s.in_reply_to_account != Some(s.author);
+        if (filter.exclude_replies && replies_elsewhere) || (filter.exclude_reblogs && o.is_some()) {
+            return Ok(None);
+        }
+        Ok(Some((s, o)))
+    })
+}
+
+/// The viewer's favourites, newest first, with the favourite's ID for paging.
+pub fn favourites(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
+    page_scan(t, Table::FavouriteByAccount, &k1(viewer), page, |fav, v| {
+        Ok(visible_status(t, viewer, read_u64(v, 0)?)?.map(|s| (fav, s)))
+    })
+}
+
+/// The viewer's bookmarks, newest first, with the bookmark's ID for paging.
+pub fn bookmarks(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
+    page_scan(t, Table::BookmarkByAccount, &k1(viewer), page, |bm, v| {
+        Ok(visible_status(t, viewer, read_u64(v, 0)?)?.map(|s| (bm, s)))
+    })
+}
+
+/// Which notifications a listing wants.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    /// Only these kinds (all when empty).
+    pub types: Vec<NotificationKind>,
+    pub exclude_types: Vec<NotificationKind>,
+    /// Only those from this account.
+    pub account: Option<Id>,
+}
+
+/// A notification whose post, if any, still exists and is visible; `None` otherwise.
+fn live_notification(t: &(impl ReadTables + ?Sized), n: Notification) -> Result<Option<(Notification, Option<Shown>)>> {
+    if visibility::blocked_either_way(t, n.account, n.from)? || account(t, n.from)?.is_none() {
+        return Ok(None);
+    }
+    match n.status {
+        None => Ok(Some((n, None))),
+        Some(sid) => Ok(visible_status(t, n.account, sid)?.map(|s| (n, Some(s)))),
+    }
+}
+
+pub fn notifications(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    filter: &NotificationFilter,
+    page: &Page,
+) -> Result<Vec<(Notification, Option<Shown>)>> {
+    page_scan(t, Table::Notification, &k1(viewer), page, |_, v| {
+        let n: Notification = crate::kv::decode(v)?;
+        let wanted = (filter.types.is_empty() || filter.types.contains(&n.kind))
+            && !filter.exclude_types.contains(&n.kind)
+            && filter.account.is_none_or(|a| a == n.from);
+        if !wanted {
+            return Ok(None);
+        }
+        live_notification(t, n)
+    })
+}
+
+pub fn notification(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Notification, Option<Shown>)>> {
+    match get_value::<Notification>(t, Table::Notification, &k2(viewer, id))? {
+        Some(n) => live_notification(t, n),
+        None => Ok(None),
+    }
+}
+
+/// Accounts following `account` (or that it follows), newest relation first, with the
+/// relation's ID for paging. Blocked accounts are left out for the viewer.
+pub fn followers(t: &(impl ReadTables + ?Sized), viewer: Id, account: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    relation_list(t, Table::Followers, viewer, account, page)
+}
+
+pub fn following(t: &(impl ReadTables + ?Sized), viewer: Id, account: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    relation_list(t, Table::Following, viewer, account, page)
+}
+
+/// The viewer's blocks or mutes, newest first.
+pub fn blocks(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    page_scan(t, Table::BlockByAccount, &k1(viewer), page, |rid, v| Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a))))
+}
+
+pub fn mutes(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    page_scan(t, Table::MuteByAccount, &k1(viewer), page, |rid, v| Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a))))
+}
+
+fn relation_list(t: &(impl ReadTables + ?Sized), table: Table, viewer: Id, whose: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    if viewer != whose && visibility::blocked_either_way(t, viewer, whose)? {
+        return Ok(Vec::new());
+    }
+    page_scan(t, table, &k1(whose), page, |rid, v| {
+        let other = read_u64(v, 0)?;
+        if other != viewer && visibility::blocked_either_way(t, viewer, other)? {
+            return Ok(None);
+        }
+        Ok(account(t, other)?.map(|a| (rid, a)))
+    })
+}
+
+/// The viewer's relationship with another account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relationship {
+    pub following: bool,
+    pub showing_reblogs: bool,
+    pub notifying: bool,
+    pub followed_by: bool,
+    pub blocking: bool,
+    pub blocked_by: bool,
+    pub muting: bool,
+    pub muting_notifications: bool,
+}
+
+pub fn relationship(t: &(impl ReadTables + ?Sized), viewer: Id, other: Id) -> Result<Relationship> {
+    let follow: Option<crate::model::Follow> = get_value(t, Table::Follow, &k2(viewer, other))?;
+    let mute = visibility::mute(t, viewer, other)?;
+    Ok(Relationship {
+        following: follow.is_some(),
+        showing_reblogs: follow.is_some_and(|f| f.reblogs),
+        notifying: follow.is_some_and(|f| f.notify),
+        followed_by: visibility::follows(t, other, viewer)?,
+        blocking: t.get(Table::Block, &k2(viewer, other))?.is_some(),
+        blocked_by: t.get(Table::Block, &k2(other, viewer))?.is_some(),
+        muting: mute.is_some(),
+        muting_notifications: mute.is_some_and(|m| m.notifications),
+    })
+}
+
+/// What the viewer has done to a post, for the `favourited`/`reblogged`/`bookmarked`/`muted`
+/// fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interactions {
+    pub favourited: bool,
+    pub reblogged: bool,
+    pub bookmarked: bool,
+    pub muted: bool,
+}
+
+pub fn interactions(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> Result<Interactions> {
+    Ok(Interactions {
+        favourited: t.get(Table::Favourite, &k2(s.id, viewer))?.is_some(),
+        reblogged: t.get(Table::Reblog, &k2(s.id, viewer))?.is_some(),
+        bookmarked: t.get(Table::Bookmark, &k2(viewer, s.id))?.is_some(),
+        muted: false,
+    })
+}
+
+/// The thread around a post: its ancestors (oldest first) and descendants (depth first, in
+/// reply order), as far as the viewer may see, each at most [`MAX_CONTEXT`].
+pub fn context(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Vec<Status>, Vec<Status>)>> {
+    let Some((s, _)) = visible_status(t, viewer, id)? else { return Ok(None) };
+    let mut ancestors = Vec::new();
+    let mut parent = s.in_reply_to;
+    while let Some(p) = parent {
+        if ancestors.len() >= MAX_CONTEXT {
+            break;
+        }
+        match visible_status(t, viewer, p)? {
+            Some((ps, _)) => {
+                parent = ps.in_reply_to;
+                ancestors.push(ps);
+            }
+            None => break,
+        }
+    }
+    ancestors.reverse();
+
+    let mut descendants = Vec::new();
+    let mut stack = children(t, s.id)?;
+    stack.reverse();
+    while let Some(c) = stack.pop() {
+        if descendants.len() >= MAX_CONTEXT {
+            break;
+        }
+        if let Some((cs, _)) = visible_status(t, viewer, c)? {
+            if hidden_in_feeds(t, viewer, &cs, None)? {
+                continue;
+            }
+            let mut kids = children(t, cs.id)?;
+            kids.reverse();
+            stack.extend(kids);
+            descendants.push(cs);
+        }
+    }
+    Ok(Some((ancestors, descendants)))
+}
+
+fn children(t: &(impl ReadTables + ?Sized), parent: Id) -> Result<Vec<Id>> {
+    let mut out = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(parent));
+    t.scan(Table::Replies, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        out.push(read_u64(k, 8)?);
+        Ok(out.len() < MAX_CONTEXT)
+    })?;
+    Ok(out)
+}
+
+/// The post an account created earlier with this idempotency key, if it still exists.
+pub fn idempotent_status(t: &(impl ReadTables + ?Sized), account: Id, key: &str) -> Result<Option<Id>> {
+    match t.get(Table::Idempotency, &idempotency_key(account, key))? {
+        Some(v) => {
+            let id = read_u64(&v, 0)?;
+            Ok(status(t, id)?.map(|_| id))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn idempotency_key(account: Id, key: &str) -> Vec<u8> {
+    let mut k = k1(account).to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// Counts of a table's entries under a prefix (for tests and consistency checks).
+pub fn count_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8]) -> Result<u64> {
+    let mut n = 0;
+    let (lo, hi) = prefix_bounds(prefix);
+    t.scan(table, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, _| {
+        n += 1;
+        Ok(true)
+    })?;
+    Ok(n)
+}
+
+/// Accounts whose username starts with a prefix (case-insensitive), for lookups and mentions.
+pub fn accounts_by_prefix(t: &(impl ReadTables + ?Sized), prefix: &str, limit: usize) -> Result<Vec<Account>> {
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(prefix.to_ascii_lowercase().as_bytes());
+    t.scan(Table::Username, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, v| {
+        ids.push(read_u64(v, 0)?);
+        Ok(ids.len() < limit)
+    })?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(a) = account(t, id)? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,123 @@
+//! Follows, blocks and mutes between accounts.
+
+use roost_types::{Id, Millis, Outcome, Rejection};
+
+use crate::accounts::adjust;
+use crate::ids::next_id;
+use crate::kv::{get_value, k1, k2, put_value, read_u64, Table, Tables};
+use crate::model::{Follow, Mute, NotificationKind};
+use crate::notifications::notify;
+use crate::statuses::{merge_home, purge_home};
+use crate::visibility::blocked_either_way;
+use crate::{query, Result};
+
+/// Checks that both accounts exist and differ; the rejection otherwise.
+fn pair(t: &impl Tables, account: Id, target: Id) -> Result<Option<Rejection>> {
+    if account == target {
+        return Ok(Some(Rejection::SelfAction));
+    }
+    if query::account(t, account)?.is_none() || query::account(t, target)?.is_none() {
+        return Ok(Some(Rejection::NotFound));
+    }
+    Ok(None)
+}
+
+pub(crate) fn follow(t: &mut impl Tables, at: Millis, account: Id, target: Id, reblogs: bool, notify_posts: bool) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    if blocked_either_way(t, account, target)? {
+        return Ok(Outcome::Rejected(Rejection::Blocked));
+    }
+    if let Some(mut f) = get_value::<Follow>(t, Table::Follow, &k2(account, target))? {
+        f.reblogs = reblogs;
+        f.notify = notify_posts;
+        put_value(t, Table::Follow, &k2(account, target), &f)?;
+        return Ok(Outcome::created(f.id));
+    }
+    let id = next_id(t, at)?;
+    put_value(t, Table::Follow, &k2(account, target), &Follow { id, reblogs, notify: notify_posts })?;
+    t.put(Table::Following, &k2(account, id), &k1(target))?;
+    t.put(Table::Followers, &k2(target, id), &k1(account))?;
+    adjust(t, account, |a| a.following_count += 1)?;
+    adjust(t, target, |a| a.followers_count += 1)?;
+    merge_home(t, account, target)?;
+    notify(t, at, target, NotificationKind::Follow, account, None)?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn unfollow(t: &mut impl Tables, account: Id, target: Id) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    remove_follow(t, account, target)?;
+    Ok(Outcome::done())
+}
+
+/// Ends a follow if there is one, with its counters and home-timeline entries.
+fn remove_follow(t: &mut impl Tables, account: Id, target: Id) -> Result<()> {
+    if let Some(f) = get_value::<Follow>(t, Table::Follow, &k2(account, target))? {
+        t.delete(Table::Follow, &k2(account, target))?;
+        t.delete(Table::Following, &k2(account, f.id))?;
+        t.delete(Table::Followers, &k2(target, f.id))?;
+        adjust(t, account, |a| a.following_count = a.following_count.saturating_sub(1))?;
+        adjust(t, target, |a| a.followers_count = a.followers_count.saturating_sub(1))?;
+        purge_home(t, account, target)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn block(t: &mut impl Tables, at: Millis, account: Id, target: Id) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    if t.get(Table::Block, &k2(account, target))?.is_some() {
+        return Ok(Outcome::done());
+    }
+    remove_follow(t, account, target)?;
+    remove_follow(t, target, account)?;
+    let id = next_id(t, at)?;
+    t.put(Table::Block, &k2(account, target), &k1(id))?;
+    t.put(Table::BlockedBy, &k2(target, account), &k1(id))?;
+    t.put(Table::BlockByAccount, &k2(account, id), &k1(target))?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn unblock(t: &mut impl Tables, account: Id, target: Id) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    if let Some(v) = t.get(Table::Block, &k2(account, target))? {
+        t.delete(Table::Block, &k2(account, target))?;
+        t.delete(Table::BlockedBy, &k2(target, account))?;
+        t.delete(Table::BlockByAccount, &k2(account, read_u64(&v, 0)?))?;
+    }
+    Ok(Outcome::done())
+}
+
+pub(crate) fn mute(t: &mut impl Tables, at: Millis, account: Id, target: Id, notifications: bool) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    let id = match get_value::<Mute>(t, Table::Mute, &k2(account, target))? {
+        Some(m) => m.id,
+        None => {
+            let id = next_id(t, at)?;
+            t.put(Table::MuteByAccount, &k2(account, id), &k1(target))?;
+            id
+        }
+    };
+    put_value(t, Table::Mute, &k2(account, target), &Mute { id, notifications })?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn unmute(t: &mut impl Tables, account: Id, target: Id) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    if let Some(m) = get_value::<Mute>(t, Table::Mute, &k2(account, target))? {
+        t.delete(Table::Mute, &k2(account, target))?;
+        t.delete(Table::MuteByAccount, &k2(account, m.id))?;
+    }
+    Ok(Outcome::done())
+}

@@ -1,0 +1,400 @@
+//! Posting, deleting, and the interactions with a post: favourite, reblog, bookmark.
+
+use std::ops::Bound;
+
+use roost_types::{Id, Millis, NewStatus, Outcome, Rejection, Visibility};
+
+use crate::accounts::adjust;
+use crate::ids::next_id;
+use crate::kv::{bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables};
+use crate::model::{Follow, NotificationKind, Status};
+use crate::notifications::notify;
+use crate::query::{self, idempotency_key};
+use crate::visibility::{blocked_either_way, can_see};
+use crate::{text, Result};
+
+/// Resolves a reblog to the post it shares; other posts to themselves.
+fn original(t: &impl Tables, s: Status) -> Result<Option<Status>> {
+    match s.reblog_of {
+        Some(o) => query::status(t, o),
+        None => Ok(Some(s)),
+    }
+}
+
+/// A post the actor may see, resolved through reblogs, or why not.
+fn target(t: &impl Tables, actor: Id, id: Id, missing: Rejection) -> Result<Result<Status, Rejection>> {
+    let Some(s) = query::status(t, id)? else { return Ok(Err(missing)) };
+    let Some(s) = original(t, s)? else { return Ok(Err(missing)) };
+    if !can_see(t, actor, &s)? {
+        return Ok(Err(Rejection::NotFound));
+    }
+    Ok(Ok(s))
+}
+
+pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus) -> Result<Outcome> {
+    let author = new.author;
+    if query::account(t, author)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    if let Some(key) = &new.idempotency_key {
+        if let Some(id) = query::idempotent_status(t, author, key)? {
+            return Ok(Outcome::created(id));
+        }
+    }
+    let parent = match new.in_reply_to {
+        Some(p) => match target(t, author, p, Rejection::TargetDeleted)? {
+            Ok(s) => Some(s),
+            Err(r) => return Ok(Outcome::Rejected(r)),
+        },
+        None => None,
+    };
+    let quoted = match new.quote_of {
+        Some(q) => match target(t, author, q, Rejection::TargetDeleted)? {
+            Ok(s) if s.author != author && !matches!(s.visibility, Visibility::Public | Visibility::Unlisted) => {
+                return Ok(Outcome::Rejected(Rejection::NotReblogable))
+            }
+            Ok(s) => Some(s),
+            Err(r) => return Ok(Outcome::Rejected(r)),
+        },
+        None => None,
+    };
+
+    let mut mentions = Vec::new();
+    for name in text::mentioned_usernames(&new.text) {
+        if let Some(a) = query::account_by_username(t, &name)? {
+            if !mentions.contains(&a.id) {
+                mentions.push(a.id);
+            }
+        }
+    }
+    let tags = text::hashtags(&new.text);
+
+    let id = next_id(t, at)?;
+    let status = Status {
+        id,
+        author,
+        created_at: at,
+        text: new.text.clone(),
+        spoiler_text: new.spoiler_text.clone(),
+        sensitive: new.sensitive || !new.spoiler_text.is_empty(),
+        visibility: new.visibility,
+        language: new.language.clone(),
+        in_reply_to: parent.as_ref().map(|p| p.id),
+        in_reply_to_account: parent.as_ref().map(|p| p.author),
+        quote_of: quoted.as_ref().map(|q| q.id),
+        reblog_of: None,
+        mentions,
+        tags,
+        replies_count: 0,
+        reblogs_count: 0,
+        favourites_count: 0,
+        application: new.application.clone(),
+    };
+    put_value(t, Table::Status, &k1(id), &status)?;
+    t.put(Table::AccountStatuses, &k2(author, id), &[])?;
+    adjust(t, author, |a| {
+        a.statuses_count += 1;
+        a.last_status_at = Some(at);
+    })?;
+    if let Some(key) = &new.idempotency_key {
+        t.put(Table::Idempotency, &idempotency_key(author, key), &k1(id))?;
+    }
+    if let Some(p) = &parent {
+        t.put(Table::Replies, &k2(p.id, id), &[])?;
+        let mut p = p.clone();
+        p.replies_count += 1;
+        put_value(t, Table::Status, &k1(p.id), &p)?;
+    }
+    if status.visibility == Visibility::Public {
+        t.put(Table::Public, &k1(id), &[])?;
+        for tag in &status.tags {
+            t.put(Table::Tag, &ks(tag, id), &[])?;
+        }
+    }
+    fan_out(t, &status)?;
+
+    let mut notified = Vec::new();
+    for &m in &status.mentions {
+        if m != author {
+            notify(t, at, m, NotificationKind::Mention, author, Some(id))?;
+            notified.push(m);
+        }
+    }
+    // A reply notifies the author it answers even when the text does not name them.
+    if let Some(pa) = status.in_reply_to_account {
+        if pa != author && !notified.contains(&pa) && can_see(t, pa, &status)? {
+            notify(t, at, pa, NotificationKind::Mention, author, Some(id))?;
+        }
+    }
+    if let Some(q) = &quoted {
+        if q.author != author && can_see(t, q.author, &status)? {
+            notify(t, at, q.author, NotificationKind::Quote, author, Some(id))?;
+        }
+    }
+    Ok(Outcome::created(id))
+}
+
+/// Puts a new post or reblog into the home timelines of those who should see it there: its
+/// author, the author's followers who may see it (for a reblog, those who want reblogs), and for
+/// direct posts the mentioned accounts. Replies reach a follower only if the follower also
+/// follows the account replied to, as on Mastodon.
+fn fan_out(t: &mut impl Tables, s: &Status) -> Result<()> {
+    let author = k1(s.author);
+    t.put(Table::Home, &k2(s.author, s.id), &author)?;
+    if s.visibility != Visibility::Direct {
+        for follower in followers_of(t, s.author)? {
+            let follow: Option<Follow> = get_value(t, Table::Follow, &k2(follower, s.author))?;
+            if s.reblog_of.is_some() && !follow.is_some_and(|f| f.reblogs) {
+                continue;
+            }
+            if let Some(ra) = s.in_reply_to_account {
+                if ra != s.author && ra != follower && t.get(Table::Follow, &k2(follower, ra))?.is_none() {
+                    continue;
+                }
+            }
+            t.put(Table::Home, &k2(follower, s.id), &author)?;
+        }
+    }
+    if s.visibility == Visibility::Direct {
+        for &m in &s.mentions {
+            if !blocked_either_way(t, m, s.author)? {
+                t.put(Table::Home, &k2(m, s.id), &author)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn followers_of(t: &impl Tables, account: Id) -> Result<Vec<Id>> {
+    let mut out = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(account));
+    t.scan(Table::Followers, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, v| {
+        out.push(read_u64(v, 0)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id) -> Result<Outcome> {
+    let Some(s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if s.author != actor {
+        let Some(a) = query::account(t, actor)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+        if !a.role.can_moderate() {
+            let visible = can_see(t, actor, &s)?;
+            return Ok(Outcome::Rejected(if visible { Rejection::Forbidden } else { Rejection::NotFound }));
+        }
+    }
+    remove(t, &s)?;
+    Ok(Outcome::created(id))
+}
+
+/// Removes a post and everything that points at it: timeline entries, reblogs, favourites,
+/// thread links and counters. Notifications and bookmarks that name it are skipped on read.
+fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
+    t.delete(Table::Status, &k1(s.id))?;
+    t.delete(Table::AccountStatuses, &k2(s.author, s.id))?;
+    adjust(t, s.author, |a| a.statuses_count = a.statuses_count.saturating_sub(1))?;
+    t.delete(Table::Public, &k1(s.id))?;
+    for tag in &s.tags {
+        t.delete(Table::Tag, &ks(tag, s.id))?;
+    }
+    t.delete(Table::Home, &k2(s.author, s.id))?;
+    for f in followers_of(t, s.author)? {
+        t.delete(Table::Home, &k2(f, s.id))?;
+    }
+    for &m in &s.mentions {
+        t.delete(Table::Home, &k2(m, s.id))?;
+    }
+    if let Some(p) = s.in_reply_to {
+        if t.delete(Table::Replies, &k2(p, s.id))? {
+            if let Some(mut ps) = query::status(t, p)? {
+                ps.replies_count = ps.replies_count.saturating_sub(1);
+                put_value(t, Table::Status, &k1(p), &ps)?;
+            }
+        }
+    }
+    delete_prefix(t, Table::Replies, &k1(s.id))?;
+    if let Some(o) = s.reblog_of {
+        if t.delete(Table::Reblog, &k2(o, s.author))? {
+            if let Some(mut os) = query::status(t, o)? {
+                os.reblogs_count = os.reblogs_count.saturating_sub(1);
+                put_value(t, Table::Status, &k1(o), &os)?;
+            }
+        }
+    }
+    // Reblogs of this post go with it.
+    for key in collect_keys(t, Table::Reblog, &k1(s.id), usize::MAX)? {
+        if let Some(v) = t.get(Table::Reblog, &key)? {
+            if let Some(rs) = query::status(t, read_u64(&v, 0)?)? {
+                remove(t, &rs)?;
+            }
+        }
+        t.delete(Table::Reblog, &key)?;
+    }
+    for key in collect_keys(t, Table::Favourite, &k1(s.id), usize::MAX)? {
+        if let Some(v) = t.get(Table::Favourite, &key)? {
+            t.delete(Table::FavouriteByAccount, &k2(read_u64(&key, 8)?, read_u64(&v, 0)?))?;
+        }
+        t.delete(Table::Favourite, &key)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn favourite(t: &mut impl Tables, at: Millis, account: Id, id: Id) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    if t.get(Table::Favourite, &k2(s.id, account))?.is_some() {
+        return Ok(Outcome::created(s.id));
+    }
+    let fav = next_id(t, at)?;
+    t.put(Table::Favourite, &k2(s.id, account), &k1(fav))?;
+    t.put(Table::FavouriteByAccount, &k2(account, fav), &k1(s.id))?;
+    let mut s = s;
+    s.favourites_count += 1;
+    put_value(t, Table::Status, &k1(s.id), &s)?;
+    notify(t, at, s.author, NotificationKind::Favourite, account, Some(s.id))?;
+    Ok(Outcome::created(s.id))
+}
+
+pub(crate) fn unfavourite(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    if let Some(v) = t.get(Table::Favourite, &k2(s.id, account))? {
+        t.delete(Table::Favourite, &k2(s.id, account))?;
+        t.delete(Table::FavouriteByAccount, &k2(account, read_u64(&v, 0)?))?;
+        let mut s = s;
+        s.favourites_count = s.favourites_count.saturating_sub(1);
+        put_value(t, Table::Status, &k1(s.id), &s)?;
+    }
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn reblog(t: &mut impl Tables, at: Millis, account: Id, id: Id, visibility: Visibility) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    let own_private = s.author == account && s.visibility == Visibility::Private;
+    if !matches!(s.visibility, Visibility::Public | Visibility::Unlisted) && !own_private {
+        return Ok(Outcome::Rejected(Rejection::NotReblogable));
+    }
+    if let Some(v) = t.get(Table::Reblog, &k2(s.id, account))? {
+        return Ok(Outcome::created(read_u64(&v, 0)?));
+    }
+    let rid = next_id(t, at)?;
+    let visibility = if own_private { Visibility::Private } else { visibility };
+    let r = Status {
+        id: rid,
+        author: account,
+        created_at: at,
+        text: String::new(),
+        spoiler_text: String::new(),
+        sensitive: false,
+        visibility,
+        language: None,
+        in_reply_to: None,
+        in_reply_to_account: None,
+        quote_of: None,
+        reblog_of: Some(s.id),
+        mentions: Vec::new(),
+        tags: Vec::new(),
+        replies_count: 0,
+        reblogs_count: 0,
+        favourites_count: 0,
+        application: None,
+    };
+    put_value(t, Table::Status, &k1(rid), &r)?;
+    t.put(Table::AccountStatuses, &k2(account, rid), &[])?;
+    // Reblogs count among an account's statuses, as on Mastodon.
+    adjust(t, account, |a| a.statuses_count += 1)?;
+    t.put(Table::Reblog, &k2(s.id, account), &k1(rid))?;
+    let mut s = s;
+    s.reblogs_count += 1;
+    put_value(t, Table::Status, &k1(s.id), &s)?;
+    fan_out(t, &r)?;
+    notify(t, at, s.author, NotificationKind::Reblog, account, Some(s.id))?;
+    Ok(Outcome::created(rid))
+}
+
+pub(crate) fn unreblog(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    if let Some(v) = t.get(Table::Reblog, &k2(s.id, account))? {
+        if let Some(rs) = query::status(t, read_u64(&v, 0)?)? {
+            remove(t, &rs)?;
+        }
+    }
+    Ok(Outcome::created(s.id))
+}
+
+pub(crate) fn bookmark(t: &mut impl Tables, at: Millis, account: Id, id: Id) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    if t.get(Table::Bookmark, &k2(account, s.id))?.is_none() {
+        let bm = next_id(t, at)?;
+        t.put(Table::Bookmark, &k2(account, s.id), &k1(bm))?;
+        t.put(Table::BookmarkByAccount, &k2(account, bm), &k1(s.id))?;
+    }
+    Ok(Outcome::created(s.id))
+}
+
+pub(crate) fn unbookmark(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+    let s = match target(t, account, id, Rejection::NotFound)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Rejected(r)),
+    };
+    if let Some(v) = t.get(Table::Bookmark, &k2(account, s.id))? {
+        t.delete(Table::Bookmark, &k2(account, s.id))?;
+        t.delete(Table::BookmarkByAccount, &k2(account, read_u64(&v, 0)?))?;
+    }
+    Ok(Outcome::created(s.id))
+}
+
+/// Removes from `account`'s home timeline everything that `other` brought into it.
+pub(crate) fn purge_home(t: &mut impl Tables, account: Id, other: Id) -> Result<()> {
+    let mut doomed = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(account));
+    t.scan(Table::Home, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, v| {
+        if read_u64(v, 0)? == other {
+            doomed.push(k.to_vec());
+        }
+        Ok(true)
+    })?;
+    for k in doomed {
+        t.delete(Table::Home, &k)?;
+    }
+    Ok(())
+}
+
+/// Brings the most recent posts of a newly followed account into the follower's home.
+pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id) -> Result<()> {
+    const MERGE: usize = 40;
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(target));
+    t.scan(Table::AccountStatuses, Bound::Included(&lo), bound_ref(&hi), Dir::Reverse, &mut |k, _| {
+        ids.push(read_u64(k, 8)?);
+        Ok(ids.len() < MERGE * 4)
+    })?;
+    let mut merged = 0;
+    for id in ids {
+        if merged >= MERGE {
+            break;
+        }
+        let Some(s) = query::status(t, id)? else { continue };
+        let reply_elsewhere = s.in_reply_to_account.is_some_and(|a| a != target && a != follower);
+        if s.visibility == Visibility::Direct || reply_elsewhere || !can_see(t, follower, &s)? {
+            continue;
+        }
+        t.put(Table::Home, &k2(follower, id), &k1(target))?;
+        merged += 1;
+    }
+    Ok(())
+}

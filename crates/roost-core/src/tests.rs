@@ -1,0 +1,431 @@
+//! Use-case tests of the state machine and properties over random command sequences.
+
+use proptest::prelude::*;
+use roost_types::{Command, Id, NewStatus, Outcome, Rejection, Request, Role, Visibility};
+
+use crate::kv::{k1, ReadTables, Table};
+use crate::model::NotificationKind;
+use crate::query::{self, NotificationFilter, Page};
+use crate::{apply, digest, MemTables};
+
+/// A state plus a clock, with one helper per command.
+struct World {
+    t: MemTables,
+    now: i64,
+}
+
+impl World {
+    fn new() -> World {
+        World { t: MemTables::new(), now: 1_700_000_000_000 }
+    }
+
+    fn run(&mut self, command: Command) -> Outcome {
+        self.now += 1;
+        apply(&mut self.t, &Request { at: self.now, command }).unwrap()
+    }
+
+    fn id(&mut self, command: Command) -> Id {
+        match self.run(command) {
+            Outcome::Done { id: Some(id) } => id,
+            other => panic!("expected an id, got {other:?}"),
+        }
+    }
+
+    fn user(&mut self, name: &str) -> Id {
+        self.id(Command::CreateAccount {
+            username: name.into(),
+            email: None,
+            password_hash: "x".into(),
+            role: Role::Member,
+            display_name: None,
+        })
+    }
+
+    fn post_with(&mut self, author: Id, text: &str, visibility: Visibility, in_reply_to: Option<Id>) -> Outcome {
+        self.run(Command::CreateStatus(NewStatus {
+            author,
+            text: text.into(),
+            in_reply_to,
+            quote_of: None,
+            visibility,
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: None,
+            idempotency_key: None,
+            application: None,
+        }))
+    }
+
+    fn post(&mut self, author: Id, text: &str) -> Id {
+        match self.post_with(author, text, Visibility::Public, None) {
+            Outcome::Done { id: Some(id) } => id,
+            other => panic!("post failed: {other:?}"),
+        }
+    }
+
+    fn follow(&mut self, a: Id, b: Id) -> Outcome {
+        self.run(Command::Follow { account: a, target: b, reblogs: true, notify: false })
+    }
+
+    fn home(&self, viewer: Id) -> Vec<Id> {
+        query::home(&self.t, viewer, &Page { limit: 40, ..Page::default() }).unwrap().into_iter().map(|(s, _)| s.id).collect()
+    }
+
+    fn sees(&self, viewer: Id, id: Id) -> bool {
+        query::visible_status(&self.t, viewer, id).unwrap().is_some()
+    }
+
+    fn notifications(&self, viewer: Id) -> Vec<NotificationKind> {
+        query::notifications(&self.t, viewer, &NotificationFilter::default(), &Page { limit: 40, ..Page::default() })
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n.kind)
+            .collect()
+    }
+}
+
+#[test]
+fn usernames_are_unique_ignoring_case() {
+    let mut w = World::new();
+    w.user("Alice");
+    let again = w.run(Command::CreateAccount {
+        username: "alice".into(),
+        email: None,
+        password_hash: "x".into(),
+        role: Role::Member,
+        display_name: None,
+    });
+    assert_eq!(again, Outcome::Rejected(Rejection::UsernameTaken));
+    assert_eq!(query::account_by_username(&w.t, "ALICE").unwrap().unwrap().username, "Alice");
+}
+
+#[test]
+fn home_timeline_gets_followed_posts_newest_first() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    w.follow(a, b);
+    let p1 = w.post(b, "one");
+    let p2 = w.post(c, "not followed");
+    let p3 = w.post(a, "mine");
+    assert_eq!(w.home(a), vec![p3, p1]);
+    assert!(!w.home(a).contains(&p2));
+    assert_eq!(query::account(&w.t, b).unwrap().unwrap().followers_count, 1);
+    assert_eq!(w.notifications(b), vec![NotificationKind::Follow]);
+}
+
+#[test]
+fn follow_merges_and_unfollow_purges_home() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    let p = w.post(b, "before the follow");
+    w.follow(a, b);
+    assert_eq!(w.home(a), vec![p]);
+    w.run(Command::Unfollow { account: a, target: b });
+    assert!(w.home(a).is_empty());
+    assert_eq!(query::account(&w.t, a).unwrap().unwrap().following_count, 0);
+}
+
+#[test]
+fn self_follow_is_rejected_and_writes_nothing() {
+    let mut w = World::new();
+    let a = w.user("a");
+    let before = w.t.clone();
+    assert_eq!(w.follow(a, a), Outcome::Rejected(Rejection::SelfAction));
+    assert_eq!(w.t, before);
+}
+
+#[test]
+fn private_and_direct_posts_reach_only_their_audience() {
+    let mut w = World::new();
+    let (a, follower, stranger, friend) = (w.user("a"), w.user("f"), w.user("s"), w.user("friend"));
+    w.follow(follower, a);
+    let private = match w.post_with(a, "for followers", Visibility::Private, None) {
+        Outcome::Done { id: Some(id) } => id,
+        o => panic!("{o:?}"),
+    };
+    let direct = match w.post_with(a, "psst @friend", Visibility::Direct, None) {
+        Outcome::Done { id: Some(id) } => id,
+        o => panic!("{o:?}"),
+    };
+    assert!(w.sees(follower, private) && !w.sees(stranger, private) && w.sees(a, private));
+    assert!(w.sees(friend, direct) && !w.sees(follower, direct) && !w.sees(stranger, direct));
+    assert_eq!(w.home(friend), vec![direct]);
+    assert_eq!(w.home(follower), vec![private]);
+    assert_eq!(w.notifications(friend), vec![NotificationKind::Mention]);
+}
+
+#[test]
+fn blocks_hide_everything_both_ways_and_end_follows() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    w.follow(b, a);
+    let p = w.post(a, "hello");
+    w.run(Command::Block { account: a, target: b });
+    assert!(!w.sees(b, p));
+    assert!(w.home(b).is_empty());
+    assert_eq!(w.follow(b, a), Outcome::Rejected(Rejection::Blocked));
+    assert_eq!(query::account(&w.t, a).unwrap().unwrap().followers_count, 0);
+    let q = w.post(b, "can a see me?");
+    assert!(!w.sees(a, q));
+    w.run(Command::Unblock { account: a, target: b });
+    assert!(w.sees(b, p));
+}
+
+#[test]
+fn replies_build_threads_and_deleted_parents_refuse_replies() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    let root = w.post(a, "root");
+    let r1 = match w.post_with(b, "reply", Visibility::Public, Some(root)) {
+        Outcome::Done { id: Some(id) } => id,
+        o => panic!("{o:?}"),
+    };
+    let r2 = match w.post_with(a, "reply to reply", Visibility::Public, Some(r1)) {
+        Outcome::Done { id: Some(id) } => id,
+        o => panic!("{o:?}"),
+    };
+    let (anc, desc) = query::context(&w.t, b, r1).unwrap().unwrap();
+    assert_eq!(anc.iter().map(|s| s.id).collect::<Vec<_>>(), vec![root]);
+    assert_eq!(desc.iter().map(|s| s.id).collect::<Vec<_>>(), vec![r2]);
+    assert_eq!(query::status(&w.t, root).unwrap().unwrap().replies_count, 1);
+    assert_eq!(w.notifications(a), vec![NotificationKind::Mention]);
+
+    assert_eq!(w.run(Command::DeleteStatus { actor: a, status: root }), Outcome::created(root));
+    assert_eq!(w.post_with(b, "too late", Visibility::Public, Some(root)), Outcome::Rejected(Rejection::TargetDeleted));
+    assert_eq!(w.run(Command::DeleteStatus { actor: b, status: r2 }), Outcome::Rejected(Rejection::Forbidden));
+}
+
+#[test]
+fn favourites_and_reblogs_count_notify_and_undo() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    w.follow(c, b);
+    let p = w.post(a, "like me");
+    w.run(Command::Favourite { account: b, status: p });
+    w.run(Command::Favourite { account: b, status: p });
+    let r = w.id(Command::Reblog { account: b, status: p, visibility: Visibility::Public });
+    let s = query::status(&w.t, p).unwrap().unwrap();
+    assert_eq!((s.favourites_count, s.reblogs_count), (1, 1));
+    assert_eq!(w.home(c), vec![r], "the reblog reaches b's followers");
+    assert_eq!(w.notifications(a), vec![NotificationKind::Reblog, NotificationKind::Favourite]);
+    w.run(Command::Unreblog { account: b, status: p });
+    w.run(Command::Unfavourite { account: b, status: p });
+    let s = query::status(&w.t, p).unwrap().unwrap();
+    assert_eq!((s.favourites_count, s.reblogs_count), (0, 0));
+    assert!(w.home(c).is_empty());
+    assert!(query::favourites(&w.t, b, &Page { limit: 20, ..Page::default() }).unwrap().is_empty());
+}
+
+#[test]
+fn private_posts_cannot_be_reblogged_by_others() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    w.follow(b, a);
+    let Outcome::Done { id: Some(p) } = w.post_with(a, "private", Visibility::Private, None) else { panic!() };
+    assert_eq!(
+        w.run(Command::Reblog { account: b, status: p, visibility: Visibility::Public }),
+        Outcome::Rejected(Rejection::NotReblogable)
+    );
+}
+
+#[test]
+fn idempotency_key_returns_the_first_post() {
+    let mut w = World::new();
+    let a = w.user("a");
+    let new = NewStatus {
+        author: a,
+        text: "once".into(),
+        in_reply_to: None,
+        quote_of: None,
+        visibility: Visibility::Public,
+        spoiler_text: String::new(),
+        sensitive: false,
+        language: None,
+        idempotency_key: Some("k1".into()),
+        application: None,
+    };
+    let first = w.run(Command::CreateStatus(new.clone()));
+    let second = w.run(Command::CreateStatus(new));
+    assert_eq!(first, second);
+    assert_eq!(query::account(&w.t, a).unwrap().unwrap().statuses_count, 1);
+}
+
+#[test]
+fn pagination_with_max_since_and_min_id() {
+    let mut w = World::new();
+    let a = w.user("a");
+    let posts: Vec<Id> = (0..10).map(|i| w.post(a, &format!("post {i}"))).collect();
+    let page = |max_id, since_id, min_id, limit| {
+        query::public(&w.t, a, &Page { max_id, since_id, min_id, limit }).unwrap().into_iter().map(|(s, _)| s.id).collect::<Vec<_>>()
+    };
+    assert_eq!(page(None, None, None, 3), vec![posts[9], posts[8], posts[7]]);
+    assert_eq!(page(Some(posts[7]), None, None, 3), vec![posts[6], posts[5], posts[4]]);
+    assert_eq!(page(None, Some(posts[5]), None, 2), vec![posts[9], posts[8]]);
+    assert_eq!(page(None, None, Some(posts[5]), 2), vec![posts[7], posts[6]]);
+}
+
+#[test]
+fn notifications_dismiss_and_clear() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    w.follow(b, a);
+    w.post(b, "hi @a");
+    assert_eq!(w.notifications(a), vec![NotificationKind::Mention, NotificationKind::Follow]);
+    let all = query::notifications(&w.t, a, &NotificationFilter::default(), &Page { limit: 5, ..Page::default() }).unwrap();
+    let filtered = NotificationFilter { types: vec![NotificationKind::Follow], ..NotificationFilter::default() };
+    assert_eq!(query::notifications(&w.t, a, &filtered, &Page { limit: 5, ..Page::default() }).unwrap().len(), 1);
+    assert_eq!(w.run(Command::DismissNotification { account: a, notification: all[0].0.id }), Outcome::done());
+    assert_eq!(w.run(Command::DismissNotification { account: b, notification: all[1].0.id }), Outcome::Rejected(Rejection::NotFound));
+    w.run(Command::ClearNotifications { account: a });
+    assert!(w.notifications(a).is_empty());
+}
+
+#[test]
+fn mutes_hide_from_feeds_but_not_from_direct_reads() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    w.follow(a, b);
+    let p = w.post(b, "noise");
+    w.run(Command::Mute { account: a, target: b, notifications: true });
+    assert!(w.home(a).is_empty());
+    assert!(w.sees(a, p));
+    w.post(b, "@a hello");
+    assert!(w.notifications(a).is_empty());
+    w.run(Command::Unmute { account: a, target: b });
+    assert_eq!(w.home(a).len(), 2);
+}
+
+// ---- properties ----------------------------------------------------------------------------
+
+const USERS: usize = 5;
+
+fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
+    (0u8..12, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+}
+
+/// Turns random numbers into commands over a small world, so that sequences hit the same
+/// accounts and posts often.
+fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Command {
+    let (a, b) = (users[a as usize], users[b as usize]);
+    let statuses: Vec<Id> = query::public(&w.t, a, &Page { limit: 80, ..Page::default() })
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s.id)
+        .chain(w.home(a))
+        .collect();
+    let status = statuses.get(n as usize % statuses.len().max(1)).copied().unwrap_or(n as Id);
+    let vis = [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct][n as usize % 4];
+    match op {
+        0 | 1 => Command::CreateStatus(NewStatus {
+            author: a,
+            text: format!("post {n} @u{b} #t{}", n % 3),
+            in_reply_to: (n % 3 == 0).then_some(status),
+            quote_of: (n % 7 == 0).then_some(status),
+            visibility: vis,
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: None,
+            idempotency_key: None,
+            application: None,
+        }),
+        2 => Command::DeleteStatus { actor: a, status },
+        3 => Command::Favourite { account: a, status },
+        4 => Command::Unfavourite { account: a, status },
+        5 => Command::Reblog { account: a, status, visibility: Visibility::Public },
+        6 => Command::Unreblog { account: a, status },
+        7 => Command::Follow { account: a, target: b, reblogs: n % 2 == 0, notify: false },
+        8 => Command::Unfollow { account: a, target: b },
+        9 => Command::Block { account: a, target: b },
+        10 => Command::Unblock { account: a, target: b },
+        _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
+    }
+}
+
+fn play(ops: &[(u8, u8, u8, u8)]) -> (World, Vec<Id>, Vec<Request>) {
+    let mut w = World::new();
+    let users: Vec<Id> = (0..USERS).map(|i| w.user(&format!("u{i}"))).collect();
+    let mut log = Vec::new();
+    for &op in ops {
+        let command = to_command(&w, &users, op);
+        w.now += 1;
+        let req = Request { at: w.now, command };
+        apply(&mut w.t, &req).unwrap();
+        log.push(req);
+    }
+    (w, users, log)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn counts_match_the_relations_they_count(ops in prop::collection::vec(arb_command(), 1..120)) {
+        let (w, users, _) = play(&ops);
+        for &u in &users {
+            let a = query::account(&w.t, u).unwrap().unwrap();
+            prop_assert_eq!(a.followers_count, query::count_prefix(&w.t, Table::Followers, &k1(u)).unwrap());
+            prop_assert_eq!(a.following_count, query::count_prefix(&w.t, Table::Following, &k1(u)).unwrap());
+            prop_assert_eq!(a.statuses_count, query::count_prefix(&w.t, Table::AccountStatuses, &k1(u)).unwrap());
+        }
+        let mut all = Vec::new();
+        w.t.scan(Table::Status, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, crate::kv::Dir::Forward, &mut |_, v| {
+            all.push(crate::kv::decode::<crate::model::Status>(v)?);
+            Ok(true)
+        }).unwrap();
+        for s in all {
+            prop_assert_eq!(s.favourites_count, query::count_prefix(&w.t, Table::Favourite, &k1(s.id)).unwrap());
+            prop_assert_eq!(s.reblogs_count, query::count_prefix(&w.t, Table::Reblog, &k1(s.id)).unwrap());
+            prop_assert_eq!(s.replies_count, query::count_prefix(&w.t, Table::Replies, &k1(s.id)).unwrap());
+        }
+    }
+
+    #[test]
+    fn timelines_show_only_existing_visible_posts(ops in prop::collection::vec(arb_command(), 1..120)) {
+        let (w, users, _) = play(&ops);
+        for &u in &users {
+            let page = Page { limit: 80, ..Page::default() };
+            let mut shown = query::home(&w.t, u, &page).unwrap();
+            shown.extend(query::public(&w.t, u, &page).unwrap());
+            for &other in &users {
+                shown.extend(query::account_statuses(&w.t, u, other, Default::default(), &page).unwrap());
+            }
+            for (s, original) in shown {
+                prop_assert!(query::status(&w.t, s.id).unwrap().is_some());
+                prop_assert!(crate::visibility::can_see(&w.t, u, &s).unwrap());
+                if let Some(o) = original {
+                    prop_assert!(crate::visibility::can_see(&w.t, u, &o).unwrap());
+                }
+            }
+        }
+        // Every raw timeline entry points at a post that exists: deletion cleans up eagerly.
+        for (table, id_at) in [(Table::Home, 8), (Table::Public, 0), (Table::AccountStatuses, 8), (Table::Replies, 8)] {
+            let mut ids = Vec::new();
+            w.t.scan(table, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, crate::kv::Dir::Forward, &mut |k, _| {
+                ids.push(crate::kv::read_u64(k, id_at)?);
+                Ok(true)
+            }).unwrap();
+            for id in ids {
+                prop_assert!(query::status(&w.t, id).unwrap().is_some(), "{:?} points at deleted {}", table, id);
+            }
+        }
+    }
+
+    #[test]
+    fn replay_gives_the_same_digest(ops in prop::collection::vec(arb_command(), 1..80)) {
+        let (w, _, log) = play(&ops);
+        let mut fresh = World::new();
+        for i in 0..USERS {
+            fresh.user(&format!("u{i}"));
+        }
+        for req in &log {
+            apply(&mut fresh.t, req).unwrap();
+        }
+        prop_assert_eq!(digest(&w.t).unwrap(), digest(&fresh.t).unwrap());
+        prop_assert_eq!(&w.t, &fresh.t);
+    }
+}
+
+#[test]
+fn mem_tables_conform() {
+    crate::kv::conformance(&mut MemTables::new()).unwrap();
+}

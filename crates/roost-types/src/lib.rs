@@ -1,0 +1,261 @@
+//! Roost's shared vocabulary: IDs, roles, visibilities and the command enum that is stored in
+//! the replicated log.
+//!
+//! # Versioning
+//! Log entries are encoded with `postcard`, which identifies an enum variant by its position.
+//! The log is kept forever (and replayed by auditors), so **variants are only ever appended**:
+//! never reordered, removed or changed in meaning. A changed command gets a new variant; the old
+//! one keeps being applied as it always was.
+
+use serde::{Deserialize, Serialize};
+
+/// A time-sortable identifier: milliseconds since the Unix epoch in the high 48 bits, a sequence
+/// number in the low 16. Assigned by the state machine in `apply`, so every replica agrees.
+pub type Id = u64;
+
+/// Milliseconds since the Unix epoch, as stamped by the node that received the request.
+pub type Millis = i64;
+
+/// The role of an account on the instance, from most to least powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Owner,
+    Admin,
+    Moderator,
+    Member,
+}
+
+impl Role {
+    /// The lowercase name used on the command line and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Moderator => "moderator",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parses the lowercase name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "moderator" => Some(Role::Moderator),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    /// Whether this role may remove other people's posts.
+    pub fn can_moderate(self) -> bool {
+        self <= Role::Moderator
+    }
+}
+
+/// Who may see a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Everyone on the instance, and listed in the public timelines.
+    Public,
+    /// Everyone on the instance, but not listed in the public timelines.
+    Unlisted,
+    /// The author's followers and the mentioned accounts.
+    Private,
+    /// Only the mentioned accounts.
+    Direct,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+            Visibility::Direct => "direct",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Visibility> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "private" => Some(Visibility::Private),
+            "direct" => Some(Visibility::Direct),
+            _ => None,
+        }
+    }
+}
+
+/// One proposal to the replicated log: a command plus everything non-deterministic that its
+/// application needs, decided once by the node that received the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The receiving node's clock when the request arrived.
+    pub at: Millis,
+    pub command: Command,
+}
+
+/// Every change of state Roost knows. See the module docs for the versioning rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Creates an account. The password was hashed (argon2id) before proposing.
+    CreateAccount {
+        username: String,
+        email: Option<String>,
+        password_hash: String,
+        role: Role,
+        display_name: Option<String>,
+    },
+    /// Changes profile fields; `None` leaves a field as it is.
+    UpdateAccount {
+        account: Id,
+        display_name: Option<String>,
+        note: Option<String>,
+        locked: Option<bool>,
+        bot: Option<bool>,
+    },
+    /// Registers an OAuth client application. Secrets arrive already hashed.
+    CreateApp {
+        client_id: String,
+        client_secret_hash: [u8; 32],
+        name: String,
+        website: Option<String>,
+        redirect_uris: Vec<String>,
+        scopes: Vec<String>,
+    },
+    /// Issues a bearer token (hash of the random token) for an app, for a user or the app itself.
+    IssueToken {
+        token_hash: [u8; 32],
+        client_id: String,
+        account: Option<Id>,
+        scopes: Vec<String>,
+    },
+    RevokeToken {
+        token_hash: [u8; 32],
+    },
+    CreateStatus(NewStatus),
+    DeleteStatus {
+        actor: Id,
+        status: Id,
+    },
+    Favourite {
+        account: Id,
+        status: Id,
+    },
+    Unfavourite {
+        account: Id,
+        status: Id,
+    },
+    Reblog {
+        account: Id,
+        status: Id,
+        visibility: Visibility,
+    },
+    Unreblog {
+        account: Id,
+        status: Id,
+    },
+    Bookmark {
+        account: Id,
+        status: Id,
+    },
+    Unbookmark {
+        account: Id,
+        status: Id,
+    },
+    Follow {
+        account: Id,
+        target: Id,
+        reblogs: bool,
+        notify: bool,
+    },
+    Unfollow {
+        account: Id,
+        target: Id,
+    },
+    Block {
+        account: Id,
+        target: Id,
+    },
+    Unblock {
+        account: Id,
+        target: Id,
+    },
+    Mute {
+        account: Id,
+        target: Id,
+        notifications: bool,
+    },
+    Unmute {
+        account: Id,
+        target: Id,
+    },
+    DismissNotification {
+        account: Id,
+        notification: Id,
+    },
+    ClearNotifications {
+        account: Id,
+    },
+}
+
+/// The fields of a new post. Text is stored as written; HTML is rendered from it on read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewStatus {
+    pub author: Id,
+    pub text: String,
+    pub in_reply_to: Option<Id>,
+    pub quote_of: Option<Id>,
+    pub visibility: Visibility,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+    /// The client's `Idempotency-Key`: a retry with the same key returns the first post.
+    pub idempotency_key: Option<String>,
+    /// The OAuth client that posted, for the `application` field.
+    pub application: Option<String>,
+}
+
+/// What applying a command produced. Identical on every replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The command took effect (or was already in effect); `id` names what it created, if
+    /// anything.
+    Done { id: Option<Id> },
+    /// The command was valid when proposed but the state said no when it was applied.
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    pub fn done() -> Outcome {
+        Outcome::Done { id: None }
+    }
+
+    pub fn created(id: Id) -> Outcome {
+        Outcome::Done { id: Some(id) }
+    }
+}
+
+/// Why the state machine refused a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rejection {
+    /// The account, post or notification does not exist (or is invisible to the actor).
+    NotFound,
+    /// The actor may not do this.
+    Forbidden,
+    /// The username is taken (case-insensitively).
+    UsernameTaken,
+    /// The email address is taken.
+    EmailTaken,
+    /// The post being replied to or quoted was deleted.
+    TargetDeleted,
+    /// Accounts cannot follow, block or mute themselves.
+    SelfAction,
+    /// One of the two accounts blocks the other.
+    Blocked,
+    /// The OAuth client is unknown.
+    UnknownClient,
+    /// Private and direct posts cannot be reblogged.
+    NotReblogable,
+}
