@@ -44,6 +44,7 @@ pub(crate) fn create(
         last_status_at: None,
     };
     put_value(t, Table::Account, &k1(id), &account)?;
+    crate::ids::bump(t, crate::ids::USER_COUNT, 1)?;
     t.put(Table::Username, lower.as_bytes(), &k1(id))?;
     if let Some(e) = &email {
         t.put(Table::Email, e.as_bytes(), &k1(id))?;

@@ -19,6 +19,21 @@ pub(crate) fn next_id(t: &mut impl Tables, at: Millis) -> Result<Id> {
     Ok(id)
 }
 
+/// Meta keys of the instance-wide counters shown in the instance metadata.
+pub const USER_COUNT: &[u8] = b"user_count";
+pub const STATUS_COUNT: &[u8] = b"status_count";
+
+/// Adds `delta` to a counter in the meta table.
+pub(crate) fn bump(t: &mut impl Tables, key: &[u8], delta: i64) -> Result<()> {
+    let n: u64 = get_value(t, Table::Meta, key)?.unwrap_or(0);
+    put_value(t, Table::Meta, key, &n.saturating_add_signed(delta))
+}
+
+/// Reads a counter from the meta table.
+pub fn counter(t: &(impl crate::ReadTables + ?Sized), key: &[u8]) -> Result<u64> {
+    Ok(get_value(t, Table::Meta, key)?.unwrap_or(0))
+}
+
 /// The millisecond timestamp an ID was made from.
 pub fn id_millis(id: Id) -> Millis {
     (id >> 16) as Millis

@@ -26,7 +26,7 @@ mod oauth;
 mod social;
 mod statuses;
 
-pub use ids::id_millis;
+pub use ids::{counter, id_millis, STATUS_COUNT, USER_COUNT};
 pub use kv::{MemTables, ReadTables, Table, Tables};
 use roost_types::{Command, Outcome, Request};
 

@@ -91,6 +91,7 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus) -> Result
         application: new.application.clone(),
     };
     put_value(t, Table::Status, &k1(id), &status)?;
+    crate::ids::bump(t, crate::ids::STATUS_COUNT, 1)?;
     t.put(Table::AccountStatuses, &k2(author, id), &[])?;
     adjust(t, author, |a| {
         a.statuses_count += 1;
@@ -192,6 +193,9 @@ pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id) -> Result<Outcome> 
 /// thread links and counters. Notifications and bookmarks that name it are skipped on read.
 fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
     t.delete(Table::Status, &k1(s.id))?;
+    if s.reblog_of.is_none() {
+        crate::ids::bump(t, crate::ids::STATUS_COUNT, -1)?;
+    }
     t.delete(Table::AccountStatuses, &k2(s.author, s.id))?;
     adjust(t, s.author, |a| a.statuses_count = a.statuses_count.saturating_sub(1))?;
     t.delete(Table::Public, &k1(s.id))?;

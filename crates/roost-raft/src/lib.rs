@@ -24,11 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
-use roost_store::{ReadView, Store};
+use roost_store::Store;
 use roost_types::{Outcome, Request};
 
 pub use chain::{chain_step, ChainHead};
 pub use log_store::LogStore;
+pub use roost_store::ReadView;
 pub use state_machine::StateMachine;
 
 openraft::declare_raft_types!(

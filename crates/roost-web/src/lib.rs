@@ -1,1 +1,88 @@
+//! Roost's HTTP and service layers: the Mastodon client API, OAuth, and the execute-once work
+//! (clock, random tokens, password hashing) that happens before a command is proposed.
+//!
+//! # Invariants
+//! - Only this crate knows HTTP and wire formats. Entities are built from `roost-core` records
+//!   in [`entities`] and nowhere else.
+//! - Every state change goes through [`service::propose`], which stamps the time and hands the
+//!   request to the replicated log. Reads come from the local store, never through the log.
+//! - Nothing is readable without a valid access token except the instance metadata.
+//!
+//! # Boundaries
+//! Depends on `roost-core` (queries, validation rules) and `roost-raft` (proposing, reading);
+//! never on the storage engine.
 
+pub mod api;
+pub mod auth;
+pub mod entities;
+pub mod error;
+pub mod html;
+pub mod paging;
+pub mod params;
+pub mod service;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use roost_raft::Node;
+
+pub use error::{ApiError, ApiResult};
+
+/// The version of the Mastodon API Roost speaks, as clients detect it.
+pub const MASTODON_COMPAT: &str = "4.3.0";
+
+/// The settings the HTTP layer needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The instance's external URL, without a trailing slash (`https://social.example.org`).
+    pub public_url: String,
+    /// The instance name shown to clients.
+    pub title: String,
+    /// Longest post, in characters as Mastodon counts them.
+    pub max_post_chars: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl WebConfig {
+    /// The host part of the public URL, as Mastodon's `domain`/`uri` fields want it.
+    pub fn domain(&self) -> &str {
+        let rest = self.public_url.split("://").nth(1).unwrap_or(&self.public_url);
+        rest.split('/').next().unwrap_or(rest)
+    }
+}
+
+/// Shared state of the handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node: Node,
+    config: WebConfig,
+}
+
+impl AppState {
+    pub fn new(node: Node, config: WebConfig) -> AppState {
+        AppState { inner: Arc::new(Inner { node, config }) }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    pub fn config(&self) -> &WebConfig {
+        &self.inner.config
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config().max_body_bytes;
+    api::routes()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

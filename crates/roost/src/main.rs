@@ -1,1 +1,147 @@
-fn main(){}
+//! The `roost` command: parse flags, build the configuration, call the library.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use roost::admin::{self, AdminRequest, AdminResponse};
+use roost::config::{Config, Overrides, DEFAULT_DATA_DIR};
+
+#[derive(Parser)]
+#[command(name = "roost", version, about = "Roost: a private X for one organisation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve {
+        /// A TOML configuration file (see README.md for its keys).
+        #[arg(long, env = "ROOST_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where to keep data [default: ./roost-data].
+        #[arg(long, env = "ROOST_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// HTTP listen address [default: 127.0.0.1:8080].
+        #[arg(long, env = "ROOST_LISTEN")]
+        listen: Option<String>,
+        /// The URL members use to reach this instance [default: http://LISTEN].
+        #[arg(long, env = "ROOST_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Operate a running server through its data directory's admin socket.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create an account; prints its id.
+    CreateUser {
+        username: String,
+        /// Read the password from standard input (the only way to pass it).
+        #[arg(long)]
+        password_stdin: bool,
+        /// owner, admin, moderator or member [default: owner for the first account, else member].
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// The running server's data directory.
+        #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve { config, data_dir, listen, public_url } => serve(config, Overrides { data_dir, listen, public_url }),
+        Cmd::Admin { command } => match command {
+            AdminCmd::CreateUser { username, password_stdin, role, display_name, email, data_dir } => {
+                create_user(username, password_stdin, role, display_name, email, data_dir)
+            }
+        },
+    }
+}
+
+fn serve(config: Option<PathBuf>, overrides: Overrides) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = match Config::load(config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roost: bad configuration: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("roost: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        roost::run(config, listener, roost::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_user(
+    username: String,
+    password_stdin: bool,
+    role: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+    data_dir: PathBuf,
+) -> ExitCode {
+    if !password_stdin {
+        eprintln!("roost: pass the password on standard input with --password-stdin (passwords on the command line leak into process lists)");
+        return ExitCode::from(2);
+    }
+    let mut password = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut password) {
+        eprintln!("roost: reading the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let req = AdminRequest::CreateUser { username, password, role, display_name, email };
+    match admin::request(&data_dir, &req) {
+        Ok(AdminResponse::UserCreated { id, username, role }) => {
+            eprintln!("created @{username} ({role})");
+            println!("{id}");
+            ExitCode::SUCCESS
+        }
+        Ok(AdminResponse::Error { message }) => {
+            eprintln!("roost: {message}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("roost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

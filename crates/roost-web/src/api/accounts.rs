@@ -1,0 +1,287 @@
+//! Accounts: profiles, relationships, follows, blocks and mutes.
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::Json;
+use roost_core::model::Account;
+use roost_core::query::{self, AccountFilter};
+use roost_raft::ReadView;
+use roost_types::{Command, Id};
+use serde::Deserialize;
+
+use super::parse_id;
+use crate::auth::User;
+use crate::entities::{self, AccountJson, CredentialAccountJson, Renderer, RelationshipJson, StatusJson};
+use crate::error::{ApiError, ApiResult};
+use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::params::{de, Input};
+use crate::service::{propose, Written, MAX_DISPLAY_NAME, MAX_NOTE};
+use crate::AppState;
+
+pub async fn verify_credentials(State(state): State<AppState>, user: User) -> ApiResult<Json<CredentialAccountJson>> {
+    let view = state.node().read()?;
+    let r = Renderer::new(&view, user.id(), state.config());
+    Ok(Json(r.credential_account(&user.account)))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateCredentials {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    note: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    locked: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    bot: Option<bool>,
+}
+
+pub async fn update_credentials(
+    State(state): State<AppState>,
+    user: User,
+    Input(p): Input<UpdateCredentials>,
+) -> ApiResult<Written<Json<CredentialAccountJson>>> {
+    if p.display_name.as_ref().is_some_and(|d| d.chars().count() > MAX_DISPLAY_NAME) {
+        return Err(ApiError::unprocessable(format!("Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters")));
+    }
+    if p.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Err(ApiError::unprocessable(format!("Validation failed: Note is longer than {MAX_NOTE} characters")));
+    }
+    let clean = |s: Option<String>| s.map(|s| s.chars().filter(|c| !c.is_control() || *c == '\n').collect::<String>());
+    let applied = propose(
+        &state,
+        Command::UpdateAccount {
+            account: user.id(),
+            display_name: clean(p.display_name).map(|d| d.replace('\n', " ")),
+            note: clean(p.note),
+            locked: p.locked,
+            bot: p.bot,
+        },
+    )
+    .await?;
+    let view = state.node().read()?;
+    let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
+    let r = Renderer::new(&view, user.id(), state.config());
+    Ok(Written(Json(r.credential_account(&account)), applied.index))
+}
+
+/// An account the viewer may see: not one that blocks them (the blocker disappears for the
+/// blocked).
+fn visible_account(view: &ReadView, viewer: Id, id: Id) -> ApiResult<Account> {
+    let account = query::account(view, id)?.ok_or(ApiError::NotFound)?;
+    if id != viewer && query::relationship(view, viewer, id)?.blocked_by {
+        return Err(ApiError::NotFound);
+    }
+    Ok(account)
+}
+
+pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<AccountJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let account = visible_account(&view, user.id(), id)?;
+    Ok(Json(Renderer::new(&view, user.id(), state.config()).account(&account)))
+}
+
+#[derive(Deserialize)]
+pub struct Lookup {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    acct: Option<String>,
+}
+
+pub async fn lookup(State(state): State<AppState>, user: User, Input(p): Input<Lookup>) -> ApiResult<Json<AccountJson>> {
+    let acct = p.acct.unwrap_or_default();
+    let acct = acct.trim_start_matches('@');
+    // `user@this.domain` names a local account too.
+    let username = match acct.split_once('@') {
+        Some((u, domain)) if domain.eq_ignore_ascii_case(state.config().domain()) => u,
+        Some(_) => return Err(ApiError::NotFound),
+        None => acct,
+    };
+    let view = state.node().read()?;
+    let account = query::account_by_username(&view, username)?.ok_or(ApiError::NotFound)?;
+    let account = visible_account(&view, user.id(), account.id)?;
+    Ok(Json(Renderer::new(&view, user.id(), state.config()).account(&account)))
+}
+
+#[derive(Deserialize)]
+pub struct RelationshipsQuery {
+    #[serde(default, deserialize_with = "de::ids", rename = "id")]
+    ids: Vec<Id>,
+}
+
+pub async fn relationships(
+    State(state): State<AppState>,
+    user: User,
+    Input(p): Input<RelationshipsQuery>,
+) -> ApiResult<Json<Vec<RelationshipJson>>> {
+    if p.ids.len() > 100 {
+        return Err(ApiError::unprocessable("At most 100 accounts at once"));
+    }
+    let view = state.node().read()?;
+    let mut out = Vec::new();
+    for id in p.ids {
+        if query::account(&view, id)?.is_some() {
+            out.push(entities::relationship(id, query::relationship(&view, user.id(), id)?));
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct StatusesQuery {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    exclude_replies: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    exclude_reblogs: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    pinned: Option<bool>,
+}
+
+pub async fn statuses(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<StatusesQuery>,
+) -> ApiResult<Paged<StatusJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    visible_account(&view, user.id(), id)?;
+    if p.pinned == Some(true) {
+        // Pinned posts arrive with the client-API issue.
+        return Ok(Paged(Vec::new(), None));
+    }
+    let filter = AccountFilter {
+        exclude_replies: p.exclude_replies.unwrap_or(false),
+        exclude_reblogs: p.exclude_reblogs.unwrap_or(false),
+    };
+    let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;
+    let link = link_header(state.config(), &uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
+    let json = Renderer::new(&view, user.id(), state.config()).statuses(&items)?;
+    Ok(Paged(json, link))
+}
+
+fn account_page(
+    state: &AppState,
+    view: &ReadView,
+    viewer: Id,
+    uri: &Uri,
+    items: Vec<(Id, Account)>,
+) -> Paged<AccountJson> {
+    let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
+    let r = Renderer::new(view, viewer, state.config());
+    Paged(items.iter().map(|(_, a)| r.account(a)).collect(), link)
+}
+
+pub async fn followers(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    visible_account(&view, user.id(), id)?;
+    let items = query::followers(&view, user.id(), id, &p.page(80))?;
+    Ok(account_page(&state, &view, user.id(), &uri, items))
+}
+
+pub async fn following(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    visible_account(&view, user.id(), id)?;
+    let items = query::following(&view, user.id(), id, &p.page(80))?;
+    Ok(account_page(&state, &view, user.id(), &uri, items))
+}
+
+pub async fn blocks(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<AccountJson>> {
+    let view = state.node().read()?;
+    let items = query::blocks(&view, user.id(), &p.page(80))?;
+    Ok(account_page(&state, &view, user.id(), &uri, items))
+}
+
+pub async fn mutes(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<AccountJson>> {
+    let view = state.node().read()?;
+    let items = query::mutes(&view, user.id(), &p.page(80))?;
+    Ok(account_page(&state, &view, user.id(), &uri, items))
+}
+
+/// Runs a relationship command against a visible account and answers with the relationship.
+async fn relate(state: &AppState, user: &User, raw_id: &str, make: impl FnOnce(Id, Id) -> Command) -> ApiResult<Written<Json<RelationshipJson>>> {
+    let target = parse_id(raw_id)?;
+    {
+        let view = state.node().read()?;
+        visible_account(&view, user.id(), target)?;
+    }
+    let applied = propose(state, make(user.id(), target)).await?;
+    let view = state.node().read()?;
+    Ok(Written(Json(entities::relationship(target, query::relationship(&view, user.id(), target)?)), applied.index))
+}
+
+#[derive(Deserialize)]
+pub struct FollowParams {
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    reblogs: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    notify: Option<bool>,
+}
+
+pub async fn follow(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<FollowParams>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Follow {
+        account,
+        target,
+        reblogs: p.reblogs.unwrap_or(true),
+        notify: p.notify.unwrap_or(false),
+    })
+    .await
+}
+
+pub async fn unfollow(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Unfollow { account, target }).await
+}
+
+pub async fn block(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Block { account, target }).await
+}
+
+pub async fn unblock(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Unblock { account, target }).await
+}
+
+#[derive(Deserialize)]
+pub struct MuteParams {
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    notifications: Option<bool>,
+}
+
+pub async fn mute(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<MuteParams>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Mute {
+        account,
+        target,
+        notifications: p.notifications.unwrap_or(true),
+    })
+    .await
+}
+
+pub async fn unmute(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, target| Command::Unmute { account, target }).await
+}

@@ -1,0 +1,104 @@
+//! The routes of the Mastodon client API and Roost's own API. Handlers are thin: extract,
+//! authorize, call the service or a query, convert.
+
+mod accounts;
+mod instance;
+mod notifications;
+mod oauth;
+mod statuses;
+mod timelines;
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use roost_types::Id;
+
+use crate::error::ApiError;
+use crate::service::MIN_INDEX_HEADER;
+use crate::AppState;
+
+/// How long a read waits for this node to apply the index a client asked for.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/apps", post(oauth::create_app))
+        .route("/api/v1/apps/verify_credentials", get(oauth::verify_app))
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/api/v1/accounts/verify_credentials", get(accounts::verify_credentials))
+        .route("/api/v1/accounts/update_credentials", axum::routing::patch(accounts::update_credentials))
+        .route("/api/v1/accounts/lookup", get(accounts::lookup))
+        .route("/api/v1/accounts/relationships", get(accounts::relationships))
+        .route("/api/v1/accounts/{id}", get(accounts::show))
+        .route("/api/v1/accounts/{id}/statuses", get(accounts::statuses))
+        .route("/api/v1/accounts/{id}/followers", get(accounts::followers))
+        .route("/api/v1/accounts/{id}/following", get(accounts::following))
+        .route("/api/v1/accounts/{id}/follow", post(accounts::follow))
+        .route("/api/v1/accounts/{id}/unfollow", post(accounts::unfollow))
+        .route("/api/v1/accounts/{id}/block", post(accounts::block))
+        .route("/api/v1/accounts/{id}/unblock", post(accounts::unblock))
+        .route("/api/v1/accounts/{id}/mute", post(accounts::mute))
+        .route("/api/v1/accounts/{id}/unmute", post(accounts::unmute))
+        .route("/api/v1/blocks", get(accounts::blocks))
+        .route("/api/v1/mutes", get(accounts::mutes))
+        .route("/api/v1/statuses", post(statuses::create))
+        .route("/api/v1/statuses/{id}", get(statuses::show).delete(statuses::delete))
+        .route("/api/v1/statuses/{id}/context", get(statuses::context))
+        .route("/api/v1/statuses/{id}/favourite", post(statuses::favourite))
+        .route("/api/v1/statuses/{id}/unfavourite", post(statuses::unfavourite))
+        .route("/api/v1/statuses/{id}/reblog", post(statuses::reblog))
+        .route("/api/v1/statuses/{id}/unreblog", post(statuses::unreblog))
+        .route("/api/v1/statuses/{id}/bookmark", post(statuses::bookmark))
+        .route("/api/v1/statuses/{id}/unbookmark", post(statuses::unbookmark))
+        .route("/api/v1/favourites", get(statuses::favourites))
+        .route("/api/v1/bookmarks", get(statuses::bookmarks))
+        .route("/api/v1/timelines/home", get(timelines::home))
+        .route("/api/v1/timelines/public", get(timelines::public))
+        .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
+        .route("/api/v1/notifications", get(notifications::list))
+        .route("/api/v1/notifications/clear", post(notifications::clear))
+        .route("/api/v1/notifications/{id}", get(notifications::show))
+        .route("/api/v1/notifications/{id}/dismiss", post(notifications::dismiss))
+        .route("/api/v1/instance", get(instance::v1))
+        .route("/api/v2/instance", get(instance::v2))
+        .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))
+        .route("/nodeinfo/2.0", get(instance::nodeinfo))
+        .route("/api/roost/v1/node", get(instance::node))
+        .route("/avatars/original/missing.png", get(avatar))
+        .route("/headers/original/missing.png", get(header))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async {
+            (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({"error": "Method not allowed"})))
+        })
+}
+
+/// Waits until this node has applied the log index named by `X-Roost-Min-Index`.
+pub async fn read_your_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let wanted = req.headers().get(MIN_INDEX_HEADER).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
+    if let Some(index) = wanted {
+        if let Err(e) = state.node().wait_applied(index, READ_YOUR_WRITES_WAIT).await {
+            return ApiError::from(e).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn avatar() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "image/png"), (CACHE_CONTROL, "public, max-age=86400")], &include_bytes!("missing_avatar.png")[..])
+}
+
+async fn header() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "image/png"), (CACHE_CONTROL, "public, max-age=86400")], &include_bytes!("missing_header.png")[..])
+}
+
+/// Parses an ID from a path; anything unparsable is simply not found.
+pub(crate) fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}

@@ -1,0 +1,242 @@
+//! OAuth client registration and tokens, in the shape Mastodon clients use.
+
+use axum::extract::State;
+use axum::Json;
+use roost_core::query;
+use roost_types::Command;
+use serde::Deserialize;
+
+use crate::auth::{token_hash, Authenticated};
+use crate::entities::{self, AppJson};
+use crate::error::{ApiError, ApiResult};
+use crate::params::{de, Input};
+use crate::service::{self, propose, random_token, Written};
+use crate::AppState;
+
+/// The out-of-band redirect URI: the code is shown to the user instead of redirected.
+pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
+const MAX_APP_NAME: usize = 200;
+const MAX_URI: usize = 2000;
+const MAX_REDIRECT_URIS: usize = 10;
+
+/// Whether a scope is one Roost knows: `read`, `write`, `follow`, `push`, `profile`, `admin:read`,
+/// `admin:write`, and their `:sub` forms.
+fn valid_scope(s: &str) -> bool {
+    let top = ["read", "write", "follow", "push", "profile"];
+    if top.contains(&s) || s == "admin:read" || s == "admin:write" {
+        return true;
+    }
+    match s.split_once(':') {
+        Some((head, sub)) => {
+            (["read", "write", "admin:read", "admin:write"].contains(&head) || s.starts_with("admin:"))
+                && !sub.is_empty()
+                && sub.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b':')
+        }
+        None => false,
+    }
+}
+
+fn parse_scopes(raw: Option<&str>, default: &[String]) -> ApiResult<Vec<String>> {
+    let scopes: Vec<String> = match raw {
+        Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_string).collect(),
+        _ => default.to_vec(),
+    };
+    if scopes.len() > 32 || scopes.iter().any(|s| !valid_scope(s)) {
+        return Err(ApiError::unprocessable("Validation failed: Scopes are invalid"));
+    }
+    Ok(scopes)
+}
+
+#[derive(Deserialize)]
+pub struct CreateApp {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_name: Option<String>,
+    #[serde(default, deserialize_with = "de::strings")]
+    redirect_uris: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    scopes: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    website: Option<String>,
+}
+
+pub async fn create_app(State(state): State<AppState>, Input(p): Input<CreateApp>) -> ApiResult<Written<Json<AppJson>>> {
+    let name = p.client_name.unwrap_or_default().trim().to_string();
+    if name.is_empty() || name.chars().count() > MAX_APP_NAME {
+        return Err(ApiError::unprocessable(format!("Validation failed: Application name must be 1 to {MAX_APP_NAME} characters")));
+    }
+    let redirect_uris: Vec<String> =
+        p.redirect_uris.iter().flat_map(|s| s.split_whitespace()).map(str::to_string).collect();
+    if redirect_uris.is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: Redirect URI can't be blank"));
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS
+        || redirect_uris.iter().any(|u| u.len() > MAX_URI || !(u == OOB || u.contains("://")))
+    {
+        return Err(ApiError::unprocessable("Validation failed: Redirect URI must be an absolute URI"));
+    }
+    if p.website.as_ref().is_some_and(|w| w.len() > MAX_URI) {
+        return Err(ApiError::unprocessable("Validation failed: Website is too long"));
+    }
+    let scopes = parse_scopes(p.scopes.as_deref(), &["read".to_string()])?;
+    let client_id = random_token();
+    let secret = random_token();
+    let applied = propose(
+        &state,
+        Command::CreateApp {
+            client_id: client_id.clone(),
+            client_secret_hash: token_hash(&secret),
+            name,
+            website: p.website.filter(|w| !w.is_empty()),
+            redirect_uris,
+            scopes,
+        },
+    )
+    .await?;
+    let view = state.node().read()?;
+    let app = query::app(&view, &client_id)?.ok_or_else(|| ApiError::Internal("app vanished".into()))?;
+    Ok(Written(Json(entities::app(&app, Some(secret))), applied.index))
+}
+
+pub async fn verify_app(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<AppJson>> {
+    let view = state.node().read()?;
+    let app = query::app(&view, &auth.token.client_id)?.ok_or(ApiError::Unauthorized)?;
+    Ok(Json(entities::app(&app, None)))
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    grant_type: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_secret: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    password: Option<String>,
+}
+
+/// Checks the client's credentials; the app on success.
+fn authenticate_client(state: &AppState, id: Option<&str>, secret: Option<&str>) -> ApiResult<roost_core::model::App> {
+    let bad = || ApiError::InvalidClient("Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.".into());
+    let (Some(id), Some(secret)) = (id, secret) else { return Err(bad()) };
+    let view = state.node().read()?;
+    let app = query::app(&view, id)?.ok_or_else(bad)?;
+    // Both sides are hashes of fixed length, so the comparison leaks nothing useful.
+    if app.client_secret_hash != token_hash(secret) {
+        return Err(bad());
+    }
+    Ok(app)
+}
+
+pub async fn token(State(state): State<AppState>, Input(p): Input<TokenRequest>) -> ApiResult<Written<Json<serde_json::Value>>> {
+    let app = authenticate_client(&state, p.client_id.as_deref(), p.client_secret.as_deref())?;
+    let scopes = parse_scopes(p.scope.as_deref(), &["read".to_string()])
+        .map_err(|_| ApiError::OAuth("invalid_scope", "The requested scope is invalid, unknown, or malformed.".into()))?;
+    if scopes.iter().any(|s| !scope_allowed(&app.scopes, s)) {
+        return Err(ApiError::OAuth("invalid_scope", "The requested scope is not registered for this application.".into()));
+    }
+    let account = match p.grant_type.as_deref() {
+        Some("password") => {
+            let invalid = || ApiError::OAuth("invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into());
+            let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid()) };
+            if password.len() > service::MAX_PASSWORD {
+                return Err(invalid());
+            }
+            let view = state.node().read()?;
+            let found = if login.contains('@') {
+                query::account_by_email(&view, &login)?
+            } else {
+                query::account_by_username(&view, &login)?
+            };
+            drop(view);
+            let Some(account) = found else {
+                // Spend the same effort as a real check, so timing does not reveal usernames.
+                let _ = service::verify_password(DUMMY_HASH.to_string(), password).await;
+                return Err(invalid());
+            };
+            if !service::verify_password(account.password_hash.clone(), password).await? {
+                return Err(invalid());
+            }
+            Some(account.id)
+        }
+        Some("client_credentials") => None,
+        Some(other) => {
+            return Err(ApiError::OAuth(
+                "unsupported_grant_type",
+                format!("The authorization grant type {other:?} is not supported by the authorization server."),
+            ))
+        }
+        None => return Err(ApiError::OAuth("invalid_request", "grant_type is missing".into())),
+    };
+    let token = random_token();
+    let applied = propose(
+        &state,
+        Command::IssueToken { token_hash: token_hash(&token), client_id: app.client_id, account, scopes: scopes.clone() },
+    )
+    .await?;
+    Ok(Written(
+        Json(serde_json::json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "scope": scopes.join(" "),
+            "created_at": service::now_ms() / 1000,
+        })),
+        applied.index,
+    ))
+}
+
+/// Whether an app registered with `registered` may receive `wanted`: the same scope, or a
+/// sub-scope of a registered one (`read:statuses` under `read`).
+fn scope_allowed(registered: &[String], wanted: &str) -> bool {
+    registered.iter().any(|r| r == wanted || wanted.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with(':')))
+}
+
+/// An argon2id hash of a random password, checked against when the account does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4N7uDBcGNX6r1Dh7N2EmqRjdfuSNVl1DXg2iBDmK6Wk";
+
+#[derive(Deserialize)]
+pub struct RevokeRequest {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_secret: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    token: Option<String>,
+}
+
+pub async fn revoke(State(state): State<AppState>, Input(p): Input<RevokeRequest>) -> ApiResult<Json<serde_json::Value>> {
+    let app = authenticate_client(&state, p.client_id.as_deref(), p.client_secret.as_deref())?;
+    let Some(token) = p.token else {
+        return Err(ApiError::OAuth("invalid_request", "token is missing".into()));
+    };
+    let hash = token_hash(&token);
+    let owned = query::token(&state.node().read()?, &hash)?.is_some_and(|t| t.client_id == app.client_id);
+    // RFC 7009: an unknown token, or another client's, is answered like a revoked one.
+    if owned {
+        propose(&state, Command::RevokeToken { token_hash: hash }).await?;
+    }
+    Ok(Json(serde_json::json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        for ok in ["read", "write:statuses", "admin:read:accounts", "follow", "push"] {
+            assert!(valid_scope(ok), "{ok}");
+        }
+        for bad in ["", "root", "read:", "READ", "read:Statuses"] {
+            assert!(!valid_scope(bad), "{bad}");
+        }
+        let reg = vec!["read".to_string(), "write".to_string()];
+        assert!(scope_allowed(&reg, "read:statuses"));
+        assert!(!scope_allowed(&reg, "follow"));
+        assert!(!scope_allowed(&reg, "reader"));
+    }
+}

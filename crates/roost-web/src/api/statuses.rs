@@ -1,0 +1,268 @@
+//! Posts: creating, reading, deleting, threads, and favourites, reblogs and bookmarks.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::Json;
+use roost_core::query;
+use roost_core::text::countable_length;
+use roost_raft::ReadView;
+use roost_types::{Command, Id, NewStatus, Visibility};
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::parse_id;
+use crate::auth::User;
+use crate::entities::{Renderer, StatusJson};
+use crate::error::{ApiError, ApiResult};
+use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::params::{de, Input};
+use crate::service::{created_id, propose, Written};
+use crate::AppState;
+
+const MAX_IDEMPOTENCY_KEY: usize = 256;
+const MAX_LANGUAGE: usize = 16;
+
+#[derive(Deserialize)]
+pub struct CreateStatus {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    in_reply_to_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    quoted_status_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    quote_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    visibility: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    sensitive: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    language: Option<String>,
+    #[serde(default, deserialize_with = "de::strings")]
+    media_ids: Vec<String>,
+    #[serde(default)]
+    poll: Option<serde_json::Value>,
+}
+
+/// Keeps newlines and tabs, drops other control characters, and normalises line endings.
+fn clean_text(s: &str) -> String {
+    s.replace("\r\n", "\n").chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+}
+
+/// A post the viewer may see, or 404.
+fn visible(view: &ReadView, viewer: Id, id: Id) -> ApiResult<query::Shown> {
+    query::visible_status(view, viewer, id)?.ok_or(ApiError::NotFound)
+}
+
+fn render_one(state: &AppState, view: &ReadView, viewer: Id, shown: &query::Shown) -> ApiResult<StatusJson> {
+    Renderer::new(view, viewer, state.config()).status(&shown.0, shown.1.as_ref())?.ok_or(ApiError::NotFound)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    Input(p): Input<CreateStatus>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    if !p.media_ids.is_empty() {
+        return Err(ApiError::unprocessable("Media attachments are not supported yet"));
+    }
+    if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(ApiError::unprocessable("Polls are not supported yet"));
+    }
+    let text = clean_text(&p.status.unwrap_or_default());
+    let spoiler_text = clean_text(&p.spoiler_text.unwrap_or_default()).replace('\n', " ");
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: Text can't be blank"));
+    }
+    let max = state.config().max_post_chars;
+    if countable_length(&text) + spoiler_text.graphemes(true).count() > max {
+        return Err(ApiError::unprocessable(format!("Validation failed: Text character limit of {max} exceeded")));
+    }
+    let visibility = match p.visibility.as_deref() {
+        None | Some("") => Visibility::Public,
+        Some(v) => Visibility::parse(v).ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
+    };
+    let language = p.language.filter(|l| !l.is_empty());
+    if language.as_ref().is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        return Err(ApiError::unprocessable("Validation failed: Language is not a language code"));
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
+                return Err(ApiError::bad_request(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")));
+            }
+            Some(k.to_string())
+        }
+        None => None,
+    };
+    let quote_of = p.quoted_status_id.or(p.quote_id);
+    {
+        let view = state.node().read()?;
+        if let Some(key) = &idempotency_key {
+            if let Some(id) = query::idempotent_status(&view, user.id(), key)? {
+                let shown = visible(&view, user.id(), id)?;
+                return Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), state.node().applied_index()));
+            }
+        }
+        for target in [p.in_reply_to_id, quote_of].into_iter().flatten() {
+            visible(&view, user.id(), target)?;
+        }
+    }
+    let applied = propose(
+        &state,
+        Command::CreateStatus(NewStatus {
+            author: user.id(),
+            text,
+            in_reply_to: p.in_reply_to_id,
+            quote_of,
+            visibility,
+            spoiler_text,
+            sensitive: p.sensitive.unwrap_or(false),
+            language,
+            idempotency_key,
+            application: Some(user.token.client_id.clone()),
+        }),
+    )
+    .await?;
+    let id = created_id(&applied)?;
+    let view = state.node().read()?;
+    let shown = visible(&view, user.id(), id)?;
+    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index))
+}
+
+pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<StatusJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let shown = visible(&view, user.id(), id)?;
+    Ok(Json(render_one(&state, &view, user.id(), &shown)?))
+}
+
+pub async fn delete(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    let id = parse_id(&id)?;
+    let mut json = {
+        let view = state.node().read()?;
+        let shown = visible(&view, user.id(), id)?;
+        let mut json = render_one(&state, &view, user.id(), &shown)?;
+        json.text = Some(shown.0.text.clone());
+        json
+    };
+    let applied = propose(&state, Command::DeleteStatus { actor: user.id(), status: id }).await?;
+    // The post is gone: its counters are as they were just before.
+    json.pinned = false;
+    Ok(Written(Json(json), applied.index))
+}
+
+#[derive(Serialize)]
+pub struct Context {
+    ancestors: Vec<StatusJson>,
+    descendants: Vec<StatusJson>,
+}
+
+pub async fn context(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<Context>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let (ancestors, descendants) = query::context(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    let mut r = Renderer::new(&view, user.id(), state.config());
+    let render = |r: &mut Renderer<'_, ReadView>, list: Vec<roost_core::model::Status>| -> ApiResult<Vec<StatusJson>> {
+        let mut out = Vec::with_capacity(list.len());
+        for s in list {
+            if let Some(j) = r.status(&s, None)? {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    };
+    Ok(Json(Context { ancestors: render(&mut r, ancestors)?, descendants: render(&mut r, descendants)? }))
+}
+
+/// Runs an interaction on a visible post and answers with the post `show` names.
+async fn interact(
+    state: &AppState,
+    user: &User,
+    raw_id: &str,
+    make: impl FnOnce(Id, Id) -> Command,
+    show: impl FnOnce(Id, Option<Id>) -> Id,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    let id = parse_id(raw_id)?;
+    visible(&state.node().read()?, user.id(), id)?;
+    let applied = propose(state, make(user.id(), id)).await?;
+    let created = match applied.outcome {
+        roost_types::Outcome::Done { id } => id,
+        roost_types::Outcome::Rejected(_) => None,
+    };
+    let view = state.node().read()?;
+    let shown = visible(&view, user.id(), show(id, created))?;
+    Ok(Written(Json(render_one(state, &view, user.id(), &shown)?), applied.index))
+}
+
+pub async fn favourite(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Favourite { account, status }, |id, _| id).await
+}
+
+pub async fn unfavourite(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Unfavourite { account, status }, |id, _| id).await
+}
+
+#[derive(Deserialize)]
+pub struct ReblogParams {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    visibility: Option<String>,
+}
+
+pub async fn reblog(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<ReblogParams>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    let visibility = match p.visibility.as_deref() {
+        None | Some("") => Visibility::Public,
+        Some(v) => match Visibility::parse(v) {
+            Some(vis @ (Visibility::Public | Visibility::Unlisted | Visibility::Private)) => vis,
+            _ => return Err(ApiError::unprocessable("Validation failed: Visibility is not included in the list")),
+        },
+    };
+    // The response is the reblog itself, which carries the original in `reblog`.
+    interact(
+        &state,
+        &user,
+        &id,
+        |account, status| Command::Reblog { account, status, visibility },
+        |id, created| created.unwrap_or(id),
+    )
+    .await
+}
+
+pub async fn unreblog(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Unreblog { account, status }, |id, created| created.unwrap_or(id)).await
+}
+
+pub async fn bookmark(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Bookmark { account, status }, |id, _| id).await
+}
+
+pub async fn unbookmark(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Unbookmark { account, status }, |id, _| id).await
+}
+
+fn marked_page(state: &AppState, view: &ReadView, viewer: Id, uri: &Uri, items: Vec<(Id, query::Shown)>) -> ApiResult<Paged<StatusJson>> {
+    let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
+    let shown: Vec<query::Shown> = items.into_iter().map(|(_, s)| s).collect();
+    Ok(Paged(Renderer::new(view, viewer, state.config()).statuses(&shown)?, link))
+}
+
+pub async fn favourites(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+    let view = state.node().read()?;
+    let items = query::favourites(&view, user.id(), &p.page(MAX_LIMIT))?;
+    marked_page(&state, &view, user.id(), &uri, items)
+}
+
+pub async fn bookmarks(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+    let view = state.node().read()?;
+    let items = query::bookmarks(&view, user.id(), &p.page(MAX_LIMIT))?;
+    marked_page(&state, &view, user.id(), &uri, items)
+}

@@ -1,0 +1,65 @@
+//! Timelines: home, the local public timeline, and hashtags.
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use roost_core::query::{self, Shown};
+use roost_raft::ReadView;
+use serde::Deserialize;
+
+use crate::auth::User;
+use crate::entities::{Renderer, StatusJson};
+use crate::error::{ApiError, ApiResult};
+use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::params::{de, Input};
+use crate::AppState;
+
+fn page_of(state: &AppState, view: &ReadView, user: &User, uri: &Uri, items: Vec<Shown>) -> ApiResult<Paged<StatusJson>> {
+    let link = link_header(state.config(), uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
+    Ok(Paged(Renderer::new(view, user.id(), state.config()).statuses(&items)?, link))
+}
+
+pub async fn home(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+    let view = state.node().read()?;
+    let items = query::home(&view, user.id(), &p.page(MAX_LIMIT))?;
+    page_of(&state, &view, &user, &uri, items)
+}
+
+#[derive(Deserialize)]
+pub struct PublicParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    remote: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    only_media: Option<bool>,
+}
+
+pub async fn public(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PublicParams>) -> ApiResult<Paged<StatusJson>> {
+    // Everything here is local; remote-only and media-only views are empty until federation
+    // and media exist.
+    if p.remote == Some(true) || p.only_media == Some(true) {
+        return Ok(Paged(Vec::new(), None));
+    }
+    let view = state.node().read()?;
+    let items = query::public(&view, user.id(), &p.page.page(MAX_LIMIT))?;
+    page_of(&state, &view, &user, &uri, items)
+}
+
+pub async fn tag(
+    State(state): State<AppState>,
+    user: User,
+    Path(hashtag): Path<String>,
+    uri: Uri,
+    Input(p): Input<PublicParams>,
+) -> ApiResult<Paged<StatusJson>> {
+    let name = hashtag.trim_start_matches('#');
+    if name.is_empty() || name.chars().count() > 100 || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(ApiError::NotFound);
+    }
+    if p.remote == Some(true) || p.only_media == Some(true) {
+        return Ok(Paged(Vec::new(), None));
+    }
+    let view = state.node().read()?;
+    let items = query::tag(&view, user.id(), name, &p.page.page(MAX_LIMIT))?;
+    page_of(&state, &view, &user, &uri, items)
+}

@@ -1,0 +1,73 @@
+//! Who is calling: bearer tokens resolved to accounts. Tokens are stored only as BLAKE3 hashes
+//! (they are 256-bit random values, so a fast hash is enough; passwords use argon2id).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use roost_core::model::{Account, Token};
+use roost_core::query;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The hash under which a token is stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    *blake3::hash(token.as_bytes()).as_bytes()
+}
+
+/// The bearer token of a request, if it carries one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// A valid token, for an app alone or for a user.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub token: Token,
+    pub token_hash: [u8; 32],
+    pub account: Option<Account>,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(raw);
+        let view = state.node().read()?;
+        let token = query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?;
+        let account = match token.account {
+            Some(id) => Some(query::account(&view, id)?.ok_or(ApiError::Unauthorized)?),
+            None => None,
+        };
+        Ok(Authenticated { token, token_hash: hash, account })
+    }
+}
+
+/// A signed-in user: a valid token that belongs to an account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub account: Account,
+    pub token: Token,
+    pub token_hash: [u8; 32],
+}
+
+impl User {
+    pub fn id(&self) -> u64 {
+        self.account.id
+    }
+}
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        match auth.account {
+            Some(account) => Ok(User { account, token: auth.token, token_hash: auth.token_hash }),
+            None => Err(ApiError::unprocessable("This method requires an authenticated user")),
+        }
+    }
+}

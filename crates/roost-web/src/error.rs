@@ -1,0 +1,123 @@
+//! The one error type of the HTTP layer. Every variant documents its status code; details of
+//! internal failures are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use roost_types::Rejection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request could not be parsed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid access token.
+    #[error("The access token is invalid")]
+    Unauthorized,
+    /// 401, OAuth `invalid_client`: unknown client or wrong secret.
+    #[error("{0}")]
+    InvalidClient(String),
+    /// 400, OAuth `invalid_grant` (wrong password) or another OAuth error code of RFC 6749.
+    #[error("{1}")]
+    OAuth(&'static str, String),
+    /// 403: signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: unknown, or invisible to the caller (the two are indistinguishable on purpose).
+    #[error("Record not found")]
+    NotFound,
+    /// 413: the body is larger than the limit.
+    #[error("Request body too large")]
+    TooLarge,
+    /// 415: a body in a format the endpoint does not read.
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    /// 422: well-formed, but invalid.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 429: too many requests.
+    #[error("Too many requests")]
+    TooManyRequests,
+    /// 503: the node cannot accept writes now (no leader, shutting down).
+    #[error("Service temporarily unavailable")]
+    Unavailable,
+    /// 500: a bug or a storage failure; the detail goes to the log only.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            ApiError::OAuth(..) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn unprocessable(msg: impl Into<String>) -> ApiError {
+        ApiError::Unprocessable(msg.into())
+    }
+
+    pub fn bad_request(msg: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(msg.into())
+    }
+
+    /// The error for a refusal from the state machine.
+    pub fn from_rejection(r: Rejection) -> ApiError {
+        match r {
+            Rejection::NotFound => ApiError::NotFound,
+            Rejection::Forbidden => ApiError::Forbidden("This action is not allowed".into()),
+            Rejection::UsernameTaken => ApiError::unprocessable("Validation failed: Username has already been taken"),
+            Rejection::EmailTaken => ApiError::unprocessable("Validation failed: Email has already been taken"),
+            Rejection::TargetDeleted => ApiError::unprocessable("The post this refers to has been deleted"),
+            Rejection::SelfAction => ApiError::unprocessable("You cannot do this to your own account"),
+            Rejection::Blocked => ApiError::Forbidden("This action is not allowed: one of you blocks the other".into()),
+            Rejection::UnknownClient => ApiError::InvalidClient("Client authentication failed due to unknown client".into()),
+            Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let body = match &self {
+            ApiError::InvalidClient(d) => serde_json::json!({ "error": "invalid_client", "error_description": d }),
+            ApiError::OAuth(code, d) => serde_json::json!({ "error": code, "error_description": d }),
+            _ => serde_json::json!({ "error": self.to_string() }),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<roost_raft::Error> for ApiError {
+    fn from(e: roost_raft::Error) -> ApiError {
+        match e {
+            roost_raft::Error::Unavailable(_) | roost_raft::Error::Timeout(_) => {
+                tracing::warn!("write refused: {e}");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<roost_core::Error> for ApiError {
+    fn from(e: roost_core::Error) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

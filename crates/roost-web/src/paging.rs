@@ -1,0 +1,78 @@
+//! Mastodon pagination: `limit`, `max_id`, `since_id`, `min_id` in, a `Link` header out.
+
+use axum::http::header::LINK;
+use axum::http::{HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use roost_core::query::Page;
+use roost_types::Id;
+use serde::{Deserialize, Serialize};
+
+use crate::params::de;
+use crate::WebConfig;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 20;
+/// Largest page size for timelines.
+pub const MAX_LIMIT: usize = 40;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    #[serde(default, deserialize_with = "de::id_opt")]
+    pub max_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    pub since_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    pub min_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::usize_opt")]
+    pub limit: Option<usize>,
+}
+
+impl PageParams {
+    /// The page, with `limit` defaulted and capped at `max`.
+    pub fn page(&self, max: usize) -> Page {
+        Page {
+            max_id: self.max_id,
+            since_id: self.since_id,
+            min_id: self.min_id,
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, max),
+        }
+    }
+}
+
+/// A JSON list with its `Link` header.
+pub struct Paged<T>(pub Vec<T>, pub Option<HeaderValue>);
+
+impl<T: Serialize> IntoResponse for Paged<T> {
+    fn into_response(self) -> Response {
+        let mut resp = Json(self.0).into_response();
+        if let Some(link) = self.1 {
+            resp.headers_mut().insert(LINK, link);
+        }
+        resp
+    }
+}
+
+/// The `Link` header for a page whose items run from `newest` to `oldest` (by paging ID):
+/// `next` continues with older items, `prev` with newer ones. Other query parameters of the
+/// request are kept.
+pub fn link_header(cfg: &WebConfig, uri: &Uri, newest: Option<Id>, oldest: Option<Id>) -> Option<HeaderValue> {
+    let (newest, oldest) = (newest?, oldest?);
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or("");
+            !p.is_empty() && !matches!(key, "max_id" | "min_id" | "since_id")
+        })
+        .collect();
+    let url = |param: &str, id: Id| {
+        let mut q = kept.clone();
+        let extra = format!("{param}={id}");
+        q.push(&extra);
+        format!("{}{}?{}", cfg.public_url, uri.path(), q.join("&"))
+    };
+    let value = format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", url("max_id", oldest), url("min_id", newest));
+    HeaderValue::from_str(&value).ok()
+}

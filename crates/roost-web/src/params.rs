@@ -1,0 +1,241 @@
+//! Request parameters the way Mastodon clients send them: in the query string, a form body or a
+//! JSON body, with Rails-style keys (`types[]=a&types[]=b`, `poll[options][]=x`). [`Input`]
+//! merges them into one JSON object and deserialises it into the handler's type; the helpers
+//! in [`de`] accept the strings a form carries where a bool or an ID is expected.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Most parameters one request may carry.
+const MAX_PAIRS: usize = 1000;
+/// Deepest Rails-style nesting accepted (`a[b][c][]`).
+const MAX_DEPTH: usize = 4;
+
+/// Parameters from the query and the body, deserialised into `T`.
+#[derive(Debug)]
+pub struct Input<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mut map = Map::new();
+        if let Some(q) = req.uri().query() {
+            parse_pairs(q.as_bytes(), &mut map)?;
+        }
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let body = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {rej}"))
+            }
+        })?;
+        if !body.is_empty() {
+            match content_type.as_deref() {
+                Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
+                    let v: Value = serde_json::from_slice(&body)
+                        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+                    match v {
+                        Value::Object(obj) => map.extend(obj),
+                        _ => return Err(ApiError::bad_request("The JSON body must be an object")),
+                    }
+                }
+                Some("application/x-www-form-urlencoded") | None => parse_pairs(&body, &mut map)?,
+                Some(other) => {
+                    return Err(ApiError::UnsupportedMedia(format!(
+                        "Unsupported content type {other}: send application/json or application/x-www-form-urlencoded"
+                    )))
+                }
+            }
+        }
+        let value = serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))?;
+        Ok(Input(value))
+    }
+}
+
+/// Parses `a=1&b[]=2` into `map`, refusing invalid percent-encoding and invalid UTF-8.
+pub fn parse_pairs(input: &[u8], map: &mut Map<String, Value>) -> Result<(), ApiError> {
+    let mut count = 0;
+    for pair in input.split(|&b| b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        count += 1;
+        if count > MAX_PAIRS {
+            return Err(ApiError::bad_request("Too many parameters"));
+        }
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let key = decode_component(k)?;
+        let value = decode_component(v)?;
+        insert(map, &key, value)?;
+    }
+    Ok(())
+}
+
+fn decode_component(raw: &[u8]) -> Result<String, ApiError> {
+    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| ApiError::bad_request("Parameters must be valid UTF-8"))
+}
+
+/// Inserts one `key=value`, following Rails' bracket conventions.
+fn insert(map: &mut Map<String, Value>, key: &str, value: String) -> Result<(), ApiError> {
+    let (head, rest) = match key.find('[') {
+        Some(i) => (&key[..i], &key[i..]),
+        None => (key, ""),
+    };
+    let mut path = vec![head.to_string()];
+    let mut rest = rest;
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(end) = stripped.find(']') else { break };
+        path.push(stripped[..end].to_string());
+        rest = &stripped[end + 1..];
+    }
+    if path.len() > MAX_DEPTH + 1 {
+        return Err(ApiError::bad_request("Parameters are nested too deeply"));
+    }
+    let mut slot = map.entry(path[0].clone()).or_insert(Value::Null);
+    for seg in &path[1..] {
+        if seg.is_empty() {
+            if !slot.is_array() {
+                *slot = Value::Array(Vec::new());
+            }
+            if let Value::Array(items) = slot {
+                items.push(Value::Null);
+                slot = items.last_mut().ok_or_else(|| ApiError::Internal("array push".into()))?;
+            }
+        } else {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(obj) = slot {
+                slot = obj.entry(seg.clone()).or_insert(Value::Null);
+            }
+        }
+    }
+    *slot = Value::String(value);
+    Ok(())
+}
+
+/// Deserialisers that accept both JSON types and the strings of form bodies.
+pub mod de {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn err<'de, D: Deserializer<'de>>(what: &str, v: &Value) -> D::Error {
+        serde::de::Error::custom(format!("expected {what}, got {v}"))
+    }
+
+    /// `true`, `"true"`, `"1"`, `"on"`… or absent.
+    pub fn bool_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            Value::Number(n) => Ok(Some(n.as_i64() != Some(0))),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "1" | "on" | "yes" => Ok(Some(true)),
+                "false" | "0" | "off" | "no" | "" => Ok(Some(false)),
+                _ => Err(err::<D>("a boolean", &v)),
+            },
+            _ => Err(err::<D>("a boolean", &v)),
+        }
+    }
+
+    /// An ID as a string or number, or absent/empty.
+    pub fn id_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| err::<D>("an ID", &v)),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => s.parse().map(Some).map_err(|_| err::<D>("an ID", &v)),
+            _ => Err(err::<D>("an ID", &v)),
+        }
+    }
+
+    /// A non-negative integer as a string or number, or absent.
+    pub fn usize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        id_opt(d).map(|o| o.map(|n| n.min(usize::MAX as u64) as usize))
+    }
+
+    /// A string, or absent. Numbers are accepted as their decimal text.
+    pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            other => Err(err::<D>("a string", &other)),
+        }
+    }
+
+    /// A list of strings: an array, one string, or a space/newline-separated string when
+    /// `split` applies (Mastodon's `scopes` and `redirect_uris`).
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v {
+            Value::Null => Ok(Vec::new()),
+            Value::String(s) => Ok(vec![s]),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    Value::String(s) => Ok(s),
+                    Value::Number(n) => Ok(n.to_string()),
+                    other => Err(err::<D>("a string", &other)),
+                })
+                .collect(),
+            other => Err(err::<D>("a list of strings", &other)),
+        }
+    }
+
+    /// IDs from an array (`id[]=1&id[]=2`) or a single value.
+    pub fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        strings(d)?.into_iter().map(|s| s.parse().map_err(|_| serde::de::Error::custom(format!("expected an ID, got {s}")))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Value) {
+        let mut map = Map::new();
+        parse_pairs(input.as_bytes(), &mut map).unwrap();
+        assert_eq!(Value::Object(map), expected, "parsing {input:?}");
+    }
+
+    #[test]
+    fn rails_style_pairs() {
+        check("a=1&b=x+y%21", serde_json::json!({"a": "1", "b": "x y!"}));
+        check("types[]=mention&types[]=follow", serde_json::json!({"types": ["mention", "follow"]}));
+        check(
+            "poll[options][]=a&poll[options][]=b&poll[expires_in]=60",
+            serde_json::json!({"poll": {"options": ["a", "b"], "expires_in": "60"}}),
+        );
+        check("flag", serde_json::json!({"flag": ""}));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        let mut map = Map::new();
+        assert!(parse_pairs(b"status=%FF%FE", &mut map).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The service layer: validation and the execute-once work (clock, randomness, password
+//! hashing) done on the receiving node before a command is proposed to the log.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use rand::RngCore;
+use roost_core::{query, text};
+use roost_raft::Applied;
+use roost_types::{Command, Id, Outcome, Request, Role};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// The response header naming the log index a write was applied at. A client that sends it
+/// back as `X-Roost-Min-Index` reads its own writes on any node.
+pub const INDEX_HEADER: HeaderName = HeaderName::from_static("x-roost-index");
+pub const MIN_INDEX_HEADER: HeaderName = HeaderName::from_static("x-roost-min-index");
+
+/// Longest password accepted (argon2 takes more, but nobody needs more).
+pub const MAX_PASSWORD: usize = 1024;
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_DISPLAY_NAME: usize = 30;
+pub const MAX_NOTE: usize = 500;
+
+/// The wall clock in milliseconds; read only here, before proposing.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Proposes a command stamped with this node's clock; a refusal becomes the matching error.
+pub async fn propose(state: &AppState, command: Command) -> ApiResult<Applied> {
+    let applied = state.node().propose(Request { at: now_ms(), command }).await?;
+    match applied.outcome {
+        Outcome::Rejected(r) => Err(ApiError::from_rejection(r)),
+        Outcome::Done { .. } => Ok(applied),
+    }
+}
+
+/// The ID a successful command created.
+pub fn created_id(applied: &Applied) -> ApiResult<Id> {
+    match applied.outcome {
+        Outcome::Done { id: Some(id) } => Ok(id),
+        _ => Err(ApiError::Internal("the command created nothing".into())),
+    }
+}
+
+/// A write's response: the body plus the log index header.
+pub struct Written<T>(pub T, pub u64);
+
+impl<T: IntoResponse> IntoResponse for Written<T> {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.into_response();
+        resp.headers_mut().insert(INDEX_HEADER, HeaderValue::from(self.1));
+        resp
+    }
+}
+
+/// 256 random bits as 64 hex characters, for tokens and client credentials.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hashes a password with argon2id, off the async executor (it takes tens of milliseconds).
+pub async fn hash_password(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+}
+
+/// Checks a password against a stored hash, off the async executor.
+pub async fn verify_password(hash: String, password: String) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || match PasswordHash::new(&hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// What an operator or an invite supplies to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub password: String,
+    pub role: Option<Role>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Validates and creates an account. The first account of an instance is its owner unless a
+/// role is given.
+pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id, Role, u64)> {
+    if !text::valid_username(&new.username) {
+        return Err(ApiError::unprocessable(
+            "Validation failed: Username must be 1 to 30 letters, digits or underscores",
+        ));
+    }
+    let pw_len = new.password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&pw_len) {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )));
+    }
+    if let Some(d) = &new.display_name {
+        if d.chars().count() > MAX_DISPLAY_NAME {
+            return Err(ApiError::unprocessable(format!("Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters")));
+        }
+    }
+    if let Some(e) = &new.email {
+        if e.len() > 254 || !e.contains('@') || e.chars().any(char::is_whitespace) {
+            return Err(ApiError::unprocessable("Validation failed: Email is invalid"));
+        }
+    }
+    let role = match new.role {
+        Some(r) => r,
+        None => {
+            let view = state.node().read()?;
+            if query::has_accounts(&view)? {
+                Role::Member
+            } else {
+                Role::Owner
+            }
+        }
+    };
+    let password_hash = hash_password(new.password).await?;
+    let applied = propose(
+        state,
+        Command::CreateAccount {
+            username: new.username,
+            email: new.email,
+            password_hash,
+            role,
+            display_name: new.display_name,
+        },
+    )
+    .await?;
+    Ok((created_id(&applied)?, role, applied.index))
+}

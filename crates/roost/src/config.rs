@@ -1,0 +1,131 @@
+//! The one configuration of a Roost server: defaults, then the TOML file, then environment
+//! variables and flags (the last word wins).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The default data directory, relative to where `roost` runs.
+pub const DEFAULT_DATA_DIR: &str = "roost-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The configuration file (`--config roost.toml`). Every field is optional; unknown keys are
+/// refused so that a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where Roost keeps its database and admin socket. Default `./roost-data`.
+    pub data_dir: Option<PathBuf>,
+    /// The address the HTTP server listens on. Default `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// The URL members use to reach this instance, e.g. `https://social.example.org`; used in
+    /// links and entity URLs. Default `http://` plus the listen address.
+    pub public_url: Option<String>,
+    /// The instance's name. Default `Roost`.
+    pub title: Option<String>,
+    /// The longest post, in characters as Mastodon counts them. Default 500.
+    pub max_post_chars: Option<usize>,
+    /// The largest request body accepted, in bytes. Default 1 MiB.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
+/// the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub title: String,
+    pub max_post_chars: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Resolves the configuration from an optional file and overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let file_config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        Config::resolve(file_config, overrides)
+    }
+
+    pub fn resolve(f: FileConfig, o: Overrides) -> anyhow::Result<Config> {
+        let listen = o.listen.or(f.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen.parse().with_context(|| format!("listen address {listen:?} is not HOST:PORT"))?;
+        let public_url = o.public_url.or(f.public_url);
+        if let Some(u) = &public_url {
+            anyhow::ensure!(
+                u.starts_with("http://") || u.starts_with("https://"),
+                "public_url {u:?} must start with http:// or https://"
+            );
+        }
+        let max_post_chars = f.max_post_chars.unwrap_or(500);
+        anyhow::ensure!((1..=100_000).contains(&max_post_chars), "max_post_chars must be between 1 and 100000");
+        let max_body_bytes = f.max_body_bytes.unwrap_or(1024 * 1024);
+        anyhow::ensure!((1024..=64 * 1024 * 1024).contains(&max_body_bytes), "max_body_bytes must be between 1 KiB and 64 MiB");
+        Ok(Config {
+            data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            public_url,
+            title: f.title.unwrap_or_else(|| "Roost".to_string()),
+            max_post_chars,
+            max_body_bytes,
+        })
+    }
+}
+
+/// Creates the data directory if needed, readable by its owner only.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nlisten_addr = 3").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let f: FileConfig = toml::from_str("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\ntitle = \"Acme\"").unwrap();
+        let c = Config::resolve(f, Overrides { data_dir: Some("/from/flag".into()), ..Overrides::default() }).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.title, "Acme");
+        let d = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(d.max_post_chars, 500);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let f: FileConfig = toml::from_str("listen = \"nowhere\"").unwrap();
+        assert!(Config::resolve(f, Overrides::default()).unwrap_err().to_string().contains("HOST:PORT"));
+    }
+}
