@@ -375,3 +375,82 @@ pub fn conformance(t: &mut impl Tables) -> std::result::Result<(), String> {
     expect(t.get(Table::Status, b"a").map_err(e)?.is_none(), "deleted keys are gone")?;
     Ok(())
 }
+
+/// Pending writes over a read-only base: lets the service layer dry-run a command against the
+/// current state (to refuse it before it reaches the log) without writing anything.
+pub struct Overlay<'a, R: ReadTables + ?Sized> {
+    base: &'a R,
+    /// Full key → new value, or `None` for a deletion.
+    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a, R: ReadTables + ?Sized> Overlay<'a, R> {
+    pub fn new(base: &'a R) -> Self {
+        Overlay { base, changes: BTreeMap::new() }
+    }
+}
+
+impl<R: ReadTables + ?Sized> ReadTables for Overlay<'_, R> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.changes.get(&full_key(table, key)) {
+            Some(change) => Ok(change.clone()),
+            None => self.base.get(table, key),
+        }
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        dir: Dir,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        // Merge the base range with the pending changes; only dry runs come here.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        self.base.scan(table, lo, hi, Dir::Forward, &mut |k, v| {
+            merged.insert(k.to_vec(), v.to_vec());
+            Ok(true)
+        })?;
+        let bounds = full_bounds(table, lo, hi);
+        if !bounds_empty(&bounds) {
+            for (k, change) in self.changes.range(bounds) {
+                match change {
+                    Some(v) => merged.insert(k[1..].to_vec(), v.clone()),
+                    None => merged.remove(&k[1..]),
+                };
+            }
+        }
+        let mut step = |k: &Vec<u8>, v: &Vec<u8>| visit(k, v);
+        match dir {
+            Dir::Forward => {
+                for (k, v) in &merged {
+                    if !step(k, v)? {
+                        break;
+                    }
+                }
+            }
+            Dir::Reverse => {
+                for (k, v) in merged.iter().rev() {
+                    if !step(k, v)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: ReadTables + ?Sized> Tables for Overlay<'_, R> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.changes.insert(full_key(table, key), Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<bool> {
+        let existed = self.get(table, key)?.is_some();
+        self.changes.insert(full_key(table, key), None);
+        Ok(existed)
+    }
+}

@@ -429,3 +429,19 @@ proptest! {
 fn mem_tables_conform() {
     crate::kv::conformance(&mut MemTables::new()).unwrap();
 }
+
+#[test]
+fn overlay_conforms_and_leaves_its_base_alone() {
+    let base = MemTables::new();
+    let mut overlay = crate::kv::Overlay::new(&base);
+    crate::kv::conformance(&mut overlay).unwrap();
+    assert!(base.entries().is_empty());
+
+    let mut w = World::new();
+    let a = w.user("a");
+    let before = w.t.clone();
+    let mut dry = crate::kv::Overlay::new(&w.t);
+    let outcome = apply(&mut dry, &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } }).unwrap();
+    assert_eq!(outcome, Outcome::Rejected(Rejection::SelfAction));
+    assert_eq!(w.t, before);
+}

@@ -80,9 +80,9 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let limit = state.config().max_body_bytes;
+    // Bodies are read (and limited) by `params::Input`, which answers oversized ones with 413.
     api::routes()
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -3,28 +3,31 @@
 //! merges them into one JSON object and deserialises it into the handler's type; the helpers
 //! in [`de`] accept the strings a form carries where a bool or an ID is expected.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::AppState;
 
 /// Most parameters one request may carry.
 const MAX_PAIRS: usize = 1000;
 /// Deepest Rails-style nesting accepted (`a[b][c][]`).
 const MAX_DEPTH: usize = 4;
+/// How much of an oversized body is read and thrown away so that the client, still sending,
+/// receives the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Parameters from the query and the body, deserialised into `T`.
 #[derive(Debug)]
 pub struct Input<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut map = Map::new();
         if let Some(q) = req.uri().query() {
             parse_pairs(q.as_bytes(), &mut map)?;
@@ -34,13 +37,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        let body = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge
-            } else {
-                ApiError::bad_request(format!("Could not read the request body: {rej}"))
-            }
-        })?;
+        let body = read_body(req, state.config().max_body_bytes).await?;
         if !body.is_empty() {
             match content_type.as_deref() {
                 Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
@@ -62,6 +59,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
         let value = serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))?;
         Ok(Input(value))
     }
+}
+
+/// Reads the body up to `limit` bytes. A larger body is drained (up to [`DRAIN_LIMIT`]) and
+/// refused with 413.
+async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return Err(ApiError::TooLarge);
+    }
+    let mut body = req.into_body();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_LIMIT {
+                return Err(ApiError::TooLarge);
+            }
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::TooLarge);
+    }
+    Ok(buf)
 }
 
 /// Parses `a=1&b[]=2` into `map`, refusing invalid percent-encoding and invalid UTF-8.

@@ -31,8 +31,22 @@ pub fn now_ms() -> i64 {
 }
 
 /// Proposes a command stamped with this node's clock; a refusal becomes the matching error.
+///
+/// Commands other than new posts are first dry-run against the local state, so that one the
+/// state machine would refuse is answered at once and never reaches the log. Posts are
+/// validated by their handler instead: their fan-out makes a dry run as costly as the real one.
+/// The state machine still decides: it refuses whatever changed in between, identically on
+/// every node.
 pub async fn propose(state: &AppState, command: Command) -> ApiResult<Applied> {
-    let applied = state.node().propose(Request { at: now_ms(), command }).await?;
+    let req = Request { at: now_ms(), command };
+    if !matches!(req.command, Command::CreateStatus(_)) {
+        let view = state.node().read()?;
+        let mut dry = roost_core::kv::Overlay::new(&view);
+        if let Outcome::Rejected(r) = roost_core::apply(&mut dry, &req)? {
+            return Err(ApiError::from_rejection(r));
+        }
+    }
+    let applied = state.node().propose(req).await?;
     match applied.outcome {
         Outcome::Rejected(r) => Err(ApiError::from_rejection(r)),
         Outcome::Done { .. } => Ok(applied),

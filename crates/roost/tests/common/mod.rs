@@ -1,0 +1,308 @@
+//! Starting real `roost` processes on port 0 in temporary directories, and talking to them
+//! over real HTTP. Shared by the integration and crash test binaries.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn roost_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_roost")
+}
+
+/// A running server process.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    http: Client,
+    app: std::cell::OnceCell<(String, String)>,
+}
+
+impl Server {
+    /// Starts a server with a fresh data directory inside `root`.
+    pub fn start(root: &Path) -> Server {
+        Server::start_with(root, &[], &[])
+    }
+
+    /// Starts a server on `root/data` with extra flags and environment.
+    pub fn start_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let data_dir = env
+            .iter()
+            .find(|(k, _)| *k == "ROOST_DATA_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| root.join("data"));
+        let log = root.join("server.log");
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let mut cmd = Command::new(roost_bin());
+        cmd.arg("serve");
+        if !args.contains(&"--data-dir") && !env.iter().any(|(k, _)| *k == "ROOST_DATA_DIR") {
+            cmd.args(["--data-dir", data_dir.to_str().unwrap()]);
+        }
+        if !args.contains(&"--listen") && !env.iter().any(|(k, _)| *k == "ROOST_LISTEN") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(log_file);
+        let mut child = cmd.spawn().expect("spawning roost");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("roost listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("roost did not start; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+        };
+        Server {
+            child: Some(child),
+            base,
+            data_dir,
+            log,
+            http: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            app: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Ctrl-C, then waits for the exit status.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().unwrap();
+        let ok = Command::new("kill").args(["-INT", &c.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        c.wait().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `roost admin create-user`; returns (exit success, stdout, stderr).
+    pub fn admin_create_user(&self, username: &str, password: &str, extra: &[&str]) -> (bool, String, String) {
+        admin_create_user(&self.data_dir, username, password, extra)
+    }
+
+    /// Creates an account through the admin CLI; returns its id.
+    pub fn create_user(&self, username: &str) -> String {
+        let (ok, out, err) = self.admin_create_user(username, PASSWORD, &[]);
+        assert!(ok, "create-user {username} failed: {err}");
+        out.trim().to_string()
+    }
+
+    /// The (client_id, client_secret) of an app registered for the tests.
+    pub fn app(&self) -> (String, String) {
+        self.app
+            .get_or_init(|| {
+                let r = self.anon().post_form(
+                    "/api/v1/apps",
+                    &[("client_name", "roost tests"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow push")],
+                );
+                assert_eq!(r.status, 200, "{:?}", r.json);
+                (r.json["client_id"].as_str().unwrap().into(), r.json["client_secret"].as_str().unwrap().into())
+            })
+            .clone()
+    }
+
+    pub fn token(&self, username: &str, password: &str) -> Option<String> {
+        let (id, secret) = self.app();
+        let r = self.anon().post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("username", username),
+                ("password", password),
+                ("scope", "read write follow"),
+            ],
+        );
+        (r.status == 200).then(|| r.json["access_token"].as_str().unwrap().to_string())
+    }
+
+    /// Creates a user and signs in.
+    pub fn user(&self, username: &str) -> Api {
+        let id = self.create_user(username);
+        let token = self.token(username, PASSWORD).expect("sign-in");
+        Api { base: self.base.clone(), token: Some(token), http: self.http.clone(), id }
+    }
+
+    /// A client without a token.
+    pub fn anon(&self) -> Api {
+        Api { base: self.base.clone(), token: None, http: self.http.clone(), id: String::new() }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn admin_create_user(data_dir: &Path, username: &str, password: &str, extra: &[&str]) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(roost_bin())
+        .args(["admin", "create-user", username, "--password-stdin", "--data-dir", data_dir.to_str().unwrap()])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A response: status, parsed JSON (Null if none) and headers.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub json: Value,
+    pub headers: HeaderMap,
+}
+
+impl Resp {
+    pub fn ids(&self) -> Vec<String> {
+        self.json.as_array().map(|a| a.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    }
+
+    /// The URL of a `Link` relation (`next` or `prev`).
+    pub fn link(&self, rel: &str) -> Option<String> {
+        let link = self.headers.get("link")?.to_str().ok()?;
+        link.split(", ").find(|p| p.ends_with(&format!("rel=\"{rel}\""))).map(|p| {
+            let start = p.find('<').unwrap() + 1;
+            let end = p.find('>').unwrap();
+            p[start..end].to_string()
+        })
+    }
+}
+
+/// A client signed in as one user (or anonymous).
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: Option<String>,
+    pub http: Client,
+    pub id: String,
+}
+
+impl Api {
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Resp {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, json, headers }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.send(self.http.get(self.url(path)))
+    }
+
+    pub fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(self.http.post(self.url(path)).form(form))
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Resp {
+        self.send(self.http.post(self.url(path)).json(body))
+    }
+
+    pub fn post(&self, path: &str) -> Resp {
+        self.send(self.http.post(self.url(path)))
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        self.send(self.http.post(self.url(path)).header("content-type", content_type).body(body))
+    }
+
+    pub fn patch_form(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(self.http.patch(self.url(path)).form(form))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.send(self.http.delete(self.url(path)))
+    }
+
+    pub fn post_with_headers(&self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.http.post(self.url(path)).form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req)
+    }
+
+    /// Posts a status; returns its id (panics unless 200).
+    pub fn status(&self, text: &str) -> String {
+        self.status_with(&[("status", text)])
+    }
+
+    pub fn status_with(&self, form: &[(&str, &str)]) -> String {
+        let r = self.post_form("/api/v1/statuses", form);
+        assert_eq!(r.status, 200, "posting {form:?}: {:?}", r.json);
+        r.json["id"].as_str().unwrap().to_string()
+    }
+
+    /// Follows every page of a paginated list through its `Link: next` headers.
+    pub fn all_pages(&self, first: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut next = Some(first.to_string());
+        let mut pages = 0;
+        while let Some(url) = next {
+            let r = self.get(&url);
+            assert_eq!(r.status, 200, "{url}: {:?}", r.json);
+            if r.ids().is_empty() {
+                break;
+            }
+            ids.extend(r.ids());
+            next = r.link("next");
+            pages += 1;
+            assert!(pages < 1000, "pagination does not end");
+        }
+        ids
+    }
+}

@@ -1,0 +1,69 @@
+//! Bad input gets a clear error with the right status, and writes nothing.
+
+use serde_json::json;
+
+use crate::common::{Api, Server};
+
+fn applied(api: &Api) -> u64 {
+    api.get("/api/roost/v1/node").json["applied_index"].as_u64().unwrap()
+}
+
+#[test]
+fn bad_requests_are_refused_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    let post = alice.status("hello");
+    let secret = alice.status_with(&[("status", "@alice note to self"), ("visibility", "direct")]);
+    let before = applied(&alice);
+
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r = alice.post_form("/api/v1/statuses", &[("status", &big)]);
+    assert_eq!(r.status, 413, "{:?}", r.json);
+    assert!(r.json["error"].is_string());
+    let r = alice.post_raw("/api/v1/statuses", "application/x-www-form-urlencoded", b"status=%FF%FEabc".to_vec());
+    assert_eq!(r.status, 400);
+    assert!(r.json["error"].as_str().unwrap().contains("UTF-8"));
+    let r = alice.post_raw("/api/v1/statuses", "application/json", b"{\"status\": \"\xff\"}".to_vec());
+    assert_eq!(r.status, 400);
+    assert_eq!(alice.post_raw("/api/v1/statuses", "application/json", b"{not json".to_vec()).status, 400);
+    assert_eq!(alice.post_raw("/api/v1/statuses", "application/json", b"[1,2]".to_vec()).status, 400);
+    assert_eq!(alice.post_raw("/api/v1/statuses", "text/plain", b"status=hi".to_vec()).status, 415);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "sensitive": "maybe"})).status, 400);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": ""})).status, 422);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "x".repeat(501)})).status, 422);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "in_reply_to_id": "999"})).status, 404);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "in_reply_to_id": "abc"})).status, 400);
+    assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "media_ids": ["1"]})).status, 422);
+
+    for path in ["/api/v1/statuses/999", "/api/v1/statuses/999/context", "/api/v1/notifications/999", "/api/v1/accounts/999"] {
+        assert_eq!(alice.get(path).status, 404, "{path}");
+    }
+    for path in ["/api/v1/statuses/999/favourite", "/api/v1/statuses/999/reblog", "/api/v1/accounts/999/follow", "/api/v1/accounts/999/block"] {
+        assert_eq!(alice.post(path).status, 404, "{path}");
+    }
+    assert_eq!(alice.delete("/api/v1/statuses/999").status, 404);
+    assert_eq!(alice.get("/api/v1/no/such/endpoint").status, 404);
+
+    // Self-actions and other people's resources.
+    assert_eq!(alice.post(&format!("/api/v1/accounts/{}/follow", alice.id)).status, 422);
+    assert_eq!(alice.post(&format!("/api/v1/accounts/{}/block", alice.id)).status, 422);
+    assert_eq!(bob.delete(&format!("/api/v1/statuses/{post}")).status, 403);
+    assert_eq!(bob.delete(&format!("/api/v1/statuses/{secret}")).status, 404);
+    assert_eq!(bob.post(&format!("/api/v1/statuses/{secret}/bookmark")).status, 404);
+
+    // OAuth mistakes.
+    let anon = server.anon();
+    assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x")]).status, 422, "redirect_uris is required");
+    assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", "not a uri")]).status, 422);
+    assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "root")]).status, 422);
+    let (id, secret_key) = server.app();
+    let r = anon.post_form("/oauth/token", &[("grant_type", "magic"), ("client_id", &id), ("client_secret", &secret_key)]);
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let r = anon.post_form("/oauth/token", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret_key), ("scope", "admin:write")]);
+    assert_eq!((r.status, r.json["error"].as_str()), (400, Some("invalid_scope")));
+
+    assert_eq!(applied(&alice), before, "no bad request reached the log");
+    assert_eq!(alice.get("/api/v1/accounts/verify_credentials").json["statuses_count"], 2);
+}

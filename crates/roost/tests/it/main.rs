@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `roost` binary on port 0 in a temp dir, over real HTTP.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod accounts;
+mod bad_input;
+mod cli;
+mod posts;
+mod social;
+mod timelines;
+mod visibility;
