@@ -116,6 +116,10 @@ pub enum Dir {
     Reverse,
 }
 
+/// A scan's callback: given each key (without its table prefix) and value, says whether to go
+/// on.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
 /// Read access to the tables.
 pub trait ReadTables {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -128,7 +132,7 @@ pub trait ReadTables {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         dir: Dir,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()>;
 }
 
@@ -190,7 +194,7 @@ impl ReadTables for MemTables {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         dir: Dir,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         let bounds = full_bounds(table, lo, hi);
         if bounds_empty(&bounds) {
@@ -404,7 +408,7 @@ impl<R: ReadTables + ?Sized> ReadTables for Overlay<'_, R> {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         dir: Dir,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         // Merge the base range with the pending changes; only dry runs come here.
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();

@@ -1,11 +1,14 @@
 //! The raft log and vote, in the redb database.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{Entry, LogId, LogState, RaftLogReader, StorageError, StorageIOError, Vote};
 use roost_store::{Durability, Store};
+use tokio::sync::oneshot;
 
 use crate::TypeConfig;
 
@@ -36,15 +39,48 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError<u64>> 
     postcard::to_stdvec(value).map_err(write_err)
 }
 
-/// The log store; clones share the database.
+/// Encoded entries by index.
+type Encoded = Vec<(u64, Arc<Vec<u8>>)>;
+
+/// An operation for the log writer thread, applied in submission order.
+enum Op {
+    /// Entries to make durable, and whom to tell.
+    Append(Encoded, LogFlushed<TypeConfig>),
+    /// Remove entries from this index on.
+    Truncate(u64, oneshot::Sender<Result<(), StorageError<u64>>>),
+    /// Remove entries up to this index, and remember the purged log id.
+    Purge(u64, Vec<u8>, oneshot::Sender<Result<(), StorageError<u64>>>),
+}
+
+/// Entries handed to the writer but not yet known durable, by index. An index may be rewritten
+/// after a truncation, so the writer removes an entry only if it is still the one it wrote.
+type Unflushed = Arc<Mutex<BTreeMap<u64, Arc<Vec<u8>>>>>;
+
+/// The log store; clones share the database and the writer thread.
+///
+/// `append` returns as soon as the entries are queued; a dedicated thread writes everything
+/// queued since its last commit in one fsync'd transaction and then reports each batch
+/// flushed. Openraft counts an entry only once it is reported flushed, so while one fsync runs
+/// the next requests gather behind it: group commit.
 #[derive(Clone)]
 pub struct LogStore {
     store: Store,
+    ops: std::sync::mpsc::Sender<Op>,
+    unflushed: Unflushed,
 }
 
 impl LogStore {
     pub fn new(store: Store) -> LogStore {
-        LogStore { store }
+        let (ops, rx) = std::sync::mpsc::channel();
+        let unflushed = Unflushed::default();
+        let writer = Writer { store: store.clone(), unflushed: unflushed.clone() };
+        // The thread ends when the last LogStore clone (and so the last sender) is dropped.
+        std::thread::Builder::new()
+            .name("roost-log-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| tracing::error!("cannot start the log writer: {e}"))
+            .ok();
+        LogStore { store, ops, unflushed }
     }
 
     fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError<u64>> {
@@ -57,6 +93,95 @@ impl LogStore {
         let store = self.store.clone();
         blocking(move || store.write(durability, |txn| txn.meta_put(key, &bytes)).map_err(write_err)).await
     }
+
+    fn unflushed(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Vec<u8>>>> {
+        // Every critical section leaves the map whole, so a poisoned lock is still usable.
+        self.unflushed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, op: Op) -> Result<(), StorageError<u64>> {
+        self.ops.send(op).map_err(|_| write_err(std::io::Error::other("the log writer has stopped")))
+    }
+}
+
+struct Writer {
+    store: Store,
+    unflushed: Unflushed,
+}
+
+impl Writer {
+    fn run(self, rx: std::sync::mpsc::Receiver<Op>) {
+        let mut next: Option<Op> = None;
+        loop {
+            let op = match next.take() {
+                Some(op) => op,
+                None => match rx.recv() {
+                    Ok(op) => op,
+                    Err(_) => return,
+                },
+            };
+            match op {
+                Op::Append(entries, callback) => {
+                    // Gather every append queued behind this one into the same commit.
+                    let mut batch = vec![(entries, callback)];
+                    while let Ok(op) = rx.try_recv() {
+                        match op {
+                            Op::Append(e, c) => batch.push((e, c)),
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.flush(batch);
+                }
+                Op::Truncate(from, done) => {
+                    let r = self.store.write(Durability::Durable, |txn| txn.log_remove(from..)).map_err(write_err);
+                    let _ = done.send(r);
+                }
+                Op::Purge(upto, purged, done) => {
+                    let r = self
+                        .store
+                        .write(Durability::Durable, |txn| {
+                            txn.meta_put(PURGED, &purged)?;
+                            txn.log_remove((Bound::Unbounded, Bound::Included(upto)))
+                        })
+                        .map_err(write_err);
+                    let _ = done.send(r);
+                }
+            }
+        }
+    }
+
+    fn flush(&self, batch: Vec<(Encoded, LogFlushed<TypeConfig>)>) {
+        let t0 = std::time::Instant::now();
+        let n: usize = batch.iter().map(|b| b.0.len()).sum();
+        let result = self.store.write(Durability::Durable, |txn| {
+            for (entries, _) in &batch {
+                for (index, bytes) in entries {
+                    txn.log_put(*index, bytes)?;
+                }
+            }
+            Ok::<_, roost_store::StoreError>(())
+        });
+        tracing::trace!(entries = n, elapsed = ?t0.elapsed(), "log flush");
+        if result.is_ok() {
+            let mut unflushed = self.unflushed.lock().unwrap_or_else(|e| e.into_inner());
+            for (entries, _) in &batch {
+                for (index, bytes) in entries {
+                    if unflushed.get(index).is_some_and(|b| Arc::ptr_eq(b, bytes)) {
+                        unflushed.remove(index);
+                    }
+                }
+            }
+        }
+        for (_, callback) in batch {
+            callback.log_io_completed(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            });
+        }
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -66,11 +191,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<u64>> {
         let range = (range.start_bound().cloned(), range.end_bound().cloned());
         let store = self.store.clone();
-        blocking(move || {
+        let mut entries: BTreeMap<u64, Arc<Vec<u8>>> = blocking(move || {
             let view = store.read().map_err(read_err)?;
-            view.log_range(range).map_err(read_err)?.iter().map(|(_, b)| decode(b)).collect()
+            Ok(view.log_range(range).map_err(read_err)?.into_iter().map(|(i, b)| (i, Arc::new(b))).collect())
         })
-        .await
+        .await?;
+        // Entries still on their way to disk are part of the log too.
+        for (index, bytes) in self.unflushed().range(range) {
+            entries.insert(*index, bytes.clone());
+        }
+        entries.values().map(|b| decode(b)).collect()
     }
 }
 
@@ -80,9 +210,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
         let last_purged_log_id: Option<LogId<u64>> = self.meta(PURGED)?;
         let view = self.store.read().map_err(read_err)?;
-        let last = match view.log_last().map_err(read_err)? {
-            Some((_, bytes)) => Some(decode::<Entry<TypeConfig>>(&bytes)?.log_id),
-            None => last_purged_log_id,
+        let pending = self.unflushed().last_key_value().map(|(_, b)| b.clone());
+        let last = match pending {
+            Some(bytes) => Some(decode::<Entry<TypeConfig>>(&bytes)?.log_id),
+            None => match view.log_last().map_err(read_err)? {
+                Some((_, bytes)) => Some(decode::<Entry<TypeConfig>>(&bytes)?.log_id),
+                None => last_purged_log_id,
+            },
         };
         Ok(LogState { last_purged_log_id, last_log_id: last })
     }
@@ -115,49 +249,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let encoded = entries
             .into_iter()
-            .map(|e| Ok((e.log_id.index, encode(&e)?)))
+            .map(|e| Ok((e.log_id.index, Arc::new(encode(&e)?))))
             .collect::<Result<Vec<_>, StorageError<u64>>>()?;
-        let store = self.store.clone();
-        // One durable transaction for the whole batch: this is the group commit.
-        let result = blocking(move || {
-            store
-                .write(Durability::Durable, |txn| {
-                    for (index, bytes) in &encoded {
-                        txn.log_put(*index, bytes)?;
-                    }
-                    Ok::<_, roost_store::StoreError>(())
-                })
-                .map_err(write_err)
-        })
-        .await;
-        match result {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(e)
+        {
+            let mut unflushed = self.unflushed();
+            for (index, bytes) in &encoded {
+                unflushed.insert(*index, bytes.clone());
             }
         }
+        self.send(Op::Append(encoded, callback))
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        let store = self.store.clone();
-        blocking(move || store.write(Durability::Durable, |txn| txn.log_remove(log_id.index..)).map_err(write_err)).await
+        self.unflushed().retain(|i, _| *i < log_id.index);
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Truncate(log_id.index, tx))?;
+        rx.await.map_err(write_err)?
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        let bytes = encode(&log_id)?;
-        let store = self.store.clone();
-        blocking(move || {
-            store
-                .write(Durability::Durable, |txn| {
-                    txn.meta_put(PURGED, &bytes)?;
-                    txn.log_remove((Bound::Unbounded, Bound::Included(log_id.index)))
-                })
-                .map_err(write_err)
-        })
-        .await
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Purge(log_id.index, encode(&log_id)?, tx))?;
+        rx.await.map_err(write_err)?
     }
 }

@@ -73,6 +73,16 @@ impl StateMachine {
         StateMachine { store, current: Arc::default() }
     }
 
+    /// The chain head this state machine has reached.
+    pub fn chain_head(&self) -> Result<ChainHead, crate::Error> {
+        read_chain(&self.store.read()?)
+    }
+
+    /// The digest of its whole state.
+    pub fn state_digest(&self) -> Result<[u8; 32], crate::Error> {
+        roost_core::digest(&self.store.read()?).map_err(|e| crate::Error::Store(e.into()))
+    }
+
     fn set_current(&self, snapshot: CurrentSnapshot) {
         // A poisoned lock still holds a whole value: the guard is only ever replaced whole.
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
@@ -89,14 +99,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((applied, membership))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError<u64>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, StorageError<u64>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let store = self.store.clone();
-        blocking(move || {
+        let t0 = std::time::Instant::now();
+        let n = entries.len();
+        let r = blocking(move || {
             // Deferred durability: the log holds these entries durably already, and a restart
             // re-applies from the last durable applied index. The next log append's fsync makes
             // this transaction durable too.
@@ -107,11 +119,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     let mut outcomes = Vec::with_capacity(entries.len());
                     for entry in &entries {
                         let outcome = match &entry.payload {
-                            EntryPayload::Blank => Outcome::done(),
-                            EntryPayload::Normal(req) => roost_core::apply(&mut txn.state, req)?,
+                            EntryPayload::Blank => Vec::new(),
+                            EntryPayload::Normal(requests) => requests
+                                .iter()
+                                .map(|req| roost_core::apply(&mut txn.state, req))
+                                .collect::<Result<Vec<_>, _>>()?,
                             EntryPayload::Membership(m) => {
                                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                                Outcome::done()
+                                Vec::new()
                             }
                         };
                         let payload = put(&entry.payload)?;
@@ -132,7 +147,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 })
                 .map_err(sm_write_err)
         })
-        .await
+        .await;
+        tracing::trace!(entries = n, elapsed = ?t0.elapsed(), "apply");
+        r
     }
 
     async fn get_snapshot_builder(&mut self) -> StateMachine {

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
-use roost_core::kv::{bounds_empty, full_bounds, full_key, Dir};
+use roost_core::kv::{bounds_empty, full_bounds, full_key, Dir, Visitor};
 use roost_core::{ReadTables, Table, Tables};
 
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
@@ -166,7 +166,7 @@ fn scan_table(
     lo: Bound<&[u8]>,
     hi: Bound<&[u8]>,
     dir: Dir,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> roost_core::Result<bool>,
+    visit: &mut Visitor<'_>,
 ) -> roost_core::Result<()> {
     let bounds = full_bounds(t, lo, hi);
     if bounds_empty(&bounds) {
@@ -174,7 +174,8 @@ fn scan_table(
     }
     let range = (bounds.0.as_ref().map(Vec::as_slice), bounds.1.as_ref().map(Vec::as_slice));
     let iter = table.range::<&[u8]>(range).map_err(core_err)?;
-    let mut step = |item: Result<(redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>), redb::StorageError>| {
+    type Item<'g> = Result<(redb::AccessGuard<'g, &'static [u8]>, redb::AccessGuard<'g, &'static [u8]>), redb::StorageError>;
+    let mut step = |item: Item<'_>| {
         let (k, v) = item.map_err(core_err)?;
         visit(&k.value()[1..], v.value())
     };
@@ -208,7 +209,7 @@ impl ReadTables for StateTables<'_> {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         dir: Dir,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> roost_core::Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> roost_core::Result<()> {
         scan_table(&self.table, table, lo, hi, dir, visit)
     }
@@ -224,6 +225,9 @@ impl Tables for StateTables<'_> {
         Ok(self.table.remove(full_key(table, key).as_slice()).map_err(core_err)?.is_some())
     }
 }
+
+/// A callback over raw state entries (keys with their table prefix).
+pub type RawVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 
 /// A read snapshot of the whole database.
 pub struct ReadView {
@@ -253,7 +257,7 @@ impl ReadView {
     }
 
     /// Every raw state entry (key including its table prefix), in key order, for snapshots.
-    pub fn state_entries(&self, visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    pub fn state_entries(&self, visit: &mut RawVisitor<'_>) -> Result<()> {
         for item in self.state.iter().map_err(engine)? {
             let (k, v) = item.map_err(engine)?;
             visit(k.value(), v.value())?;
@@ -273,7 +277,7 @@ impl ReadTables for ReadView {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         dir: Dir,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> roost_core::Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> roost_core::Result<()> {
         scan_table(&self.state, table, lo, hi, dir, visit)
     }

@@ -1,6 +1,8 @@
 //! Fault injection: kill -9 the server while it acknowledges posts, restart it, and find every
 //! acknowledged post. Repeated for a bounded number of rounds on the same data directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `roost` binary on port 0 in a temp dir, over real HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

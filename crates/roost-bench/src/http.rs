@@ -1,0 +1,345 @@
+//! The HTTP benchmark: a real `roost serve` on loopback, loaded and measured through its API.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+use roost::admin::{self, AdminRequest, AdminResponse};
+
+use crate::dataset::{self, Authors};
+use crate::stats::{self, Latencies};
+
+const PASSWORD: &str = "benchmark password";
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Accounts in the dataset.
+    #[arg(long, default_value_t = 10_000)]
+    accounts: usize,
+    /// Posts in the dataset.
+    #[arg(long, default_value_t = 1_000_000)]
+    posts: usize,
+    /// Mean number of accounts each account follows.
+    #[arg(long, default_value_t = 40.0)]
+    mean_follows: f64,
+    /// Seconds each measured phase runs.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// The `roost` binary [default: next to this one].
+    #[arg(long)]
+    roost: Option<PathBuf>,
+    /// Data directory for the server [default: a temp dir, removed afterwards].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("roost listening on ") {
+                    break url.to_string();
+                }
+            }
+            _ => anyhow::bail!("the server exited before listening"),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, url })
+}
+
+/// Runs `op(i)` for i in 0..total (or until `deadline`) on `concurrency` tasks; returns the
+/// latencies of the successful operations and the number of failures.
+async fn drive<F, Fut>(concurrency: usize, total: usize, deadline: Option<Instant>, op: F) -> (Latencies, usize)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(Mutex::new(Latencies::default()));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (op, next, failures, results) = (op.clone(), next.clone(), failures.clone(), results.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Latencies::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let t = Instant::now();
+                match op(i).await {
+                    Ok(()) => mine.record(t.elapsed()),
+                    Err(e) => {
+                        if failures.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("operation failed: {e:#}");
+                        }
+                    }
+                }
+            }
+            if let Ok(mut r) = results.lock() {
+                r.merge(mine);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let lat = std::mem::take(&mut *results.lock().unwrap_or_else(|e| e.into_inner()));
+    (lat, failures.load(Ordering::Relaxed))
+}
+
+async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    let status = resp.status();
+    if status.is_success() {
+        Ok(resp)
+    } else {
+        anyhow::bail!("HTTP {status}: {}", resp.text().await.unwrap_or_default())
+    }
+}
+
+pub async fn run(o: Options) -> anyhow::Result<()> {
+    let bin = match o.roost.clone() {
+        Some(b) => b,
+        None => std::env::current_exe()?.with_file_name("roost"),
+    };
+    let tmp = tempfile::tempdir()?;
+    let data_dir = o.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
+    let server = start_server(&bin, &data_dir)?;
+    let base = server.url.clone();
+    let pid = server.child.id();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency * 2).build()?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(o.seed);
+    let n = o.accounts;
+    eprintln!("server {base} (pid {pid}), data in {}", data_dir.display());
+
+    // Accounts, through the admin socket (argon2 makes this the slow part of loading).
+    let t = Instant::now();
+    let ids = Arc::new(Mutex::new(vec![String::new(); n]));
+    let (dd, ids2) = (data_dir.clone(), ids.clone());
+    let (_, failed) = drive(4, n, None, move |i| {
+        let (dd, ids) = (dd.clone(), ids2.clone());
+        async move {
+            let req = AdminRequest::CreateUser {
+                username: format!("b{i}"),
+                password: PASSWORD.into(),
+                role: None,
+                display_name: Some(format!("Bench {i}")),
+                email: None,
+            };
+            match tokio::task::spawn_blocking(move || admin::request(&dd, &req)).await?? {
+                AdminResponse::UserCreated { id, .. } => {
+                    ids.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] = id;
+                    Ok(())
+                }
+                AdminResponse::Error { message } => anyhow::bail!(message),
+            }
+        }
+    })
+    .await;
+    anyhow::ensure!(failed == 0, "{failed} accounts failed");
+    eprintln!("{n} accounts in {:.1}s", t.elapsed().as_secs_f64());
+
+    // One app, and a token per account.
+    let app: serde_json::Value = check(
+        http.post(format!("{base}/api/v1/apps"))
+            .form(&[("client_name", "roost-bench"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow")])
+            .send()
+            .await?,
+    )
+    .await?
+    .json()
+    .await?;
+    let client_id = app["client_id"].as_str().context("client_id")?.to_string();
+    let client_secret = app["client_secret"].as_str().context("client_secret")?.to_string();
+    let t = Instant::now();
+    let tokens = Arc::new(Mutex::new(vec![String::new(); n]));
+    let (h, b, tk) = (http.clone(), base.clone(), tokens.clone());
+    let (_, failed) = drive(4, n, None, move |i| {
+        let (h, b, tk, cid, cs) = (h.clone(), b.clone(), tk.clone(), client_id.clone(), client_secret.clone());
+        async move {
+            let resp = h
+                .post(format!("{b}/oauth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", &cid),
+                    ("client_secret", &cs),
+                    ("username", &format!("b{i}")),
+                    ("password", PASSWORD),
+                    ("scope", "read write follow"),
+                ])
+                .send()
+                .await?;
+            let v: serde_json::Value = check(resp).await?.json().await?;
+            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] = v["access_token"].as_str().context("token")?.to_string();
+            Ok(())
+        }
+    })
+    .await;
+    anyhow::ensure!(failed == 0, "{failed} sign-ins failed");
+    eprintln!("{n} sign-ins in {:.1}s", t.elapsed().as_secs_f64());
+    let tokens: Arc<Vec<String>> = Arc::new(tokens.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
+    let ids: Arc<Vec<String>> = Arc::new(ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
+
+    // The follow graph.
+    let graph = dataset::follow_graph(n, o.mean_follows, &mut rng);
+    let pairs: Arc<Vec<(usize, usize)>> =
+        Arc::new(graph.iter().enumerate().flat_map(|(i, ts)| ts.iter().map(move |&t| (i, t))).collect());
+    let max_followers = {
+        let mut counts = vec![0usize; n];
+        for &(_, t) in pairs.iter() {
+            counts[t] += 1;
+        }
+        counts.into_iter().max().unwrap_or(0)
+    };
+    let t = Instant::now();
+    let (h, b, tk, id2, p2) = (http.clone(), base.clone(), tokens.clone(), ids.clone(), pairs.clone());
+    let (_, failed) = drive(o.concurrency, pairs.len(), None, move |k| {
+        let (h, b, tk, ids, pairs) = (h.clone(), b.clone(), tk.clone(), id2.clone(), p2.clone());
+        async move {
+            let (i, target) = pairs[k];
+            check(h.post(format!("{b}/api/v1/accounts/{}/follow", ids[target])).bearer_auth(&tk[i]).send().await?).await?;
+            Ok(())
+        }
+    })
+    .await;
+    eprintln!(
+        "{} follows ({failed} failed) in {:.1}s; the most followed account has {max_followers} followers",
+        pairs.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    // The posts.
+    let authors = Arc::new(Authors::new(n, &mut rng));
+    let t = Instant::now();
+    let (h, b, tk, au) = (http.clone(), base.clone(), tokens.clone(), authors.clone());
+    let seed = o.seed;
+    let (mut load_lat, failed) = drive(o.concurrency, o.posts, None, move |k| {
+        let (h, b, tk, au) = (h.clone(), b.clone(), tk.clone(), au.clone());
+        async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let author = au.sample(&mut rng);
+            let text = dataset::post_text(&mut rng, k);
+            check(h.post(format!("{b}/api/v1/statuses")).bearer_auth(&tk[author]).form(&[("status", text)]).send().await?).await?;
+            if k > 0 && k % 100_000 == 0 {
+                eprintln!("  {k} posts");
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let load_secs = t.elapsed().as_secs_f64();
+    eprintln!("{} posts ({failed} failed) in {load_secs:.1}s", o.posts);
+
+    // Measured phase 1: create-status.
+    let deadline = Some(Instant::now() + Duration::from_secs(o.seconds));
+    let (h, b, tk, au) = (http.clone(), base.clone(), tokens.clone(), authors.clone());
+    let t = Instant::now();
+    let (mut create, create_failed) = drive(o.concurrency, usize::MAX, deadline, move |k| {
+        let (h, b, tk, au) = (h.clone(), b.clone(), tk.clone(), au.clone());
+        async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(1) ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let author = au.sample(&mut rng);
+            let text = dataset::post_text(&mut rng, k);
+            check(h.post(format!("{b}/api/v1/statuses")).bearer_auth(&tk[author]).form(&[("status", text)]).send().await?).await?;
+            Ok(())
+        }
+    })
+    .await;
+    let create_secs = t.elapsed().as_secs_f64();
+
+    // Measured phase 2: home timelines of 20 posts, for random readers.
+    let deadline = Some(Instant::now() + Duration::from_secs(o.seconds));
+    let (h, b, tk) = (http.clone(), base.clone(), tokens.clone());
+    let posts_seen = Arc::new(AtomicUsize::new(0));
+    let ps = posts_seen.clone();
+    let t = Instant::now();
+    let (mut home, home_failed) = drive(o.concurrency, usize::MAX, deadline, move |k| {
+        let (h, b, tk, ps) = (h.clone(), b.clone(), tk.clone(), ps.clone());
+        async move {
+            let reader = rand::rngs::StdRng::seed_from_u64(k as u64).gen_range(0..tk.len());
+            let resp = check(h.get(format!("{b}/api/v1/timelines/home?limit=20")).bearer_auth(&tk[reader]).send().await?).await?;
+            let v: serde_json::Value = resp.json().await?;
+            ps.fetch_add(v.as_array().map(Vec::len).unwrap_or(0), Ordering::Relaxed);
+            Ok(())
+        }
+    })
+    .await;
+    let home_secs = t.elapsed().as_secs_f64();
+    let (rss, peak) = stats::rss_mib(pid);
+    let db_mib = std::fs::metadata(data_dir.join("roost.redb")).map(|m| m.len() / 1024 / 1024).unwrap_or(0);
+
+    println!("## roost-bench http");
+    println!();
+    println!("- machine: {}", stats::machine());
+    println!(
+        "- dataset: {n} accounts, {} follows (mean {:.1}, most followed {max_followers}), {} posts; seed {}",
+        pairs.len(),
+        pairs.len() as f64 / n as f64,
+        o.posts,
+        o.seed
+    );
+    println!("- {} concurrent clients on the same machine, {} s per phase, fsync on", o.concurrency, o.seconds);
+    println!();
+    println!("| operation | requests | failed | throughput (/s) | p50 (ms) | p99 (ms) |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| create-status while loading | {} | {failed} | {:.0} | {:.2} | {:.2} |",
+        load_lat.len(),
+        load_lat.len() as f64 / load_secs,
+        load_lat.percentile_ms(50.0),
+        load_lat.percentile_ms(99.0)
+    );
+    println!(
+        "| create-status | {} | {create_failed} | {:.0} | {:.2} | {:.2} |",
+        create.len(),
+        create.len() as f64 / create_secs,
+        create.percentile_ms(50.0),
+        create.percentile_ms(99.0)
+    );
+    println!(
+        "| home timeline (limit 20; mean {:.1} posts returned) | {} | {home_failed} | {:.0} | {:.2} | {:.2} |",
+        posts_seen.load(Ordering::Relaxed) as f64 / home.len().max(1) as f64,
+        home.len(),
+        home.len() as f64 / home_secs,
+        home.percentile_ms(50.0),
+        home.percentile_ms(99.0)
+    );
+    println!();
+    println!("- server memory after the run: RSS {rss} MiB (peak {peak} MiB); database file {db_mib} MiB");
+    drop(server);
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Roost's benchmarks. `storage` measures fsync'd batched commits of the storage engine (and,
+//! with `--features compare-fjall`, of fjall, the alternative we weighed). `http` starts a real
+//! `roost serve`, builds a dataset through its API (accounts, a power-law follow graph, posts),
+//! then drives it with concurrent clients and reports throughput, p50/p99 latency and the
+//! server's memory. See BENCHMARKS.md for the figures and the commands.
+
+mod dataset;
+mod http;
+mod stats;
+mod storage;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "roost-bench", about = "Roost benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// fsync'd batched commits: entries per second by batch size.
+    Storage {
+        /// Commits per batch size.
+        #[arg(long, default_value_t = 200)]
+        commits: usize,
+        /// Bytes per entry (a typical post command is ~300).
+        #[arg(long, default_value_t = 300)]
+        value_bytes: usize,
+        /// Where to put the database files [default: a temp dir].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Start a server, load a dataset through the API, and measure it.
+    Http(http::Options),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Storage { commits, value_bytes, dir } => storage::run(commits, value_bytes, dir),
+        Cmd::Http(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(http::run(opts))
+        }
+    }
+}
