@@ -7,7 +7,7 @@ use roost_types::Id;
 
 use crate::kv::{bound_ref, get_value, k1, k2, ks, prefix_bounds, read_u64, Dir, ReadTables, Table};
 use crate::model::{Account, App, Notification, NotificationKind, Status, Token};
-use crate::visibility::{self, can_see, hidden_in_feeds};
+use crate::visibility::{self, Viewer};
 use crate::Result;
 
 /// Most items one page may hold.
@@ -70,13 +70,19 @@ pub fn status(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Status>> 
 
 /// A post and, for a reblog, the post it shares; only if the viewer may see both.
 pub fn visible_status(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Status, Option<Status>)>> {
+    visible(&mut Viewer::new(t, viewer), id)
+}
+
+/// [`visible_status`] through a viewer that caches what it learns about authors.
+pub fn visible<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Option<Shown>> {
+    let t = v.tables();
     let Some(s) = status(t, id)? else { return Ok(None) };
-    if !can_see(t, viewer, &s)? {
+    if !v.can_see(&s)? {
         return Ok(None);
     }
     let original = match s.reblog_of {
         Some(o) => match status(t, o)? {
-            Some(orig) if can_see(t, viewer, &orig)? => Some(orig),
+            Some(orig) if v.can_see(&orig)? => Some(orig),
             _ => return Ok(None),
         },
         None => None,
@@ -132,28 +138,31 @@ fn page_scan<T>(
 /// A post with the post it reblogs, ready for rendering.
 pub type Shown = (Status, Option<Status>);
 
-fn feed_item(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<Shown>> {
-    match visible_status(t, viewer, id)? {
-        Some((s, o)) if !hidden_in_feeds(t, viewer, &s, o.as_ref())? => Ok(Some((s, o))),
+fn feed_item<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Option<Shown>> {
+    match visible(v, id)? {
+        Some((s, o)) if !v.hidden_in_feeds(&s, o.as_ref())? => Ok(Some((s, o))),
         _ => Ok(None),
     }
 }
 
 /// The viewer's home timeline: their own posts, and posts and reblogs of whom they follow.
 pub fn home(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
-    page_scan(t, Table::Home, &k1(viewer), page, |id, _| feed_item(t, viewer, id))
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::Home, &k1(viewer), page, |id, _| feed_item(&mut v, id))
 }
 
 /// Everyone's public posts on this instance.
 pub fn public(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
-    page_scan(t, Table::Public, &[], page, |id, _| feed_item(t, viewer, id))
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::Public, &[], page, |id, _| feed_item(&mut v, id))
 }
 
 /// Public posts with a hashtag (case-insensitive).
 pub fn tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, page: &Page) -> Result<Vec<Shown>> {
     let mut prefix = ks(&tag.to_lowercase(), 0);
     prefix.truncate(prefix.len() - 8);
-    page_scan(t, Table::Tag, &prefix, page, |id, _| feed_item(t, viewer, id))
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::Tag, &prefix, page, |id, _| feed_item(&mut v, id))
 }
 
 /// Filters for an account's posts, as in `GET /api/v1/accounts/:id/statuses`.
@@ -174,8 +183,9 @@ pub fn account_statuses(
     if viewer != account && visibility::blocked_either_way(t, viewer, account)? {
         return Ok(Vec::new());
     }
+    let mut v = Viewer::new(t, viewer);
     page_scan(t, Table::AccountStatuses, &k1(account), page, |id, _| {
-        let Some((s, o)) = visible_status(t, viewer, id)? else { return Ok(None) };
+        let Some((s, o)) = visible(&mut v, id)? else { return Ok(None) };
         // A reply to oneself is part of a thread, not a reply to someone else.
         let replies_elsewhere = s.in_reply_to.is_some() && s.in_reply_to_account != Some(s.author);
         if (filter.exclude_replies && replies_elsewhere) || (filter.exclude_reblogs && o.is_some()) {
@@ -187,16 +197,14 @@ pub fn account_statuses(
 
 /// The viewer's favourites, newest first, with the favourite's ID for paging.
 pub fn favourites(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
-    page_scan(t, Table::FavouriteByAccount, &k1(viewer), page, |fav, v| {
-        Ok(visible_status(t, viewer, read_u64(v, 0)?)?.map(|s| (fav, s)))
-    })
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::FavouriteByAccount, &k1(viewer), page, |fav, value| Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (fav, s))))
 }
 
 /// The viewer's bookmarks, newest first, with the bookmark's ID for paging.
 pub fn bookmarks(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
-    page_scan(t, Table::BookmarkByAccount, &k1(viewer), page, |bm, v| {
-        Ok(visible_status(t, viewer, read_u64(v, 0)?)?.map(|s| (bm, s)))
-    })
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::BookmarkByAccount, &k1(viewer), page, |bm, value| Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (bm, s))))
 }
 
 /// Which notifications a listing wants.
@@ -327,14 +335,15 @@ pub fn interactions(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> R
 /// The thread around a post: its ancestors (oldest first) and descendants (depth first, in
 /// reply order), as far as the viewer may see, each at most [`MAX_CONTEXT`].
 pub fn context(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Vec<Status>, Vec<Status>)>> {
-    let Some((s, _)) = visible_status(t, viewer, id)? else { return Ok(None) };
+    let mut v = Viewer::new(t, viewer);
+    let Some((s, _)) = visible(&mut v, id)? else { return Ok(None) };
     let mut ancestors = Vec::new();
     let mut parent = s.in_reply_to;
     while let Some(p) = parent {
         if ancestors.len() >= MAX_CONTEXT {
             break;
         }
-        match visible_status(t, viewer, p)? {
+        match visible(&mut v, p)? {
             Some((ps, _)) => {
                 parent = ps.in_reply_to;
                 ancestors.push(ps);
@@ -351,8 +360,8 @@ pub fn context(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Opt
         if descendants.len() >= MAX_CONTEXT {
             break;
         }
-        if let Some((cs, _)) = visible_status(t, viewer, c)? {
-            if hidden_in_feeds(t, viewer, &cs, None)? {
+        if let Some((cs, _)) = visible(&mut v, c)? {
+            if v.hidden_in_feeds(&cs, None)? {
                 continue;
             }
             let mut kids = children(t, cs.id)?;

@@ -144,9 +144,11 @@ fn fan_out(t: &mut impl Tables, s: &Status) -> Result<()> {
     t.put(Table::Home, &k2(s.author, s.id), &author)?;
     if s.visibility != Visibility::Direct {
         for follower in followers_of(t, s.author)? {
-            let follow: Option<Follow> = get_value(t, Table::Follow, &k2(follower, s.author))?;
-            if s.reblog_of.is_some() && !follow.is_some_and(|f| f.reblogs) {
-                continue;
+            if s.reblog_of.is_some() {
+                let follow: Option<Follow> = get_value(t, Table::Follow, &k2(follower, s.author))?;
+                if !follow.is_some_and(|f| f.reblogs) {
+                    continue;
+                }
             }
             if let Some(ra) = s.in_reply_to_account {
                 if ra != s.author && ra != follower && t.get(Table::Follow, &k2(follower, ra))?.is_none() {

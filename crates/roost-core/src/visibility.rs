@@ -1,5 +1,11 @@
 //! Who may see what: the one place where Roost decides it. Every read path in [`crate::query`]
 //! and every fan-out in `apply` asks these functions.
+//!
+//! The rules live in [`Viewer`], which remembers what it learned about each author for the
+//! length of one request (a timeline page shows the same authors again and again); the free
+//! functions are one-off questions asked through a fresh `Viewer`.
+
+use std::collections::HashMap;
 
 use roost_types::{Id, Visibility};
 
@@ -7,9 +13,93 @@ use crate::kv::{get_value, k2, ReadTables, Table};
 use crate::model::{Mute, Status};
 use crate::Result;
 
+/// What the viewer's relationship with one author implies.
+#[derive(Debug, Clone, Copy)]
+struct Relation {
+    /// One of the two blocks the other.
+    blocked: bool,
+    /// The viewer muted the author.
+    muted: bool,
+    /// The viewer follows the author.
+    follows: bool,
+}
+
+/// One account's view of the network, with per-author answers cached.
+pub struct Viewer<'t, T: ReadTables + ?Sized> {
+    t: &'t T,
+    id: Id,
+    relations: HashMap<Id, Relation>,
+}
+
+impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
+    pub fn new(t: &'t T, id: Id) -> Self {
+        Viewer { t, id, relations: HashMap::new() }
+    }
+
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// The tables this viewer reads.
+    pub fn tables(&self) -> &'t T {
+        self.t
+    }
+
+    fn relation(&mut self, author: Id) -> Result<Relation> {
+        if let Some(r) = self.relations.get(&author) {
+            return Ok(*r);
+        }
+        let (t, v) = (self.t, self.id);
+        let r = Relation {
+            blocked: t.get(Table::Block, &k2(v, author))?.is_some() || t.get(Table::Block, &k2(author, v))?.is_some(),
+            muted: t.get(Table::Mute, &k2(v, author))?.is_some(),
+            follows: t.get(Table::Follow, &k2(v, author))?.is_some(),
+        };
+        self.relations.insert(author, r);
+        Ok(r)
+    }
+
+    /// Whether the viewer may see the post itself (for a reblog, the reblog record; callers
+    /// check the original too, see [`crate::query::visible_status`]).
+    pub fn can_see(&mut self, s: &Status) -> Result<bool> {
+        if s.author == self.id {
+            return Ok(true);
+        }
+        let r = self.relation(s.author)?;
+        if r.blocked {
+            return Ok(false);
+        }
+        Ok(match s.visibility {
+            Visibility::Public | Visibility::Unlisted => true,
+            Visibility::Private => r.follows || s.mentions.contains(&self.id),
+            Visibility::Direct => s.mentions.contains(&self.id),
+        })
+    }
+
+    /// Whether a post the viewer may see should still be left out of the viewer's timelines
+    /// (home, public, hashtag, lists): its author, or the author of what it reblogs, is muted
+    /// or blocked by the viewer.
+    pub fn hidden_in_feeds(&mut self, s: &Status, original: Option<&Status>) -> Result<bool> {
+        for author in [Some(s.author), original.map(|o| o.author)].into_iter().flatten() {
+            if author != self.id {
+                let r = self.relation(author)?;
+                if r.muted || r.blocked {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the viewer blocks `other` or is blocked by them.
+    pub fn blocked(&mut self, other: Id) -> Result<bool> {
+        Ok(other != self.id && self.relation(other)?.blocked)
+    }
+}
+
 /// Whether `a` blocks `b` or `b` blocks `a`.
 pub fn blocked_either_way(t: &(impl ReadTables + ?Sized), a: Id, b: Id) -> Result<bool> {
-    Ok(t.get(Table::Block, &k2(a, b))?.is_some() || t.get(Table::Block, &k2(b, a))?.is_some())
+    Viewer::new(t, a).blocked(b)
 }
 
 /// Whether `follower` follows `target`.
@@ -22,32 +112,14 @@ pub fn mute(t: &(impl ReadTables + ?Sized), viewer: Id, target: Id) -> Result<Op
     get_value(t, Table::Mute, &k2(viewer, target))
 }
 
-/// Whether `viewer` may see the post itself (for a reblog, the reblog record; callers check the
-/// original too, see [`crate::query::visible_status`]).
+/// Whether `viewer` may see the post; see [`Viewer::can_see`].
 pub fn can_see(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> Result<bool> {
-    if s.author == viewer {
-        return Ok(true);
-    }
-    if blocked_either_way(t, viewer, s.author)? {
-        return Ok(false);
-    }
-    Ok(match s.visibility {
-        Visibility::Public | Visibility::Unlisted => true,
-        Visibility::Private => s.mentions.contains(&viewer) || follows(t, viewer, s.author)?,
-        Visibility::Direct => s.mentions.contains(&viewer),
-    })
+    Viewer::new(t, viewer).can_see(s)
 }
 
-/// Whether a post the viewer may see should still be left out of the viewer's timelines
-/// (home, public, hashtag, lists): its author, or the author of what it reblogs, is muted or
-/// blocked by the viewer.
+/// See [`Viewer::hidden_in_feeds`].
 pub fn hidden_in_feeds(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status, original: Option<&Status>) -> Result<bool> {
-    for author in [Some(s.author), original.map(|o| o.author)].into_iter().flatten() {
-        if author != viewer && (mute(t, viewer, author)?.is_some() || blocked_either_way(t, viewer, author)?) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Viewer::new(t, viewer).hidden_in_feeds(s, original)
 }
 
 /// Whether a notification from `from` should reach `recipient` at all.

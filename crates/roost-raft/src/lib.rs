@@ -4,8 +4,11 @@
 //! # Invariants
 //! - No state change bypasses the log: [`Node::propose`] is the only way to write.
 //! - An entry is appended durably (fsync) before openraft counts it, so an acknowledged write
-//!   survives kill -9. Concurrent proposals share one fsync: openraft hands the log store all
-//!   entries waiting at once, and they are written in one transaction (group commit).
+//!   survives kill -9. Concurrent proposals share one entry and one fsync (group commit, see
+//!   `batcher`).
+//! - The state machine's commits are made durable at least every
+//!   [`state_machine::CHECKPOINT_INTERVAL`]; after a crash the log is re-applied from the last
+//!   durable applied index, so a lost state commit loses nothing.
 //! - Every applied entry extends the BLAKE3 chain head, in the same transaction as its effects.
 //!
 //! # Boundaries
@@ -21,7 +24,7 @@ mod batcher;
 mod chain;
 mod log_store;
 pub mod network;
-mod state_machine;
+pub mod state_machine;
 
 use std::io::Cursor;
 use std::path::Path;
@@ -80,17 +83,25 @@ pub struct Applied {
 pub struct Node {
     raft: RaftHandle,
     batcher: batcher::Batcher,
+    /// The state machine's tables.
     store: Store,
+    /// The raft log.
+    log_store: Store,
     id: u64,
 }
 
-/// The database file inside a data directory.
-pub const DB_FILE: &str = "roost.redb";
+/// The raft log's database file inside a data directory.
+pub const LOG_FILE: &str = "log.redb";
+/// The state machine's database file inside a data directory.
+pub const STATE_FILE: &str = "state.redb";
 
 impl Node {
     /// Opens the data directory and starts raft. A fresh directory becomes a cluster of one.
     pub async fn start(data_dir: &Path) -> Result<Node> {
-        let store = Store::open(&data_dir.join(DB_FILE))?;
+        // Two files, so that appending to the log and applying to the state are two writers that
+        // do not wait for each other.
+        let log_store = Store::open(&data_dir.join(LOG_FILE))?;
+        let store = Store::open(&data_dir.join(STATE_FILE))?;
         let id = 1;
         let config = Config {
             cluster_name: "roost".into(),
@@ -105,7 +116,7 @@ impl Node {
             ..Config::default()
         };
         let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
-        let log = LogStore::new(store.clone());
+        let log = LogStore::new(log_store.clone());
         let sm = StateMachine::new(store.clone());
         let raft = Raft::new(id, config, network::NoPeers, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
         if !raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
@@ -113,7 +124,7 @@ impl Node {
             raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
         }
         let batcher = batcher::Batcher::start(raft.clone());
-        Ok(Node { raft, batcher, store, id })
+        Ok(Node { raft, batcher, store, log_store, id })
     }
 
     pub fn id(&self) -> u64 {
@@ -168,7 +179,7 @@ impl Node {
     /// The raw log entries (postcard-encoded openraft entries) from `from` on, for audits and
     /// replays.
     pub fn log_entries(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>> {
-        Ok(self.store.read()?.log_range(from..)?)
+        Ok(self.log_store.read()?.log_range(from..)?)
     }
 
     /// The digest of the whole state (walks every table: for verification, not hot paths).
@@ -177,10 +188,14 @@ impl Node {
         roost_core::digest(&view).map_err(|e| Error::Store(e.into()))
     }
 
-    /// Stops raft; the store stays consistent (every commit is atomic).
+    /// Stops raft and makes the state durable, so that the next start has nothing to re-apply.
+    /// (Without this the store is still consistent: every commit is atomic.)
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
+        }
+        if let Err(e) = self.store.write(roost_store::Durability::Durable, |_| Ok::<_, roost_store::StoreError>(())) {
+            tracing::warn!("final checkpoint: {e}");
         }
     }
 }

@@ -9,6 +9,7 @@ use roost_core::query::{self, Relationship, Shown};
 use roost_core::ReadTables;
 use roost_types::{Id, Millis};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::html;
 use crate::{ApiResult, WebConfig};
@@ -109,7 +110,8 @@ pub struct StatusJson {
     pub uri: String,
     pub url: String,
     pub created_at: String,
-    pub account: AccountJson,
+    /// The author, serialised once per request and reused for each of their posts.
+    pub account: Box<RawValue>,
     pub content: String,
     pub visibility: &'static str,
     pub sensitive: bool,
@@ -149,7 +151,7 @@ pub struct NotificationJson {
     pub kind: &'static str,
     pub created_at: String,
     pub group_key: String,
-    pub account: AccountJson,
+    pub account: Box<RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusJson>,
 }
@@ -227,12 +229,13 @@ pub struct Renderer<'a, T: ReadTables> {
     view: &'a T,
     viewer: Id,
     cfg: &'a WebConfig,
-    accounts: HashMap<Id, Option<AccountJson>>,
+    accounts: HashMap<Id, Option<(AccountJson, Box<RawValue>)>>,
+    apps: HashMap<String, Option<ApplicationJson>>,
 }
 
 impl<'a, T: ReadTables> Renderer<'a, T> {
     pub fn new(view: &'a T, viewer: Id, cfg: &'a WebConfig) -> Self {
-        Renderer { view, viewer, cfg, accounts: HashMap::new() }
+        Renderer { view, viewer, cfg, accounts: HashMap::new(), apps: HashMap::new() }
     }
 
     pub fn account_url(&self, username: &str) -> String {
@@ -308,13 +311,29 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         }
     }
 
-    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<AccountJson>> {
-        if let Some(cached) = self.accounts.get(&id) {
+    /// An account's entity and its serialisation, cached for the request.
+    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<&(AccountJson, Box<RawValue>)>> {
+        if !self.accounts.contains_key(&id) {
+            let entry = match query::account(self.view, id)? {
+                Some(a) => {
+                    let json = self.account(&a);
+                    let raw = serde_json::value::to_raw_value(&json).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
+                    Some((json, raw))
+                }
+                None => None,
+            };
+            self.accounts.insert(id, entry);
+        }
+        Ok(self.accounts.get(&id).and_then(Option::as_ref))
+    }
+
+    fn application(&mut self, client_id: &str) -> ApiResult<Option<ApplicationJson>> {
+        if let Some(cached) = self.apps.get(client_id) {
             return Ok(cached.clone());
         }
-        let json = query::account(self.view, id)?.map(|a| self.account(&a));
-        self.accounts.insert(id, json.clone());
-        Ok(json)
+        let app = query::app(self.view, client_id)?.map(|a| ApplicationJson { name: a.name, website: a.website });
+        self.apps.insert(client_id.to_string(), app.clone());
+        Ok(app)
     }
 
     /// A post as the viewer sees it; `None` if its author is gone.
@@ -326,12 +345,13 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             },
             None => None,
         };
-        let Some(account) = self.account_by_id(s.author)? else { return Ok(None) };
+        let Some((author, account)) = self.account_by_id(s.author)? else { return Ok(None) };
+        let (author_username, author_url, account) = (author.username.clone(), author.url.clone(), account.clone());
         let base = self.cfg.public_url.clone();
         let mut mentions = Vec::with_capacity(s.mentions.len());
         for &m in &s.mentions {
-            if let Some(a) = self.account_by_id(m)? {
-                mentions.push(MentionJson { id: a.id, username: a.username.clone(), url: a.url, acct: a.acct });
+            if let Some((a, _)) = self.account_by_id(m)? {
+                mentions.push(MentionJson { id: a.id.clone(), username: a.username.clone(), url: a.url.clone(), acct: a.acct.clone() });
             }
         }
         let content = if s.reblog_of.is_some() {
@@ -351,13 +371,13 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         };
         let mine = query::interactions(self.view, self.viewer, s)?;
         let application = match &s.application {
-            Some(client_id) => query::app(self.view, client_id)?.map(|a| ApplicationJson { name: a.name, website: a.website }),
+            Some(client_id) => self.application(client_id)?,
             None => None,
         };
         Ok(Some(StatusJson {
             id: s.id.to_string(),
-            uri: format!("{base}/users/{}/statuses/{}", account.username, s.id),
-            url: format!("{}/{}", account.url, s.id),
+            uri: format!("{base}/users/{author_username}/statuses/{}", s.id),
+            url: format!("{author_url}/{}", s.id),
             created_at: iso(s.created_at),
             content,
             visibility: s.visibility.as_str(),
@@ -403,7 +423,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     }
 
     pub fn notification(&mut self, n: &Notification, shown: Option<&Shown>) -> ApiResult<Option<NotificationJson>> {
-        let Some(account) = self.account_by_id(n.from)? else { return Ok(None) };
+        let Some((_, account)) = self.account_by_id(n.from)? else { return Ok(None) };
+        let account = account.clone();
         let status = match shown {
             Some((s, o)) => match self.status(s, o.as_ref())? {
                 Some(j) => Some(j),

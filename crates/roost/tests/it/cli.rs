@@ -39,7 +39,7 @@ fn env_config_clean_shutdown_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("from-env");
     let mut server = Server::start_with(dir.path(), &[], &[("ROOST_DATA_DIR", data.to_str().unwrap()), ("ROOST_LISTEN", "127.0.0.1:0")]);
-    assert!(data.join("roost.redb").exists(), "the data dir came from ROOST_DATA_DIR");
+    assert!(data.join("state.redb").exists(), "the data dir came from ROOST_DATA_DIR");
     assert!(server.log().contains("create the owner"), "an empty instance says how to begin:\n{}", server.log());
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(data.join("admin.sock")).unwrap().permissions().mode();
