@@ -212,6 +212,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     anyhow::ensure!(failed == 0, "{failed} sign-ins failed");
     eprintln!("{n} sign-ins in {:.1}s", t.elapsed().as_secs_f64());
     let tokens: Arc<Vec<String>> = Arc::new(tokens.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
+    // Kept beside the data so that other tools (wrk, a profiler) can replay reads later.
+    std::fs::write(data_dir.join("bench-tokens.txt"), tokens.join("\n"))?;
     let ids: Arc<Vec<String>> = Arc::new(ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
 
     // The follow graph.

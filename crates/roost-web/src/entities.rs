@@ -12,7 +12,36 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::html;
-use crate::{ApiResult, WebConfig};
+use crate::{ApiResult, AppState, WebConfig};
+
+/// Rendered post HTML by post ID. A post's text and the accounts it mentions never change, so
+/// its HTML never does: render once, serve many times. Bounded: cleared when full.
+#[derive(Default)]
+pub struct ContentCache {
+    map: std::sync::Mutex<HashMap<Id, std::sync::Arc<str>>>,
+}
+
+impl ContentCache {
+    const CAPACITY: usize = 200_000;
+
+    pub fn get_or_render(&self, id: Id, render: impl FnOnce() -> String) -> String {
+        if let Some(html) = self.lock().get(&id) {
+            return html.to_string();
+        }
+        let html = render();
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(id, html.as_str().into());
+        html
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, std::sync::Arc<str>>> {
+        // The map is always whole between statements, so a poisoned lock is still usable.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// An ISO 8601 timestamp with milliseconds, as Mastodon sends them.
 pub fn iso(ms: Millis) -> String {
@@ -229,13 +258,14 @@ pub struct Renderer<'a, T: ReadTables> {
     view: &'a T,
     viewer: Id,
     cfg: &'a WebConfig,
+    contents: &'a ContentCache,
     accounts: HashMap<Id, Option<(AccountJson, Box<RawValue>)>>,
     apps: HashMap<String, Option<ApplicationJson>>,
 }
 
 impl<'a, T: ReadTables> Renderer<'a, T> {
-    pub fn new(view: &'a T, viewer: Id, cfg: &'a WebConfig) -> Self {
-        Renderer { view, viewer, cfg, accounts: HashMap::new(), apps: HashMap::new() }
+    pub fn new(view: &'a T, viewer: Id, state: &'a AppState) -> Self {
+        Renderer { view, viewer, cfg: state.config(), contents: state.contents(), accounts: HashMap::new(), apps: HashMap::new() }
     }
 
     pub fn account_url(&self, username: &str) -> String {
@@ -357,7 +387,9 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         let content = if s.reblog_of.is_some() {
             String::new()
         } else {
-            html::render(&s.text, &base, &|u| mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone()))
+            self.contents.get_or_render(s.id, || {
+                html::render(&s.text, &base, &|u| mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone()))
+            })
         };
         let quote = match s.quote_of {
             Some(q) => Some(match query::visible_status(self.view, self.viewer, q)? {

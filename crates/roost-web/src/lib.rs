@@ -62,11 +62,12 @@ pub struct AppState {
 struct Inner {
     node: Node,
     config: WebConfig,
+    contents: entities::ContentCache,
 }
 
 impl AppState {
     pub fn new(node: Node, config: WebConfig) -> AppState {
-        AppState { inner: Arc::new(Inner { node, config }) }
+        AppState { inner: Arc::new(Inner { node, config, contents: entities::ContentCache::default() }) }
     }
 
     pub fn node(&self) -> &Node {
@@ -75,6 +76,10 @@ impl AppState {
 
     pub fn config(&self) -> &WebConfig {
         &self.inner.config
+    }
+
+    pub fn contents(&self) -> &entities::ContentCache {
+        &self.inner.contents
     }
 }
 

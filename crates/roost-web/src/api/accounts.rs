@@ -20,7 +20,7 @@ use crate::AppState;
 
 pub async fn verify_credentials(State(state): State<AppState>, user: User) -> ApiResult<Json<CredentialAccountJson>> {
     let view = state.node().read()?;
-    let r = Renderer::new(&view, user.id(), state.config());
+    let r = Renderer::new(&view, user.id(), &state);
     Ok(Json(r.credential_account(&user.account)))
 }
 
@@ -61,7 +61,7 @@ pub async fn update_credentials(
     .await?;
     let view = state.node().read()?;
     let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
-    let r = Renderer::new(&view, user.id(), state.config());
+    let r = Renderer::new(&view, user.id(), &state);
     Ok(Written(Json(r.credential_account(&account)), applied.index))
 }
 
@@ -79,7 +79,7 @@ pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<Stri
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     let account = visible_account(&view, user.id(), id)?;
-    Ok(Json(Renderer::new(&view, user.id(), state.config()).account(&account)))
+    Ok(Json(Renderer::new(&view, user.id(), &state).account(&account)))
 }
 
 #[derive(Deserialize)]
@@ -100,7 +100,7 @@ pub async fn lookup(State(state): State<AppState>, user: User, Input(p): Input<L
     let view = state.node().read()?;
     let account = query::account_by_username(&view, username)?.ok_or(ApiError::NotFound)?;
     let account = visible_account(&view, user.id(), account.id)?;
-    Ok(Json(Renderer::new(&view, user.id(), state.config()).account(&account)))
+    Ok(Json(Renderer::new(&view, user.id(), &state).account(&account)))
 }
 
 #[derive(Deserialize)]
@@ -159,7 +159,7 @@ pub async fn statuses(
     };
     let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;
     let link = link_header(state.config(), &uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
-    let json = Renderer::new(&view, user.id(), state.config()).statuses(&items)?;
+    let json = Renderer::new(&view, user.id(), &state).statuses(&items)?;
     Ok(Paged(json, link))
 }
 
@@ -171,7 +171,7 @@ fn account_page(
     items: Vec<(Id, Account)>,
 ) -> Paged<AccountJson> {
     let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
-    let r = Renderer::new(view, viewer, state.config());
+    let r = Renderer::new(view, viewer, state);
     Paged(items.iter().map(|(_, a)| r.account(a)).collect(), link)
 }
 

@@ -44,7 +44,7 @@ pub async fn list(State(state): State<AppState>, user: User, uri: Uri, Input(p):
     let view = state.node().read()?;
     let items = query::notifications(&view, user.id(), &filter, &p.page.page(80))?;
     let link = link_header(state.config(), &uri, items.first().map(|n| n.0.id), items.last().map(|n| n.0.id));
-    let mut r = Renderer::new(&view, user.id(), state.config());
+    let mut r = Renderer::new(&view, user.id(), &state);
     let mut out = Vec::with_capacity(items.len());
     for (n, shown) in &items {
         if let Some(j) = r.notification(n, shown.as_ref())? {
@@ -58,7 +58,7 @@ pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<Stri
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     let (n, shown) = query::notification(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    let json = Renderer::new(&view, user.id(), state.config()).notification(&n, shown.as_ref())?;
+    let json = Renderer::new(&view, user.id(), &state).notification(&n, shown.as_ref())?;
     json.map(Json).ok_or(ApiError::NotFound)
 }
 

@@ -57,7 +57,7 @@ fn visible(view: &ReadView, viewer: Id, id: Id) -> ApiResult<query::Shown> {
 }
 
 fn render_one(state: &AppState, view: &ReadView, viewer: Id, shown: &query::Shown) -> ApiResult<StatusJson> {
-    Renderer::new(view, viewer, state.config()).status(&shown.0, shown.1.as_ref())?.ok_or(ApiError::NotFound)
+    Renderer::new(view, viewer, state).status(&shown.0, shown.1.as_ref())?.ok_or(ApiError::NotFound)
 }
 
 pub async fn create(
@@ -166,7 +166,7 @@ pub async fn context(State(state): State<AppState>, user: User, Path(id): Path<S
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     let (ancestors, descendants) = query::context(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    let mut r = Renderer::new(&view, user.id(), state.config());
+    let mut r = Renderer::new(&view, user.id(), &state);
     let render = |r: &mut Renderer<'_, ReadView>, list: Vec<roost_core::model::Status>| -> ApiResult<Vec<StatusJson>> {
         let mut out = Vec::with_capacity(list.len());
         for s in list {
@@ -252,7 +252,7 @@ pub async fn unbookmark(State(state): State<AppState>, user: User, Path(id): Pat
 fn marked_page(state: &AppState, view: &ReadView, viewer: Id, uri: &Uri, items: Vec<(Id, query::Shown)>) -> ApiResult<Paged<StatusJson>> {
     let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
     let shown: Vec<query::Shown> = items.into_iter().map(|(_, s)| s).collect();
-    Ok(Paged(Renderer::new(view, viewer, state.config()).statuses(&shown)?, link))
+    Ok(Paged(Renderer::new(view, viewer, state).statuses(&shown)?, link))
 }
 
 pub async fn favourites(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {

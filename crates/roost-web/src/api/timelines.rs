@@ -15,7 +15,7 @@ use crate::AppState;
 
 fn page_of(state: &AppState, view: &ReadView, user: &User, uri: &Uri, items: Vec<Shown>) -> ApiResult<Paged<StatusJson>> {
     let link = link_header(state.config(), uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
-    Ok(Paged(Renderer::new(view, user.id(), state.config()).statuses(&items)?, link))
+    Ok(Paged(Renderer::new(view, user.id(), state).statuses(&items)?, link))
 }
 
 pub async fn home(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
