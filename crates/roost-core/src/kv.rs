@@ -410,37 +410,51 @@ impl<R: ReadTables + ?Sized> ReadTables for Overlay<'_, R> {
         dir: Dir,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        // Merge the base range with the pending changes; only dry runs come here.
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        self.base.scan(table, lo, hi, Dir::Forward, &mut |k, v| {
-            merged.insert(k.to_vec(), v.to_vec());
-            Ok(true)
-        })?;
+        // Walk the base in order, splicing in the pending changes of this range as their keys
+        // come up, so that a scan that stops early reads only what it needs.
         let bounds = full_bounds(table, lo, hi);
-        if !bounds_empty(&bounds) {
-            for (k, change) in self.changes.range(bounds) {
-                match change {
-                    Some(v) => merged.insert(k[1..].to_vec(), v.clone()),
-                    None => merged.remove(&k[1..]),
+        if bounds_empty(&bounds) {
+            return Ok(());
+        }
+        let mut changes: Vec<(&[u8], Option<&[u8]>)> =
+            self.changes.range(bounds).map(|(k, v)| (&k[1..], v.as_deref())).collect();
+        if dir == Dir::Reverse {
+            changes.reverse();
+        }
+        let before = |a: &[u8], b: &[u8]| if dir == Dir::Forward { a < b } else { a > b };
+        let mut next = 0;
+        let mut go_on = true;
+        self.base.scan(table, lo, hi, dir, &mut |k, v| {
+            // Changes to keys before this one come first.
+            while next < changes.len() && before(changes[next].0, k) {
+                if let (key, Some(value)) = changes[next] {
+                    if !visit(key, value)? {
+                        go_on = false;
+                        return Ok(false);
+                    }
+                }
+                next += 1;
+            }
+            // A change to this very key replaces (or deletes) it.
+            if next < changes.len() && changes[next].0 == k {
+                let change = changes[next].1;
+                next += 1;
+                return match change {
+                    Some(value) => {
+                        go_on = visit(k, value)?;
+                        Ok(go_on)
+                    }
+                    None => Ok(true),
                 };
             }
-        }
-        let mut step = |k: &Vec<u8>, v: &Vec<u8>| visit(k, v);
-        match dir {
-            Dir::Forward => {
-                for (k, v) in &merged {
-                    if !step(k, v)? {
-                        break;
-                    }
-                }
+            go_on = visit(k, v)?;
+            Ok(go_on)
+        })?;
+        while go_on && next < changes.len() {
+            if let (key, Some(value)) = changes[next] {
+                go_on = visit(key, value)?;
             }
-            Dir::Reverse => {
-                for (k, v) in merged.iter().rev() {
-                    if !step(k, v)? {
-                        break;
-                    }
-                }
-            }
+            next += 1;
         }
         Ok(())
     }

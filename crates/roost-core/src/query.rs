@@ -146,9 +146,21 @@ fn feed_item<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Op
 }
 
 /// The viewer's home timeline: their own posts, and posts and reblogs of whom they follow.
+///
+/// An entry is shown only while the account that brought it in (its author, or the reblogger)
+/// is the viewer or still followed by them, or when it is a direct post to the viewer: entries
+/// left deep in the table by an unfollow never resurface.
 pub fn home(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
     let mut v = Viewer::new(t, viewer);
-    page_scan(t, Table::Home, &k1(viewer), page, |id, _| feed_item(&mut v, id))
+    page_scan(t, Table::Home, &k1(viewer), page, |id, _| {
+        let Some((s, o)) = feed_item(&mut v, id)? else { return Ok(None) };
+        let direct_to_me = s.visibility == roost_types::Visibility::Direct && s.mentions.contains(&viewer);
+        if s.author == viewer || direct_to_me || v.follows(s.author)? {
+            Ok(Some((s, o)))
+        } else {
+            Ok(None)
+        }
+    })
 }
 
 /// Everyone's public posts on this instance.

@@ -364,15 +364,22 @@ pub(crate) fn unbookmark(t: &mut impl Tables, account: Id, id: Id) -> Result<Out
     Ok(Outcome::created(s.id))
 }
 
-/// Removes from `account`'s home timeline everything that `other` brought into it.
+/// How far back unfollowing or blocking cleans a home timeline. Older entries stay in the
+/// table, but reads skip whatever an account the reader no longer follows brought in (see
+/// `query::home`), so this bound only limits the work of one command, not what readers see.
+const PURGE_DEPTH: usize = 2_000;
+
+/// Removes from the newest part of `account`'s home timeline what `other` brought into it.
 pub(crate) fn purge_home(t: &mut impl Tables, account: Id, other: Id) -> Result<()> {
     let mut doomed = Vec::new();
+    let mut seen = 0;
     let (lo, hi) = prefix_bounds(&k1(account));
-    t.scan(Table::Home, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, v| {
+    t.scan(Table::Home, Bound::Included(&lo), bound_ref(&hi), Dir::Reverse, &mut |k, v| {
         if read_u64(v, 0)? == other {
             doomed.push(k.to_vec());
         }
-        Ok(true)
+        seen += 1;
+        Ok(seen < PURGE_DEPTH)
     })?;
     for k in doomed {
         t.delete(Table::Home, &k)?;

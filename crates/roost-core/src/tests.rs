@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use roost_types::{Command, Id, NewStatus, Outcome, Rejection, Request, Role, Visibility};
 
-use crate::kv::{k1, ReadTables, Table};
+use crate::kv::{k1, ReadTables, Table, Tables};
 use crate::model::NotificationKind;
 use crate::query::{self, NotificationFilter, Page};
 use crate::{apply, digest, MemTables};
@@ -444,4 +444,52 @@ fn overlay_conforms_and_leaves_its_base_alone() {
     let outcome = apply(&mut dry, &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } }).unwrap();
     assert_eq!(outcome, Outcome::Rejected(Rejection::SelfAction));
     assert_eq!(w.t, before);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// An overlay over a base reads exactly like a copy of the base with the changes applied.
+    #[test]
+    fn overlay_reads_like_the_changed_copy(
+        base_keys in prop::collection::vec(0u8..40, 0..30),
+        changes in prop::collection::vec((0u8..40, prop::option::of(0u8..5)), 0..30),
+        lo in 0u8..40,
+        hi in 0u8..40,
+        stop_after in 1usize..40,
+    ) {
+        use crate::kv::{Dir, Overlay};
+        use std::ops::Bound;
+        let mut base = MemTables::new();
+        for k in &base_keys {
+            base.put(Table::Status, &[*k], &[*k]).unwrap();
+        }
+        base.put(Table::Account, &[1], b"neighbour").unwrap();
+        let mut copy = base.clone();
+        let mut overlay = Overlay::new(&base);
+        for (k, v) in &changes {
+            match v {
+                Some(v) => {
+                    overlay.put(Table::Status, &[*k], &[*v]).unwrap();
+                    copy.put(Table::Status, &[*k], &[*v]).unwrap();
+                }
+                None => {
+                    let a = overlay.delete(Table::Status, &[*k]).unwrap();
+                    let b = copy.delete(Table::Status, &[*k]).unwrap();
+                    prop_assert_eq!(a, b);
+                }
+            }
+        }
+        for dir in [Dir::Forward, Dir::Reverse] {
+            let read = |t: &dyn ReadTables| {
+                let mut out = Vec::new();
+                t.scan(Table::Status, Bound::Included(&[lo][..]), Bound::Excluded(&[hi][..]), dir, &mut |k, v| {
+                    out.push((k.to_vec(), v.to_vec()));
+                    Ok(out.len() < stop_after)
+                }).unwrap();
+                out
+            };
+            prop_assert_eq!(read(&overlay), read(&copy));
+        }
+    }
 }

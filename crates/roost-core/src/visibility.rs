@@ -91,6 +91,11 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
         Ok(false)
     }
 
+    /// Whether the viewer follows `other`.
+    pub fn follows(&mut self, other: Id) -> Result<bool> {
+        Ok(other != self.id && self.relation(other)?.follows)
+    }
+
     /// Whether the viewer blocks `other` or is blocked by them.
     pub fn blocked(&mut self, other: Id) -> Result<bool> {
         Ok(other != self.id && self.relation(other)?.blocked)

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod entities;
 pub mod error;
 pub mod html;
+pub mod limits;
 pub mod paging;
 pub mod params;
 pub mod service;
@@ -63,11 +64,12 @@ struct Inner {
     node: Node,
     config: WebConfig,
     contents: entities::ContentCache,
+    sign_ins: limits::SignInGuard,
 }
 
 impl AppState {
     pub fn new(node: Node, config: WebConfig) -> AppState {
-        AppState { inner: Arc::new(Inner { node, config, contents: entities::ContentCache::default() }) }
+        AppState { inner: Arc::new(Inner { node, config, contents: entities::ContentCache::default(), sign_ins: limits::SignInGuard::default() }) }
     }
 
     pub fn node(&self) -> &Node {
@@ -80,6 +82,10 @@ impl AppState {
 
     pub fn contents(&self) -> &entities::ContentCache {
         &self.inner.contents
+    }
+
+    pub fn sign_ins(&self) -> &limits::SignInGuard {
+        &self.inner.sign_ins
     }
 }
 

@@ -143,6 +143,7 @@ pub async fn token(State(state): State<AppState>, Input(p): Input<TokenRequest>)
         Some("password") => {
             let invalid = || ApiError::OAuth("invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into());
             let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid()) };
+            state.sign_ins().check(&login)?;
             if password.len() > service::MAX_PASSWORD {
                 return Err(invalid());
             }
@@ -156,11 +157,14 @@ pub async fn token(State(state): State<AppState>, Input(p): Input<TokenRequest>)
             let Some(account) = found else {
                 // Spend the same effort as a real check, so timing does not reveal usernames.
                 let _ = service::verify_password(DUMMY_HASH.to_string(), password).await;
+                state.sign_ins().failed(&login);
                 return Err(invalid());
             };
             if !service::verify_password(account.password_hash.clone(), password).await? {
+                state.sign_ins().failed(&login);
                 return Err(invalid());
             }
+            state.sign_ins().succeeded(&login);
             Some(account.id)
         }
         Some("client_credentials") => None,

@@ -67,3 +67,26 @@ fn bad_requests_are_refused_and_write_nothing() {
     assert_eq!(applied(&alice), before, "no bad request reached the log");
     assert_eq!(alice.get("/api/v1/accounts/verify_credentials").json["statuses_count"], 2);
 }
+
+#[test]
+fn repeated_wrong_passwords_are_slowed_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.user("target");
+    server.user("bystander");
+    let (id, secret) = server.app();
+    let attempt = |user: &str, password: &str| {
+        server.anon().post_form(
+            "/oauth/token",
+            &[("grant_type", "password"), ("client_id", &id), ("client_secret", &secret), ("username", user), ("password", password)],
+        )
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("target", "guess").status, 400);
+    }
+    let r = attempt("target", "guess");
+    assert_eq!(r.status, 429);
+    assert!(r.json["error"].is_string());
+    assert_eq!(attempt("TARGET", crate::common::PASSWORD).status, 429, "even the right password waits");
+    assert_eq!(attempt("bystander", crate::common::PASSWORD).status, 200, "other accounts are unaffected");
+}
