@@ -28,8 +28,7 @@ pub enum Table {
     Status = 4,
     /// (account, status) → () : an account's posts and reblogs, newest last
     AccountStatuses = 5,
-    /// (account, status) → author id : the materialised home timeline
-    Home = 6,
+    // 6 was the home timeline, now a derived in-memory index (`crate::home`).
     /// status → () : the local public timeline
     Public = 7,
     /// (tag, 0, status) → () : posts by hashtag
@@ -74,14 +73,13 @@ pub enum Table {
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 27] = [
+    pub const ALL: [Table; 26] = [
         Table::Meta,
         Table::Account,
         Table::Username,
         Table::Email,
         Table::Status,
         Table::AccountStatuses,
-        Table::Home,
         Table::Public,
         Table::Tag,
         Table::Replies,

@@ -13,6 +13,7 @@
 //! This crate knows nothing of HTTP, consensus or the storage engine: it depends only on
 //! `roost-types` and on the [`Tables`] trait.
 
+pub mod home;
 pub mod kv;
 pub mod model;
 pub mod query;
@@ -44,8 +45,9 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Applies one request to the state. See the crate docs for the rules it keeps.
-pub fn apply(t: &mut impl Tables, req: &Request) -> Result<Outcome> {
+/// Applies one request to the state, sending home-timeline insertions to `home` (a derived
+/// index, see [`home`]). See the crate docs for the rules it keeps.
+pub fn apply(t: &mut impl Tables, req: &Request, home: &mut dyn home::HomeSink) -> Result<Outcome> {
     let at = req.at;
     match &req.command {
         Command::CreateAccount { username, email, password_hash, role, display_name } => {
@@ -61,15 +63,15 @@ pub fn apply(t: &mut impl Tables, req: &Request) -> Result<Outcome> {
             oauth::issue_token(t, at, token_hash, client_id, *account, scopes)
         }
         Command::RevokeToken { token_hash } => oauth::revoke_token(t, token_hash),
-        Command::CreateStatus(new) => statuses::create(t, at, new),
+        Command::CreateStatus(new) => statuses::create(t, at, new, home),
         Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status),
         Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status),
         Command::Unfavourite { account, status } => statuses::unfavourite(t, *account, *status),
-        Command::Reblog { account, status, visibility } => statuses::reblog(t, at, *account, *status, *visibility),
+        Command::Reblog { account, status, visibility } => statuses::reblog(t, at, *account, *status, *visibility, home),
         Command::Unreblog { account, status } => statuses::unreblog(t, *account, *status),
         Command::Bookmark { account, status } => statuses::bookmark(t, at, *account, *status),
         Command::Unbookmark { account, status } => statuses::unbookmark(t, *account, *status),
-        Command::Follow { account, target, reblogs, notify } => social::follow(t, at, *account, *target, *reblogs, *notify),
+        Command::Follow { account, target, reblogs, notify } => social::follow(t, at, *account, *target, *reblogs, *notify, home),
         Command::Unfollow { account, target } => social::unfollow(t, *account, *target),
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),

@@ -7,6 +7,7 @@ use roost_types::Id;
 
 use crate::kv::{bound_ref, get_value, k1, k2, ks, prefix_bounds, read_u64, Dir, ReadTables, Table};
 use crate::model::{Account, App, Notification, NotificationKind, Status, Token};
+use crate::home::HomeSource;
 use crate::visibility::{self, Viewer};
 use crate::Result;
 
@@ -145,22 +146,35 @@ fn feed_item<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Op
     }
 }
 
-/// The viewer's home timeline: their own posts, and posts and reblogs of whom they follow.
+/// The viewer's home timeline: their own posts, and posts and reblogs of whom they follow,
+/// from the derived index (see [`crate::home`]).
 ///
 /// An entry is shown only while the account that brought it in (its author, or the reblogger)
-/// is the viewer or still followed by them, or when it is a direct post to the viewer: entries
-/// left deep in the table by an unfollow never resurface.
-pub fn home(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
+/// is the viewer or still followed by them, or when it is a direct post to the viewer; and, as
+/// everywhere, only while it exists and is visible.
+pub fn home(t: &(impl ReadTables + ?Sized), index: &impl HomeSource, viewer: Id, page: &Page) -> Result<Vec<Shown>> {
+    let limit = page.limit.clamp(1, MAX_PAGE);
+    let (after, oldest_first) = match (page.min_id, page.since_id) {
+        (Some(min), _) => (Some(min), true),
+        (None, since) => (since, false),
+    };
+    let ids = index.range(viewer, after, page.max_id, oldest_first);
     let mut v = Viewer::new(t, viewer);
-    page_scan(t, Table::Home, &k1(viewer), page, |id, _| {
-        let Some((s, o)) = feed_item(&mut v, id)? else { return Ok(None) };
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() >= limit {
+            break;
+        }
+        let Some((s, o)) = feed_item(&mut v, id)? else { continue };
         let direct_to_me = s.visibility == roost_types::Visibility::Direct && s.mentions.contains(&viewer);
         if s.author == viewer || direct_to_me || v.follows(s.author)? {
-            Ok(Some((s, o)))
-        } else {
-            Ok(None)
+            out.push((s, o));
         }
-    })
+    }
+    if oldest_first {
+        out.reverse();
+    }
+    Ok(out)
 }
 
 /// Everyone's public posts on this instance.

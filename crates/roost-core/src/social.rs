@@ -7,7 +7,8 @@ use crate::ids::next_id;
 use crate::kv::{get_value, k1, k2, put_value, read_u64, Table, Tables};
 use crate::model::{Follow, Mute, NotificationKind};
 use crate::notifications::notify;
-use crate::statuses::{merge_home, purge_home};
+use crate::home::HomeSink;
+use crate::statuses::merge_home;
 use crate::visibility::blocked_either_way;
 use crate::{query, Result};
 
@@ -22,7 +23,15 @@ fn pair(t: &impl Tables, account: Id, target: Id) -> Result<Option<Rejection>> {
     Ok(None)
 }
 
-pub(crate) fn follow(t: &mut impl Tables, at: Millis, account: Id, target: Id, reblogs: bool, notify_posts: bool) -> Result<Outcome> {
+pub(crate) fn follow(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    target: Id,
+    reblogs: bool,
+    notify_posts: bool,
+    home: &mut dyn HomeSink,
+) -> Result<Outcome> {
     if let Some(r) = pair(t, account, target)? {
         return Ok(Outcome::Rejected(r));
     }
@@ -41,7 +50,7 @@ pub(crate) fn follow(t: &mut impl Tables, at: Millis, account: Id, target: Id, r
     t.put(Table::Followers, &k2(target, id), &k1(account))?;
     adjust(t, account, |a| a.following_count += 1)?;
     adjust(t, target, |a| a.followers_count += 1)?;
-    merge_home(t, account, target)?;
+    merge_home(t, account, target, home)?;
     notify(t, at, target, NotificationKind::Follow, account, None)?;
     Ok(Outcome::created(id))
 }
@@ -62,7 +71,6 @@ fn remove_follow(t: &mut impl Tables, account: Id, target: Id) -> Result<()> {
         t.delete(Table::Followers, &k2(target, f.id))?;
         adjust(t, account, |a| a.following_count = a.following_count.saturating_sub(1))?;
         adjust(t, target, |a| a.followers_count = a.followers_count.saturating_sub(1))?;
-        purge_home(t, account, target)?;
     }
     Ok(())
 }

@@ -8,9 +8,10 @@ use crate::accounts::adjust;
 use crate::ids::next_id;
 use crate::kv::{bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables};
 use crate::model::{Follow, NotificationKind, Status};
+use crate::home::HomeSink;
 use crate::notifications::notify;
 use crate::query::{self, idempotency_key};
-use crate::visibility::{blocked_either_way, can_see};
+use crate::visibility::can_see;
 use crate::{text, Result};
 
 /// Resolves a reblog to the post it shares; other posts to themselves.
@@ -31,7 +32,7 @@ fn target(t: &impl Tables, actor: Id, id: Id, missing: Rejection) -> Result<Resu
     Ok(Ok(s))
 }
 
-pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus) -> Result<Outcome> {
+pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, home: &mut dyn HomeSink) -> Result<Outcome> {
     let author = new.author;
     if query::account(t, author)?.is_none() {
         return Ok(Outcome::Rejected(Rejection::NotFound));
@@ -112,7 +113,7 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus) -> Result
             t.put(Table::Tag, &ks(tag, id), &[])?;
         }
     }
-    fan_out(t, &status)?;
+    fan_out(t, &status, home)?;
 
     let mut notified = Vec::new();
     for &m in &status.mentions {
@@ -135,35 +136,24 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus) -> Result
     Ok(Outcome::created(id))
 }
 
-/// Puts a new post or reblog into the home timelines of those who should see it there: its
-/// author, the author's followers who may see it (for a reblog, those who want reblogs), and for
-/// direct posts the mentioned accounts. Replies reach a follower only if the follower also
-/// follows the account replied to, as on Mastodon.
-fn fan_out(t: &mut impl Tables, s: &Status) -> Result<()> {
-    let author = k1(s.author);
-    t.put(Table::Home, &k2(s.author, s.id), &author)?;
-    if s.visibility != Visibility::Direct {
-        for follower in followers_of(t, s.author)? {
-            if s.reblog_of.is_some() {
-                let follow: Option<Follow> = get_value(t, Table::Follow, &k2(follower, s.author))?;
-                if !follow.is_some_and(|f| f.reblogs) {
-                    continue;
-                }
-            }
-            if let Some(ra) = s.in_reply_to_account {
-                if ra != s.author && ra != follower && t.get(Table::Follow, &k2(follower, ra))?.is_none() {
-                    continue;
-                }
-            }
-            t.put(Table::Home, &k2(follower, s.id), &author)?;
+/// Sends a new post or reblog to the home timelines it belongs in (see
+/// [`crate::home::fan_out_targets`]).
+fn fan_out(t: &mut impl Tables, s: &Status, home: &mut dyn HomeSink) -> Result<()> {
+    let followers: Vec<(Id, bool)> = if s.visibility == Visibility::Direct {
+        Vec::new()
+    } else if s.reblog_of.is_some() {
+        // Only reblogs need each follow's "show reblogs" flag.
+        let mut out = Vec::new();
+        for f in followers_of(t, s.author)? {
+            let follow: Option<Follow> = get_value(t, Table::Follow, &k2(f, s.author))?;
+            out.push((f, follow.is_some_and(|x| x.reblogs)));
         }
-    }
-    if s.visibility == Visibility::Direct {
-        for &m in &s.mentions {
-            if !blocked_either_way(t, m, s.author)? {
-                t.put(Table::Home, &k2(m, s.id), &author)?;
-            }
-        }
+        out
+    } else {
+        followers_of(t, s.author)?.into_iter().map(|f| (f, true)).collect()
+    };
+    for account in crate::home::fan_out_targets(t, s, &followers)? {
+        home.insert(account, s.id);
     }
     Ok(())
 }
@@ -203,13 +193,6 @@ fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
     t.delete(Table::Public, &k1(s.id))?;
     for tag in &s.tags {
         t.delete(Table::Tag, &ks(tag, s.id))?;
-    }
-    t.delete(Table::Home, &k2(s.author, s.id))?;
-    for f in followers_of(t, s.author)? {
-        t.delete(Table::Home, &k2(f, s.id))?;
-    }
-    for &m in &s.mentions {
-        t.delete(Table::Home, &k2(m, s.id))?;
     }
     if let Some(p) = s.in_reply_to {
         if t.delete(Table::Replies, &k2(p, s.id))? {
@@ -279,7 +262,7 @@ pub(crate) fn unfavourite(t: &mut impl Tables, account: Id, id: Id) -> Result<Ou
     Ok(Outcome::created(id))
 }
 
-pub(crate) fn reblog(t: &mut impl Tables, at: Millis, account: Id, id: Id, visibility: Visibility) -> Result<Outcome> {
+pub(crate) fn reblog(t: &mut impl Tables, at: Millis, account: Id, id: Id, visibility: Visibility, home: &mut dyn HomeSink) -> Result<Outcome> {
     let s = match target(t, account, id, Rejection::NotFound)? {
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Rejected(r)),
@@ -321,7 +304,7 @@ pub(crate) fn reblog(t: &mut impl Tables, at: Millis, account: Id, id: Id, visib
     let mut s = s;
     s.reblogs_count += 1;
     put_value(t, Table::Status, &k1(s.id), &s)?;
-    fan_out(t, &r)?;
+    fan_out(t, &r, home)?;
     notify(t, at, s.author, NotificationKind::Reblog, account, Some(s.id))?;
     Ok(Outcome::created(rid))
 }
@@ -364,31 +347,8 @@ pub(crate) fn unbookmark(t: &mut impl Tables, account: Id, id: Id) -> Result<Out
     Ok(Outcome::created(s.id))
 }
 
-/// How far back unfollowing or blocking cleans a home timeline. Older entries stay in the
-/// table, but reads skip whatever an account the reader no longer follows brought in (see
-/// `query::home`), so this bound only limits the work of one command, not what readers see.
-const PURGE_DEPTH: usize = 2_000;
-
-/// Removes from the newest part of `account`'s home timeline what `other` brought into it.
-pub(crate) fn purge_home(t: &mut impl Tables, account: Id, other: Id) -> Result<()> {
-    let mut doomed = Vec::new();
-    let mut seen = 0;
-    let (lo, hi) = prefix_bounds(&k1(account));
-    t.scan(Table::Home, Bound::Included(&lo), bound_ref(&hi), Dir::Reverse, &mut |k, v| {
-        if read_u64(v, 0)? == other {
-            doomed.push(k.to_vec());
-        }
-        seen += 1;
-        Ok(seen < PURGE_DEPTH)
-    })?;
-    for k in doomed {
-        t.delete(Table::Home, &k)?;
-    }
-    Ok(())
-}
-
 /// Brings the most recent posts of a newly followed account into the follower's home.
-pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id) -> Result<()> {
+pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id, home: &mut dyn HomeSink) -> Result<()> {
     const MERGE: usize = 40;
     let mut ids = Vec::new();
     let (lo, hi) = prefix_bounds(&k1(target));
@@ -406,7 +366,7 @@ pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id) -> Resul
         if s.visibility == Visibility::Direct || reply_elsewhere || !can_see(t, follower, &s)? {
             continue;
         }
-        t.put(Table::Home, &k2(follower, id), &k1(target))?;
+        home.insert(follower, id);
         merged += 1;
     }
     Ok(())

@@ -11,17 +11,18 @@ use crate::{apply, digest, MemTables};
 /// A state plus a clock, with one helper per command.
 struct World {
     t: MemTables,
+    home: crate::home::HomeIndex,
     now: i64,
 }
 
 impl World {
     fn new() -> World {
-        World { t: MemTables::new(), now: 1_700_000_000_000 }
+        World { t: MemTables::new(), home: crate::home::HomeIndex::new(), now: 1_700_000_000_000 }
     }
 
     fn run(&mut self, command: Command) -> Outcome {
         self.now += 1;
-        apply(&mut self.t, &Request { at: self.now, command }).unwrap()
+        apply(&mut self.t, &Request { at: self.now, command }, &mut self.home).unwrap()
     }
 
     fn id(&mut self, command: Command) -> Id {
@@ -68,7 +69,7 @@ impl World {
     }
 
     fn home(&self, viewer: Id) -> Vec<Id> {
-        query::home(&self.t, viewer, &Page { limit: 40, ..Page::default() }).unwrap().into_iter().map(|(s, _)| s.id).collect()
+        query::home(&self.t, &self.home, viewer, &Page { limit: 40, ..Page::default() }).unwrap().into_iter().map(|(s, _)| s.id).collect()
     }
 
     fn sees(&self, viewer: Id, id: Id) -> bool {
@@ -349,7 +350,7 @@ fn play(ops: &[(u8, u8, u8, u8)]) -> (World, Vec<Id>, Vec<Request>) {
         let command = to_command(&w, &users, op);
         w.now += 1;
         let req = Request { at: w.now, command };
-        apply(&mut w.t, &req).unwrap();
+        apply(&mut w.t, &req, &mut w.home).unwrap();
         log.push(req);
     }
     (w, users, log)
@@ -384,7 +385,7 @@ proptest! {
         let (w, users, _) = play(&ops);
         for &u in &users {
             let page = Page { limit: 80, ..Page::default() };
-            let mut shown = query::home(&w.t, u, &page).unwrap();
+            let mut shown = query::home(&w.t, &w.home, u, &page).unwrap();
             shown.extend(query::public(&w.t, u, &page).unwrap());
             for &other in &users {
                 shown.extend(query::account_statuses(&w.t, u, other, Default::default(), &page).unwrap());
@@ -398,7 +399,7 @@ proptest! {
             }
         }
         // Every raw timeline entry points at a post that exists: deletion cleans up eagerly.
-        for (table, id_at) in [(Table::Home, 8), (Table::Public, 0), (Table::AccountStatuses, 8), (Table::Replies, 8)] {
+        for (table, id_at) in [(Table::Public, 0), (Table::AccountStatuses, 8), (Table::Replies, 8)] {
             let mut ids = Vec::new();
             w.t.scan(table, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, crate::kv::Dir::Forward, &mut |k, _| {
                 ids.push(crate::kv::read_u64(k, id_at)?);
@@ -418,10 +419,11 @@ proptest! {
             fresh.user(&format!("u{i}"));
         }
         for req in &log {
-            apply(&mut fresh.t, req).unwrap();
+            apply(&mut fresh.t, req, &mut fresh.home).unwrap();
         }
         prop_assert_eq!(digest(&w.t).unwrap(), digest(&fresh.t).unwrap());
         prop_assert_eq!(&w.t, &fresh.t);
+        prop_assert_eq!(&w.home, &fresh.home, "the derived home index is deterministic too");
     }
 }
 
@@ -441,7 +443,12 @@ fn overlay_conforms_and_leaves_its_base_alone() {
     let a = w.user("a");
     let before = w.t.clone();
     let mut dry = crate::kv::Overlay::new(&w.t);
-    let outcome = apply(&mut dry, &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } }).unwrap();
+    let outcome = apply(
+        &mut dry,
+        &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } },
+        &mut crate::home::NoHome,
+    )
+    .unwrap();
     assert_eq!(outcome, Outcome::Rejected(Rejection::SelfAction));
     assert_eq!(w.t, before);
 }
@@ -492,4 +499,21 @@ proptest! {
             prop_assert_eq!(read(&overlay), read(&copy));
         }
     }
+}
+
+#[test]
+fn home_index_rebuilds_from_the_state() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    w.follow(a, b);
+    let p1 = w.post(b, "one");
+    let p2 = w.post(c, "not followed");
+    let p3 = w.post(a, "mine");
+    let Outcome::Done { id: Some(d) } = w.post_with(c, "@a psst", Visibility::Direct, None) else { panic!() };
+    let rebuilt = crate::home::HomeIndex::rebuild(&w.t, 1_000_000).unwrap();
+    let page = Page { limit: 40, ..Page::default() };
+    let read = |h: &crate::home::HomeIndex| query::home(&w.t, h, a, &page).unwrap().into_iter().map(|(s, _)| s.id).collect::<Vec<_>>();
+    assert_eq!(read(&rebuilt), vec![d, p3, p1]);
+    assert_eq!(read(&rebuilt), read(&w.home));
+    assert!(!read(&rebuilt).contains(&p2));
 }

@@ -87,6 +87,8 @@ pub struct Node {
     store: Store,
     /// The raft log.
     log_store: Store,
+    /// Home timelines, derived from the applied log.
+    home: state_machine::SharedHome,
     id: u64,
 }
 
@@ -117,14 +119,15 @@ impl Node {
         };
         let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
         let log = LogStore::new(log_store.clone());
-        let sm = StateMachine::new(store.clone());
+        let sm = StateMachine::new(store.clone())?;
+        let home = sm.home();
         let raft = Raft::new(id, config, network::NoPeers, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
         if !raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
             let members = std::collections::BTreeMap::from([(id, BasicNode::new("local"))]);
             raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
         }
         let batcher = batcher::Batcher::start(raft.clone());
-        Ok(Node { raft, batcher, store, log_store, id })
+        Ok(Node { raft, batcher, store, log_store, home, id })
     }
 
     pub fn id(&self) -> u64 {
@@ -135,6 +138,11 @@ impl Node {
     /// it is committed and applied here.
     pub async fn propose(&self, req: Request) -> Result<Applied> {
         self.batcher.propose(req).await
+    }
+
+    /// The home-timeline index (derived; see `roost_core::home`).
+    pub fn home(&self) -> &state_machine::SharedHome {
+        &self.home
     }
 
     /// A consistent read snapshot of the local state.

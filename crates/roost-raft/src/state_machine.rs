@@ -1,7 +1,9 @@
 //! Applying committed entries to the state tables, and snapshots of the state.
 
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+
+use roost_core::home::{HomeIndex, HomeInserts, HomeSource};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -70,13 +72,49 @@ pub struct StateMachine {
     current: Arc<Mutex<Option<CurrentSnapshot>>>,
     /// When the state was last made durable.
     last_checkpoint: std::time::Instant,
+    /// The derived home-timeline index, fed after each applied transaction commits.
+    home: SharedHome,
 }
+
+/// A shared handle to the home-timeline index.
+#[derive(Clone, Default)]
+pub struct SharedHome(Arc<RwLock<HomeIndex>>);
+
+impl SharedHome {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HomeIndex> {
+        // Insertions leave the index whole at every step, so a poisoned lock is still usable.
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl HomeSource for SharedHome {
+    fn range(&self, account: u64, after: Option<u64>, before: Option<u64>, oldest_first: bool) -> Vec<u64> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).range(account, after, before, oldest_first)
+    }
+}
+
+/// The most posts walked when rebuilding home timelines at start-up.
+const REBUILD_POSTS: usize = 2_000_000;
 
 type CurrentSnapshot = (SnapshotMeta<u64, BasicNode>, Vec<u8>);
 
 impl StateMachine {
-    pub fn new(store: Store) -> StateMachine {
-        StateMachine { store, current: Arc::default(), last_checkpoint: std::time::Instant::now() }
+    /// Opens the state machine over a store, rebuilding the home index from its state.
+    pub fn new(store: Store) -> Result<StateMachine, crate::Error> {
+        let started = std::time::Instant::now();
+        let index = HomeIndex::rebuild(&store.read()?, REBUILD_POSTS).map_err(|e| crate::Error::Store(e.into()))?;
+        tracing::info!(elapsed = ?started.elapsed(), "home timelines rebuilt");
+        Ok(StateMachine {
+            store,
+            current: Arc::default(),
+            last_checkpoint: std::time::Instant::now(),
+            home: SharedHome(Arc::new(RwLock::new(index))),
+        })
+    }
+
+    /// The home-timeline index this state machine feeds.
+    pub fn home(&self) -> SharedHome {
+        self.home.clone()
     }
 
     /// The chain head this state machine has reached.
@@ -132,6 +170,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let r = blocking(move || {
             store
                 .write(durability, |txn| {
+                    let mut inserts = HomeInserts::default();
                     let mut chain: ChainHead = get(txn.meta_get(CHAIN)?)?;
                     let mut membership: Option<StoredMembership<u64, BasicNode>> = None;
                     let mut outcomes = Vec::with_capacity(entries.len());
@@ -140,7 +179,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             EntryPayload::Blank => Vec::new(),
                             EntryPayload::Normal(requests) => requests
                                 .iter()
-                                .map(|req| roost_core::apply(&mut txn.state, req))
+                                .map(|req| roost_core::apply(&mut txn.state, req, &mut inserts))
                                 .collect::<Result<Vec<_>, _>>()?,
                             EntryPayload::Membership(m) => {
                                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
@@ -161,11 +200,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     if let Some(m) = membership {
                         txn.meta_put(MEMBERSHIP, &put(&m)?)?;
                     }
-                    Ok::<_, StoreError>(outcomes)
+                    Ok::<_, StoreError>((outcomes, inserts))
                 })
                 .map_err(sm_write_err)
         })
         .await;
+        // The transaction committed: readers may now see these posts in home timelines.
+        let r = r.map(|(outcomes, inserts)| {
+            self.home.write().apply(&inserts);
+            outcomes
+        });
         tracing::trace!(requests = n, elapsed = ?t0.elapsed(), "apply");
         r
     }
@@ -200,6 +244,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(sm_write_err)
         })
         .await?;
+        let index = HomeIndex::rebuild(&self.store.read().map_err(sm_read_err)?, REBUILD_POSTS)
+            .map_err(|e| sm_read_err(std::io::Error::other(e.to_string())))?;
+        *self.home.write() = index;
         self.set_current((meta.clone(), bytes));
         Ok(())
     }

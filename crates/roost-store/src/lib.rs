@@ -64,7 +64,7 @@ impl Store {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<Store> {
         let db = Database::builder()
-            .set_cache_size(256 * 1024 * 1024)
+            .set_cache_size(cache_bytes())
             .create(path)
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let store = Store { db: Arc::new(db) };
@@ -285,3 +285,8 @@ impl ReadTables for ReadView {
 
 #[cfg(test)]
 mod tests;
+
+/// redb's page cache per database: `ROOST_CACHE_MIB` (experiment hook), default 256 MiB.
+fn cache_bytes() -> usize {
+    std::env::var("ROOST_CACHE_MIB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(256) * 1024 * 1024
+}

@@ -20,7 +20,7 @@ fn page_of(state: &AppState, view: &ReadView, user: &User, uri: &Uri, items: Vec
 
 pub async fn home(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
-    let items = query::home(&view, user.id(), &p.page(MAX_LIMIT))?;
+    let items = query::home(&view, state.node().home(), user.id(), &p.page(MAX_LIMIT))?;
     page_of(&state, &view, &user, &uri, items)
 }
 
