@@ -30,9 +30,12 @@ pub struct Options {
     /// Seconds each measured phase runs.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
-    /// Concurrent clients.
+    /// Concurrent clients while loading and posting.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Concurrent clients while reading home timelines [default: --concurrency].
+    #[arg(long)]
+    read_concurrency: Option<usize>,
     /// The `roost` binary [default: next to this one].
     #[arg(long)]
     roost: Option<PathBuf>,
@@ -290,7 +293,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let sampled_pages = Arc::new(AtomicUsize::new(0));
     let (ps, sp) = (posts_seen.clone(), sampled_pages.clone());
     let t = Instant::now();
-    let (mut home, home_failed) = drive(o.concurrency, usize::MAX, deadline, move |k| {
+    let readers = o.read_concurrency.unwrap_or(o.concurrency);
+    let (mut home, home_failed) = drive(readers, usize::MAX, deadline, move |k| {
         let (h, b, tk, ps, sampled) = (h.clone(), b.clone(), tk.clone(), ps.clone(), sp.clone());
         async move {
             let reader = rand::rngs::StdRng::seed_from_u64(k as u64).gen_range(0..tk.len());
@@ -324,7 +328,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         o.posts,
         o.seed
     );
-    println!("- {} concurrent clients on the same machine, {} s per phase, fsync on", o.concurrency, o.seconds);
+    println!(
+        "- {} concurrent clients posting, {readers} reading, on the same machine; {} s per phase; fsync on",
+        o.concurrency, o.seconds
+    );
     println!();
     println!("| operation | requests | failed | throughput (/s) | p50 (ms) | p99 (ms) |");
     println!("|---|---:|---:|---:|---:|---:|");

@@ -129,28 +129,20 @@ impl HomeIndex {
         let mut index = HomeIndex::new();
         let mut followers_cache: HashMap<Id, Vec<(Id, bool)>> = HashMap::new();
         let mut seen = 0usize;
-        let mut ids = Vec::new();
-        t.scan(Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Reverse, &mut |k, _| {
-            ids.push(read_u64(k, 0)?);
-            seen += 1;
-            Ok(seen < max_posts)
-        })?;
-        for id in ids {
-            let Some(s) = get_value::<Status>(t, Table::Status, &k1(id))? else { continue };
-            let followers = match followers_cache.get(&s.author) {
-                Some(f) => f,
-                None => {
-                    let f = followers_with_flags(t, s.author)?;
-                    followers_cache.entry(s.author).or_insert(f)
-                }
-            };
-            let targets = fan_out_targets(t, &s, followers)?;
-            for account in targets {
+        t.scan(Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Reverse, &mut |_, v| {
+            let s: Status = crate::kv::decode(v)?;
+            if !followers_cache.contains_key(&s.author) {
+                followers_cache.insert(s.author, followers_with_flags(t, s.author)?);
+            }
+            let followers = followers_cache.get(&s.author).map(Vec::as_slice).unwrap_or_default();
+            for account in fan_out_targets(t, &s, followers)? {
                 if index.len(account) < CAP {
                     index.insert(account, s.id);
                 }
             }
-        }
+            seen += 1;
+            Ok(seen < max_posts)
+        })?;
         Ok(index)
     }
 }

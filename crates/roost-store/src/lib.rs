@@ -25,6 +25,11 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 
+/// redb's page cache per database. At the benchmark scale (4.7 GB of state at the time), 2 GiB
+/// instead of 256 MiB changed neither posting nor reading speed: the OS page cache serves the
+/// rest.
+const CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Storage failures. They are not recoverable by retrying the same operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,7 +69,7 @@ impl Store {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<Store> {
         let db = Database::builder()
-            .set_cache_size(cache_bytes())
+            .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let store = Store { db: Arc::new(db) };
@@ -285,8 +290,3 @@ impl ReadTables for ReadView {
 
 #[cfg(test)]
 mod tests;
-
-/// redb's page cache per database: `ROOST_CACHE_MIB` (experiment hook), default 256 MiB.
-fn cache_bytes() -> usize {
-    std::env::var("ROOST_CACHE_MIB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(256) * 1024 * 1024
-}
