@@ -131,10 +131,10 @@ impl HomeIndex {
         let mut seen = 0usize;
         t.scan(Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Reverse, &mut |_, v| {
             let s: Status = crate::kv::decode(v)?;
-            if !followers_cache.contains_key(&s.author) {
-                followers_cache.insert(s.author, followers_with_flags(t, s.author)?);
-            }
-            let followers = followers_cache.get(&s.author).map(Vec::as_slice).unwrap_or_default();
+            let followers = match followers_cache.entry(s.author) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(followers_with_flags(t, s.author)?),
+            };
             for account in fan_out_targets(t, &s, followers)? {
                 if index.len(account) < CAP {
                     index.insert(account, s.id);
