@@ -198,26 +198,33 @@ impl ReadTables for MemTables {
         if bounds_empty(&bounds) {
             return Ok(());
         }
-        let range = self.map.range(bounds);
-        let mut step = |k: &Vec<u8>, v: &Vec<u8>| visit(&k[1..], v);
-        match dir {
-            Dir::Forward => {
-                for (k, v) in range {
-                    if !step(k, v)? {
-                        break;
-                    }
-                }
-            }
-            Dir::Reverse => {
-                for (k, v) in range.rev() {
-                    if !step(k, v)? {
-                        break;
-                    }
+        walk(self.map.range(bounds), dir, |(k, v)| visit(&k[1..], v))
+    }
+}
+
+/// Feeds the items of a double-ended iterator to `step` in the scan's direction until it
+/// returns `false`: the one loop behind every [`ReadTables::scan`].
+pub fn walk<I, E>(iter: I, dir: Dir, mut step: impl FnMut(I::Item) -> std::result::Result<bool, E>) -> std::result::Result<(), E>
+where
+    I: DoubleEndedIterator,
+{
+    match dir {
+        Dir::Forward => {
+            for item in iter {
+                if !step(item)? {
+                    break;
                 }
             }
         }
-        Ok(())
+        Dir::Reverse => {
+            for item in iter.rev() {
+                if !step(item)? {
+                    break;
+                }
+            }
+        }
     }
+    Ok(())
 }
 
 /// Whether a range is empty or inverted (BTreeMap and redb panic or error on inverted ranges).

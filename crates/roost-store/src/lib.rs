@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
-use roost_core::kv::{bounds_empty, full_bounds, full_key, Dir, Visitor};
+use roost_core::kv::{bounds_empty, full_bounds, full_key, walk, Dir, Visitor};
 use roost_core::{ReadTables, Table, Tables};
 
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
@@ -179,28 +179,10 @@ fn scan_table(
     }
     let range = (bounds.0.as_ref().map(Vec::as_slice), bounds.1.as_ref().map(Vec::as_slice));
     let iter = table.range::<&[u8]>(range).map_err(core_err)?;
-    type Item<'g> = Result<(redb::AccessGuard<'g, &'static [u8]>, redb::AccessGuard<'g, &'static [u8]>), redb::StorageError>;
-    let mut step = |item: Item<'_>| {
+    walk(iter, dir, |item| {
         let (k, v) = item.map_err(core_err)?;
         visit(&k.value()[1..], v.value())
-    };
-    match dir {
-        Dir::Forward => {
-            for item in iter {
-                if !step(item)? {
-                    break;
-                }
-            }
-        }
-        Dir::Reverse => {
-            for item in iter.rev() {
-                if !step(item)? {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(())
+    })
 }
 
 impl ReadTables for StateTables<'_> {
