@@ -362,3 +362,76 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     drop(server);
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct ReplayOptions {
+    /// A data directory left by `roost-bench http --data-dir D` (it holds bench-tokens.txt).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Seconds each phase runs.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent clients for each phase (several values measure several phases).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64")]
+    concurrency: Vec<usize>,
+    /// The `roost` binary [default: next to this one].
+    #[arg(long)]
+    roost: Option<PathBuf>,
+}
+
+/// Measures home-timeline reads and posting again on a dataset built earlier.
+pub async fn replay(o: ReplayOptions) -> anyhow::Result<()> {
+    let bin = match o.roost.clone() {
+        Some(b) => b,
+        None => std::env::current_exe()?.with_file_name("roost"),
+    };
+    let tokens: Arc<Vec<String>> = Arc::new(
+        std::fs::read_to_string(o.data_dir.join("bench-tokens.txt"))
+            .context("reading bench-tokens.txt: build the dataset first with `roost-bench http --data-dir`")?
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    );
+    let server = start_server(&bin, &o.data_dir)?;
+    let base = server.url.clone();
+    let http = reqwest::Client::builder().build()?;
+    println!("## roost-bench replay\n");
+    println!("- machine: {}", stats::machine());
+    println!("- dataset in {} ({} accounts); {} s per phase; fsync on\n", o.data_dir.display(), tokens.len(), o.seconds);
+    println!("| operation | clients | requests | failed | throughput (/s) | p50 (ms) | p99 (ms) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for &clients in &o.concurrency {
+        for post in [false, true] {
+            let deadline = Some(Instant::now() + Duration::from_secs(o.seconds));
+            let (h, b, tk) = (http.clone(), base.clone(), tokens.clone());
+            let t = Instant::now();
+            let (mut lat, failed) = drive(clients, usize::MAX, deadline, move |k| {
+                let (h, b, tk) = (h.clone(), b.clone(), tk.clone());
+                async move {
+                    let user = rand::rngs::StdRng::seed_from_u64(k as u64).gen_range(0..tk.len());
+                    let req = if post {
+                        h.post(format!("{b}/api/v1/statuses")).form(&[("status", format!("replayed post {k}"))])
+                    } else {
+                        h.get(format!("{b}/api/v1/timelines/home?limit=20"))
+                    };
+                    let resp = check(req.bearer_auth(&tk[user]).send().await?).await?;
+                    resp.bytes().await?;
+                    Ok(())
+                }
+            })
+            .await;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "| {} | {clients} | {} | {failed} | {:.0} | {:.2} | {:.2} |",
+                if post { "create-status" } else { "home timeline (limit 20)" },
+                lat.len(),
+                lat.len() as f64 / secs,
+                lat.percentile_ms(50.0),
+                lat.percentile_ms(99.0)
+            );
+        }
+    }
+    let (rss, peak) = stats::rss_mib(server.child.id());
+    println!("\n- server memory: RSS {rss} MiB (peak {peak} MiB)");
+    Ok(())
+}

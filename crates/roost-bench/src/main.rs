@@ -36,6 +36,8 @@ enum Cmd {
     },
     /// Start a server, load a dataset through the API, and measure it.
     Http(http::Options),
+    /// Measure again on a dataset that `http --data-dir` left behind.
+    Replay(http::ReplayOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +46,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Http(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(http::run(opts))
+        }
+        Cmd::Replay(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(http::replay(opts))
         }
     }
 }
