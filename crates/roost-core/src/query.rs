@@ -349,15 +349,28 @@ pub struct Interactions {
     pub muted: bool,
 }
 
-pub fn interactions(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> Result<Interactions> {
+/// `viewer_has_bookmarks` may be `false` only if the viewer has no bookmark at all (see
+/// [`has_bookmarks`]); it saves a lookup per post.
+pub fn interactions(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status, viewer_has_bookmarks: bool) -> Result<Interactions> {
     // The counters are exact (the property tests hold them to it), so a post nobody favourited
     // or reblogged needs no lookup.
     Ok(Interactions {
         favourited: s.favourites_count > 0 && t.get(Table::Favourite, &k2(s.id, viewer))?.is_some(),
         reblogged: s.reblogs_count > 0 && t.get(Table::Reblog, &k2(s.id, viewer))?.is_some(),
-        bookmarked: t.get(Table::Bookmark, &k2(viewer, s.id))?.is_some(),
+        bookmarked: viewer_has_bookmarks && t.get(Table::Bookmark, &k2(viewer, s.id))?.is_some(),
         muted: false,
     })
+}
+
+/// Whether the account has bookmarked anything.
+pub fn has_bookmarks(t: &(impl ReadTables + ?Sized), account: Id) -> Result<bool> {
+    let mut any = false;
+    let (lo, hi) = prefix_bounds(&k1(account));
+    t.scan(Table::BookmarkByAccount, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, _| {
+        any = true;
+        Ok(false)
+    })?;
+    Ok(any)
 }
 
 /// The thread around a post: its ancestors (oldest first) and descendants (depth first, in

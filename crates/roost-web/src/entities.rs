@@ -10,6 +10,7 @@ use roost_core::ReadTables;
 use roost_types::{Id, Millis};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 
 use crate::html;
 use crate::{ApiResult, AppState, WebConfig};
@@ -18,26 +19,26 @@ use crate::{ApiResult, AppState, WebConfig};
 /// its HTML never does: render once, serve many times. Bounded: cleared when full.
 #[derive(Default)]
 pub struct ContentCache {
-    map: std::sync::Mutex<HashMap<Id, std::sync::Arc<str>>>,
+    map: std::sync::Mutex<HashMap<Id, Arc<str>>>,
 }
 
 impl ContentCache {
     const CAPACITY: usize = 200_000;
 
-    pub fn get_or_render(&self, id: Id, render: impl FnOnce() -> String) -> String {
+    pub fn get_or_render(&self, id: Id, render: impl FnOnce() -> String) -> Arc<str> {
         if let Some(html) = self.lock().get(&id) {
-            return html.to_string();
+            return html.clone();
         }
-        let html = render();
+        let html: Arc<str> = render().into();
         let mut map = self.lock();
         if map.len() >= Self::CAPACITY {
             map.clear();
         }
-        map.insert(id, html.as_str().into());
+        map.insert(id, html.clone());
         html
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, std::sync::Arc<str>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Arc<str>>> {
         // The map is always whole between statements, so a poisoned lock is still usable.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -140,8 +141,9 @@ pub struct StatusJson {
     pub url: String,
     pub created_at: String,
     /// The author, serialised once per request and reused for each of their posts.
-    pub account: Box<RawValue>,
-    pub content: String,
+    pub account: Arc<RawValue>,
+    /// Shared with the rendered-content cache.
+    pub content: Arc<str>,
     pub visibility: &'static str,
     pub sensitive: bool,
     pub spoiler_text: String,
@@ -180,7 +182,7 @@ pub struct NotificationJson {
     pub kind: &'static str,
     pub created_at: String,
     pub group_key: String,
-    pub account: Box<RawValue>,
+    pub account: Arc<RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusJson>,
 }
@@ -259,13 +261,15 @@ pub struct Renderer<'a, T: ReadTables> {
     viewer: Id,
     cfg: &'a WebConfig,
     contents: &'a ContentCache,
-    accounts: HashMap<Id, Option<(AccountJson, Box<RawValue>)>>,
+    accounts: HashMap<Id, Option<(AccountJson, Arc<RawValue>)>>,
     apps: HashMap<String, Option<ApplicationJson>>,
+    /// Whether the viewer has any bookmark (decided once per request).
+    has_bookmarks: Option<bool>,
 }
 
 impl<'a, T: ReadTables> Renderer<'a, T> {
     pub fn new(view: &'a T, viewer: Id, state: &'a AppState) -> Self {
-        Renderer { view, viewer, cfg: state.config(), contents: state.contents(), accounts: HashMap::new(), apps: HashMap::new() }
+        Renderer { view, viewer, cfg: state.config(), contents: state.contents(), accounts: HashMap::new(), apps: HashMap::new(), has_bookmarks: None }
     }
 
     pub fn account_url(&self, username: &str) -> String {
@@ -342,13 +346,13 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     }
 
     /// An account's entity and its serialisation, cached for the request.
-    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<&(AccountJson, Box<RawValue>)>> {
+    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<&(AccountJson, Arc<RawValue>)>> {
         if !self.accounts.contains_key(&id) {
             let entry = match query::account(self.view, id)? {
                 Some(a) => {
                     let json = self.account(&a);
                     let raw = serde_json::value::to_raw_value(&json).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
-                    Some((json, raw))
+                    Some((json, Arc::from(raw)))
                 }
                 None => None,
             };
@@ -384,8 +388,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
                 mentions.push(MentionJson { id: a.id.clone(), username: a.username.clone(), url: a.url.clone(), acct: a.acct.clone() });
             }
         }
-        let content = if s.reblog_of.is_some() {
-            String::new()
+        let content: Arc<str> = if s.reblog_of.is_some() {
+            Arc::from("")
         } else {
             self.contents.get_or_render(s.id, || {
                 html::render(&s.text, &base, &|u| mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone()))
@@ -401,7 +405,11 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             }),
             None => None,
         };
-        let mine = query::interactions(self.view, self.viewer, s)?;
+        let has_bookmarks = match self.has_bookmarks {
+            Some(b) => b,
+            None => *self.has_bookmarks.insert(query::has_bookmarks(self.view, self.viewer)?),
+        };
+        let mine = query::interactions(self.view, self.viewer, s, has_bookmarks)?;
         let application = match &s.application {
             Some(client_id) => self.application(client_id)?,
             None => None,

@@ -1,9 +1,8 @@
 //! Mastodon pagination: `limit`, `max_id`, `since_id`, `min_id` in, a `Link` header out.
 
-use axum::http::header::LINK;
+use axum::http::header::{CONTENT_TYPE, LINK};
 use axum::http::{HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use roost_core::query::Page;
 use roost_types::Id;
 use serde::{Deserialize, Serialize};
@@ -45,7 +44,12 @@ pub struct Paged<T>(pub Vec<T>, pub Option<HeaderValue>);
 
 impl<T: Serialize> IntoResponse for Paged<T> {
     fn into_response(self) -> Response {
-        let mut resp = Json(self.0).into_response();
+        // A page of posts is tens of kilobytes: size the buffer once instead of growing it.
+        let mut buf = Vec::with_capacity(2048 * self.0.len().max(1));
+        let mut resp = match serde_json::to_writer(&mut buf, &self.0) {
+            Ok(()) => ([(CONTENT_TYPE, "application/json")], buf).into_response(),
+            Err(e) => return crate::ApiError::Internal(e.to_string()).into_response(),
+        };
         if let Some(link) = self.1 {
             resp.headers_mut().insert(LINK, link);
         }
