@@ -29,11 +29,28 @@ pub struct Viewer<'t, T: ReadTables + ?Sized> {
     t: &'t T,
     id: Id,
     relations: HashMap<Id, Relation>,
+    /// Whether the viewer blocks anyone, is blocked by anyone, mutes anyone: most accounts do
+    /// none of these, and then no per-author lookup is needed for them.
+    any: Option<(bool, bool, bool)>,
 }
 
 impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
     pub fn new(t: &'t T, id: Id) -> Self {
-        Viewer { t, id, relations: HashMap::new() }
+        Viewer { t, id, relations: HashMap::new(), any: None }
+    }
+
+    fn any(&mut self) -> Result<(bool, bool, bool)> {
+        if let Some(any) = self.any {
+            return Ok(any);
+        }
+        let prefix = crate::kv::k1(self.id);
+        let any = (
+            has_prefix(self.t, Table::BlockByAccount, &prefix)?,
+            has_prefix(self.t, Table::BlockedBy, &prefix)?,
+            has_prefix(self.t, Table::MuteByAccount, &prefix)?,
+        );
+        self.any = Some(any);
+        Ok(any)
     }
 
     pub fn id(&self) -> Id {
@@ -49,10 +66,12 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
         if let Some(r) = self.relations.get(&author) {
             return Ok(*r);
         }
+        let (blocks, blocked_by, mutes) = self.any()?;
         let (t, v) = (self.t, self.id);
         let r = Relation {
-            blocked: t.get(Table::Block, &k2(v, author))?.is_some() || t.get(Table::Block, &k2(author, v))?.is_some(),
-            muted: t.get(Table::Mute, &k2(v, author))?.is_some(),
+            blocked: (blocks && t.get(Table::Block, &k2(v, author))?.is_some())
+                || (blocked_by && t.get(Table::Block, &k2(author, v))?.is_some()),
+            muted: mutes && t.get(Table::Mute, &k2(v, author))?.is_some(),
             follows: t.get(Table::Follow, &k2(v, author))?.is_some(),
         };
         self.relations.insert(author, r);
@@ -100,6 +119,17 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
     pub fn blocked(&mut self, other: Id) -> Result<bool> {
         Ok(other != self.id && self.relation(other)?.blocked)
     }
+}
+
+/// Whether a table has any key starting with `prefix`.
+fn has_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8]) -> Result<bool> {
+    let (lo, hi) = crate::kv::prefix_bounds(prefix);
+    let mut any = false;
+    t.scan(table, std::ops::Bound::Included(&lo), crate::kv::bound_ref(&hi), crate::kv::Dir::Forward, &mut |_, _| {
+        any = true;
+        Ok(false)
+    })?;
+    Ok(any)
 }
 
 /// Whether `a` blocks `b` or `b` blocks `a`.
