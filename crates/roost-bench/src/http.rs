@@ -179,7 +179,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     // One app, and a token per account.
     let app: serde_json::Value = check(
         http.post(format!("{base}/api/v1/apps"))
-            .form(&[("client_name", "roost-bench"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow")])
+            .form(&[
+                ("client_name", "roost-bench"),
+                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
+                ("scopes", "read write follow"),
+            ])
             .send()
             .await?,
     )
@@ -207,7 +211,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 .send()
                 .await?;
             let v: serde_json::Value = check(resp).await?.json().await?;
-            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] = v["access_token"].as_str().context("token")?.to_string();
+            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] =
+                v["access_token"].as_str().context("token")?.to_string();
             Ok(())
         }
     })
@@ -236,7 +241,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         let (h, b, tk, ids, pairs) = (h.clone(), b.clone(), tk.clone(), id2.clone(), p2.clone());
         async move {
             let (i, target) = pairs[k];
-            check(h.post(format!("{b}/api/v1/accounts/{}/follow", ids[target])).bearer_auth(&tk[i]).send().await?).await?;
+            check(h.post(format!("{b}/api/v1/accounts/{}/follow", ids[target])).bearer_auth(&tk[i]).send().await?)
+                .await?;
             Ok(())
         }
     })
@@ -258,7 +264,14 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let author = au.sample(&mut rng);
             let text = dataset::post_text(&mut rng, k);
-            check(h.post(format!("{b}/api/v1/statuses")).bearer_auth(&tk[author]).form(&[("status", text)]).send().await?).await?;
+            check(
+                h.post(format!("{b}/api/v1/statuses"))
+                    .bearer_auth(&tk[author])
+                    .form(&[("status", text)])
+                    .send()
+                    .await?,
+            )
+            .await?;
             if k > 0 && k % 100_000 == 0 {
                 eprintln!("  {k} posts");
             }
@@ -276,10 +289,19 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let (mut create, create_failed) = drive(o.concurrency, usize::MAX, deadline, move |k| {
         let (h, b, tk, au) = (h.clone(), b.clone(), tk.clone(), au.clone());
         async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(1) ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut rng = rand::rngs::StdRng::seed_from_u64(
+                seed.wrapping_add(1) ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
             let author = au.sample(&mut rng);
             let text = dataset::post_text(&mut rng, k);
-            check(h.post(format!("{b}/api/v1/statuses")).bearer_auth(&tk[author]).form(&[("status", text)]).send().await?).await?;
+            check(
+                h.post(format!("{b}/api/v1/statuses"))
+                    .bearer_auth(&tk[author])
+                    .form(&[("status", text)])
+                    .send()
+                    .await?,
+            )
+            .await?;
             Ok(())
         }
     })
@@ -298,7 +320,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         let (h, b, tk, ps, sampled) = (h.clone(), b.clone(), tk.clone(), ps.clone(), sp.clone());
         async move {
             let reader = rand::rngs::StdRng::seed_from_u64(k as u64).gen_range(0..tk.len());
-            let resp = check(h.get(format!("{b}/api/v1/timelines/home?limit=20")).bearer_auth(&tk[reader]).send().await?).await?;
+            let resp =
+                check(h.get(format!("{b}/api/v1/timelines/home?limit=20")).bearer_auth(&tk[reader]).send().await?)
+                    .await?;
             let body = resp.bytes().await?;
             // Parse one response in a hundred to count posts: parsing every 40 KB page would
             // make the client, which shares the machine, the bottleneck.
@@ -397,7 +421,12 @@ pub async fn replay(o: ReplayOptions) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().build()?;
     println!("## roost-bench replay\n");
     println!("- machine: {}", stats::machine());
-    println!("- dataset in {} ({} accounts); {} s per phase; fsync on\n", o.data_dir.display(), tokens.len(), o.seconds);
+    println!(
+        "- dataset in {} ({} accounts); {} s per phase; fsync on\n",
+        o.data_dir.display(),
+        tokens.len(),
+        o.seconds
+    );
     println!("| operation | clients | requests | failed | throughput (/s) | p50 (ms) | p99 (ms) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for &clients in &o.concurrency {

@@ -124,14 +124,7 @@ pub trait ReadTables {
 
     /// Visits the entries of `table` whose keys lie within the bounds, in key order (or its
     /// reverse), until `visit` returns `false`.
-    fn scan(
-        &self,
-        table: Table,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        dir: Dir,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()>;
+    fn scan(&self, table: Table, lo: Bound<&[u8]>, hi: Bound<&[u8]>, dir: Dir, visit: &mut Visitor<'_>) -> Result<()>;
 }
 
 /// Read and write access; the state machine's `apply` gets one of these.
@@ -186,14 +179,7 @@ impl ReadTables for MemTables {
         Ok(self.map.get(&full_key(table, key)).cloned())
     }
 
-    fn scan(
-        &self,
-        table: Table,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        dir: Dir,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
+    fn scan(&self, table: Table, lo: Bound<&[u8]>, hi: Bound<&[u8]>, dir: Dir, visit: &mut Visitor<'_>) -> Result<()> {
         let bounds = full_bounds(table, lo, hi);
         if bounds_empty(&bounds) {
             return Ok(());
@@ -204,7 +190,11 @@ impl ReadTables for MemTables {
 
 /// Feeds the items of a double-ended iterator to `step` in the scan's direction until it
 /// returns `false`: the one loop behind every [`ReadTables::scan`].
-pub fn walk<I, E>(iter: I, dir: Dir, mut step: impl FnMut(I::Item) -> std::result::Result<bool, E>) -> std::result::Result<(), E>
+pub fn walk<I, E>(
+    iter: I,
+    dir: Dir,
+    mut step: impl FnMut(I::Item) -> std::result::Result<bool, E>,
+) -> std::result::Result<(), E>
 where
     I: DoubleEndedIterator,
 {
@@ -267,7 +257,12 @@ pub fn get_value<T: DeserializeOwned>(t: &(impl ReadTables + ?Sized), table: Tab
     }
 }
 
-pub(crate) fn put_value<T: Serialize>(t: &mut (impl Tables + ?Sized), table: Table, key: &[u8], value: &T) -> Result<()> {
+pub(crate) fn put_value<T: Serialize>(
+    t: &mut (impl Tables + ?Sized),
+    table: Table,
+    key: &[u8],
+    value: &T,
+) -> Result<()> {
     t.put(table, key, &encode(value)?)
 }
 
@@ -312,7 +307,12 @@ pub(crate) fn delete_prefix(t: &mut (impl Tables + ?Sized), table: Table, prefix
 }
 
 /// The keys of `table` starting with `prefix`, in order, at most `max`.
-pub(crate) fn collect_keys(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8], max: usize) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn collect_keys(
+    t: &(impl ReadTables + ?Sized),
+    table: Table,
+    prefix: &[u8],
+    max: usize,
+) -> Result<Vec<Vec<u8>>> {
     let mut keys = Vec::new();
     let (lo, hi) = prefix_bounds(prefix);
     t.scan(table, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
@@ -407,14 +407,7 @@ impl<R: ReadTables + ?Sized> ReadTables for Overlay<'_, R> {
         }
     }
 
-    fn scan(
-        &self,
-        table: Table,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-        dir: Dir,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
+    fn scan(&self, table: Table, lo: Bound<&[u8]>, hi: Bound<&[u8]>, dir: Dir, visit: &mut Visitor<'_>) -> Result<()> {
         // Walk the base in order, splicing in the pending changes of this range as their keys
         // come up, so that a scan that stops early reads only what it needs.
         let bounds = full_bounds(table, lo, hi);

@@ -67,11 +67,15 @@ pub fn apply(t: &mut impl Tables, req: &Request, home: &mut dyn home::HomeSink) 
         Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status),
         Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status),
         Command::Unfavourite { account, status } => statuses::unfavourite(t, *account, *status),
-        Command::Reblog { account, status, visibility } => statuses::reblog(t, at, *account, *status, *visibility, home),
+        Command::Reblog { account, status, visibility } => {
+            statuses::reblog(t, at, *account, *status, *visibility, home)
+        }
         Command::Unreblog { account, status } => statuses::unreblog(t, *account, *status),
         Command::Bookmark { account, status } => statuses::bookmark(t, at, *account, *status),
         Command::Unbookmark { account, status } => statuses::unbookmark(t, *account, *status),
-        Command::Follow { account, target, reblogs, notify } => social::follow(t, at, *account, *target, *reblogs, *notify, home),
+        Command::Follow { account, target, reblogs, notify } => {
+            social::follow(t, at, *account, *target, *reblogs, *notify, home)
+        }
         Command::Unfollow { account, target } => social::unfollow(t, *account, *target),
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),

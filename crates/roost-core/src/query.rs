@@ -5,9 +5,9 @@ use std::ops::Bound;
 
 use roost_types::Id;
 
+use crate::home::HomeSource;
 use crate::kv::{bound_ref, get_value, k1, k2, ks, prefix_bounds, read_u64, Dir, ReadTables, Table};
 use crate::model::{Account, App, Notification, NotificationKind, Status, Token};
-use crate::home::HomeSource;
 use crate::visibility::{self, Viewer};
 use crate::Result;
 
@@ -224,13 +224,17 @@ pub fn account_statuses(
 /// The viewer's favourites, newest first, with the favourite's ID for paging.
 pub fn favourites(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
     let mut v = Viewer::new(t, viewer);
-    page_scan(t, Table::FavouriteByAccount, &k1(viewer), page, |fav, value| Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (fav, s))))
+    page_scan(t, Table::FavouriteByAccount, &k1(viewer), page, |fav, value| {
+        Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (fav, s)))
+    })
 }
 
 /// The viewer's bookmarks, newest first, with the bookmark's ID for paging.
 pub fn bookmarks(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
     let mut v = Viewer::new(t, viewer);
-    page_scan(t, Table::BookmarkByAccount, &k1(viewer), page, |bm, value| Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (bm, s))))
+    page_scan(t, Table::BookmarkByAccount, &k1(viewer), page, |bm, value| {
+        Ok(visible(&mut v, read_u64(value, 0)?)?.map(|s| (bm, s)))
+    })
 }
 
 /// Which notifications a listing wants.
@@ -272,7 +276,11 @@ pub fn notifications(
     })
 }
 
-pub fn notification(t: &(impl ReadTables + ?Sized), viewer: Id, id: Id) -> Result<Option<(Notification, Option<Shown>)>> {
+pub fn notification(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    id: Id,
+) -> Result<Option<(Notification, Option<Shown>)>> {
     match get_value::<Notification>(t, Table::Notification, &k2(viewer, id))? {
         Some(n) => live_notification(t, n),
         None => Ok(None),
@@ -298,7 +306,13 @@ pub fn mutes(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<
     page_scan(t, Table::MuteByAccount, &k1(viewer), page, |rid, v| Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a))))
 }
 
-fn relation_list(t: &(impl ReadTables + ?Sized), table: Table, viewer: Id, whose: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+fn relation_list(
+    t: &(impl ReadTables + ?Sized),
+    table: Table,
+    viewer: Id,
+    whose: Id,
+    page: &Page,
+) -> Result<Vec<(Id, Account)>> {
     if viewer != whose && visibility::blocked_either_way(t, viewer, whose)? {
         return Ok(Vec::new());
     }
@@ -351,7 +365,12 @@ pub struct Interactions {
 
 /// `viewer_has_bookmarks` may be `false` only if the viewer has no bookmark at all (see
 /// [`has_bookmarks`]); it saves a lookup per post.
-pub fn interactions(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status, viewer_has_bookmarks: bool) -> Result<Interactions> {
+pub fn interactions(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    s: &Status,
+    viewer_has_bookmarks: bool,
+) -> Result<Interactions> {
     // The counters are exact (the property tests hold them to it), so a post nobody favourited
     // or reblogged needs no lookup.
     Ok(Interactions {

@@ -3,11 +3,11 @@
 use roost_types::{Id, Millis, Outcome, Rejection};
 
 use crate::accounts::adjust;
+use crate::home::HomeSink;
 use crate::ids::next_id;
 use crate::kv::{get_value, k1, k2, put_value, read_u64, Table, Tables};
 use crate::model::{Follow, Mute, NotificationKind};
 use crate::notifications::notify;
-use crate::home::HomeSink;
 use crate::statuses::merge_home;
 use crate::visibility::blocked_either_way;
 use crate::{query, Result};

@@ -5,10 +5,13 @@ use std::ops::Bound;
 use roost_types::{Id, Millis, NewStatus, Outcome, Rejection, Visibility};
 
 use crate::accounts::adjust;
-use crate::ids::next_id;
-use crate::kv::{bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables};
-use crate::model::{Follow, NotificationKind, Status};
 use crate::home::HomeSink;
+use crate::ids::next_id;
+use crate::kv::{
+    bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table,
+    Tables,
+};
+use crate::model::{Follow, NotificationKind, Status};
 use crate::notifications::notify;
 use crate::query::{self, idempotency_key};
 use crate::visibility::can_see;
@@ -262,7 +265,14 @@ pub(crate) fn unfavourite(t: &mut impl Tables, account: Id, id: Id) -> Result<Ou
     Ok(Outcome::created(id))
 }
 
-pub(crate) fn reblog(t: &mut impl Tables, at: Millis, account: Id, id: Id, visibility: Visibility, home: &mut dyn HomeSink) -> Result<Outcome> {
+pub(crate) fn reblog(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    id: Id,
+    visibility: Visibility,
+    home: &mut dyn HomeSink,
+) -> Result<Outcome> {
     let s = match target(t, account, id, Rejection::NotFound)? {
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Rejected(r)),

@@ -69,7 +69,11 @@ impl World {
     }
 
     fn home(&self, viewer: Id) -> Vec<Id> {
-        query::home(&self.t, &self.home, viewer, &Page { limit: 40, ..Page::default() }).unwrap().into_iter().map(|(s, _)| s.id).collect()
+        query::home(&self.t, &self.home, viewer, &Page { limit: 40, ..Page::default() })
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s.id)
+            .collect()
     }
 
     fn sees(&self, viewer: Id, id: Id) -> bool {
@@ -257,7 +261,11 @@ fn pagination_with_max_since_and_min_id() {
     let a = w.user("a");
     let posts: Vec<Id> = (0..10).map(|i| w.post(a, &format!("post {i}"))).collect();
     let page = |max_id, since_id, min_id, limit| {
-        query::public(&w.t, a, &Page { max_id, since_id, min_id, limit }).unwrap().into_iter().map(|(s, _)| s.id).collect::<Vec<_>>()
+        query::public(&w.t, a, &Page { max_id, since_id, min_id, limit })
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s.id)
+            .collect::<Vec<_>>()
     };
     assert_eq!(page(None, None, None, 3), vec![posts[9], posts[8], posts[7]]);
     assert_eq!(page(Some(posts[7]), None, None, 3), vec![posts[6], posts[5], posts[4]]);
@@ -272,11 +280,15 @@ fn notifications_dismiss_and_clear() {
     w.follow(b, a);
     w.post(b, "hi @a");
     assert_eq!(w.notifications(a), vec![NotificationKind::Mention, NotificationKind::Follow]);
-    let all = query::notifications(&w.t, a, &NotificationFilter::default(), &Page { limit: 5, ..Page::default() }).unwrap();
+    let all =
+        query::notifications(&w.t, a, &NotificationFilter::default(), &Page { limit: 5, ..Page::default() }).unwrap();
     let filtered = NotificationFilter { types: vec![NotificationKind::Follow], ..NotificationFilter::default() };
     assert_eq!(query::notifications(&w.t, a, &filtered, &Page { limit: 5, ..Page::default() }).unwrap().len(), 1);
     assert_eq!(w.run(Command::DismissNotification { account: a, notification: all[0].0.id }), Outcome::done());
-    assert_eq!(w.run(Command::DismissNotification { account: b, notification: all[1].0.id }), Outcome::Rejected(Rejection::NotFound));
+    assert_eq!(
+        w.run(Command::DismissNotification { account: b, notification: all[1].0.id }),
+        Outcome::Rejected(Rejection::NotFound)
+    );
     w.run(Command::ClearNotifications { account: a });
     assert!(w.notifications(a).is_empty());
 }
@@ -512,7 +524,9 @@ fn home_index_rebuilds_from_the_state() {
     let Outcome::Done { id: Some(d) } = w.post_with(c, "@a psst", Visibility::Direct, None) else { panic!() };
     let rebuilt = crate::home::HomeIndex::rebuild(&w.t, 1_000_000).unwrap();
     let page = Page { limit: 40, ..Page::default() };
-    let read = |h: &crate::home::HomeIndex| query::home(&w.t, h, a, &page).unwrap().into_iter().map(|(s, _)| s.id).collect::<Vec<_>>();
+    let read = |h: &crate::home::HomeIndex| {
+        query::home(&w.t, h, a, &page).unwrap().into_iter().map(|(s, _)| s.id).collect::<Vec<_>>()
+    };
     assert_eq!(read(&rebuilt), vec![d, p3, p1]);
     assert_eq!(read(&rebuilt), read(&w.home));
     assert!(!read(&rebuilt).contains(&p2));

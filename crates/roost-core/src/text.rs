@@ -17,9 +17,16 @@ pub enum Token<'a> {
     Text(&'a str),
     Url(&'a str),
     /// `@user` or `@user@domain`; `raw` includes the `@`.
-    Mention { raw: &'a str, username: &'a str, domain: Option<&'a str> },
+    Mention {
+        raw: &'a str,
+        username: &'a str,
+        domain: Option<&'a str>,
+    },
     /// `#tag`; `name` excludes the `#`.
-    Hashtag { raw: &'a str, name: &'a str },
+    Hashtag {
+        raw: &'a str,
+        name: &'a str,
+    },
 }
 
 /// Splits text into tokens. Concatenating the raw text of the tokens gives back the input.
@@ -89,10 +96,7 @@ fn mention_at(s: &str, at: usize) -> Option<(usize, Token<'_>)> {
     let mut domain = None;
     let after = &s[end..];
     if let Some(d) = after.strip_prefix('@') {
-        let len = d
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
-            .count();
+        let len = d.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-').count();
         // A domain ends in a letter or digit ("@bob@example.com." keeps its full stop).
         let trimmed = d[..len].trim_end_matches(['.', '-']);
         if trimmed.contains('.') {

@@ -153,7 +153,12 @@ pub fn can_see(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> Result
 }
 
 /// See [`Viewer::hidden_in_feeds`].
-pub fn hidden_in_feeds(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status, original: Option<&Status>) -> Result<bool> {
+pub fn hidden_in_feeds(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    s: &Status,
+    original: Option<&Status>,
+) -> Result<bool> {
     Viewer::new(t, viewer).hidden_in_feeds(s, original)
 }
 

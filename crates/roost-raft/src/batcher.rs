@@ -73,7 +73,8 @@ async fn run(raft: RaftHandle, mut rx: mpsc::Receiver<(Request, Waiter)>) {
                 Err(e) => {
                     let unavailable = matches!(e, openraft::error::RaftError::APIError(_));
                     for w in waiters {
-                        let err = if unavailable { Error::Unavailable(e.to_string()) } else { Error::Raft(e.to_string()) };
+                        let err =
+                            if unavailable { Error::Unavailable(e.to_string()) } else { Error::Raft(e.to_string()) };
                         let _ = w.send(Err(err));
                     }
                 }

@@ -35,7 +35,6 @@ use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use roost_store::Store;
 use roost_types::{Outcome, Request};
 
-
 pub use chain::{chain_step, ChainHead};
 pub use log_store::LogStore;
 pub use roost_store::ReadView;
@@ -173,7 +172,10 @@ impl Node {
     pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
         self.raft
             .wait(Some(timeout))
-            .metrics(|m| m.current_leader == Some(m.id) && m.last_applied.map(|l| l.index) >= m.last_log_index, "leader and caught up")
+            .metrics(
+                |m| m.current_leader == Some(m.id) && m.last_applied.map(|l| l.index) >= m.last_log_index,
+                "leader and caught up",
+            )
             .await
             .map(|_| ())
             .map_err(|e| Error::Unavailable(e.to_string()))

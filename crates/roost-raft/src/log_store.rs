@@ -88,7 +88,12 @@ impl LogStore {
         view.meta_get(key).map_err(read_err)?.map(|b| decode(&b)).transpose()
     }
 
-    async fn put_meta<T: serde::Serialize>(&self, key: &'static str, value: &T, durability: Durability) -> Result<(), StorageError<u64>> {
+    async fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &'static str,
+        value: &T,
+        durability: Durability,
+    ) -> Result<(), StorageError<u64>> {
         let bytes = encode(value)?;
         let store = self.store.clone();
         blocking(move || store.write(durability, |txn| txn.meta_put(key, &bytes)).map_err(write_err)).await

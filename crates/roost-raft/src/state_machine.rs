@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use roost_core::home::{HomeIndex, HomeInserts, HomeSource};
 
 use openraft::storage::RaftStateMachine;
+use openraft::BasicNode;
 use openraft::{
     Entry, EntryPayload, LogId, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError,
     StoredMembership,
 };
-use openraft::BasicNode;
 use roost_store::{Durability, ReadView, Store, StoreError};
 use roost_types::Outcome;
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,9 @@ impl StateMachine {
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = StateMachine;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
         let view = self.store.read().map_err(sm_read_err)?;
         let applied = get(view.meta_get(APPLIED).map_err(sm_read_err)?).map_err(sm_read_err)?;
         let membership = get(view.meta_get(MEMBERSHIP).map_err(sm_read_err)?).map_err(sm_read_err)?;

@@ -79,7 +79,11 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction and commits it. If `f` fails nothing is written.
-    pub fn write<R, E: From<StoreError>>(&self, durability: Durability, f: impl FnOnce(&mut Txn<'_>) -> Result<R, E>) -> Result<R, E> {
+    pub fn write<R, E: From<StoreError>>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
         let mut wt = self.db.begin_write().map_err(engine)?;
         let level = match durability {
             Durability::Durable => redb::Durability::Immediate,

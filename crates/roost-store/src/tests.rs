@@ -10,9 +10,7 @@ fn temp() -> (tempfile::TempDir, Store) {
 fn redb_tables_conform() {
     let (_dir, store) = temp();
     store
-        .write(Durability::Durable, |txn| {
-            roost_core::kv::conformance(&mut txn.state).map_err(StoreError::Engine)
-        })
+        .write(Durability::Durable, |txn| roost_core::kv::conformance(&mut txn.state).map_err(StoreError::Engine))
         .unwrap();
 }
 

@@ -269,7 +269,15 @@ pub struct Renderer<'a, T: ReadTables> {
 
 impl<'a, T: ReadTables> Renderer<'a, T> {
     pub fn new(view: &'a T, viewer: Id, state: &'a AppState) -> Self {
-        Renderer { view, viewer, cfg: state.config(), contents: state.contents(), accounts: HashMap::new(), apps: HashMap::new(), has_bookmarks: None }
+        Renderer {
+            view,
+            viewer,
+            cfg: state.config(),
+            contents: state.contents(),
+            accounts: HashMap::new(),
+            apps: HashMap::new(),
+            has_bookmarks: None,
+        }
     }
 
     pub fn account_url(&self, username: &str) -> String {
@@ -351,7 +359,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             let entry = match query::account(self.view, id)? {
                 Some(a) => {
                     let json = self.account(&a);
-                    let raw = serde_json::value::to_raw_value(&json).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
+                    let raw =
+                        serde_json::value::to_raw_value(&json).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
                     Some((json, Arc::from(raw)))
                 }
                 None => None,
@@ -385,14 +394,21 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         let mut mentions = Vec::with_capacity(s.mentions.len());
         for &m in &s.mentions {
             if let Some((a, _)) = self.account_by_id(m)? {
-                mentions.push(MentionJson { id: a.id.clone(), username: a.username.clone(), url: a.url.clone(), acct: a.acct.clone() });
+                mentions.push(MentionJson {
+                    id: a.id.clone(),
+                    username: a.username.clone(),
+                    url: a.url.clone(),
+                    acct: a.acct.clone(),
+                });
             }
         }
         let content: Arc<str> = if s.reblog_of.is_some() {
             Arc::from("")
         } else {
             self.contents.get_or_render(s.id, || {
-                html::render(&s.text, &base, &|u| mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone()))
+                html::render(&s.text, &base, &|u| {
+                    mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone())
+                })
             })
         };
         let quote = match s.quote_of {

@@ -81,7 +81,9 @@ impl ApiError {
             Rejection::TargetDeleted => ApiError::unprocessable("The post this refers to has been deleted"),
             Rejection::SelfAction => ApiError::unprocessable("You cannot do this to your own account"),
             Rejection::Blocked => ApiError::Forbidden("This action is not allowed: one of you blocks the other".into()),
-            Rejection::UnknownClient => ApiError::InvalidClient("Client authentication failed due to unknown client".into()),
+            Rejection::UnknownClient => {
+                ApiError::InvalidClient("Client authentication failed due to unknown client".into())
+            }
             Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
         }
     }

@@ -98,7 +98,10 @@ mod tests {
 
     #[test]
     fn escapes_everything_the_client_sent() {
-        check("<script>alert('x')</script> & \"q\"", "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>");
+        check(
+            "<script>alert('x')</script> & \"q\"",
+            "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>",
+        );
     }
 
     #[test]

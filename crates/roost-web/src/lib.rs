@@ -69,7 +69,14 @@ struct Inner {
 
 impl AppState {
     pub fn new(node: Node, config: WebConfig) -> AppState {
-        AppState { inner: Arc::new(Inner { node, config, contents: entities::ContentCache::default(), sign_ins: limits::SignInGuard::default() }) }
+        AppState {
+            inner: Arc::new(Inner {
+                node,
+                config,
+                contents: entities::ContentCache::default(),
+                sign_ins: limits::SignInGuard::default(),
+            }),
+        }
     }
 
     pub fn node(&self) -> &Node {

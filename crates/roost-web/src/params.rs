@@ -56,7 +56,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
                 }
             }
         }
-        let value = serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))?;
+        let value = serde_json::from_value(Value::Object(map))
+            .map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))?;
         Ok(Input(value))
     }
 }
@@ -64,11 +65,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
 /// Reads the body up to `limit` bytes. A larger body is drained (up to [`DRAIN_LIMIT`]) and
 /// refused with 413.
 async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return Err(ApiError::TooLarge);
     }
@@ -237,7 +235,10 @@ pub mod de {
 
     /// IDs from an array (`id[]=1&id[]=2`) or a single value.
     pub fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-        strings(d)?.into_iter().map(|s| s.parse().map_err(|_| serde::de::Error::custom(format!("expected an ID, got {s}")))).collect()
+        strings(d)?
+            .into_iter()
+            .map(|s| s.parse().map_err(|_| serde::de::Error::custom(format!("expected an ID, got {s}"))))
+            .collect()
     }
 }
 

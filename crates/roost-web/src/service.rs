@@ -126,7 +126,9 @@ pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id,
     }
     if let Some(d) = &new.display_name {
         if d.chars().count() > MAX_DISPLAY_NAME {
-            return Err(ApiError::unprocessable(format!("Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters")));
+            return Err(ApiError::unprocessable(format!(
+                "Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters"
+            )));
         }
     }
     if let Some(e) = &new.email {

@@ -109,7 +109,9 @@ async fn execute(req: AdminRequest, state: &AppState) -> AdminResponse {
             };
             let new = NewAccount { username: username.clone(), password, role, display_name, email };
             match service::create_account(state, new).await {
-                Ok((id, role, _)) => AdminResponse::UserCreated { id: id.to_string(), username, role: role.as_str().into() },
+                Ok((id, role, _)) => {
+                    AdminResponse::UserCreated { id: id.to_string(), username, role: role.as_str().into() }
+                }
                 Err(e) => AdminResponse::Error { message: e.to_string() },
             }
         }

@@ -66,7 +66,8 @@ impl Config {
 
     pub fn resolve(f: FileConfig, o: Overrides) -> anyhow::Result<Config> {
         let listen = o.listen.or(f.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen: SocketAddr = listen.parse().with_context(|| format!("listen address {listen:?} is not HOST:PORT"))?;
+        let listen: SocketAddr =
+            listen.parse().with_context(|| format!("listen address {listen:?} is not HOST:PORT"))?;
         let public_url = o.public_url.or(f.public_url);
         if let Some(u) = &public_url {
             anyhow::ensure!(
@@ -77,7 +78,10 @@ impl Config {
         let max_post_chars = f.max_post_chars.unwrap_or(500);
         anyhow::ensure!((1..=100_000).contains(&max_post_chars), "max_post_chars must be between 1 and 100000");
         let max_body_bytes = f.max_body_bytes.unwrap_or(1024 * 1024);
-        anyhow::ensure!((1024..=64 * 1024 * 1024).contains(&max_body_bytes), "max_body_bytes must be between 1 KiB and 64 MiB");
+        anyhow::ensure!(
+            (1024..=64 * 1024 * 1024).contains(&max_body_bytes),
+            "max_body_bytes must be between 1 KiB and 64 MiB"
+        );
         Ok(Config {
             data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
@@ -112,7 +116,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_which_overrides_defaults() {
-        let f: FileConfig = toml::from_str("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\ntitle = \"Acme\"").unwrap();
+        let f: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\ntitle = \"Acme\"").unwrap();
         let c = Config::resolve(f, Overrides { data_dir: Some("/from/flag".into()), ..Overrides::default() }).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.listen.port(), 9000);

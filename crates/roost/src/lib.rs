@@ -19,7 +19,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs a Roost node until `shutdown` completes: opens the data directory, starts raft, serves
 /// HTTP on `listener` and the admin channel on the data directory's socket.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config::prepare_data_dir(&config.data_dir)?;
     let node = Node::start(&config.data_dir)
         .await

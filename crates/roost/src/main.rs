@@ -68,7 +68,9 @@ enum AdminCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { config, data_dir, listen, public_url } => serve(config, Overrides { data_dir, listen, public_url }),
+        Cmd::Serve { config, data_dir, listen, public_url } => {
+            serve(config, Overrides { data_dir, listen, public_url })
+        }
         Cmd::Admin { command } => match command {
             AdminCmd::CreateUser { username, password_stdin, role, display_name, email, data_dir } => {
                 create_user(username, password_stdin, role, display_name, email, data_dir)

@@ -96,7 +96,8 @@ fn random_command(rng: &mut impl rand::Rng, users: &[u64], statuses: &[u64]) -> 
             text: format!("post {} #t{} @u{}", rng.gen::<u16>(), rng.gen_range(0..3), rng.gen_range(0..users.len())),
             in_reply_to: rng.gen_bool(0.3).then_some(s),
             quote_of: None,
-            visibility: [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct][rng.gen_range(0..4)],
+            visibility: [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct]
+                [rng.gen_range(0..4)],
             spoiler_text: String::new(),
             sensitive: false,
             language: None,

@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::{self, AccountJson, CredentialAccountJson, Renderer, RelationshipJson, StatusJson};
+use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{propose, Written, MAX_DISPLAY_NAME, MAX_NOTE};
 use crate::AppState;
@@ -42,7 +42,9 @@ pub async fn update_credentials(
     Input(p): Input<UpdateCredentials>,
 ) -> ApiResult<Written<Json<CredentialAccountJson>>> {
     if p.display_name.as_ref().is_some_and(|d| d.chars().count() > MAX_DISPLAY_NAME) {
-        return Err(ApiError::unprocessable(format!("Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters")));
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters"
+        )));
     }
     if p.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Err(ApiError::unprocessable(format!("Validation failed: Note is longer than {MAX_NOTE} characters")));
@@ -88,7 +90,11 @@ pub struct Lookup {
     acct: Option<String>,
 }
 
-pub async fn lookup(State(state): State<AppState>, user: User, Input(p): Input<Lookup>) -> ApiResult<Json<AccountJson>> {
+pub async fn lookup(
+    State(state): State<AppState>,
+    user: User,
+    Input(p): Input<Lookup>,
+) -> ApiResult<Json<AccountJson>> {
     let acct = p.acct.unwrap_or_default();
     let acct = acct.trim_start_matches('@');
     // `user@this.domain` names a local account too.
@@ -203,20 +209,35 @@ pub async fn following(
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
 
-pub async fn blocks(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<AccountJson>> {
+pub async fn blocks(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
     let view = state.node().read()?;
     let items = query::blocks(&view, user.id(), &p.page(80))?;
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
 
-pub async fn mutes(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<AccountJson>> {
+pub async fn mutes(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
     let view = state.node().read()?;
     let items = query::mutes(&view, user.id(), &p.page(80))?;
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
 
 /// Runs a relationship command against a visible account and answers with the relationship.
-async fn relate(state: &AppState, user: &User, raw_id: &str, make: impl FnOnce(Id, Id) -> Command) -> ApiResult<Written<Json<RelationshipJson>>> {
+async fn relate(
+    state: &AppState,
+    user: &User,
+    raw_id: &str,
+    make: impl FnOnce(Id, Id) -> Command,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
     let target = parse_id(raw_id)?;
     {
         let view = state.node().read()?;
@@ -250,15 +271,27 @@ pub async fn follow(
     .await
 }
 
-pub async fn unfollow(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+pub async fn unfollow(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
     relate(&state, &user, &id, |account, target| Command::Unfollow { account, target }).await
 }
 
-pub async fn block(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+pub async fn block(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
     relate(&state, &user, &id, |account, target| Command::Block { account, target }).await
 }
 
-pub async fn unblock(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+pub async fn unblock(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
     relate(&state, &user, &id, |account, target| Command::Unblock { account, target }).await
 }
 
@@ -282,6 +315,10 @@ pub async fn mute(
     .await
 }
 
-pub async fn unmute(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<RelationshipJson>>> {
+pub async fn unmute(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
     relate(&state, &user, &id, |account, target| Command::Unmute { account, target }).await
 }

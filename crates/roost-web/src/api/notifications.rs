@@ -12,7 +12,7 @@ use super::parse_id;
 use crate::auth::User;
 use crate::entities::{NotificationJson, Renderer};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, Paged, PageParams};
+use crate::paging::{link_header, PageParams, Paged};
 use crate::params::{de, Input};
 use crate::service::{propose, Written};
 use crate::AppState;
@@ -34,7 +34,12 @@ fn kinds(names: &[String]) -> Vec<NotificationKind> {
     names.iter().filter_map(|n| NotificationKind::parse(n)).collect()
 }
 
-pub async fn list(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<ListParams>) -> ApiResult<Paged<NotificationJson>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<ListParams>,
+) -> ApiResult<Paged<NotificationJson>> {
     let types = kinds(&p.types);
     if !p.types.is_empty() && types.is_empty() {
         // Only kinds that Roost never produces were asked for.
@@ -54,7 +59,11 @@ pub async fn list(State(state): State<AppState>, user: User, uri: Uri, Input(p):
     Ok(Paged(out, link))
 }
 
-pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<NotificationJson>> {
+pub async fn show(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NotificationJson>> {
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     let (n, shown) = query::notification(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
@@ -62,7 +71,11 @@ pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<Stri
     json.map(Json).ok_or(ApiError::NotFound)
 }
 
-pub async fn dismiss(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<serde_json::Value>>> {
+pub async fn dismiss(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<serde_json::Value>>> {
     let id = parse_id(&id)?;
     let applied = propose(&state, Command::DismissNotification { account: user.id(), notification: id }).await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))

@@ -59,10 +59,15 @@ pub struct CreateApp {
     website: Option<String>,
 }
 
-pub async fn create_app(State(state): State<AppState>, Input(p): Input<CreateApp>) -> ApiResult<Written<Json<AppJson>>> {
+pub async fn create_app(
+    State(state): State<AppState>,
+    Input(p): Input<CreateApp>,
+) -> ApiResult<Written<Json<AppJson>>> {
     let name = p.client_name.unwrap_or_default().trim().to_string();
     if name.is_empty() || name.chars().count() > MAX_APP_NAME {
-        return Err(ApiError::unprocessable(format!("Validation failed: Application name must be 1 to {MAX_APP_NAME} characters")));
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Application name must be 1 to {MAX_APP_NAME} characters"
+        )));
     }
     let redirect_uris: Vec<String> =
         p.redirect_uris.iter().flat_map(|s| s.split_whitespace()).map(str::to_string).collect();
@@ -121,7 +126,9 @@ pub struct TokenRequest {
 
 /// Checks the client's credentials; the app on success.
 fn authenticate_client(state: &AppState, id: Option<&str>, secret: Option<&str>) -> ApiResult<roost_core::model::App> {
-    let bad = || ApiError::InvalidClient("Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.".into());
+    let bad = || {
+        ApiError::InvalidClient("Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.".into())
+    };
     let (Some(id), Some(secret)) = (id, secret) else { return Err(bad()) };
     let view = state.node().read()?;
     let app = query::app(&view, id)?.ok_or_else(bad)?;
@@ -132,16 +139,25 @@ fn authenticate_client(state: &AppState, id: Option<&str>, secret: Option<&str>)
     Ok(app)
 }
 
-pub async fn token(State(state): State<AppState>, Input(p): Input<TokenRequest>) -> ApiResult<Written<Json<serde_json::Value>>> {
+pub async fn token(
+    State(state): State<AppState>,
+    Input(p): Input<TokenRequest>,
+) -> ApiResult<Written<Json<serde_json::Value>>> {
     let app = authenticate_client(&state, p.client_id.as_deref(), p.client_secret.as_deref())?;
-    let scopes = parse_scopes(p.scope.as_deref(), &["read".to_string()])
-        .map_err(|_| ApiError::OAuth("invalid_scope", "The requested scope is invalid, unknown, or malformed.".into()))?;
+    let scopes = parse_scopes(p.scope.as_deref(), &["read".to_string()]).map_err(|_| {
+        ApiError::OAuth("invalid_scope", "The requested scope is invalid, unknown, or malformed.".into())
+    })?;
     if scopes.iter().any(|s| !scope_allowed(&app.scopes, s)) {
-        return Err(ApiError::OAuth("invalid_scope", "The requested scope is not registered for this application.".into()));
+        return Err(ApiError::OAuth(
+            "invalid_scope",
+            "The requested scope is not registered for this application.".into(),
+        ));
     }
     let account = match p.grant_type.as_deref() {
         Some("password") => {
-            let invalid = || ApiError::OAuth("invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into());
+            let invalid = || {
+                ApiError::OAuth("invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into())
+            };
             let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid()) };
             state.sign_ins().check(&login)?;
             if password.len() > service::MAX_PASSWORD {
@@ -179,7 +195,12 @@ pub async fn token(State(state): State<AppState>, Input(p): Input<TokenRequest>)
     let token = random_token();
     let applied = propose(
         &state,
-        Command::IssueToken { token_hash: token_hash(&token), client_id: app.client_id, account, scopes: scopes.clone() },
+        Command::IssueToken {
+            token_hash: token_hash(&token),
+            client_id: app.client_id,
+            account,
+            scopes: scopes.clone(),
+        },
     )
     .await?;
     Ok(Written(
@@ -200,7 +221,8 @@ fn scope_allowed(registered: &[String], wanted: &str) -> bool {
 }
 
 /// An argon2id hash of a random password, checked against when the account does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4N7uDBcGNX6r1Dh7N2EmqRjdfuSNVl1DXg2iBDmK6Wk";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4N7uDBcGNX6r1Dh7N2EmqRjdfuSNVl1DXg2iBDmK6Wk";
 
 #[derive(Deserialize)]
 pub struct RevokeRequest {
@@ -212,7 +234,10 @@ pub struct RevokeRequest {
     token: Option<String>,
 }
 
-pub async fn revoke(State(state): State<AppState>, Input(p): Input<RevokeRequest>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Input(p): Input<RevokeRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
     let app = authenticate_client(&state, p.client_id.as_deref(), p.client_secret.as_deref())?;
     let Some(token) = p.token else {
         return Err(ApiError::OAuth("invalid_request", "token is missing".into()));

@@ -14,7 +14,7 @@ use super::parse_id;
 use crate::auth::User;
 use crate::entities::{Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{created_id, propose, Written};
 use crate::AppState;
@@ -83,17 +83,23 @@ pub async fn create(
     }
     let visibility = match p.visibility.as_deref() {
         None | Some("") => Visibility::Public,
-        Some(v) => Visibility::parse(v).ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
+        Some(v) => Visibility::parse(v)
+            .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
     };
     let language = p.language.filter(|l| !l.is_empty());
-    if language.as_ref().is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+    if language
+        .as_ref()
+        .is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
         return Err(ApiError::unprocessable("Validation failed: Language is not a language code"));
     }
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => {
             let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
             if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
-                return Err(ApiError::bad_request(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")));
+                return Err(ApiError::bad_request(format!(
+                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+                )));
             }
             Some(k.to_string())
         }
@@ -141,7 +147,11 @@ pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<Stri
     Ok(Json(render_one(&state, &view, user.id(), &shown)?))
 }
 
-pub async fn delete(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
     let id = parse_id(&id)?;
     let mut json = {
         let view = state.node().read()?;
@@ -199,11 +209,19 @@ async fn interact(
     Ok(Written(Json(render_one(state, &view, user.id(), &shown)?), applied.index))
 }
 
-pub async fn favourite(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+pub async fn favourite(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
     interact(&state, &user, &id, |account, status| Command::Favourite { account, status }, |id, _| id).await
 }
 
-pub async fn unfavourite(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+pub async fn unfavourite(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
     interact(&state, &user, &id, |account, status| Command::Unfavourite { account, status }, |id, _| id).await
 }
 
@@ -237,31 +255,66 @@ pub async fn reblog(
     .await
 }
 
-pub async fn unreblog(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Unreblog { account, status }, |id, created| created.unwrap_or(id)).await
+pub async fn unreblog(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(
+        &state,
+        &user,
+        &id,
+        |account, status| Command::Unreblog { account, status },
+        |id, created| created.unwrap_or(id),
+    )
+    .await
 }
 
-pub async fn bookmark(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+pub async fn bookmark(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
     interact(&state, &user, &id, |account, status| Command::Bookmark { account, status }, |id, _| id).await
 }
 
-pub async fn unbookmark(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Written<Json<StatusJson>>> {
+pub async fn unbookmark(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
     interact(&state, &user, &id, |account, status| Command::Unbookmark { account, status }, |id, _| id).await
 }
 
-fn marked_page(state: &AppState, view: &ReadView, viewer: Id, uri: &Uri, items: Vec<(Id, query::Shown)>) -> ApiResult<Paged<StatusJson>> {
+fn marked_page(
+    state: &AppState,
+    view: &ReadView,
+    viewer: Id,
+    uri: &Uri,
+    items: Vec<(Id, query::Shown)>,
+) -> ApiResult<Paged<StatusJson>> {
     let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
     let shown: Vec<query::Shown> = items.into_iter().map(|(_, s)| s).collect();
     Ok(Paged(Renderer::new(view, viewer, state).statuses(&shown)?, link))
 }
 
-pub async fn favourites(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+pub async fn favourites(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::favourites(&view, user.id(), &p.page(MAX_LIMIT))?;
     marked_page(&state, &view, user.id(), &uri, items)
 }
 
-pub async fn bookmarks(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+pub async fn bookmarks(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::bookmarks(&view, user.id(), &p.page(MAX_LIMIT))?;
     marked_page(&state, &view, user.id(), &uri, items)

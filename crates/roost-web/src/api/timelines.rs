@@ -9,16 +9,27 @@ use serde::Deserialize;
 use crate::auth::User;
 use crate::entities::{Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, Paged, PageParams, MAX_LIMIT};
+use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::AppState;
 
-fn page_of(state: &AppState, view: &ReadView, user: &User, uri: &Uri, items: Vec<Shown>) -> ApiResult<Paged<StatusJson>> {
+fn page_of(
+    state: &AppState,
+    view: &ReadView,
+    user: &User,
+    uri: &Uri,
+    items: Vec<Shown>,
+) -> ApiResult<Paged<StatusJson>> {
     let link = link_header(state.config(), uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
     Ok(Paged(Renderer::new(view, user.id(), state).statuses(&items)?, link))
 }
 
-pub async fn home(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PageParams>) -> ApiResult<Paged<StatusJson>> {
+pub async fn home(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::home(&view, state.node().home(), user.id(), &p.page(MAX_LIMIT))?;
     page_of(&state, &view, &user, &uri, items)
@@ -34,7 +45,12 @@ pub struct PublicParams {
     only_media: Option<bool>,
 }
 
-pub async fn public(State(state): State<AppState>, user: User, uri: Uri, Input(p): Input<PublicParams>) -> ApiResult<Paged<StatusJson>> {
+pub async fn public(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PublicParams>,
+) -> ApiResult<Paged<StatusJson>> {
     // Everything here is local; remote-only and media-only views are empty until federation
     // and media exist.
     if p.remote == Some(true) || p.only_media == Some(true) {

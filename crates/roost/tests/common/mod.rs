@@ -124,7 +124,11 @@ impl Server {
             .get_or_init(|| {
                 let r = self.anon().post_form(
                     "/api/v1/apps",
-                    &[("client_name", "roost tests"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write follow push")],
+                    &[
+                        ("client_name", "roost tests"),
+                        ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
+                        ("scopes", "read write follow push"),
+                    ],
                 );
                 assert_eq!(r.status, 200, "{:?}", r.json);
                 (r.json["client_id"].as_str().unwrap().into(), r.json["client_secret"].as_str().unwrap().into())
@@ -195,7 +199,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn ids(&self) -> Vec<String> {
-        self.json.as_array().map(|a| a.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        self.json
+            .as_array()
+            .map(|a| a.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// The URL of a `Link` relation (`next` or `prev`).

@@ -35,8 +35,11 @@ fn kill_9_never_loses_an_acknowledged_post() {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) && n < 10_000 {
                     n += 1;
-                    let req = api.http.post(format!("{}/api/v1/statuses", api.base)).bearer_auth(api.token.as_ref().unwrap());
-                    let Ok(resp) = req.form(&[("status", format!("round {round} writer {w} post {n}"))]).send() else { break };
+                    let req =
+                        api.http.post(format!("{}/api/v1/statuses", api.base)).bearer_auth(api.token.as_ref().unwrap());
+                    let Ok(resp) = req.form(&[("status", format!("round {round} writer {w} post {n}"))]).send() else {
+                        break;
+                    };
                     if resp.status().as_u16() != 200 {
                         break;
                     }
@@ -64,7 +67,11 @@ fn kill_9_never_loses_an_acknowledged_post() {
             assert_eq!(r.status, 200, "round {round}: acknowledged post {id} was lost");
         }
         let count = api.get("/api/v1/accounts/verify_credentials").json["statuses_count"].as_u64().unwrap();
-        assert!(count >= acknowledged.len() as u64, "round {round}: {count} posts < {} acknowledged", acknowledged.len());
+        assert!(
+            count >= acknowledged.len() as u64,
+            "round {round}: {count} posts < {} acknowledged",
+            acknowledged.len()
+        );
     }
     // Sign-in still works after all of that.
     assert!(server.token("alice", PASSWORD).is_some());

@@ -10,7 +10,8 @@ fn sign_in_profiles_and_instance_metadata() {
     let server = Server::start(dir.path());
 
     // The first account is the owner; the next ones are members unless a role is given.
-    let (ok, owner_id, _) = server.admin_create_user("Alice", PASSWORD, &["--email", "alice@example.org", "--display-name", "Alice A."]);
+    let (ok, owner_id, _) =
+        server.admin_create_user("Alice", PASSWORD, &["--email", "alice@example.org", "--display-name", "Alice A."]);
     assert!(ok);
     let (ok, _, _) = server.admin_create_user("mod", PASSWORD, &["--role", "moderator"]);
     assert!(ok);
@@ -37,7 +38,10 @@ fn sign_in_profiles_and_instance_metadata() {
         &json!({"grant_type": "password", "client_id": client_id, "client_secret": "wrong", "username": "alice", "password": PASSWORD}),
     );
     assert_eq!((r.status, r.json["error"].as_str()), (401, Some("invalid_client")));
-    let r = anon.post_json("/oauth/token", &json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}));
+    let r = anon.post_json(
+        "/oauth/token",
+        &json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}),
+    );
     assert_eq!(r.status, 200);
     let app_token = r.json["access_token"].as_str().unwrap().to_string();
 
@@ -87,7 +91,10 @@ fn sign_in_profiles_and_instance_metadata() {
     // Revoking a token ends it.
     let (cid, cs) = server.app();
     let t = bob.token.clone().unwrap();
-    assert_eq!(anon.post_form("/oauth/revoke", &[("client_id", &cid), ("client_secret", &cs), ("token", &t)]).status, 200);
+    assert_eq!(
+        anon.post_form("/oauth/revoke", &[("client_id", &cid), ("client_secret", &cs), ("token", &t)]).status,
+        200
+    );
     assert_eq!(bob.get("/api/v1/accounts/verify_credentials").status, 401);
 
     // Instance metadata is public and says which Mastodon API it speaks.

@@ -37,10 +37,17 @@ fn bad_requests_are_refused_and_write_nothing() {
     assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "in_reply_to_id": "abc"})).status, 400);
     assert_eq!(alice.post_json("/api/v1/statuses", &json!({"status": "hi", "media_ids": ["1"]})).status, 422);
 
-    for path in ["/api/v1/statuses/999", "/api/v1/statuses/999/context", "/api/v1/notifications/999", "/api/v1/accounts/999"] {
+    for path in
+        ["/api/v1/statuses/999", "/api/v1/statuses/999/context", "/api/v1/notifications/999", "/api/v1/accounts/999"]
+    {
         assert_eq!(alice.get(path).status, 404, "{path}");
     }
-    for path in ["/api/v1/statuses/999/favourite", "/api/v1/statuses/999/reblog", "/api/v1/accounts/999/follow", "/api/v1/accounts/999/block"] {
+    for path in [
+        "/api/v1/statuses/999/favourite",
+        "/api/v1/statuses/999/reblog",
+        "/api/v1/accounts/999/follow",
+        "/api/v1/accounts/999/block",
+    ] {
         assert_eq!(alice.post(path).status, 404, "{path}");
     }
     assert_eq!(alice.delete("/api/v1/statuses/999").status, 404);
@@ -57,11 +64,27 @@ fn bad_requests_are_refused_and_write_nothing() {
     let anon = server.anon();
     assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x")]).status, 422, "redirect_uris is required");
     assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", "not a uri")]).status, 422);
-    assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "root")]).status, 422);
+    assert_eq!(
+        anon.post_form(
+            "/api/v1/apps",
+            &[("client_name", "x"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "root")]
+        )
+        .status,
+        422
+    );
     let (id, secret_key) = server.app();
-    let r = anon.post_form("/oauth/token", &[("grant_type", "magic"), ("client_id", &id), ("client_secret", &secret_key)]);
+    let r =
+        anon.post_form("/oauth/token", &[("grant_type", "magic"), ("client_id", &id), ("client_secret", &secret_key)]);
     assert_eq!((r.status, r.json["error"].as_str()), (400, Some("unsupported_grant_type")));
-    let r = anon.post_form("/oauth/token", &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret_key), ("scope", "admin:write")]);
+    let r = anon.post_form(
+        "/oauth/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret_key),
+            ("scope", "admin:write"),
+        ],
+    );
     assert_eq!((r.status, r.json["error"].as_str()), (400, Some("invalid_scope")));
 
     assert_eq!(applied(&alice), before, "no bad request reached the log");
@@ -78,7 +101,13 @@ fn repeated_wrong_passwords_are_slowed_down() {
     let attempt = |user: &str, password: &str| {
         server.anon().post_form(
             "/oauth/token",
-            &[("grant_type", "password"), ("client_id", &id), ("client_secret", &secret), ("username", user), ("password", password)],
+            &[
+                ("grant_type", "password"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("username", user),
+                ("password", password),
+            ],
         )
     };
     for _ in 0..10 {

@@ -38,7 +38,11 @@ fn admin_without_a_running_server_says_so() {
 fn env_config_clean_shutdown_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("from-env");
-    let mut server = Server::start_with(dir.path(), &[], &[("ROOST_DATA_DIR", data.to_str().unwrap()), ("ROOST_LISTEN", "127.0.0.1:0")]);
+    let mut server = Server::start_with(
+        dir.path(),
+        &[],
+        &[("ROOST_DATA_DIR", data.to_str().unwrap()), ("ROOST_LISTEN", "127.0.0.1:0")],
+    );
     assert!(data.join("state.redb").exists(), "the data dir came from ROOST_DATA_DIR");
     assert!(server.log().contains("create the owner"), "an empty instance says how to begin:\n{}", server.log());
     use std::os::unix::fs::PermissionsExt;
@@ -51,7 +55,11 @@ fn env_config_clean_shutdown_and_restart() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("database"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).to_lowercase().contains("database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let alice = server.user("alice");
     let post = alice.status("survives restarts");

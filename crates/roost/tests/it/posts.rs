@@ -17,7 +17,11 @@ fn posts_threads_quotes_and_deletion() {
 
     let r = alice.post_form(
         "/api/v1/statuses",
-        &[("status", "Hi @bob and @nobody, #Rust at https://example.org/x?a=1&b=2 <img src=x onerror=alert(1)>"), ("spoiler_text", "cw"), ("language", "en")],
+        &[
+            ("status", "Hi @bob and @nobody, #Rust at https://example.org/x?a=1&b=2 <img src=x onerror=alert(1)>"),
+            ("spoiler_text", "cw"),
+            ("language", "en"),
+        ],
     );
     assert_eq!(r.status, 200, "{:?}", r.json);
     let root = r.json["id"].as_str().unwrap().to_string();
@@ -43,11 +47,17 @@ fn posts_threads_quotes_and_deletion() {
     let side = bob.status_with(&[("status", "side branch"), ("in_reply_to_id", &root)]);
     let ctx = bob.get(&format!("/api/v1/statuses/{r2}/context"));
     assert_eq!(ctx.status, 200);
-    let ids = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |v: &serde_json::Value| {
+        v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(ids(&ctx.json["ancestors"]), vec![root.clone(), r1.clone()]);
     assert_eq!(ids(&ctx.json["descendants"]), vec![r3.clone()]);
     let ctx = bob.get(&format!("/api/v1/statuses/{root}/context"));
-    assert_eq!(ids(&ctx.json["descendants"]), vec![r1.clone(), r2.clone(), r3.clone(), side.clone()], "depth first, in reply order");
+    assert_eq!(
+        ids(&ctx.json["descendants"]),
+        vec![r1.clone(), r2.clone(), r3.clone(), side.clone()],
+        "depth first, in reply order"
+    );
     let reply = bob.get(&format!("/api/v1/statuses/{r1}"));
     assert_eq!(reply.json["in_reply_to_id"], root);
     assert_eq!(reply.json["in_reply_to_account_id"], alice.id);
@@ -60,8 +70,10 @@ fn posts_threads_quotes_and_deletion() {
     assert_eq!(q.json["quote"]["quoted_status"]["id"], root);
 
     // Idempotency-Key: a retried post is created once.
-    let first = alice.post_with_headers("/api/v1/statuses", &[("status", "only once")], &[("Idempotency-Key", "abc-123")]);
-    let again = alice.post_with_headers("/api/v1/statuses", &[("status", "only once")], &[("Idempotency-Key", "abc-123")]);
+    let first =
+        alice.post_with_headers("/api/v1/statuses", &[("status", "only once")], &[("Idempotency-Key", "abc-123")]);
+    let again =
+        alice.post_with_headers("/api/v1/statuses", &[("status", "only once")], &[("Idempotency-Key", "abc-123")]);
     assert_eq!(first.json["id"], again.json["id"]);
     let count = alice.get("/api/v1/accounts/verify_credentials").json["statuses_count"].as_u64().unwrap();
 

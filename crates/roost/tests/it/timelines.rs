@@ -62,8 +62,11 @@ fn timelines_and_pagination() {
     let rb = bob.post(&format!("/api/v1/statuses/{}/reblog", expected[0])).json["id"].as_str().unwrap().to_string();
     let mine = alice.get(&format!("/api/v1/accounts/{}/statuses?limit=3", bob.id)).ids();
     assert_eq!(mine, vec![rb.clone(), reply.clone(), bob.get("/api/v1/timelines/home?limit=3").ids()[2].clone()]);
-    let filtered = alice.get(&format!("/api/v1/accounts/{}/statuses?exclude_replies=true&exclude_reblogs=true&limit=40", bob.id)).ids();
+    let filtered = alice
+        .get(&format!("/api/v1/accounts/{}/statuses?exclude_replies=true&exclude_reblogs=true&limit=40", bob.id))
+        .ids();
     assert!(!filtered.contains(&reply) && !filtered.contains(&rb));
-    let link = alice.get(&format!("/api/v1/accounts/{}/statuses?exclude_replies=true&limit=2", bob.id)).link("next").unwrap();
+    let link =
+        alice.get(&format!("/api/v1/accounts/{}/statuses?exclude_replies=true&limit=2", bob.id)).link("next").unwrap();
     assert!(link.contains("exclude_replies=true") && link.contains("max_id="), "{link}");
 }

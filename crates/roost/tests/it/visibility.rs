@@ -18,7 +18,9 @@ fn audiences_blocks_and_mutes() {
     let direct = alice.status_with(&[("status", "@friend just you #vis"), ("visibility", "direct")]);
     let all = [&public, &unlisted, &private, &direct];
 
-    let sees = |who: &crate::common::Api| -> Vec<bool> { all.iter().map(|id| who.get(&format!("/api/v1/statuses/{id}")).status == 200).collect() };
+    let sees = |who: &crate::common::Api| -> Vec<bool> {
+        all.iter().map(|id| who.get(&format!("/api/v1/statuses/{id}")).status == 200).collect()
+    };
     assert_eq!(sees(&alice), vec![true, true, true, true]);
     assert_eq!(sees(&follower), vec![true, true, true, false]);
     assert_eq!(sees(&friend), vec![true, true, false, true]);
@@ -62,7 +64,11 @@ fn audiences_blocks_and_mutes() {
     assert!(!alice.get("/api/v1/timelines/public").ids().contains(&eve_post));
     eve.status("@alice can you hear me");
     assert!(alice.get(&format!("/api/v1/notifications?account_id={}", eve.id)).ids().is_empty());
-    assert_eq!(alice.get("/api/v1/accounts/verify_credentials").json["followers_count"], 1, "the block ended eve's follow");
+    assert_eq!(
+        alice.get("/api/v1/accounts/verify_credentials").json["followers_count"],
+        1,
+        "the block ended eve's follow"
+    );
     assert_eq!(alice.get("/api/v1/blocks").ids(), vec![eve.id.clone()]);
     let rel = alice.get(&format!("/api/v1/accounts/relationships?id[]={}", eve.id));
     assert_eq!(rel.json[0]["blocking"], true);
