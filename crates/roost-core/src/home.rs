@@ -148,7 +148,7 @@ impl HomeIndex {
 }
 
 /// Followers of an account with whether they want its reblogs.
-fn followers_with_flags(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<(Id, bool)>> {
+pub(crate) fn followers_with_flags(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<(Id, bool)>> {
     let mut out = Vec::new();
     let (lo, hi) = crate::kv::prefix_bounds(&k1(account));
     t.scan(Table::Followers, Bound::Included(&lo), crate::kv::bound_ref(&hi), Dir::Forward, &mut |_, v| {

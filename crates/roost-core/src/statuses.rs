@@ -8,10 +8,9 @@ use crate::accounts::adjust;
 use crate::home::HomeSink;
 use crate::ids::next_id;
 use crate::kv::{
-    bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table,
-    Tables,
+    bound_ref, collect_keys, delete_prefix, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables,
 };
-use crate::model::{Follow, NotificationKind, Status};
+use crate::model::{NotificationKind, Status};
 use crate::notifications::notify;
 use crate::query::{self, idempotency_key};
 use crate::visibility::can_see;
@@ -146,12 +145,7 @@ fn fan_out(t: &mut impl Tables, s: &Status, home: &mut dyn HomeSink) -> Result<(
         Vec::new()
     } else if s.reblog_of.is_some() {
         // Only reblogs need each follow's "show reblogs" flag.
-        let mut out = Vec::new();
-        for f in followers_of(t, s.author)? {
-            let follow: Option<Follow> = get_value(t, Table::Follow, &k2(f, s.author))?;
-            out.push((f, follow.is_some_and(|x| x.reblogs)));
-        }
-        out
+        crate::home::followers_with_flags(t, s.author)?
     } else {
         followers_of(t, s.author)?.into_iter().map(|f| (f, true)).collect()
     };
