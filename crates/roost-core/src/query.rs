@@ -470,20 +470,3 @@ pub fn count_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8])
     })?;
     Ok(n)
 }
-
-/// Accounts whose username starts with a prefix (case-insensitive), for lookups and mentions.
-pub fn accounts_by_prefix(t: &(impl ReadTables + ?Sized), prefix: &str, limit: usize) -> Result<Vec<Account>> {
-    let mut ids = Vec::new();
-    let (lo, hi) = prefix_bounds(prefix.to_ascii_lowercase().as_bytes());
-    t.scan(Table::Username, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, v| {
-        ids.push(read_u64(v, 0)?);
-        Ok(ids.len() < limit)
-    })?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(a) = account(t, id)? {
-            out.push(a);
-        }
-    }
-    Ok(out)
-}

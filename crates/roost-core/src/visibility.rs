@@ -152,16 +152,6 @@ pub fn can_see(t: &(impl ReadTables + ?Sized), viewer: Id, s: &Status) -> Result
     Viewer::new(t, viewer).can_see(s)
 }
 
-/// See [`Viewer::hidden_in_feeds`].
-pub fn hidden_in_feeds(
-    t: &(impl ReadTables + ?Sized),
-    viewer: Id,
-    s: &Status,
-    original: Option<&Status>,
-) -> Result<bool> {
-    Viewer::new(t, viewer).hidden_in_feeds(s, original)
-}
-
 /// Whether a notification from `from` should reach `recipient` at all.
 pub fn notification_allowed(t: &(impl ReadTables + ?Sized), recipient: Id, from: Id) -> Result<bool> {
     if recipient == from || blocked_either_way(t, recipient, from)? {
