@@ -468,8 +468,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     }
 
     /// Renders a list of posts, leaving out any whose author vanished.
-    pub fn statuses(&mut self, items: &[Shown]) -> ApiResult<Vec<StatusJson>> {
-        let mut out = Vec::with_capacity(items.len());
+    pub fn statuses<'s>(&mut self, items: impl IntoIterator<Item = &'s Shown>) -> ApiResult<Vec<StatusJson>> {
+        let mut out = Vec::new();
         for (s, o) in items {
             if let Some(j) = self.status(s, o.as_ref())? {
                 out.push(j);

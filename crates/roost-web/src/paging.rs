@@ -57,11 +57,11 @@ impl<T: Serialize> IntoResponse for Paged<T> {
     }
 }
 
-/// The `Link` header for a page whose items run from `newest` to `oldest` (by paging ID):
-/// `next` continues with older items, `prev` with newer ones. Other query parameters of the
-/// request are kept.
-pub fn link_header(cfg: &WebConfig, uri: &Uri, newest: Option<Id>, oldest: Option<Id>) -> Option<HeaderValue> {
-    let (newest, oldest) = (newest?, oldest?);
+/// The `Link` header for a page of items, newest first, whose paging IDs `key` gives: `next`
+/// continues with older items, `prev` with newer ones. Other query parameters of the request
+/// are kept. An empty page has no links.
+pub fn link_header<T>(cfg: &WebConfig, uri: &Uri, items: &[T], key: impl Fn(&T) -> Id) -> Option<HeaderValue> {
+    let (newest, oldest) = (key(items.first()?), key(items.last()?));
     let kept: Vec<&str> = uri
         .query()
         .unwrap_or("")

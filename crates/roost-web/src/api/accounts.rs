@@ -164,9 +164,7 @@ pub async fn statuses(
         exclude_reblogs: p.exclude_reblogs.unwrap_or(false),
     };
     let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;
-    let link = link_header(state.config(), &uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
-    let json = Renderer::new(&view, user.id(), &state).statuses(&items)?;
-    Ok(Paged(json, link))
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
 }
 
 fn account_page(
@@ -176,7 +174,7 @@ fn account_page(
     uri: &Uri,
     items: Vec<(Id, Account)>,
 ) -> Paged<AccountJson> {
-    let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
+    let link = link_header(state.config(), uri, &items, |i| i.0);
     let r = Renderer::new(view, viewer, state);
     Paged(items.iter().map(|(_, a)| r.account(a)).collect(), link)
 }

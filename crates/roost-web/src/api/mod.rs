@@ -98,6 +98,22 @@ async fn header() -> impl IntoResponse {
     ([(CONTENT_TYPE, "image/png"), (CACHE_CONTROL, "public, max-age=86400")], &include_bytes!("missing_header.png")[..])
 }
 
+/// A page of posts with its `Link` header. `key` gives each item's paging ID (the post's own,
+/// or that of the favourite or bookmark that lists it) and `shown` the post to render.
+pub(crate) fn status_page<T>(
+    state: &AppState,
+    view: &roost_raft::ReadView,
+    viewer: Id,
+    uri: &axum::http::Uri,
+    items: &[T],
+    key: impl Fn(&T) -> Id,
+    shown: impl Fn(&T) -> &roost_core::query::Shown,
+) -> Result<crate::paging::Paged<crate::entities::StatusJson>, ApiError> {
+    let link = crate::paging::link_header(state.config(), uri, items, key);
+    let json = crate::entities::Renderer::new(view, viewer, state).statuses(items.iter().map(shown))?;
+    Ok(crate::paging::Paged(json, link))
+}
+
 /// Parses an ID from a path; anything unparsable is simply not found.
 pub(crate) fn parse_id(raw: &str) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)

@@ -48,7 +48,7 @@ pub async fn list(
     let filter = NotificationFilter { types, exclude_types: kinds(&p.exclude_types), account: p.account_id };
     let view = state.node().read()?;
     let items = query::notifications(&view, user.id(), &filter, &p.page.page(80))?;
-    let link = link_header(state.config(), &uri, items.first().map(|n| n.0.id), items.last().map(|n| n.0.id));
+    let link = link_header(state.config(), &uri, &items, |n| n.0.id);
     let mut r = Renderer::new(&view, user.id(), &state);
     let mut out = Vec::with_capacity(items.len());
     for (n, shown) in &items {

@@ -14,7 +14,7 @@ use super::parse_id;
 use crate::auth::User;
 use crate::entities::{Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
+use crate::paging::{PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{created_id, propose, Written};
 use crate::AppState;
@@ -286,18 +286,6 @@ pub async fn unbookmark(
     interact(&state, &user, &id, |account, status| Command::Unbookmark { account, status }, |id, _| id).await
 }
 
-fn marked_page(
-    state: &AppState,
-    view: &ReadView,
-    viewer: Id,
-    uri: &Uri,
-    items: Vec<(Id, query::Shown)>,
-) -> ApiResult<Paged<StatusJson>> {
-    let link = link_header(state.config(), uri, items.first().map(|i| i.0), items.last().map(|i| i.0));
-    let shown: Vec<query::Shown> = items.into_iter().map(|(_, s)| s).collect();
-    Ok(Paged(Renderer::new(view, viewer, state).statuses(&shown)?, link))
-}
-
 pub async fn favourites(
     State(state): State<AppState>,
     user: User,
@@ -306,7 +294,7 @@ pub async fn favourites(
 ) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::favourites(&view, user.id(), &p.page(MAX_LIMIT))?;
-    marked_page(&state, &view, user.id(), &uri, items)
+    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)
 }
 
 pub async fn bookmarks(
@@ -317,5 +305,5 @@ pub async fn bookmarks(
 ) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::bookmarks(&view, user.id(), &p.page(MAX_LIMIT))?;
-    marked_page(&state, &view, user.id(), &uri, items)
+    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)
 }

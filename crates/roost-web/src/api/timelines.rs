@@ -2,27 +2,15 @@
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use roost_core::query::{self, Shown};
-use roost_raft::ReadView;
+use roost_core::query;
 use serde::Deserialize;
 
 use crate::auth::User;
-use crate::entities::{Renderer, StatusJson};
+use crate::entities::StatusJson;
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
+use crate::paging::{PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::AppState;
-
-fn page_of(
-    state: &AppState,
-    view: &ReadView,
-    user: &User,
-    uri: &Uri,
-    items: Vec<Shown>,
-) -> ApiResult<Paged<StatusJson>> {
-    let link = link_header(state.config(), uri, items.first().map(|s| s.0.id), items.last().map(|s| s.0.id));
-    Ok(Paged(Renderer::new(view, user.id(), state).statuses(&items)?, link))
-}
 
 pub async fn home(
     State(state): State<AppState>,
@@ -32,7 +20,7 @@ pub async fn home(
 ) -> ApiResult<Paged<StatusJson>> {
     let view = state.node().read()?;
     let items = query::home(&view, state.node().home(), user.id(), &p.page(MAX_LIMIT))?;
-    page_of(&state, &view, &user, &uri, items)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
 }
 
 #[derive(Deserialize)]
@@ -58,7 +46,7 @@ pub async fn public(
     }
     let view = state.node().read()?;
     let items = query::public(&view, user.id(), &p.page.page(MAX_LIMIT))?;
-    page_of(&state, &view, &user, &uri, items)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
 }
 
 pub async fn tag(
@@ -77,5 +65,5 @@ pub async fn tag(
     }
     let view = state.node().read()?;
     let items = query::tag(&view, user.id(), name, &p.page.page(MAX_LIMIT))?;
-    page_of(&state, &view, &user, &uri, items)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
 }
