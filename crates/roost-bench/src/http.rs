@@ -125,6 +125,24 @@ where
     (lat, failures.load(Ordering::Relaxed))
 }
 
+/// Posts the `k`-th post of a run: author and text drawn from a generator seeded by (seed, k),
+/// so that a rerun posts the same things.
+async fn post_as_random_author(
+    h: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    authors: &Authors,
+    seed: u64,
+    k: usize,
+) -> anyhow::Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let author = authors.sample(&mut rng);
+    let text = dataset::post_text(&mut rng, k);
+    let req = h.post(format!("{base}/api/v1/statuses")).bearer_auth(&tokens[author]).form(&[("status", text)]);
+    check(req.send().await?).await?;
+    Ok(())
+}
+
 async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
@@ -261,17 +279,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let (mut load_lat, failed) = drive(o.concurrency, o.posts, None, move |k| {
         let (h, b, tk, au) = (h.clone(), b.clone(), tk.clone(), au.clone());
         async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let author = au.sample(&mut rng);
-            let text = dataset::post_text(&mut rng, k);
-            check(
-                h.post(format!("{b}/api/v1/statuses"))
-                    .bearer_auth(&tk[author])
-                    .form(&[("status", text)])
-                    .send()
-                    .await?,
-            )
-            .await?;
+            post_as_random_author(&h, &b, &tk, &au, seed, k).await?;
             if k > 0 && k % 100_000 == 0 {
                 eprintln!("  {k} posts");
             }
@@ -288,22 +296,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let t = Instant::now();
     let (mut create, create_failed) = drive(o.concurrency, usize::MAX, deadline, move |k| {
         let (h, b, tk, au) = (h.clone(), b.clone(), tk.clone(), au.clone());
-        async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(
-                seed.wrapping_add(1) ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            );
-            let author = au.sample(&mut rng);
-            let text = dataset::post_text(&mut rng, k);
-            check(
-                h.post(format!("{b}/api/v1/statuses"))
-                    .bearer_auth(&tk[author])
-                    .form(&[("status", text)])
-                    .send()
-                    .await?,
-            )
-            .await?;
-            Ok(())
-        }
+        async move { post_as_random_author(&h, &b, &tk, &au, seed.wrapping_add(1), k).await }
     })
     .await;
     let create_secs = t.elapsed().as_secs_f64();
