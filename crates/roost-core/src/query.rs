@@ -159,7 +159,7 @@ pub fn home(t: &(impl ReadTables + ?Sized), index: &impl HomeSource, viewer: Id,
         (None, since) => (since, false),
     };
     let ids = index.range(viewer, after, page.max_id, oldest_first);
-    let mut v = Viewer::new(t, viewer);
+    let mut v = Viewer::new(t, viewer).preload_following()?;
     let mut out = Vec::new();
     for id in ids {
         if out.len() >= limit {
@@ -179,7 +179,7 @@ pub fn home(t: &(impl ReadTables + ?Sized), index: &impl HomeSource, viewer: Id,
 
 /// Everyone's public posts on this instance.
 pub fn public(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<Shown>> {
-    let mut v = Viewer::new(t, viewer);
+    let mut v = Viewer::new(t, viewer).preload_following()?;
     page_scan(t, Table::Public, &[], page, |id, _| feed_item(&mut v, id))
 }
 
@@ -187,7 +187,7 @@ pub fn public(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result
 pub fn tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, page: &Page) -> Result<Vec<Shown>> {
     let mut prefix = ks(&tag.to_lowercase(), 0);
     prefix.truncate(prefix.len() - 8);
-    let mut v = Viewer::new(t, viewer);
+    let mut v = Viewer::new(t, viewer).preload_following()?;
     page_scan(t, Table::Tag, &prefix, page, |id, _| feed_item(&mut v, id))
 }
 

@@ -102,7 +102,7 @@ impl Node {
         // Two files, so that appending to the log and applying to the state are two writers that
         // do not wait for each other.
         let log_store = Store::open(&data_dir.join(LOG_FILE))?;
-        let store = Store::open(&data_dir.join(STATE_FILE))?;
+        let store = Store::open(&data_dir.join(STATE_FILE))?.with_row_cache();
         let id = 1;
         let config = Config {
             cluster_name: "roost".into(),

@@ -17,6 +17,7 @@ use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 
+use cache::{Row, RowCache, RowKey, Written};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
 use roost_core::kv::{bounds_empty, full_bounds, full_key, walk, Dir, Visitor};
 use roost_core::{ReadTables, Table, Tables};
@@ -63,6 +64,8 @@ pub enum Durability {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Recently read state rows; see [`cache`].
+    rows: Option<Arc<RowCache>>,
 }
 
 impl Store {
@@ -72,10 +75,17 @@ impl Store {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store { db: Arc::new(db), rows: None };
         // Create the tables so that read transactions can always open them.
         store.write(Durability::Durable, |_| Ok::<_, StoreError>(()))?;
         Ok(store)
+    }
+
+    /// Caches state rows that readers look up (see [`cache`]): for the state machine's store,
+    /// whose rows timelines read over and over.
+    pub fn with_row_cache(mut self) -> Store {
+        self.rows = Some(Arc::new(RowCache::new()));
+        self
     }
 
     /// Runs `f` in one write transaction and commits it. If `f` fails nothing is written.
@@ -90,22 +100,33 @@ impl Store {
             Durability::Deferred => redb::Durability::None,
         };
         wt.set_durability(level).map_err(engine)?;
-        let result = {
+        let (result, written) = {
             let mut txn = Txn {
-                state: StateTables { table: wt.open_table(STATE).map_err(engine)? },
+                state: StateTables {
+                    table: wt.open_table(STATE).map_err(engine)?,
+                    written: Written::Nothing,
+                    track: self.rows.is_some(),
+                },
                 log: wt.open_table(LOG).map_err(engine)?,
                 meta: wt.open_table(META).map_err(engine)?,
             };
-            f(&mut txn)?
+            let result = f(&mut txn)?;
+            (result, std::mem::take(&mut txn.state.written))
         };
         wt.commit().map_err(engine)?;
+        if let Some(rows) = &self.rows {
+            rows.evict(written);
+        }
         Ok(result)
     }
 
     /// A consistent snapshot of everything, for reads. Never blocks writers.
     pub fn read(&self) -> Result<ReadView> {
+        // The generation is noted before the snapshot is opened; see `cache`.
+        let rows = self.rows.as_ref().map(|rows| (rows.clone(), rows.generation()));
         let rt = self.db.begin_read().map_err(engine)?;
         Ok(ReadView {
+            rows,
             state: rt.open_table(STATE).map_err(engine)?,
             log: rt.open_table(LOG).map_err(engine)?,
             meta: rt.open_table(META).map_err(engine)?,
@@ -149,12 +170,14 @@ impl Txn<'_> {
     /// Removes every state table entry (before installing a snapshot).
     pub fn clear_state(&mut self) -> Result<()> {
         self.state.table.retain(|_, _| false).map_err(engine)?;
+        self.state.written = Written::Everything;
         Ok(())
     }
 
     /// Puts a raw state entry (key including its table prefix), as read from a snapshot.
     pub fn put_raw_state(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.state.table.insert(key, value).map_err(engine)?;
+        self.state.wrote(key);
         Ok(())
     }
 }
@@ -162,6 +185,17 @@ impl Txn<'_> {
 /// The state machine's tables inside a write transaction.
 pub struct StateTables<'a> {
     table: redb::Table<'a, &'static [u8], &'static [u8]>,
+    /// The keys written, for the row cache to evict after the commit.
+    written: Written,
+    track: bool,
+}
+
+impl StateTables<'_> {
+    fn wrote(&mut self, key: &[u8]) {
+        if self.track {
+            self.written.key(key);
+        }
+    }
 }
 
 fn core_err(e: impl std::fmt::Display) -> roost_core::Error {
@@ -208,12 +242,17 @@ impl ReadTables for StateTables<'_> {
 
 impl Tables for StateTables<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> roost_core::Result<()> {
-        self.table.insert(full_key(table, key).as_slice(), value).map_err(core_err)?;
+        let key = full_key(table, key);
+        self.table.insert(key.as_slice(), value).map_err(core_err)?;
+        self.wrote(&key);
         Ok(())
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> roost_core::Result<bool> {
-        Ok(self.table.remove(full_key(table, key).as_slice()).map_err(core_err)?.is_some())
+        let key = full_key(table, key);
+        let existed = self.table.remove(key.as_slice()).map_err(core_err)?.is_some();
+        self.wrote(&key);
+        Ok(existed)
     }
 }
 
@@ -222,6 +261,8 @@ pub type RawVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 
 /// A read snapshot of the whole database.
 pub struct ReadView {
+    /// The row cache with the generation noted before this snapshot was opened.
+    rows: Option<(Arc<RowCache>, u64)>,
     state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     log: ReadOnlyTable<u64, &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -259,7 +300,17 @@ impl ReadView {
 
 impl ReadTables for ReadView {
     fn get(&self, table: Table, key: &[u8]) -> roost_core::Result<Option<Vec<u8>>> {
-        Ok(self.state.get(full_key(table, key).as_slice()).map_err(core_err)?.map(|v| v.value().to_vec()))
+        let key = full_key(table, key);
+        let (Some((rows, generation)), Some(cached_key)) = (&self.rows, RowKey::new(&key)) else {
+            return Ok(self.state.get(key.as_slice()).map_err(core_err)?.map(|v| v.value().to_vec()));
+        };
+        if let Some(row) = rows.get(&cached_key) {
+            return Ok(row.map(|v| v.to_vec()));
+        }
+        let row: Row = self.state.get(key.as_slice()).map_err(core_err)?.map(|v| Arc::from(v.value()));
+        let value = row.as_ref().map(|v| v.to_vec());
+        rows.insert(*generation, cached_key, row);
+        Ok(value)
     }
 
     fn scan(
@@ -274,5 +325,6 @@ impl ReadTables for ReadView {
     }
 }
 
+mod cache;
 #[cfg(test)]
 mod tests;

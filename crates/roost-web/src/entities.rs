@@ -15,33 +15,78 @@ use std::sync::Arc;
 use crate::html;
 use crate::{ApiResult, AppState, WebConfig};
 
-/// Rendered post HTML by post ID. A post's text and the accounts it mentions never change, so
-/// its HTML never does: render once, serve many times. Bounded: cleared when full.
-#[derive(Default)]
-pub struct ContentCache {
-    map: std::sync::Mutex<HashMap<Id, Arc<str>>>,
+/// Rendered entities shared by all requests: each post's and account's JSON, kept with the
+/// record it was rendered from and reused while the record read is equal to it. A rendering
+/// depends only on its record and on facts that never change (usernames, application names,
+/// the public URL), so equality is the whole validity check and no write has to invalidate
+/// anything. Bounded in bytes; the least useful entries go first.
+pub struct EntityCache {
+    statuses: quick_cache::sync::Cache<Id, Arc<RenderedStatus>, Weight>,
+    accounts: quick_cache::sync::Cache<Id, Arc<RenderedAccount>, Weight>,
 }
 
-impl ContentCache {
-    const CAPACITY: usize = 200_000;
+const STATUS_CACHE_BYTES: u64 = 96 * 1024 * 1024;
+const ACCOUNT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-    pub fn get_or_render(&self, id: Id, render: impl FnOnce() -> String) -> Arc<str> {
-        if let Some(html) = self.lock().get(&id) {
-            return html.clone();
+impl Default for EntityCache {
+    fn default() -> Self {
+        EntityCache {
+            statuses: quick_cache::sync::Cache::with_weighter(
+                (STATUS_CACHE_BYTES / 1500) as usize,
+                STATUS_CACHE_BYTES,
+                Weight,
+            ),
+            accounts: quick_cache::sync::Cache::with_weighter(
+                (ACCOUNT_CACHE_BYTES / 1500) as usize,
+                ACCOUNT_CACHE_BYTES,
+                Weight,
+            ),
         }
-        let html: Arc<str> = render().into();
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(id, html.clone());
-        html
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Arc<str>>> {
-        // The map is always whole between statements, so a poisoned lock is still usable.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+/// Weighs cache entries by their size in bytes.
+#[derive(Clone)]
+struct Weight;
+
+trait Bytes {
+    fn bytes(&self) -> u64;
+}
+
+impl<T: Bytes> quick_cache::Weighter<Id, Arc<T>> for Weight {
+    fn weight(&self, _: &Id, value: &Arc<T>) -> u64 {
+        value.bytes()
     }
+}
+
+/// A post's JSON without its viewer-dependent fields, its author, reblog and quote: the text of
+/// an object without its closing brace.
+struct RenderedStatus {
+    record: Status,
+    open_json: String,
+}
+
+impl Bytes for RenderedStatus {
+    fn bytes(&self) -> u64 {
+        (128 + self.open_json.len() + self.record.text.len() + self.record.spoiler_text.len()) as u64
+    }
+}
+
+/// An account's JSON and the facts about it that posts need.
+struct RenderedAccount {
+    record: Account,
+    json: Arc<RawValue>,
+    url: String,
+}
+
+impl Bytes for RenderedAccount {
+    fn bytes(&self) -> u64 {
+        (256 + self.json.get().len() + self.record.note.len() + self.url.len()) as u64
+    }
+}
+
+fn internal(e: serde_json::Error) -> crate::ApiError {
+    crate::ApiError::Internal(e.to_string())
 }
 
 /// An ISO 8601 timestamp with milliseconds, as Mastodon sends them.
@@ -127,52 +172,63 @@ pub struct ApplicationJson {
     pub website: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct QuoteJson {
-    /// `accepted`, or `deleted` when the quoted post is gone or invisible.
-    pub state: &'static str,
-    pub quoted_status: Option<Box<StatusJson>>,
+/// The part of a post's JSON that is the same for every viewer (see [`RenderedStatus`]).
+#[derive(Serialize)]
+struct SharedStatusJson<'a> {
+    id: String,
+    uri: String,
+    url: String,
+    created_at: String,
+    content: String,
+    visibility: &'static str,
+    sensitive: bool,
+    spoiler_text: &'a str,
+    media_attachments: [(); 0],
+    application: Option<ApplicationJson>,
+    mentions: Vec<MentionJson>,
+    tags: Vec<TagJson>,
+    emojis: [(); 0],
+    reblogs_count: u64,
+    favourites_count: u64,
+    replies_count: u64,
+    quotes_count: u64,
+    in_reply_to_id: Option<String>,
+    in_reply_to_account_id: Option<String>,
+    poll: Option<()>,
+    card: Option<()>,
+    language: Option<&'a str>,
+    edited_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusJson {
-    pub id: String,
-    pub uri: String,
-    pub url: String,
-    pub created_at: String,
-    /// The author, serialised once per request and reused for each of their posts.
-    pub account: Arc<RawValue>,
-    /// Shared with the rendered-content cache.
-    pub content: Arc<str>,
-    pub visibility: &'static str,
-    pub sensitive: bool,
-    pub spoiler_text: String,
-    pub media_attachments: Vec<()>,
-    pub application: Option<ApplicationJson>,
-    pub mentions: Vec<MentionJson>,
-    pub tags: Vec<TagJson>,
-    pub emojis: Vec<()>,
-    pub reblogs_count: u64,
-    pub favourites_count: u64,
-    pub replies_count: u64,
-    pub quotes_count: u64,
-    pub in_reply_to_id: Option<String>,
-    pub in_reply_to_account_id: Option<String>,
-    pub reblog: Option<Box<StatusJson>>,
-    pub quote: Option<QuoteJson>,
-    pub poll: Option<()>,
-    pub card: Option<()>,
-    pub language: Option<String>,
+/// The part of a post's JSON that depends on who looks.
+#[derive(Serialize)]
+struct ViewerStatusJson<'a> {
+    favourited: bool,
+    reblogged: bool,
+    muted: bool,
+    bookmarked: bool,
+    pinned: bool,
+    filtered: [(); 0],
     /// The source text: only in the response to a delete (for "delete and redraft").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    pub edited_at: Option<String>,
-    pub favourited: bool,
-    pub reblogged: bool,
-    pub muted: bool,
-    pub bookmarked: bool,
-    pub pinned: bool,
-    pub filtered: Vec<()>,
+    text: Option<&'a str>,
+}
+
+/// A Mastodon Status entity as one viewer sees it: the text of a JSON object, assembled from
+/// parts that serde wrote (so always valid JSON).
+#[derive(Debug, Clone)]
+pub struct StatusJson(String);
+
+impl StatusJson {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for StatusJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RawValue::from_string(self.0.clone()).map_err(serde::ser::Error::custom)?.serialize(serializer)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,14 +311,14 @@ pub fn app(a: &App, secret: Option<String>) -> AppJson {
     }
 }
 
-/// Builds entities for one viewer within one read snapshot, caching accounts.
+/// Builds entities for one viewer within one read snapshot.
 pub struct Renderer<'a, T: ReadTables> {
     view: &'a T,
     viewer: Id,
     cfg: &'a WebConfig,
-    contents: &'a ContentCache,
-    accounts: HashMap<Id, Option<(AccountJson, Arc<RawValue>)>>,
-    apps: HashMap<String, Option<ApplicationJson>>,
+    cache: &'a EntityCache,
+    /// Accounts met in this request (`None`: gone).
+    accounts: HashMap<Id, Option<Arc<RenderedAccount>>>,
     /// Whether the viewer has any bookmark (decided once per request).
     has_bookmarks: Option<bool>,
 }
@@ -273,9 +329,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             view,
             viewer,
             cfg: state.config(),
-            contents: state.contents(),
+            cache: state.entities(),
             accounts: HashMap::new(),
-            apps: HashMap::new(),
             has_bookmarks: None,
         }
     }
@@ -353,71 +408,122 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         }
     }
 
-    /// An account's entity and its serialisation, cached for the request.
-    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<&(AccountJson, Arc<RawValue>)>> {
-        if !self.accounts.contains_key(&id) {
-            let entry = match query::account(self.view, id)? {
-                Some(a) => {
-                    let json = self.account(&a);
-                    let raw =
-                        serde_json::value::to_raw_value(&json).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
-                    Some((json, Arc::from(raw)))
-                }
-                None => None,
-            };
-            self.accounts.insert(id, entry);
+    /// An account's rendering, from the shared cache while its record is unchanged.
+    fn account_by_id(&mut self, id: Id) -> ApiResult<Option<Arc<RenderedAccount>>> {
+        if let Some(known) = self.accounts.get(&id) {
+            return Ok(known.clone());
         }
-        Ok(self.accounts.get(&id).and_then(Option::as_ref))
+        let rendered = match query::account(self.view, id)? {
+            Some(a) => Some(match self.cache.accounts.get(&id) {
+                Some(hit) if hit.record == a => hit,
+                _ => {
+                    let json = self.account(&a);
+                    let raw = serde_json::value::to_raw_value(&json).map_err(internal)?;
+                    let rendered = Arc::new(RenderedAccount { json: Arc::from(raw), url: json.url, record: a });
+                    self.cache.accounts.insert(id, rendered.clone());
+                    rendered
+                }
+            }),
+            None => None,
+        };
+        self.accounts.insert(id, rendered.clone());
+        Ok(rendered)
     }
 
-    fn application(&mut self, client_id: &str) -> ApiResult<Option<ApplicationJson>> {
-        if let Some(cached) = self.apps.get(client_id) {
-            return Ok(cached.clone());
+    /// The viewer-independent part of a post's JSON, from the shared cache while the post's
+    /// record is unchanged.
+    fn shared_status(&mut self, s: &Status, author: &RenderedAccount) -> ApiResult<Arc<RenderedStatus>> {
+        if let Some(hit) = self.cache.statuses.get(&s.id) {
+            if hit.record == *s {
+                return Ok(hit);
+            }
         }
-        let app = query::app(self.view, client_id)?.map(|a| ApplicationJson { name: a.name, website: a.website });
-        self.apps.insert(client_id.to_string(), app.clone());
-        Ok(app)
+        let base = &self.cfg.public_url;
+        let mut mentions = Vec::with_capacity(s.mentions.len());
+        for &m in &s.mentions {
+            if let Some(a) = self.account_by_id(m)? {
+                mentions.push(MentionJson {
+                    id: a.record.id.to_string(),
+                    username: a.record.username.clone(),
+                    url: a.url.clone(),
+                    acct: a.record.username.clone(),
+                });
+            }
+        }
+        let content = if s.reblog_of.is_some() {
+            String::new()
+        } else {
+            html::render(&s.text, base, &|u| {
+                mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone())
+            })
+        };
+        let application = match &s.application {
+            Some(client_id) => {
+                query::app(self.view, client_id)?.map(|a| ApplicationJson { name: a.name, website: a.website })
+            }
+            None => None,
+        };
+        let shared = SharedStatusJson {
+            id: s.id.to_string(),
+            uri: format!("{base}/users/{}/statuses/{}", author.record.username, s.id),
+            url: format!("{}/{}", author.url, s.id),
+            created_at: iso(s.created_at),
+            content,
+            visibility: s.visibility.as_str(),
+            sensitive: s.sensitive,
+            spoiler_text: &s.spoiler_text,
+            media_attachments: [],
+            application,
+            mentions,
+            tags: s.tags.iter().map(|t| TagJson { name: t.clone(), url: format!("{base}/tags/{t}") }).collect(),
+            emojis: [],
+            reblogs_count: s.reblogs_count,
+            favourites_count: s.favourites_count,
+            replies_count: s.replies_count,
+            quotes_count: 0,
+            in_reply_to_id: s.in_reply_to.map(|i| i.to_string()),
+            in_reply_to_account_id: s.in_reply_to_account.map(|i| i.to_string()),
+            poll: None,
+            card: None,
+            language: s.language.as_deref(),
+            edited_at: None,
+        };
+        let mut open_json = serde_json::to_string(&shared).map_err(internal)?;
+        open_json.pop(); // the closing brace
+        let rendered = Arc::new(RenderedStatus { record: s.clone(), open_json });
+        self.cache.statuses.insert(s.id, rendered.clone());
+        Ok(rendered)
     }
 
     /// A post as the viewer sees it; `None` if its author is gone.
     pub fn status(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<StatusJson>> {
+        self.status_with(s, original, None)
+    }
+
+    /// A post with its source text, as the response to deleting it.
+    pub fn deleted_status(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<StatusJson>> {
+        self.status_with(s, original, Some(&s.text))
+    }
+
+    fn status_with(
+        &mut self,
+        s: &Status,
+        original: Option<&Status>,
+        text: Option<&str>,
+    ) -> ApiResult<Option<StatusJson>> {
         let reblog = match original {
             Some(o) => match self.status(o, None)? {
-                Some(j) => Some(Box::new(j)),
+                Some(j) => Some(j),
                 None => return Ok(None),
             },
             None => None,
         };
-        let Some((author, account)) = self.account_by_id(s.author)? else { return Ok(None) };
-        let (author_username, author_url, account) = (author.username.clone(), author.url.clone(), account.clone());
-        let base = self.cfg.public_url.clone();
-        let mut mentions = Vec::with_capacity(s.mentions.len());
-        for &m in &s.mentions {
-            if let Some((a, _)) = self.account_by_id(m)? {
-                mentions.push(MentionJson {
-                    id: a.id.clone(),
-                    username: a.username.clone(),
-                    url: a.url.clone(),
-                    acct: a.acct.clone(),
-                });
-            }
-        }
-        let content: Arc<str> = if s.reblog_of.is_some() {
-            Arc::from("")
-        } else {
-            self.contents.get_or_render(s.id, || {
-                html::render(&s.text, &base, &|u| {
-                    mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone())
-                })
-            })
-        };
+        let Some(author) = self.account_by_id(s.author)? else { return Ok(None) };
+        let shared = self.shared_status(s, &author)?;
         let quote = match s.quote_of {
             Some(q) => Some(match query::visible_status(self.view, self.viewer, q)? {
-                Some((qs, qo)) => match self.status(&qs, qo.as_ref())? {
-                    Some(j) => QuoteJson { state: "accepted", quoted_status: Some(Box::new(j)) },
-                    None => QuoteJson { state: "deleted", quoted_status: None },
-                },
-                None => QuoteJson { state: "deleted", quoted_status: None },
+                Some((qs, qo)) => self.status(&qs, qo.as_ref())?,
+                None => None,
             }),
             None => None,
         };
@@ -426,45 +532,43 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             None => *self.has_bookmarks.insert(query::has_bookmarks(self.view, self.viewer)?),
         };
         let mine = query::interactions(self.view, self.viewer, s, has_bookmarks)?;
-        let application = match &s.application {
-            Some(client_id) => self.application(client_id)?,
-            None => None,
-        };
-        Ok(Some(StatusJson {
-            id: s.id.to_string(),
-            uri: format!("{base}/users/{author_username}/statuses/{}", s.id),
-            url: format!("{author_url}/{}", s.id),
-            created_at: iso(s.created_at),
-            content,
-            visibility: s.visibility.as_str(),
-            sensitive: s.sensitive,
-            spoiler_text: s.spoiler_text.clone(),
-            media_attachments: Vec::new(),
-            application,
-            mentions,
-            tags: s.tags.iter().map(|t| TagJson { name: t.clone(), url: format!("{base}/tags/{t}") }).collect(),
-            emojis: Vec::new(),
-            reblogs_count: s.reblogs_count,
-            favourites_count: s.favourites_count,
-            replies_count: s.replies_count,
-            quotes_count: 0,
-            in_reply_to_id: s.in_reply_to.map(|i| i.to_string()),
-            in_reply_to_account_id: s.in_reply_to_account.map(|i| i.to_string()),
-            reblog,
-            quote,
-            poll: None,
-            card: None,
-            language: s.language.clone(),
-            text: None,
-            edited_at: None,
+        let viewer_part = serde_json::to_string(&ViewerStatusJson {
             favourited: mine.favourited,
             reblogged: mine.reblogged,
             muted: mine.muted,
             bookmarked: mine.bookmarked,
             pinned: false,
-            filtered: Vec::new(),
-            account,
-        }))
+            filtered: [],
+            text,
+        })
+        .map_err(internal)?;
+
+        let mut json = String::with_capacity(
+            shared.open_json.len()
+                + author.json.get().len()
+                + reblog.as_ref().map_or(0, |r| r.0.len())
+                + viewer_part.len()
+                + 64,
+        );
+        json.push_str(&shared.open_json);
+        json.push_str(",\"account\":");
+        json.push_str(author.json.get());
+        json.push_str(",\"reblog\":");
+        json.push_str(reblog.as_ref().map_or("null", StatusJson::as_str));
+        json.push_str(",\"quote\":");
+        // A Quote entity: `accepted`, or `deleted` when the quoted post is gone or invisible.
+        match &quote {
+            None => json.push_str("null"),
+            Some(Some(quoted)) => {
+                json.push_str("{\"state\":\"accepted\",\"quoted_status\":");
+                json.push_str(quoted.as_str());
+                json.push('}');
+            }
+            Some(None) => json.push_str("{\"state\":\"deleted\",\"quoted_status\":null}"),
+        }
+        json.push(',');
+        json.push_str(&viewer_part[1..]); // from after the opening brace
+        Ok(Some(StatusJson(json)))
     }
 
     /// Renders a list of posts, leaving out any whose author vanished.
@@ -479,8 +583,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     }
 
     pub fn notification(&mut self, n: &Notification, shown: Option<&Shown>) -> ApiResult<Option<NotificationJson>> {
-        let Some((_, account)) = self.account_by_id(n.from)? else { return Ok(None) };
-        let account = account.clone();
+        let Some(from) = self.account_by_id(n.from)? else { return Ok(None) };
+        let account = from.json.clone();
         let status = match shown {
             Some((s, o)) => match self.status(s, o.as_ref())? {
                 Some(j) => Some(j),

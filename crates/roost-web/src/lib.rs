@@ -63,7 +63,7 @@ pub struct AppState {
 struct Inner {
     node: Node,
     config: WebConfig,
-    contents: entities::ContentCache,
+    entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
 }
 
@@ -73,7 +73,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 node,
                 config,
-                contents: entities::ContentCache::default(),
+                entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
             }),
         }
@@ -87,8 +87,8 @@ impl AppState {
         &self.inner.config
     }
 
-    pub fn contents(&self) -> &entities::ContentCache {
-        &self.inner.contents
+    pub fn entities(&self) -> &entities::EntityCache {
+        &self.inner.entities
     }
 
     pub fn sign_ins(&self) -> &limits::SignInGuard {

@@ -7,6 +7,7 @@ use roost_core::query::Page;
 use roost_types::Id;
 use serde::{Deserialize, Serialize};
 
+use crate::entities::StatusJson;
 use crate::params::de;
 use crate::WebConfig;
 
@@ -44,17 +45,37 @@ pub struct Paged<T>(pub Vec<T>, pub Option<HeaderValue>);
 
 impl<T: Serialize> IntoResponse for Paged<T> {
     fn into_response(self) -> Response {
-        // A page of posts is tens of kilobytes: size the buffer once instead of growing it.
-        let mut buf = Vec::with_capacity(2048 * self.0.len().max(1));
-        let mut resp = match serde_json::to_writer(&mut buf, &self.0) {
-            Ok(()) => ([(CONTENT_TYPE, "application/json")], buf).into_response(),
-            Err(e) => return crate::ApiError::Internal(e.to_string()).into_response(),
-        };
-        if let Some(link) = self.1 {
-            resp.headers_mut().insert(LINK, link);
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => json_page(body, self.1),
+            Err(e) => crate::ApiError::Internal(e.to_string()).into_response(),
         }
-        resp
     }
+}
+
+/// A page of posts with its `Link` header. Posts arrive as JSON text already.
+pub struct StatusPage(pub Vec<StatusJson>, pub Option<HeaderValue>);
+
+impl IntoResponse for StatusPage {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(2 + self.0.iter().map(|s| s.as_str().len() + 1).sum::<usize>());
+        body.push(b'[');
+        for (i, status) in self.0.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(status.as_str().as_bytes());
+        }
+        body.push(b']');
+        json_page(body, self.1)
+    }
+}
+
+fn json_page(body: Vec<u8>, link: Option<HeaderValue>) -> Response {
+    let mut resp = ([(CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(link) = link {
+        resp.headers_mut().insert(LINK, link);
+    }
+    resp
 }
 
 /// The `Link` header for a page of items, newest first, whose paging IDs `key` gives: `next`

@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson, Renderer, StatusJson};
+use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson, Renderer};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
+use crate::paging::{link_header, PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{propose, Written, MAX_DISPLAY_NAME, MAX_NOTE};
 use crate::AppState;
@@ -151,13 +151,13 @@ pub async fn statuses(
     Path(id): Path<String>,
     uri: Uri,
     Input(p): Input<StatusesQuery>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     visible_account(&view, user.id(), id)?;
     if p.pinned == Some(true) {
         // Pinned posts arrive with the client-API issue.
-        return Ok(Paged(Vec::new(), None));
+        return Ok(StatusPage(Vec::new(), None));
     }
     let filter = AccountFilter {
         exclude_replies: p.exclude_replies.unwrap_or(false),

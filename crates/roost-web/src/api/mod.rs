@@ -108,10 +108,10 @@ pub(crate) fn status_page<T>(
     items: &[T],
     key: impl Fn(&T) -> Id,
     shown: impl Fn(&T) -> &roost_core::query::Shown,
-) -> Result<crate::paging::Paged<crate::entities::StatusJson>, ApiError> {
+) -> Result<crate::paging::StatusPage, ApiError> {
     let link = crate::paging::link_header(state.config(), uri, items, key);
     let json = crate::entities::Renderer::new(view, viewer, state).statuses(items.iter().map(shown))?;
-    Ok(crate::paging::Paged(json, link))
+    Ok(crate::paging::StatusPage(json, link))
 }
 
 /// Parses an ID from a path; anything unparsable is simply not found.

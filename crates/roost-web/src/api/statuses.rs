@@ -14,7 +14,7 @@ use super::parse_id;
 use crate::auth::User;
 use crate::entities::{Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{PageParams, Paged, MAX_LIMIT};
+use crate::paging::{PageParams, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{created_id, propose, Written};
 use crate::AppState;
@@ -153,16 +153,14 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
     let id = parse_id(&id)?;
-    let mut json = {
+    // Rendered just before: the post is gone afterwards. Its source text comes along, for
+    // "delete and redraft".
+    let json = {
         let view = state.node().read()?;
-        let shown = visible(&view, user.id(), id)?;
-        let mut json = render_one(&state, &view, user.id(), &shown)?;
-        json.text = Some(shown.0.text.clone());
-        json
+        let (s, o) = visible(&view, user.id(), id)?;
+        Renderer::new(&view, user.id(), &state).deleted_status(&s, o.as_ref())?.ok_or(ApiError::NotFound)?
     };
     let applied = propose(&state, Command::DeleteStatus { actor: user.id(), status: id }).await?;
-    // The post is gone: its counters are as they were just before.
-    json.pinned = false;
     Ok(Written(Json(json), applied.index))
 }
 
@@ -291,7 +289,7 @@ pub async fn favourites(
     user: User,
     uri: Uri,
     Input(p): Input<PageParams>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::favourites(&view, user.id(), &p.page(MAX_LIMIT))?;
     super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)
@@ -302,7 +300,7 @@ pub async fn bookmarks(
     user: User,
     uri: Uri,
     Input(p): Input<PageParams>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::bookmarks(&view, user.id(), &p.page(MAX_LIMIT))?;
     super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)

@@ -6,9 +6,8 @@ use roost_core::query;
 use serde::Deserialize;
 
 use crate::auth::User;
-use crate::entities::StatusJson;
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{PageParams, Paged, MAX_LIMIT};
+use crate::paging::{PageParams, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::AppState;
 
@@ -17,7 +16,7 @@ pub async fn home(
     user: User,
     uri: Uri,
     Input(p): Input<PageParams>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::home(&view, state.node().home(), user.id(), &p.page(MAX_LIMIT))?;
     super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
@@ -38,11 +37,11 @@ pub async fn public(
     user: User,
     uri: Uri,
     Input(p): Input<PublicParams>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     // Everything here is local; remote-only and media-only views are empty until federation
     // and media exist.
     if p.remote == Some(true) || p.only_media == Some(true) {
-        return Ok(Paged(Vec::new(), None));
+        return Ok(StatusPage(Vec::new(), None));
     }
     let view = state.node().read()?;
     let items = query::public(&view, user.id(), &p.page.page(MAX_LIMIT))?;
@@ -55,13 +54,13 @@ pub async fn tag(
     Path(hashtag): Path<String>,
     uri: Uri,
     Input(p): Input<PublicParams>,
-) -> ApiResult<Paged<StatusJson>> {
+) -> ApiResult<StatusPage> {
     let name = hashtag.trim_start_matches('#');
     if name.is_empty() || name.chars().count() > 100 || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return Err(ApiError::NotFound);
     }
     if p.remote == Some(true) || p.only_media == Some(true) {
-        return Ok(Paged(Vec::new(), None));
+        return Ok(StatusPage(Vec::new(), None));
     }
     let view = state.node().read()?;
     let items = query::tag(&view, user.id(), name, &p.page.page(MAX_LIMIT))?;

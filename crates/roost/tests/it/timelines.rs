@@ -70,3 +70,33 @@ fn timelines_and_pagination() {
         alice.get(&format!("/api/v1/accounts/{}/statuses?exclude_replies=true&limit=2", bob.id)).link("next").unwrap();
     assert!(link.contains("exclude_replies=true") && link.contains("max_id="), "{link}");
 }
+
+/// Posts and accounts are rendered once and reused across requests: a timeline read after a
+/// change must show the change, never the earlier rendering.
+#[test]
+fn timelines_show_every_change_to_posts_and_authors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    alice.post(&format!("/api/v1/accounts/{}/follow", bob.id));
+    let post = bob.status("hello from bob");
+    let first = |api: &crate::common::Api| api.get("/api/v1/timelines/home").json[0].clone();
+    assert_eq!(first(&alice)["favourites_count"], 0);
+    assert_eq!(first(&alice)["account"]["display_name"], "");
+
+    alice.post(&format!("/api/v1/statuses/{post}/favourite"));
+    let seen = first(&alice);
+    assert_eq!((seen["favourites_count"].as_u64(), seen["favourited"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(first(&bob)["favourited"], false, "favourited is per viewer");
+
+    bob.patch_form("/api/v1/accounts/update_credentials", &[("display_name", "Bob B.")]);
+    bob.status("second");
+    let seen = alice.get("/api/v1/timelines/home").json;
+    assert_eq!(seen[1]["id"], post.as_str());
+    assert_eq!(seen[1]["account"]["display_name"], "Bob B.");
+    assert_eq!(seen[1]["account"]["statuses_count"], 2);
+
+    alice.post(&format!("/api/v1/statuses/{post}/unfavourite"));
+    assert_eq!(alice.get(&format!("/api/v1/statuses/{post}")).json["favourites_count"], 0);
+}
