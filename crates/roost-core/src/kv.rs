@@ -69,11 +69,13 @@ pub enum Table {
     MuteByAccount = 25,
     /// (account, block id) → blocked : blocks by recency
     BlockByAccount = 26,
+    /// code hash → `AuthCode` : OAuth authorization codes not yet redeemed
+    AuthCode = 27,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 26] = [
+    pub const ALL: [Table; 27] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -100,6 +102,7 @@ impl Table {
         Table::Idempotency,
         Table::MuteByAccount,
         Table::BlockByAccount,
+        Table::AuthCode,
     ];
 
     pub fn prefix(self) -> u8 {

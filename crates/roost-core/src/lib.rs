@@ -63,6 +63,12 @@ pub fn apply(t: &mut impl Tables, req: &Request, home: &mut dyn home::HomeSink) 
             oauth::issue_token(t, at, token_hash, client_id, *account, scopes)
         }
         Command::RevokeToken { token_hash } => oauth::revoke_token(t, token_hash),
+        Command::IssueAuthCode { code_hash, client_id, account, scopes, redirect_uri, code_challenge } => {
+            oauth::issue_auth_code(t, at, code_hash, client_id, *account, scopes, redirect_uri, code_challenge)
+        }
+        Command::RedeemAuthCode { code_hash, client_id, token_hash } => {
+            oauth::redeem_auth_code(t, at, code_hash, client_id, token_hash)
+        }
         Command::CreateStatus(new) => statuses::create(t, at, new, home),
         Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status),
         Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status),

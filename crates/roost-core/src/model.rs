@@ -129,3 +129,16 @@ pub struct Token {
     pub scopes: Vec<String>,
     pub created_at: Millis,
 }
+
+/// An OAuth authorization code, redeemable once for a token until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub account: Id,
+    pub scopes: Vec<String>,
+    /// The redirect URI the code was issued for; redeeming must name the same.
+    pub redirect_uri: String,
+    /// PKCE: the S256 code challenge (base64url of the SHA-256 of the verifier), if any.
+    pub code_challenge: Option<String>,
+    pub expires_at: Millis,
+}

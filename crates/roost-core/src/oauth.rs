@@ -1,9 +1,9 @@
 //! OAuth client applications and bearer tokens. Secrets and tokens are stored only as hashes.
 
-use roost_types::{Id, Millis, Outcome, Rejection};
+use roost_types::{Id, Millis, Outcome, Rejection, AUTH_CODE_LIFETIME_MS};
 
-use crate::kv::{put_value, Table, Tables};
-use crate::model::{App, Token};
+use crate::kv::{get_value, put_value, Table, Tables};
+use crate::model::{App, AuthCode, Token};
 use crate::{query, Result};
 
 #[allow(clippy::too_many_arguments)]
@@ -53,5 +53,55 @@ pub(crate) fn issue_token(
 
 pub(crate) fn revoke_token(t: &mut impl Tables, token_hash: &[u8; 32]) -> Result<Outcome> {
     t.delete(Table::Token, token_hash)?;
+    Ok(Outcome::done())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn issue_auth_code(
+    t: &mut impl Tables,
+    at: Millis,
+    code_hash: &[u8; 32],
+    client_id: &str,
+    account: Id,
+    scopes: &[String],
+    redirect_uri: &str,
+    code_challenge: &Option<String>,
+) -> Result<Outcome> {
+    if query::app(t, client_id)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::UnknownClient));
+    }
+    if query::account(t, account)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    let code = AuthCode {
+        client_id: client_id.to_string(),
+        account,
+        scopes: scopes.to_vec(),
+        redirect_uri: redirect_uri.to_string(),
+        code_challenge: code_challenge.clone(),
+        expires_at: at.saturating_add(AUTH_CODE_LIFETIME_MS),
+    };
+    put_value(t, Table::AuthCode, code_hash, &code)?;
+    Ok(Outcome::done())
+}
+
+/// Uses up a code and issues its token. A code is gone after one attempt, whatever the result,
+/// so that a leaked code cannot be tried twice.
+pub(crate) fn redeem_auth_code(
+    t: &mut impl Tables,
+    at: Millis,
+    code_hash: &[u8; 32],
+    client_id: &str,
+    token_hash: &[u8; 32],
+) -> Result<Outcome> {
+    let Some(code) = get_value::<AuthCode>(t, Table::AuthCode, code_hash)? else {
+        return Ok(Outcome::Rejected(Rejection::InvalidGrant));
+    };
+    t.delete(Table::AuthCode, code_hash)?;
+    if code.client_id != client_id || at > code.expires_at || query::account(t, code.account)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::InvalidGrant));
+    }
+    let token = Token { client_id: code.client_id, account: Some(code.account), scopes: code.scopes, created_at: at };
+    put_value(t, Table::Token, token_hash, &token)?;
     Ok(Outcome::done())
 }

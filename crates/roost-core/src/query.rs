@@ -64,6 +64,10 @@ pub fn token(t: &(impl ReadTables + ?Sized), token_hash: &[u8; 32]) -> Result<Op
     get_value(t, Table::Token, token_hash)
 }
 
+pub fn auth_code(t: &(impl ReadTables + ?Sized), code_hash: &[u8; 32]) -> Result<Option<crate::model::AuthCode>> {
+    get_value(t, Table::AuthCode, code_hash)
+}
+
 /// A post as stored, whoever may see it. For the state machine's own use and for moderation.
 pub fn status(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Status>> {
     get_value(t, Table::Status, &k1(id))

@@ -531,3 +531,47 @@ fn home_index_rebuilds_from_the_state() {
     assert_eq!(read(&rebuilt), read(&w.home));
     assert!(!read(&rebuilt).contains(&p2));
 }
+
+#[test]
+fn authorization_codes_are_redeemed_once_by_their_client_before_they_expire() {
+    let mut w = World::new();
+    let alice = w.user("alice");
+    let app = |client_id: &str| Command::CreateApp {
+        client_id: client_id.into(),
+        client_secret_hash: [0; 32],
+        name: "app".into(),
+        website: None,
+        redirect_uris: vec!["urn:ietf:wg:oauth:2.0:oob".into()],
+        scopes: vec!["read".into()],
+    };
+    w.run(app("c1"));
+    w.run(app("c2"));
+    let issue = |code: u8| Command::IssueAuthCode {
+        code_hash: [code; 32],
+        client_id: "c1".into(),
+        account: alice,
+        scopes: vec!["read".into()],
+        redirect_uri: "urn:ietf:wg:oauth:2.0:oob".into(),
+        code_challenge: None,
+    };
+    let redeem = |code: u8, client: &str, token: u8| Command::RedeemAuthCode {
+        code_hash: [code; 32],
+        client_id: client.into(),
+        token_hash: [token; 32],
+    };
+    assert_eq!(w.run(issue(1)), Outcome::done());
+    assert_eq!(w.run(redeem(1, "c1", 10)), Outcome::done());
+    let token = query::token(&w.t, &[10; 32]).unwrap().unwrap();
+    assert_eq!((token.account, token.scopes.clone()), (Some(alice), vec!["read".to_string()]));
+    assert_eq!(w.run(redeem(1, "c1", 11)), Outcome::Rejected(Rejection::InvalidGrant), "used up");
+    assert!(query::token(&w.t, &[11; 32]).unwrap().is_none());
+
+    w.run(issue(2));
+    assert_eq!(w.run(redeem(2, "c2", 12)), Outcome::Rejected(Rejection::InvalidGrant), "another client's");
+    assert_eq!(w.run(redeem(2, "c1", 12)), Outcome::Rejected(Rejection::InvalidGrant), "one attempt only");
+
+    w.run(issue(3));
+    w.now += roost_types::AUTH_CODE_LIFETIME_MS;
+    assert_eq!(w.run(redeem(3, "c1", 13)), Outcome::Rejected(Rejection::InvalidGrant), "expired");
+    assert!(query::token(&w.t, &[13; 32]).unwrap().is_none());
+}

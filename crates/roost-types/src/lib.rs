@@ -198,7 +198,28 @@ pub enum Command {
     ClearNotifications {
         account: Id,
     },
+    /// Issues an OAuth authorization code (hash of the random code) after the user consented;
+    /// it expires [`AUTH_CODE_LIFETIME_MS`] after the command's time.
+    IssueAuthCode {
+        code_hash: [u8; 32],
+        client_id: String,
+        account: Id,
+        scopes: Vec<String>,
+        redirect_uri: String,
+        code_challenge: Option<String>,
+    },
+    /// Exchanges an authorization code for a token: the code is used up, the token issued with
+    /// its account and scopes. Checks of the redirect URI and PKCE verifier happen before
+    /// proposing; the client and the expiry are checked here.
+    RedeemAuthCode {
+        code_hash: [u8; 32],
+        client_id: String,
+        token_hash: [u8; 32],
+    },
 }
+
+/// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
+pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
 
 /// The fields of a new post. Text is stored as written; HTML is rendered from it on read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,4 +279,6 @@ pub enum Rejection {
     UnknownClient,
     /// Private and direct posts cannot be reblogged.
     NotReblogable,
+    /// The authorization code is unknown, used, expired or another client's.
+    InvalidGrant,
 }

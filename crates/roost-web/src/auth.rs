@@ -1,13 +1,14 @@
 //! Who is calling: bearer tokens resolved to accounts. Tokens are stored only as BLAKE3 hashes
 //! (they are 256-bit random values, so a fast hash is enough; passwords use argon2id).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roost_core::model::{Account, Token};
 use roost_core::query;
 
 use crate::error::ApiError;
+use crate::scopes;
 use crate::AppState;
 
 /// The hash under which a token is stored.
@@ -38,6 +39,13 @@ impl FromRequestParts<AppState> for Authenticated {
         let hash = token_hash(raw);
         let view = state.node().read()?;
         let token = query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?;
+        // Every route that takes a token has a scope rule; one without is refused.
+        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
+        let need = scopes::required(&parts.method, route)
+            .ok_or_else(|| ApiError::Forbidden("This action is outside the scopes of this token".into()))?;
+        if !scopes::satisfies(&token.scopes, need) {
+            return Err(ApiError::Forbidden("This action is outside the authorized scopes".into()));
+        }
         let account = match token.account {
             Some(id) => Some(query::account(&view, id)?.ok_or(ApiError::Unauthorized)?),
             None => None,

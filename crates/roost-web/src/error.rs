@@ -46,6 +46,9 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// RFC 6749's description of `invalid_grant`, as Mastodon sends it.
+pub const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -85,6 +88,7 @@ impl ApiError {
                 ApiError::InvalidClient("Client authentication failed due to unknown client".into())
             }
             Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
+            Rejection::InvalidGrant => ApiError::OAuth("invalid_grant", INVALID_GRANT.into()),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod html;
 pub mod limits;
 pub mod paging;
 pub mod params;
+pub mod scopes;
 pub mod service;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! authorize, call the service or a query, convert.
 
 mod accounts;
+mod authorize;
 mod instance;
 mod notifications;
 mod oauth;
@@ -29,6 +30,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/apps", post(oauth::create_app))
         .route("/api/v1/apps/verify_credentials", get(oauth::verify_app))
+        .route("/oauth/authorize", get(authorize::show).post(authorize::submit))
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/api/v1/accounts/verify_credentials", get(accounts::verify_credentials))

@@ -1,14 +1,18 @@
 //! OAuth client registration and tokens, in the shape Mastodon clients use.
 
 use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use axum::Json;
+use base64::prelude::{Engine, BASE64_STANDARD, BASE64_URL_SAFE_NO_PAD};
 use roost_core::query;
 use roost_types::Command;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::auth::{token_hash, Authenticated};
 use crate::entities::{self, AppJson};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, INVALID_GRANT};
 use crate::params::{de, Input};
 use crate::service::{self, propose, random_token, Written};
 use crate::AppState;
@@ -36,7 +40,7 @@ fn valid_scope(s: &str) -> bool {
     }
 }
 
-fn parse_scopes(raw: Option<&str>, default: &[String]) -> ApiResult<Vec<String>> {
+pub(crate) fn parse_scopes(raw: Option<&str>, default: &[String]) -> ApiResult<Vec<String>> {
     let scopes: Vec<String> = match raw {
         Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_string).collect(),
         _ => default.to_vec(),
@@ -122,28 +126,44 @@ pub struct TokenRequest {
     username: Option<String>,
     #[serde(default, deserialize_with = "de::string_opt")]
     password: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    code: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    redirect_uri: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    code_verifier: Option<String>,
 }
 
 /// Checks the client's credentials; the app on success.
 fn authenticate_client(state: &AppState, id: Option<&str>, secret: Option<&str>) -> ApiResult<roost_core::model::App> {
-    let bad = || {
-        ApiError::InvalidClient("Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.".into())
-    };
-    let (Some(id), Some(secret)) = (id, secret) else { return Err(bad()) };
+    let (Some(id), Some(secret)) = (id, secret) else { return Err(bad_client()) };
     let view = state.node().read()?;
-    let app = query::app(&view, id)?.ok_or_else(bad)?;
+    let app = query::app(&view, id)?.ok_or_else(bad_client)?;
     // Both sides are hashes of fixed length, so the comparison leaks nothing useful.
     if app.client_secret_hash != token_hash(secret) {
-        return Err(bad());
+        return Err(bad_client());
     }
     Ok(app)
 }
 
 pub async fn token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Input(p): Input<TokenRequest>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
-    let app = authenticate_client(&state, p.client_id.as_deref(), p.client_secret.as_deref())?;
+    let (client_id, secret) = match basic_credentials(&headers) {
+        Some((id, secret)) => (Some(id), Some(secret)),
+        None => (p.client_id.clone(), p.client_secret.clone()),
+    };
+    // A public client (no secret) may only redeem a code it proves with PKCE.
+    let public_code_grant = p.grant_type.as_deref() == Some("authorization_code") && secret.is_none();
+    let (app, client_authenticated) = if public_code_grant {
+        let view = state.node().read()?;
+        let app = client_id.as_deref().map(|id| query::app(&view, id)).transpose()?.flatten();
+        (app.ok_or_else(bad_client)?, false)
+    } else {
+        (authenticate_client(&state, client_id.as_deref(), secret.as_deref())?, true)
+    };
     let scopes = parse_scopes(p.scope.as_deref(), &["read".to_string()]).map_err(|_| {
         ApiError::OAuth("invalid_scope", "The requested scope is invalid, unknown, or malformed.".into())
     })?;
@@ -155,33 +175,11 @@ pub async fn token(
     }
     let account = match p.grant_type.as_deref() {
         Some("password") => {
-            let invalid = || {
-                ApiError::OAuth("invalid_grant", "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.".into())
-            };
-            let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid()) };
-            state.sign_ins().check(&login)?;
-            if password.len() > service::MAX_PASSWORD {
-                return Err(invalid());
-            }
-            let view = state.node().read()?;
-            let found = if login.contains('@') {
-                query::account_by_email(&view, &login)?
-            } else {
-                query::account_by_username(&view, &login)?
-            };
-            drop(view);
-            let Some(account) = found else {
-                // Spend the same effort as a real check, so timing does not reveal usernames.
-                let _ = service::verify_password(DUMMY_HASH.to_string(), password).await;
-                state.sign_ins().failed(&login);
-                return Err(invalid());
-            };
-            if !service::verify_password(account.password_hash.clone(), password).await? {
-                state.sign_ins().failed(&login);
-                return Err(invalid());
-            }
-            state.sign_ins().succeeded(&login);
-            Some(account.id)
+            let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid_grant()) };
+            Some(check_credentials(&state, &login, password).await?.ok_or_else(invalid_grant)?.id)
+        }
+        Some("authorization_code") => {
+            return redeem_code(&state, &app, client_authenticated, p.code, p.redirect_uri, p.code_verifier).await;
         }
         Some("client_credentials") => None,
         Some(other) => {
@@ -203,20 +201,113 @@ pub async fn token(
         },
     )
     .await?;
-    Ok(Written(
-        Json(serde_json::json!({
-            "access_token": token,
-            "token_type": "Bearer",
-            "scope": scopes.join(" "),
-            "created_at": service::now_ms() / 1000,
-        })),
-        applied.index,
-    ))
+    Ok(Written(token_json(&token, &scopes), applied.index))
+}
+
+/// The Token entity.
+fn token_json(token: &str, scopes: &[String]) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "scope": scopes.join(" "),
+        "created_at": service::now_ms() / 1000,
+    }))
+}
+
+fn invalid_grant() -> ApiError {
+    ApiError::OAuth("invalid_grant", INVALID_GRANT.into())
+}
+
+fn bad_client() -> ApiError {
+    ApiError::InvalidClient("Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.".into())
+}
+
+/// `client_secret_basic`: the client's credentials in an `Authorization: Basic` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(BASE64_STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned());
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// The `authorization_code` grant: the code must be this client's, name the redirect URI it was
+/// issued for, and, when it was issued with a PKCE challenge, come with the matching verifier.
+/// A client without a secret must use PKCE.
+async fn redeem_code(
+    state: &AppState,
+    app: &roost_core::model::App,
+    client_authenticated: bool,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    verifier: Option<String>,
+) -> ApiResult<Written<Json<serde_json::Value>>> {
+    let code = code.ok_or_else(|| ApiError::OAuth("invalid_request", "code is missing".into()))?;
+    let code_hash = token_hash(&code);
+    let stored = query::auth_code(&state.node().read()?, &code_hash)?.ok_or_else(invalid_grant)?;
+    if stored.client_id != app.client_id || redirect_uri.as_deref() != Some(stored.redirect_uri.as_str()) {
+        return Err(invalid_grant());
+    }
+    match (&stored.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) if pkce_s256(&verifier) == *challenge => {}
+        (Some(_), _) => return Err(invalid_grant()),
+        (None, _) if !client_authenticated => return Err(bad_client()),
+        (None, _) => {}
+    }
+    let token = random_token();
+    let applied = propose(
+        state,
+        Command::RedeemAuthCode { code_hash, client_id: app.client_id.clone(), token_hash: token_hash(&token) },
+    )
+    .await?;
+    Ok(Written(token_json(&token, &stored.scopes), applied.index))
+}
+
+/// PKCE's S256 transform: base64url (unpadded) of the SHA-256 of the verifier.
+pub(crate) fn pkce_s256(verifier: &str) -> String {
+    BASE64_URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Checks a login (username or email) and password, counting failures against the login. The
+/// account on success; `None` for a wrong login or password, with the same effort either way.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    login: &str,
+    password: String,
+) -> ApiResult<Option<roost_core::model::Account>> {
+    state.sign_ins().check(login)?;
+    if password.len() > service::MAX_PASSWORD {
+        return Ok(None);
+    }
+    let found = {
+        let view = state.node().read()?;
+        if login.contains('@') {
+            query::account_by_email(&view, login)?
+        } else {
+            query::account_by_username(&view, login)?
+        }
+    };
+    let Some(account) = found else {
+        // Spend the same effort as a real check, so timing does not reveal usernames.
+        let _ = service::verify_password(DUMMY_HASH.to_string(), password).await;
+        state.sign_ins().failed(login);
+        return Ok(None);
+    };
+    if !service::verify_password(account.password_hash.clone(), password).await? {
+        state.sign_ins().failed(login);
+        return Ok(None);
+    }
+    state.sign_ins().succeeded(login);
+    Ok(Some(account))
 }
 
 /// Whether an app registered with `registered` may receive `wanted`: the same scope, or a
 /// sub-scope of a registered one (`read:statuses` under `read`).
-fn scope_allowed(registered: &[String], wanted: &str) -> bool {
+pub(crate) fn scope_allowed(registered: &[String], wanted: &str) -> bool {
     registered.iter().any(|r| r == wanted || wanted.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with(':')))
 }
 
@@ -251,6 +342,60 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({})))
 }
 
+/// Every scope Roost grants, for the authorization server metadata.
+const SCOPES_SUPPORTED: &[&str] = &[
+    "read",
+    "write",
+    "follow",
+    "push",
+    "profile",
+    "read:accounts",
+    "read:blocks",
+    "read:bookmarks",
+    "read:favourites",
+    "read:filters",
+    "read:follows",
+    "read:lists",
+    "read:mutes",
+    "read:notifications",
+    "read:search",
+    "read:statuses",
+    "write:accounts",
+    "write:blocks",
+    "write:bookmarks",
+    "write:conversations",
+    "write:favourites",
+    "write:filters",
+    "write:follows",
+    "write:lists",
+    "write:media",
+    "write:mutes",
+    "write:notifications",
+    "write:reports",
+    "write:statuses",
+    "admin:read",
+    "admin:write",
+];
+
+/// RFC 8414 authorization server metadata, as Mastodon 4.3 publishes it.
+pub async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let base = &state.config().public_url;
+    Json(serde_json::json!({
+        "issuer": format!("{base}/"),
+        "service_documentation": "https://docs.joinmastodon.org/",
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "app_registration_endpoint": format!("{base}/api/v1/apps"),
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "password", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +408,14 @@ mod tests {
         for bad in ["", "root", "read:", "READ", "read:Statuses"] {
             assert!(!valid_scope(bad), "{bad}");
         }
+        for s in SCOPES_SUPPORTED {
+            assert!(valid_scope(s), "{s}");
+        }
+        // RFC 7636, appendix B.
+        assert_eq!(
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
         let reg = vec!["read".to_string(), "write".to_string()];
         assert!(scope_allowed(&reg, "read:statuses"));
         assert!(!scope_allowed(&reg, "follow"));

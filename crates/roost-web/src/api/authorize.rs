@@ -1,0 +1,287 @@
+//! The browser side of OAuth: `GET /oauth/authorize` shows a sign-in and consent page for a
+//! client application; `POST /oauth/authorize` signs the member in, and on consent issues an
+//! authorization code and sends the browser back to the application (or, for the out-of-band
+//! redirect URI, shows the code to copy).
+//!
+//! Until the web app has sessions, the page asks for the password every time; the password is
+//! also what makes a forged form submission useless.
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_FRAME_OPTIONS};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+use roost_core::model::App;
+use roost_core::query;
+use roost_types::Command;
+use serde::Deserialize;
+
+use super::oauth::{check_credentials, parse_scopes, scope_allowed, OOB};
+use crate::auth::token_hash;
+use crate::error::ApiError;
+use crate::params::{de, Input};
+use crate::service::{propose, random_token};
+use crate::AppState;
+
+/// The longest PKCE challenge accepted (S256 challenges are 43 characters).
+const MAX_CHALLENGE: usize = 128;
+const MAX_STATE: usize = 2000;
+
+/// The parameters of an authorization request, as the client sent them and as the form
+/// carries them back.
+#[derive(Deserialize, Default, Clone)]
+pub struct AuthorizeParams {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    response_type: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    client_id: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    redirect_uri: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    code_challenge: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    code_challenge_method: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizeForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    password: Option<String>,
+    /// `approve` or `deny`.
+    #[serde(default, deserialize_with = "de::string_opt")]
+    decision: Option<String>,
+}
+
+/// A request that passed every check.
+struct Valid {
+    app: App,
+    redirect_uri: String,
+    scopes: Vec<String>,
+    code_challenge: Option<String>,
+}
+
+/// Why a request cannot go on: shown on the page when the client or redirect URI cannot be
+/// trusted, otherwise reported to the client through the redirect, as RFC 6749 §4.1.2.1 says.
+enum Refusal {
+    Page(StatusCode, &'static str),
+    Redirect(String, &'static str, &'static str),
+}
+
+fn check(state: &AppState, p: &AuthorizeParams) -> Result<Valid, Refusal> {
+    let internal = |_| Refusal::Page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.");
+    let view = state.node().read().map_err(|e| internal(ApiError::from(e)))?;
+    let app = match p.client_id.as_deref() {
+        Some(id) => query::app(&view, id).map_err(|e| internal(ApiError::from(e)))?,
+        None => None,
+    };
+    let Some(app) = app else {
+        return Err(Refusal::Page(StatusCode::BAD_REQUEST, "This application is not registered with this server."));
+    };
+    let redirect_uri = match p.redirect_uri.as_deref() {
+        Some(u) if app.redirect_uris.iter().any(|r| r == u) => u.to_string(),
+        // One registered URI may be left out.
+        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
+        _ => {
+            return Err(Refusal::Page(
+                StatusCode::BAD_REQUEST,
+                "The redirect URI is not one this application registered.",
+            ))
+        }
+    };
+    let back = |error, description| Err(Refusal::Redirect(redirect_uri.clone(), error, description));
+    if p.response_type.as_deref() != Some("code") {
+        return back(
+            "unsupported_response_type",
+            "Only the authorization code flow (response_type=code) is supported.",
+        );
+    }
+    let Ok(scopes) = parse_scopes(p.scope.as_deref(), &["read".to_string()]) else {
+        return back("invalid_scope", "The requested scope is invalid, unknown, or malformed.");
+    };
+    if scopes.iter().any(|s| !scope_allowed(&app.scopes, s)) {
+        return back("invalid_scope", "The requested scope is not registered for this application.");
+    }
+    let code_challenge = match (p.code_challenge.as_deref(), p.code_challenge_method.as_deref()) {
+        (None, _) => None,
+        (Some(c), Some("S256")) if !c.is_empty() && c.len() <= MAX_CHALLENGE => Some(c.to_string()),
+        (Some(_), Some("S256")) => return back("invalid_request", "The code challenge is malformed."),
+        (Some(_), _) => return back("invalid_request", "Only the S256 code challenge method is supported."),
+    };
+    if p.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
+        return back("invalid_request", "The state parameter is too long.");
+    }
+    Ok(Valid { app, redirect_uri, scopes, code_challenge })
+}
+
+pub async fn show(State(state): State<AppState>, Input(p): Input<AuthorizeParams>) -> Response {
+    match check(&state, &p) {
+        Ok(valid) => page(StatusCode::OK, &state, consent(&valid, &p, None, "")),
+        Err(refusal) => refuse(&state, refusal, &p),
+    }
+}
+
+pub async fn submit(State(state): State<AppState>, Input(form): Input<AuthorizeForm>) -> Response {
+    let p = &form.params;
+    let valid = match check(&state, p) {
+        Ok(valid) => valid,
+        Err(refusal) => return refuse(&state, refusal, p),
+    };
+    if form.decision.as_deref() != Some("approve") {
+        return redirect_error(&valid.redirect_uri, p, "access_denied", "The member denied the request.");
+    }
+    let login = form.username.unwrap_or_default();
+    let again = |status, message| page(status, &state, consent(&valid, p, Some(message), &login));
+    let account = match check_credentials(&state, login.trim(), form.password.unwrap_or_default()).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return again(StatusCode::UNAUTHORIZED, "Wrong username, email or password."),
+        Err(ApiError::TooManyRequests) => {
+            return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Try again in a few minutes.")
+        }
+        Err(e) => return e.into_response(),
+    };
+    let code = random_token();
+    let issued = propose(
+        &state,
+        Command::IssueAuthCode {
+            code_hash: token_hash(&code),
+            client_id: valid.app.client_id.clone(),
+            account: account.id,
+            scopes: valid.scopes.clone(),
+            redirect_uri: valid.redirect_uri.clone(),
+            code_challenge: valid.code_challenge.clone(),
+        },
+    )
+    .await;
+    if let Err(e) = issued {
+        return e.into_response();
+    }
+    if valid.redirect_uri == OOB {
+        return page(StatusCode::OK, &state, show_code(&valid.app, &code));
+    }
+    redirect(&valid.redirect_uri, &[("code", Some(&code)), ("state", p.state.as_deref())])
+}
+
+fn refuse(state: &AppState, refusal: Refusal, p: &AuthorizeParams) -> Response {
+    match refusal {
+        Refusal::Page(status, message) => page(status, state, problem(message)),
+        Refusal::Redirect(uri, error, description) if uri != OOB => redirect_error(&uri, p, error, description),
+        Refusal::Redirect(_, _, description) => page(StatusCode::BAD_REQUEST, state, problem(description)),
+    }
+}
+
+fn redirect_error(uri: &str, p: &AuthorizeParams, error: &str, description: &str) -> Response {
+    if uri == OOB {
+        return (StatusCode::FORBIDDEN, description.to_string()).into_response();
+    }
+    redirect(uri, &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())])
+}
+
+/// A redirect to the client with query parameters added to its redirect URI.
+fn redirect(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
+    let mut target = uri.to_string();
+    let mut sep = if uri.contains('?') { '&' } else { '?' };
+    for (name, value) in params {
+        if let Some(value) = value {
+            target.push(sep);
+            target.push_str(name);
+            target.push('=');
+            target.extend(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC));
+            sep = '&';
+        }
+    }
+    (StatusCode::FOUND, [(LOCATION, target)]).into_response()
+}
+
+/// A whole page, never cached, never framed, running no script.
+fn page(status: StatusCode, state: &AppState, body: Markup) -> Response {
+    let title = &state.config().title;
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                style { (STYLE) }
+            }
+            body {
+                main { h1 { (title) } (body) }
+            }
+        }
+    };
+    (
+        status,
+        [
+            (CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            (X_FRAME_OPTIONS, "DENY"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        axum::response::Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1d21}\
+main{max-width:26rem;margin:3rem auto;padding:1.5rem;background:#fff;border-radius:.75rem}\
+h1{font-size:1.25rem;margin-top:0}label{display:block;margin:.75rem 0 .25rem;font-weight:600}\
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;\
+border:1px solid #767b86;border-radius:.375rem}.actions{display:flex;gap:.75rem;margin-top:1.25rem}\
+button{font-size:1rem;padding:.5rem 1rem;border-radius:.375rem;border:1px solid #1d4ed8;cursor:pointer}\
+button[value=approve]{background:#1d4ed8;color:#fff}button[value=deny]{background:#fff;color:#1d4ed8}\
+.error{color:#b91c1c;font-weight:600}code{display:block;word-break:break-all;padding:.75rem;background:#eef0f3;\
+border-radius:.375rem;font-size:1.1rem}\
+@media (prefers-color-scheme:dark){body{background:#111318;color:#e8eaed}main{background:#1b1e25}\
+input[type=text],input[type=password]{background:#111318;color:#e8eaed;border-color:#9aa0aa}\
+button[value=approve]{background:#8ab4f8;color:#111318;border-color:#8ab4f8}\
+button[value=deny]{background:#1b1e25;color:#8ab4f8;border-color:#8ab4f8}.error{color:#f28b82}\
+code{background:#111318}}";
+
+fn consent(valid: &Valid, p: &AuthorizeParams, error: Option<&str>, login: &str) -> Markup {
+    let hidden = [
+        ("response_type", Some("code")),
+        ("client_id", Some(valid.app.client_id.as_str())),
+        ("redirect_uri", Some(valid.redirect_uri.as_str())),
+        ("scope", p.scope.as_deref()),
+        ("state", p.state.as_deref()),
+        ("code_challenge", valid.code_challenge.as_deref()),
+        ("code_challenge_method", valid.code_challenge.as_ref().map(|_| "S256")),
+    ];
+    html! {
+        p { strong { (valid.app.name) } " would like to use your account, with access to:" }
+        ul { @for scope in &valid.scopes { li { code style="display:inline;padding:0 .25rem" { (scope) } } } }
+        @if let Some(message) = error { p.error role="alert" { (message) } }
+        form method="post" action="/oauth/authorize" {
+            @for (name, value) in hidden {
+                @if let Some(value) = value { input type="hidden" name=(name) value=(value); }
+            }
+            label for="username" { "Username or email" }
+            input #username type="text" name="username" value=(login) autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="current-password" required;
+            div.actions {
+                button type="submit" name="decision" value="approve" { "Authorize" }
+                button type="submit" name="decision" value="deny" formnovalidate { "Deny" }
+            }
+        }
+    }
+}
+
+fn show_code(app: &App, code: &str) -> Markup {
+    html! {
+        p { "Copy this authorization code and paste it into " strong { (app.name) } ":" }
+        code #code { (code) }
+    }
+}
+
+fn problem(message: &str) -> Markup {
+    html! { p.error role="alert" { (message) } }
+}

@@ -1,0 +1,84 @@
+//! OAuth scopes: which scope each endpoint needs, and which token scopes grant it.
+//!
+//! The rules follow Mastodon's API documentation. A route with a token-taking extractor but no
+//! rule here is refused with 403: a forgotten rule fails closed.
+
+use axum::http::Method;
+
+/// The scopes that each satisfy an endpoint's need (any one is enough).
+pub type Need = &'static [&'static str];
+
+/// Any valid token, whatever its scopes.
+pub const ANY: Need = &[];
+
+/// What the endpoint at `method` + route pattern `path` needs.
+pub fn required(method: &Method, path: &str) -> Option<Need> {
+    let get = method == Method::GET;
+    Some(match path {
+        "/api/v1/apps/verify_credentials" => ANY,
+        "/api/roost/v1/node" => ANY,
+        "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],
+        "/api/v1/accounts/update_credentials" => &["write:accounts"],
+        "/api/v1/accounts/lookup"
+        | "/api/v1/accounts/{id}"
+        | "/api/v1/accounts/{id}/followers"
+        | "/api/v1/accounts/{id}/following" => &["read:accounts"],
+        "/api/v1/accounts/relationships" => &["read:follows", "follow"],
+        "/api/v1/accounts/{id}/statuses" => &["read:statuses"],
+        "/api/v1/accounts/{id}/follow" | "/api/v1/accounts/{id}/unfollow" => &["write:follows", "follow"],
+        "/api/v1/accounts/{id}/block" | "/api/v1/accounts/{id}/unblock" => &["write:blocks", "follow"],
+        "/api/v1/accounts/{id}/mute" | "/api/v1/accounts/{id}/unmute" => &["write:mutes", "follow"],
+        "/api/v1/blocks" => &["read:blocks", "follow"],
+        "/api/v1/mutes" => &["read:mutes", "follow"],
+        "/api/v1/statuses" => &["write:statuses"],
+        "/api/v1/statuses/{id}" if get => &["read:statuses"],
+        "/api/v1/statuses/{id}" => &["write:statuses"],
+        "/api/v1/statuses/{id}/context" => &["read:statuses"],
+        "/api/v1/statuses/{id}/favourite" | "/api/v1/statuses/{id}/unfavourite" => &["write:favourites"],
+        "/api/v1/statuses/{id}/reblog" | "/api/v1/statuses/{id}/unreblog" => &["write:statuses"],
+        "/api/v1/statuses/{id}/bookmark" | "/api/v1/statuses/{id}/unbookmark" => &["write:bookmarks"],
+        "/api/v1/favourites" => &["read:favourites"],
+        "/api/v1/bookmarks" => &["read:bookmarks"],
+        "/api/v1/timelines/home" | "/api/v1/timelines/public" | "/api/v1/timelines/tag/{hashtag}" => &["read:statuses"],
+        "/api/v1/notifications" | "/api/v1/notifications/{id}" => &["read:notifications"],
+        "/api/v1/notifications/clear" | "/api/v1/notifications/{id}/dismiss" => &["write:notifications"],
+        _ => return None,
+    })
+}
+
+/// Whether a token with `granted` scopes satisfies `need`: a scope is granted by itself or by
+/// its parent (`read` grants `read:statuses`).
+pub fn satisfies(granted: &[String], need: Need) -> bool {
+    need.is_empty()
+        || need.iter().any(|wanted| {
+            granted
+                .iter()
+                .any(|g| g == wanted || wanted.strip_prefix(g.as_str()).is_some_and(|rest| rest.starts_with(':')))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parents_grant_their_children_and_follow_grants_relationships() {
+        let need = |m: Method, p: &str| required(&m, p).unwrap();
+        assert!(satisfies(&s(&["read"]), need(Method::GET, "/api/v1/timelines/home")));
+        assert!(satisfies(&s(&["read:statuses"]), need(Method::GET, "/api/v1/timelines/home")));
+        assert!(!satisfies(&s(&["read:accounts"]), need(Method::GET, "/api/v1/timelines/home")));
+        assert!(!satisfies(&s(&["write"]), need(Method::GET, "/api/v1/statuses/{id}")));
+        assert!(satisfies(&s(&["write"]), need(Method::DELETE, "/api/v1/statuses/{id}")));
+        assert!(satisfies(&s(&["follow"]), need(Method::POST, "/api/v1/accounts/{id}/follow")));
+        assert!(!satisfies(&s(&["read"]), need(Method::POST, "/api/v1/accounts/{id}/follow")));
+        assert!(satisfies(&s(&["profile"]), need(Method::GET, "/api/v1/accounts/verify_credentials")));
+        assert!(!satisfies(&s(&["profile"]), need(Method::GET, "/api/v1/accounts/{id}")));
+        assert!(!satisfies(&s(&["readx"]), need(Method::GET, "/api/v1/bookmarks")));
+        assert!(satisfies(&s(&["push"]), ANY));
+        assert_eq!(required(&Method::GET, "/api/v1/unknown"), None);
+    }
+}
