@@ -164,6 +164,10 @@ pub async fn token(
     } else {
         (authenticate_client(&state, client_id.as_deref(), secret.as_deref())?, true)
     };
+    // A code carries the scopes the member consented to; a `scope` parameter does not change them.
+    if p.grant_type.as_deref() == Some("authorization_code") {
+        return redeem_code(&state, &app, client_authenticated, p.code, p.redirect_uri, p.code_verifier).await;
+    }
     let scopes = parse_scopes(p.scope.as_deref(), &["read".to_string()]).map_err(|_| {
         ApiError::OAuth("invalid_scope", "The requested scope is invalid, unknown, or malformed.".into())
     })?;
@@ -177,9 +181,6 @@ pub async fn token(
         Some("password") => {
             let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid_grant()) };
             Some(check_credentials(&state, &login, password).await?.ok_or_else(invalid_grant)?.id)
-        }
-        Some("authorization_code") => {
-            return redeem_code(&state, &app, client_authenticated, p.code, p.redirect_uri, p.code_verifier).await;
         }
         Some("client_credentials") => None,
         Some(other) => {
