@@ -22,28 +22,6 @@ use crate::Result;
 /// Posts kept per home timeline (Mastodon keeps 800 in its feed cache).
 pub const CAP: usize = 800;
 
-/// Where fan-out sends home-timeline insertions.
-pub trait HomeSink {
-    fn insert(&mut self, account: Id, status: Id);
-}
-
-/// A sink that drops everything: for dry runs and for tools that only need the state.
-pub struct NoHome;
-
-impl HomeSink for NoHome {
-    fn insert(&mut self, _account: Id, _status: Id) {}
-}
-
-/// Insertions collected during one transaction, applied to the index after it commits.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HomeInserts(pub Vec<(Id, Id)>);
-
-impl HomeSink for HomeInserts {
-    fn insert(&mut self, account: Id, status: Id) {
-        self.0.push((account, status));
-    }
-}
-
 /// Anything that can list a home timeline's entries: the index itself, or a shared handle to
 /// it that locks only while copying the IDs out.
 pub trait HomeSource {
@@ -64,8 +42,13 @@ pub struct HomeIndex {
     timelines: HashMap<Id, VecDeque<Id>>,
 }
 
-impl HomeSink for HomeIndex {
-    fn insert(&mut self, account: Id, status: Id) {
+impl HomeIndex {
+    pub fn new() -> HomeIndex {
+        HomeIndex::default()
+    }
+
+    /// Adds a post to an account's timeline, in ID order, keeping the newest [`CAP`].
+    pub fn insert(&mut self, account: Id, status: Id) {
         let tl = self.timelines.entry(account).or_default();
         // New posts arrive in ID order; merged older ones (after a follow) go in their place.
         match tl.back() {
@@ -85,15 +68,10 @@ impl HomeSink for HomeIndex {
             tl.pop_front();
         }
     }
-}
 
-impl HomeIndex {
-    pub fn new() -> HomeIndex {
-        HomeIndex::default()
-    }
-
-    pub fn apply(&mut self, inserts: &HomeInserts) {
-        for &(account, status) in &inserts.0 {
+    /// Adds the insertions of a committed transaction.
+    pub fn apply(&mut self, inserts: &[(Id, Id)]) {
+        for &(account, status) in inserts {
             self.insert(account, status);
         }
     }

@@ -13,6 +13,7 @@
 //! This crate knows nothing of HTTP, consensus or the storage engine: it depends only on
 //! `roost-types` and on the [`Tables`] trait.
 
+pub mod effects;
 pub mod home;
 pub mod kv;
 pub mod model;
@@ -45,9 +46,10 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Applies one request to the state, sending home-timeline insertions to `home` (a derived
-/// index, see [`home`]). See the crate docs for the rules it keeps.
-pub fn apply(t: &mut impl Tables, req: &Request, home: &mut dyn home::HomeSink) -> Result<Outcome> {
+/// Applies one request to the state, sending home-timeline insertions (a derived index, see
+/// [`home`]) and events for live streams to `fx` (see [`effects`]). See the crate docs for the
+/// rules it keeps.
+pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSink) -> Result<Outcome> {
     let at = req.at;
     match &req.command {
         Command::CreateAccount { username, email, password_hash, role, display_name } => {
@@ -69,18 +71,16 @@ pub fn apply(t: &mut impl Tables, req: &Request, home: &mut dyn home::HomeSink) 
         Command::RedeemAuthCode { code_hash, client_id, token_hash } => {
             oauth::redeem_auth_code(t, at, code_hash, client_id, token_hash)
         }
-        Command::CreateStatus(new) => statuses::create(t, at, new, home),
-        Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status),
-        Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status),
+        Command::CreateStatus(new) => statuses::create(t, at, new, fx),
+        Command::DeleteStatus { actor, status } => statuses::delete(t, *actor, *status, fx),
+        Command::Favourite { account, status } => statuses::favourite(t, at, *account, *status, fx),
         Command::Unfavourite { account, status } => statuses::unfavourite(t, *account, *status),
-        Command::Reblog { account, status, visibility } => {
-            statuses::reblog(t, at, *account, *status, *visibility, home)
-        }
-        Command::Unreblog { account, status } => statuses::unreblog(t, *account, *status),
+        Command::Reblog { account, status, visibility } => statuses::reblog(t, at, *account, *status, *visibility, fx),
+        Command::Unreblog { account, status } => statuses::unreblog(t, *account, *status, fx),
         Command::Bookmark { account, status } => statuses::bookmark(t, at, *account, *status),
         Command::Unbookmark { account, status } => statuses::unbookmark(t, *account, *status),
         Command::Follow { account, target, reblogs, notify } => {
-            social::follow(t, at, *account, *target, *reblogs, *notify, home)
+            social::follow(t, at, *account, *target, *reblogs, *notify, fx)
         }
         Command::Unfollow { account, target } => social::unfollow(t, *account, *target),
         Command::Block { account, target } => social::block(t, at, *account, *target),

@@ -2,6 +2,7 @@
 
 use roost_types::{Id, Millis, Outcome, Rejection};
 
+use crate::effects::{EffectSink, Event};
 use crate::ids::next_id;
 use crate::kv::{delete_prefix, k1, k2, put_value, Table, Tables};
 use crate::model::{Notification, NotificationKind};
@@ -16,13 +17,16 @@ pub(crate) fn notify(
     kind: NotificationKind,
     from: Id,
     status: Option<Id>,
+    fx: &mut dyn EffectSink,
 ) -> Result<()> {
     if !notification_allowed(t, recipient, from)? {
         return Ok(());
     }
     let id = next_id(t, at)?;
     let n = Notification { id, account: recipient, kind, from, status, created_at: at };
-    put_value(t, Table::Notification, &k2(recipient, id), &n)
+    put_value(t, Table::Notification, &k2(recipient, id), &n)?;
+    fx.event(Event::Notified { account: recipient, notification: id });
+    Ok(())
 }
 
 pub(crate) fn dismiss(t: &mut impl Tables, account: Id, notification: Id) -> Result<Outcome> {

@@ -169,16 +169,37 @@ pub fn home(t: &(impl ReadTables + ?Sized), index: &impl HomeSource, viewer: Id,
         if out.len() >= limit {
             break;
         }
-        let Some((s, o)) = feed_item(&mut v, id)? else { continue };
-        let direct_to_me = s.visibility == roost_types::Visibility::Direct && s.mentions.contains(&viewer);
-        if s.author == viewer || direct_to_me || v.follows(s.author)? {
-            out.push((s, o));
+        if let Some(shown) = home_entry(&mut v, id)? {
+            out.push(shown);
         }
     }
     if oldest_first {
         out.reverse();
     }
     Ok(out)
+}
+
+/// A post the home index holds for the viewer, if their home timeline shows it now (see
+/// [`home`]); live streams ask this of each new post that fan-out sent to the viewer.
+pub fn home_entry<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Option<Shown>> {
+    let Some((s, o)) = feed_item(v, id)? else { return Ok(None) };
+    let viewer = v.id();
+    let direct_to_me = s.visibility == roost_types::Visibility::Direct && s.mentions.contains(&viewer);
+    Ok((s.author == viewer || direct_to_me || v.follows(s.author)?).then_some((s, o)))
+}
+
+/// A post as the public timeline (or, with `tag`, that hashtag's timeline) shows it to the
+/// viewer, if it shows it at all; live streams ask this of each new post.
+pub fn public_entry<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id, tag: Option<&str>) -> Result<Option<Shown>> {
+    let t = v.tables();
+    let listed = match tag {
+        None => t.get(Table::Public, &k1(id))?.is_some(),
+        Some(tag) => t.get(Table::Tag, &ks(&tag.to_lowercase(), id))?.is_some(),
+    };
+    if !listed {
+        return Ok(None);
+    }
+    feed_item(v, id)
 }
 
 /// Everyone's public posts on this instance.

@@ -3,7 +3,7 @@
 use roost_types::{Id, Millis, Outcome, Rejection};
 
 use crate::accounts::adjust;
-use crate::home::HomeSink;
+use crate::effects::EffectSink;
 use crate::ids::next_id;
 use crate::kv::{get_value, k1, k2, put_value, read_u64, Table, Tables};
 use crate::model::{Follow, Mute, NotificationKind};
@@ -30,7 +30,7 @@ pub(crate) fn follow(
     target: Id,
     reblogs: bool,
     notify_posts: bool,
-    home: &mut dyn HomeSink,
+    fx: &mut dyn EffectSink,
 ) -> Result<Outcome> {
     if let Some(r) = pair(t, account, target)? {
         return Ok(Outcome::Rejected(r));
@@ -50,8 +50,8 @@ pub(crate) fn follow(
     t.put(Table::Followers, &k2(target, id), &k1(account))?;
     adjust(t, account, |a| a.following_count += 1)?;
     adjust(t, target, |a| a.followers_count += 1)?;
-    merge_home(t, account, target, home)?;
-    notify(t, at, target, NotificationKind::Follow, account, None)?;
+    merge_home(t, account, target, fx)?;
+    notify(t, at, target, NotificationKind::Follow, account, None, fx)?;
     Ok(Outcome::created(id))
 }
 

@@ -5,7 +5,7 @@ use std::ops::Bound;
 use roost_types::{Id, Millis, NewStatus, Outcome, Rejection, Visibility};
 
 use crate::accounts::adjust;
-use crate::home::HomeSink;
+use crate::effects::{EffectSink, Event};
 use crate::ids::next_id;
 use crate::kv::{
     bound_ref, collect_keys, delete_prefix, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables,
@@ -34,7 +34,7 @@ fn target(t: &impl Tables, actor: Id, id: Id, missing: Rejection) -> Result<Resu
     Ok(Ok(s))
 }
 
-pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, home: &mut dyn HomeSink) -> Result<Outcome> {
+pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut dyn EffectSink) -> Result<Outcome> {
     let author = new.author;
     if query::account(t, author)?.is_none() {
         return Ok(Outcome::Rejected(Rejection::NotFound));
@@ -115,24 +115,24 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, home: &mu
             t.put(Table::Tag, &ks(tag, id), &[])?;
         }
     }
-    fan_out(t, &status, home)?;
+    fan_out(t, &status, fx)?;
 
     let mut notified = Vec::new();
     for &m in &status.mentions {
         if m != author {
-            notify(t, at, m, NotificationKind::Mention, author, Some(id))?;
+            notify(t, at, m, NotificationKind::Mention, author, Some(id), fx)?;
             notified.push(m);
         }
     }
     // A reply notifies the author it answers even when the text does not name them.
     if let Some(pa) = status.in_reply_to_account {
         if pa != author && !notified.contains(&pa) && can_see(t, pa, &status)? {
-            notify(t, at, pa, NotificationKind::Mention, author, Some(id))?;
+            notify(t, at, pa, NotificationKind::Mention, author, Some(id), fx)?;
         }
     }
     if let Some(q) = &quoted {
         if q.author != author && can_see(t, q.author, &status)? {
-            notify(t, at, q.author, NotificationKind::Quote, author, Some(id))?;
+            notify(t, at, q.author, NotificationKind::Quote, author, Some(id), fx)?;
         }
     }
     Ok(Outcome::created(id))
@@ -140,7 +140,7 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, home: &mu
 
 /// Sends a new post or reblog to the home timelines it belongs in (see
 /// [`crate::home::fan_out_targets`]).
-fn fan_out(t: &mut impl Tables, s: &Status, home: &mut dyn HomeSink) -> Result<()> {
+fn fan_out(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()> {
     let followers: Vec<(Id, bool)> = if s.visibility == Visibility::Direct {
         Vec::new()
     } else if s.reblog_of.is_some() {
@@ -149,9 +149,14 @@ fn fan_out(t: &mut impl Tables, s: &Status, home: &mut dyn HomeSink) -> Result<(
     } else {
         followers_of(t, s.author)?.into_iter().map(|f| (f, true)).collect()
     };
-    for account in crate::home::fan_out_targets(t, s, &followers)? {
-        home.insert(account, s.id);
+    let targets = crate::home::fan_out_targets(t, s, &followers)?;
+    for &account in &targets {
+        fx.home(account, s.id);
     }
+    // Only original public posts are listed publicly (see `create`).
+    let public = s.visibility == Visibility::Public && s.reblog_of.is_none();
+    let tags = if public { s.tags.clone() } else { Vec::new() };
+    fx.event(Event::Posted { status: s.id, home: targets, public, tags });
     Ok(())
 }
 
@@ -165,7 +170,7 @@ pub(crate) fn followers_of(t: &impl Tables, account: Id) -> Result<Vec<Id>> {
     Ok(out)
 }
 
-pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id) -> Result<Outcome> {
+pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id, fx: &mut dyn EffectSink) -> Result<Outcome> {
     let Some(s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     if s.author != actor {
         let Some(a) = query::account(t, actor)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
@@ -174,14 +179,15 @@ pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id) -> Result<Outcome> 
             return Ok(Outcome::Rejected(if visible { Rejection::Forbidden } else { Rejection::NotFound }));
         }
     }
-    remove(t, &s)?;
+    remove(t, &s, fx)?;
     Ok(Outcome::created(id))
 }
 
 /// Removes a post and everything that points at it: timeline entries, reblogs, favourites,
 /// thread links and counters. Notifications and bookmarks that name it are skipped on read.
-fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
+fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()> {
     t.delete(Table::Status, &k1(s.id))?;
+    fx.event(Event::Deleted { status: Box::new(s.clone()) });
     if s.reblog_of.is_none() {
         crate::ids::bump(t, crate::ids::STATUS_COUNT, -1)?;
     }
@@ -212,7 +218,7 @@ fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
     for key in collect_keys(t, Table::Reblog, &k1(s.id), usize::MAX)? {
         if let Some(v) = t.get(Table::Reblog, &key)? {
             if let Some(rs) = query::status(t, read_u64(&v, 0)?)? {
-                remove(t, &rs)?;
+                remove(t, &rs, fx)?;
             }
         }
         t.delete(Table::Reblog, &key)?;
@@ -226,7 +232,13 @@ fn remove(t: &mut impl Tables, s: &Status) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn favourite(t: &mut impl Tables, at: Millis, account: Id, id: Id) -> Result<Outcome> {
+pub(crate) fn favourite(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    id: Id,
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
     let s = match target(t, account, id, Rejection::NotFound)? {
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Rejected(r)),
@@ -240,7 +252,7 @@ pub(crate) fn favourite(t: &mut impl Tables, at: Millis, account: Id, id: Id) ->
     let mut s = s;
     s.favourites_count += 1;
     put_value(t, Table::Status, &k1(s.id), &s)?;
-    notify(t, at, s.author, NotificationKind::Favourite, account, Some(s.id))?;
+    notify(t, at, s.author, NotificationKind::Favourite, account, Some(s.id), fx)?;
     Ok(Outcome::created(s.id))
 }
 
@@ -265,7 +277,7 @@ pub(crate) fn reblog(
     account: Id,
     id: Id,
     visibility: Visibility,
-    home: &mut dyn HomeSink,
+    fx: &mut dyn EffectSink,
 ) -> Result<Outcome> {
     let s = match target(t, account, id, Rejection::NotFound)? {
         Ok(s) => s,
@@ -308,19 +320,19 @@ pub(crate) fn reblog(
     let mut s = s;
     s.reblogs_count += 1;
     put_value(t, Table::Status, &k1(s.id), &s)?;
-    fan_out(t, &r, home)?;
-    notify(t, at, s.author, NotificationKind::Reblog, account, Some(s.id))?;
+    fan_out(t, &r, fx)?;
+    notify(t, at, s.author, NotificationKind::Reblog, account, Some(s.id), fx)?;
     Ok(Outcome::created(rid))
 }
 
-pub(crate) fn unreblog(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+pub(crate) fn unreblog(t: &mut impl Tables, account: Id, id: Id, fx: &mut dyn EffectSink) -> Result<Outcome> {
     let s = match target(t, account, id, Rejection::NotFound)? {
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Rejected(r)),
     };
     if let Some(v) = t.get(Table::Reblog, &k2(s.id, account))? {
         if let Some(rs) = query::status(t, read_u64(&v, 0)?)? {
-            remove(t, &rs)?;
+            remove(t, &rs, fx)?;
         }
     }
     Ok(Outcome::created(s.id))
@@ -352,7 +364,7 @@ pub(crate) fn unbookmark(t: &mut impl Tables, account: Id, id: Id) -> Result<Out
 }
 
 /// Brings the most recent posts of a newly followed account into the follower's home.
-pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id, home: &mut dyn HomeSink) -> Result<()> {
+pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id, fx: &mut dyn EffectSink) -> Result<()> {
     const MERGE: usize = 40;
     let mut ids = Vec::new();
     let (lo, hi) = prefix_bounds(&k1(target));
@@ -370,7 +382,7 @@ pub(crate) fn merge_home(t: &mut impl Tables, follower: Id, target: Id, home: &m
         if s.visibility == Visibility::Direct || reply_elsewhere || !can_see(t, follower, &s)? {
             continue;
         }
-        home.insert(follower, id);
+        fx.home(follower, id);
         merged += 1;
     }
     Ok(())

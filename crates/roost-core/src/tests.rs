@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 use roost_types::{Command, Id, NewStatus, Outcome, Rejection, Request, Role, Visibility};
 
+use crate::effects::{Effects, Event};
 use crate::kv::{k1, ReadTables, Table, Tables};
 use crate::model::NotificationKind;
 use crate::query::{self, NotificationFilter, Page};
@@ -12,17 +13,23 @@ use crate::{apply, digest, MemTables};
 struct World {
     t: MemTables,
     home: crate::home::HomeIndex,
+    /// Every event applied commands reported, in order.
+    events: Vec<Event>,
     now: i64,
 }
 
 impl World {
     fn new() -> World {
-        World { t: MemTables::new(), home: crate::home::HomeIndex::new(), now: 1_700_000_000_000 }
+        World { t: MemTables::new(), home: crate::home::HomeIndex::new(), events: Vec::new(), now: 1_700_000_000_000 }
     }
 
     fn run(&mut self, command: Command) -> Outcome {
         self.now += 1;
-        apply(&mut self.t, &Request { at: self.now, command }, &mut self.home).unwrap()
+        let mut fx = Effects::default();
+        let outcome = apply(&mut self.t, &Request { at: self.now, command }, &mut fx).unwrap();
+        self.home.apply(&fx.home);
+        self.events.extend(fx.events);
+        outcome
     }
 
     fn id(&mut self, command: Command) -> Id {
@@ -87,6 +94,49 @@ impl World {
             .map(|(n, _)| n.kind)
             .collect()
     }
+}
+
+#[test]
+fn applied_commands_report_events_for_live_streams() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    w.follow(b, a);
+    w.events.clear();
+    let p = w.post(a, "hello @c #Roost");
+    let Event::Posted { status, home, public, tags } = &w.events[0] else { panic!("{:?}", w.events) };
+    assert_eq!((*status, home.clone()), (p, vec![a, b]), "the post reaches its author's and follower's homes");
+    assert!(*public);
+    assert_eq!(tags, &vec!["roost".to_string()]);
+    let Event::Notified { account, notification } = w.events[1] else { panic!("{:?}", w.events) };
+    assert_eq!(account, c);
+    assert_eq!(
+        query::notification(&w.t, c, notification).unwrap().map(|(n, _)| n.kind),
+        Some(NotificationKind::Mention)
+    );
+    assert_eq!(w.events.len(), 2);
+
+    w.events.clear();
+    let r = w.id(Command::Reblog { account: b, status: p, visibility: Visibility::Public });
+    assert!(
+        matches!(&w.events[0], Event::Posted { status, public: false, .. } if *status == r),
+        "reblogs are not listed"
+    );
+    assert!(matches!(w.events[1], Event::Notified { account, .. } if account == a));
+
+    w.events.clear();
+    let refused = w.run(Command::DeleteStatus { actor: c, status: p });
+    assert_eq!(refused, Outcome::Rejected(Rejection::Forbidden));
+    assert!(w.events.is_empty(), "a refused command reports nothing");
+    w.run(Command::DeleteStatus { actor: a, status: p });
+    let deleted: Vec<Id> = w
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::Deleted { status } => status.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(deleted, vec![p, r], "deleting a post deletes its reblogs, and says so");
 }
 
 #[test]
@@ -458,7 +508,7 @@ fn overlay_conforms_and_leaves_its_base_alone() {
     let outcome = apply(
         &mut dry,
         &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } },
-        &mut crate::home::NoHome,
+        &mut crate::effects::NoEffects,
     )
     .unwrap();
     assert_eq!(outcome, Outcome::Rejected(Rejection::SelfAction));

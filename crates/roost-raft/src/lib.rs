@@ -88,6 +88,8 @@ pub struct Node {
     log_store: Store,
     /// Home timelines, derived from the applied log.
     home: state_machine::SharedHome,
+    /// Events of applied transactions (see [`Node::subscribe`]).
+    events: tokio::sync::broadcast::Sender<state_machine::Events>,
     id: u64,
 }
 
@@ -120,13 +122,14 @@ impl Node {
         let log = LogStore::new(log_store.clone());
         let sm = StateMachine::new(store.clone())?;
         let home = sm.home();
+        let events = sm.event_sender();
         let raft = Raft::new(id, config, network::NoPeers, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
         if !raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
             let members = std::collections::BTreeMap::from([(id, BasicNode::new("local"))]);
             raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
         }
         let batcher = batcher::Batcher::start(raft.clone());
-        Ok(Node { raft, batcher, store, log_store, home, id })
+        Ok(Node { raft, batcher, store, log_store, home, events, id })
     }
 
     pub fn id(&self) -> u64 {
@@ -137,6 +140,13 @@ impl Node {
     /// it is committed and applied here.
     pub async fn propose(&self, req: Request) -> Result<Applied> {
         self.batcher.propose(req).await
+    }
+
+    /// Events of every transaction this node applies from now on, in log order, once the
+    /// transaction has committed (see `roost_core::effects`). A listener more than a bounded
+    /// number of batches behind misses the oldest and receives `Lagged`.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<state_machine::Events> {
+        self.events.subscribe()
     }
 
     /// The home-timeline index (derived; see `roost_core::home`).

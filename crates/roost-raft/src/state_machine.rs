@@ -3,7 +3,8 @@
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, RwLock};
 
-use roost_core::home::{HomeIndex, HomeInserts, HomeSource};
+use roost_core::effects::{Effects, Event};
+use roost_core::home::{HomeIndex, HomeSource};
 
 use openraft::storage::RaftStateMachine;
 use openraft::BasicNode;
@@ -74,7 +75,15 @@ pub struct StateMachine {
     last_checkpoint: std::time::Instant,
     /// The derived home-timeline index, fed after each applied transaction commits.
     home: SharedHome,
+    /// Where the events of each committed transaction go, for live streams.
+    events: tokio::sync::broadcast::Sender<Events>,
 }
+
+/// The events of one applied batch, in log order.
+pub type Events = Arc<[Event]>;
+
+/// Batches of events kept for a slow listener before it starts missing them.
+const EVENT_BACKLOG: usize = 1024;
 
 /// A shared handle to the home-timeline index.
 #[derive(Clone, Default)]
@@ -109,7 +118,14 @@ impl StateMachine {
             current: Arc::default(),
             last_checkpoint: std::time::Instant::now(),
             home: SharedHome(Arc::new(RwLock::new(index))),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
         })
+    }
+
+    /// The channel that carries the events of every committed transaction. A listener that
+    /// falls more than [`EVENT_BACKLOG`] batches behind misses the oldest (and is told so).
+    pub(crate) fn event_sender(&self) -> tokio::sync::broadcast::Sender<Events> {
+        self.events.clone()
     }
 
     /// The home-timeline index this state machine feeds.
@@ -172,7 +188,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let r = blocking(move || {
             store
                 .write(durability, |txn| {
-                    let mut inserts = HomeInserts::default();
+                    let mut fx = Effects::default();
                     let mut chain: ChainHead = get(txn.meta_get(CHAIN)?)?;
                     let mut membership: Option<StoredMembership<u64, BasicNode>> = None;
                     let mut outcomes = Vec::with_capacity(entries.len());
@@ -181,7 +197,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             EntryPayload::Blank => Vec::new(),
                             EntryPayload::Normal(requests) => requests
                                 .iter()
-                                .map(|req| roost_core::apply(&mut txn.state, req, &mut inserts))
+                                .map(|req| roost_core::apply(&mut txn.state, req, &mut fx))
                                 .collect::<Result<Vec<_>, _>>()?,
                             EntryPayload::Membership(m) => {
                                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
@@ -202,14 +218,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     if let Some(m) = membership {
                         txn.meta_put(MEMBERSHIP, &put(&m)?)?;
                     }
-                    Ok::<_, StoreError>((outcomes, inserts))
+                    Ok::<_, StoreError>((outcomes, fx))
                 })
                 .map_err(sm_write_err)
         })
         .await;
-        // The transaction committed: readers may now see these posts in home timelines.
-        let r = r.map(|(outcomes, inserts)| {
-            self.home.write().apply(&inserts);
+        // The transaction committed: readers may now see these posts in home timelines, and
+        // live streams may report them.
+        let r = r.map(|(outcomes, fx)| {
+            self.home.write().apply(&fx.home);
+            if !fx.events.is_empty() && self.events.receiver_count() > 0 {
+                // Nobody listening is not an error: the events are simply not needed.
+                let _ = self.events.send(fx.events.into());
+            }
             outcomes
         });
         tracing::trace!(requests = n, elapsed = ?t0.elapsed(), "apply");

@@ -16,11 +16,27 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     *blake3::hash(token.as_bytes()).as_bytes()
 }
 
-/// The bearer token of a request, if it carries one.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+/// The bearer token of a request, if it carries one. Streaming connections may also name it
+/// in the `access_token` query parameter or, for WebSockets, as `Sec-WebSocket-Protocol`,
+/// since browsers cannot set headers on either.
+fn bearer(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty());
+    }
+    if !parts.uri.path().starts_with("/api/v1/streaming") {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Query {
+        access_token: Option<String>,
+    }
+    let from_query = axum::extract::Query::<Query>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.access_token);
+    let from_protocol = || {
+        let value = parts.headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+        value.split(',').map(str::trim).find(|t| !t.is_empty()).map(str::to_string)
+    };
+    from_query.filter(|t| !t.is_empty()).or_else(from_protocol)
 }
 
 /// A valid token, for an app alone or for a user.
@@ -36,7 +52,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let hash = token_hash(raw);
+        let hash = token_hash(&raw);
         let view = state.node().read()?;
         let token = query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?;
         // Every route that takes a token has a scope rule; one without is refused.

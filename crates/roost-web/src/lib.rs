@@ -22,6 +22,7 @@ pub mod paging;
 pub mod params;
 pub mod scopes;
 pub mod service;
+pub mod streaming;
 
 use std::sync::Arc;
 
@@ -66,16 +67,22 @@ struct Inner {
     config: WebConfig,
     entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
+    hub: Arc<streaming::Hub>,
 }
 
 impl AppState {
+    /// The handlers' state; starts the task that routes the node's events to live streams,
+    /// so it must be called within a Tokio runtime.
     pub fn new(node: Node, config: WebConfig) -> AppState {
+        let hub = Arc::new(streaming::Hub::default());
+        tokio::spawn(hub.clone().run(node.subscribe()));
         AppState {
             inner: Arc::new(Inner {
                 node,
                 config,
                 entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
+                hub,
             }),
         }
     }
@@ -94,6 +101,10 @@ impl AppState {
 
     pub fn sign_ins(&self) -> &limits::SignInGuard {
         &self.inner.sign_ins
+    }
+
+    pub fn hub(&self) -> &Arc<streaming::Hub> {
+        &self.inner.hub
     }
 }
 

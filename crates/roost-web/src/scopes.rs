@@ -42,6 +42,17 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/timelines/home" | "/api/v1/timelines/public" | "/api/v1/timelines/tag/{hashtag}" => &["read:statuses"],
         "/api/v1/notifications" | "/api/v1/notifications/{id}" => &["read:notifications"],
         "/api/v1/notifications/clear" | "/api/v1/notifications/{id}/dismiss" => &["write:notifications"],
+        // Each stream then checks its own scope (see `streaming::Stream::need`).
+        "/api/v1/streaming"
+        | "/api/v1/streaming/user"
+        | "/api/v1/streaming/user/notification"
+        | "/api/v1/streaming/public"
+        | "/api/v1/streaming/public/local"
+        | "/api/v1/streaming/public/remote"
+        | "/api/v1/streaming/hashtag"
+        | "/api/v1/streaming/hashtag/local"
+        | "/api/v1/streaming/list"
+        | "/api/v1/streaming/direct" => &["read:statuses", "read:notifications"],
         _ => return None,
     })
 }

@@ -42,7 +42,7 @@ pub async fn propose(state: &AppState, command: Command) -> ApiResult<Applied> {
     if !matches!(req.command, Command::CreateStatus(_)) {
         let view = state.node().read()?;
         let mut dry = roost_core::kv::Overlay::new(&view);
-        if let Outcome::Rejected(r) = roost_core::apply(&mut dry, &req, &mut roost_core::home::NoHome)? {
+        if let Outcome::Rejected(r) = roost_core::apply(&mut dry, &req, &mut roost_core::effects::NoEffects)? {
             return Err(ApiError::from_rejection(r));
         }
     }

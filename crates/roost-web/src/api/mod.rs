@@ -7,6 +7,7 @@ mod instance;
 mod notifications;
 mod oauth;
 mod statuses;
+mod streaming;
 mod timelines;
 
 use std::time::Duration;
@@ -68,6 +69,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/notifications/clear", post(notifications::clear))
         .route("/api/v1/notifications/{id}", get(notifications::show))
         .route("/api/v1/notifications/{id}/dismiss", post(notifications::dismiss))
+        .route("/api/v1/streaming", get(streaming::websocket))
+        .route("/api/v1/streaming/health", get(streaming::health))
+        .route("/api/v1/streaming/user", get(streaming::server_sent))
+        .route("/api/v1/streaming/user/notification", get(streaming::server_sent))
+        .route("/api/v1/streaming/public", get(streaming::server_sent))
+        .route("/api/v1/streaming/public/local", get(streaming::server_sent))
+        .route("/api/v1/streaming/public/remote", get(streaming::server_sent))
+        .route("/api/v1/streaming/hashtag", get(streaming::server_sent))
+        .route("/api/v1/streaming/hashtag/local", get(streaming::server_sent))
+        .route("/api/v1/streaming/list", get(streaming::server_sent))
+        .route("/api/v1/streaming/direct", get(streaming::server_sent))
         .route("/api/v1/instance", get(instance::v1))
         .route("/api/v2/instance", get(instance::v2))
         .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))

@@ -11,5 +11,6 @@ mod cli;
 mod oauth;
 mod posts;
 mod social;
+mod streaming;
 mod timelines;
 mod visibility;
