@@ -531,7 +531,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             Some(b) => b,
             None => *self.has_bookmarks.insert(query::has_bookmarks(self.view, self.viewer)?),
         };
-        let mine = query::interactions(self.view, self.viewer, s, has_bookmarks)?;
+        // A reblog shows the viewer's relation to the post it shares, as on Mastodon.
+        let mine = query::interactions(self.view, self.viewer, original.unwrap_or(s), has_bookmarks)?;
         let viewer_part = serde_json::to_string(&ViewerStatusJson {
             favourited: mine.favourited,
             reblogged: mine.reblogged,

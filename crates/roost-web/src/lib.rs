@@ -29,6 +29,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use roost_raft::Node;
+use tower_http::normalize_path::NormalizePath;
 
 pub use error::{ApiError, ApiResult};
 
@@ -109,10 +110,16 @@ impl AppState {
 }
 
 /// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState) -> App {
     // Bodies are read (and limited) by `params::Input`, which answers oversized ones with 413.
-    api::routes()
+    let router = api::routes()
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state);
+    // Clients written against Rails ask for `/api/v1/instance/` as readily as without the
+    // slash; the path is trimmed before routing, as Mastodon's router ignores it.
+    NormalizePath::trim_trailing_slash(router)
 }
+
+/// The HTTP application as a service: serve it with `axum::ServiceExt::into_make_service`.
+pub type App = NormalizePath<Router>;

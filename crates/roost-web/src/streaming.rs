@@ -36,14 +36,43 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// A stream a client can subscribe to, as Mastodon names them. Everything on a Roost instance
 /// is local, so `public` and `public:local` carry the same posts and `public:remote` none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Stream {
     User,
     UserNotification,
-    Public { local: bool, remote: bool, media: bool },
-    Hashtag { tag: String, local: bool },
+    Public {
+        local: bool,
+        remote: bool,
+        media: bool,
+    },
+    /// `tag` lowercased for matching; `given` as the client wrote it, which events echo.
+    Hashtag {
+        tag: String,
+        given: String,
+        local: bool,
+    },
     Direct,
 }
+
+/// Two subscriptions are the same stream whatever the case of their hashtag.
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        match (self, other) {
+            (Stream::Hashtag { tag: a, local: la, .. }, Stream::Hashtag { tag: b, local: lb, .. }) => {
+                a == b && la == lb
+            }
+            (Stream::Public { local: a, remote: b, media: c }, Stream::Public { local: x, remote: y, media: z }) => {
+                (a, b, c) == (x, y, z)
+            }
+            _ => {
+                std::mem::discriminant(self) == std::mem::discriminant(other)
+                    && !matches!(self, Stream::Hashtag { .. } | Stream::Public { .. })
+            }
+        }
+    }
+}
+
+impl Eq for Stream {}
 
 impl Stream {
     /// Parses a stream name with its `tag` (and `list`) parameter.
@@ -64,7 +93,7 @@ impl Stream {
                 if tag.chars().count() > 100 || !tag.chars().all(|c| c.is_alphanumeric() || c == '_') {
                     return Err("Invalid tag");
                 }
-                Ok(Stream::Hashtag { tag: tag.to_lowercase(), local: name == "hashtag:local" })
+                Ok(Stream::Hashtag { tag: tag.to_lowercase(), given: tag.to_string(), local: name == "hashtag:local" })
             }
             "direct" => Ok(Stream::Direct),
             // Lists arrive with their own endpoints; until then no list exists to stream.
@@ -82,7 +111,7 @@ impl Stream {
         }
     }
 
-    /// The stream's name as events carry it (`["hashtag", "rust"]`).
+    /// The stream's name as events carry it (`["hashtag", "Rust"]`, the tag as subscribed).
     pub fn names(&self) -> Vec<String> {
         let name = match self {
             Stream::User => "user",
@@ -100,7 +129,7 @@ impl Stream {
             Stream::Direct => "direct",
         };
         match self {
-            Stream::Hashtag { tag, .. } => vec![name.to_string(), tag.clone()],
+            Stream::Hashtag { given, .. } => vec![name.to_string(), given.clone()],
             _ => vec![name.to_string()],
         }
     }
@@ -514,7 +543,7 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let (_a, mut a) = hub.connect(1).unwrap();
         let (b_reg, mut b) = hub.connect(2).unwrap();
-        b_reg.set_interest(&[Stream::Hashtag { tag: "rust".into(), local: false }]);
+        b_reg.set_interest(&[Stream::Hashtag { tag: "rust".into(), given: "Rust".into(), local: false }]);
         let posted = |public: bool, tags: &[&str]| -> Events {
             Arc::from(vec![Event::Posted {
                 status: 9,

@@ -58,6 +58,7 @@ pub async fn run(
     println!("roost listening on http://{addr}");
 
     let app = roost_web::app(state);
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
 
     tracing::info!("shutting down");

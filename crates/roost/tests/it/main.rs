@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod bad_input;
 mod cli;
+mod clients;
 mod oauth;
 mod posts;
 mod social;

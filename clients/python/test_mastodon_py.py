@@ -1,0 +1,288 @@
+"""Roost driven by Mastodon.py, the Python Mastodon client library, as an app would use it.
+
+Run by crates/roost/tests/it/clients.rs against a fresh `roost serve`, with ROOST_URL and
+ROOST_PASSWORD set and the accounts alice, bob and carol created.
+"""
+
+import html.parser
+import os
+import queue
+import threading
+import time
+import unittest
+
+import requests
+from mastodon import Mastodon, StreamListener
+from mastodon.errors import MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
+
+URL = os.environ["ROOST_URL"]
+PASSWORD = os.environ["ROOST_PASSWORD"]
+SCOPES = ["read", "write", "follow", "push"]
+
+# How long a test waits for an event it expects (a bound, not a performance claim).
+EVENT_WAIT = 20
+
+
+def sign_in(username, scopes=SCOPES):
+    client_id, client_secret = Mastodon.create_app("Mastodon.py tests", api_base_url=URL, scopes=scopes)
+    m = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=URL)
+    m.log_in(username, PASSWORD, scopes=scopes, allow_http=True)  # loopback in tests
+    return m
+
+
+class Events(StreamListener):
+    """Collects every event of a stream into a queue."""
+
+    def __init__(self):
+        self.q = queue.Queue()
+
+    def on_any_event(self, name, data=None, for_stream=None):
+        self.q.put((name, data))
+
+    def next(self, name=None, wait=EVENT_WAIT):
+        """The next event (of the given name, skipping others); fails after `wait` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {name or 'event'} arrived")
+            try:
+                event, data = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if name is None or event == name:
+                return data
+
+    def update(self, status_id):
+        """Waits for the `update` of a given post, passing over pings and other posts."""
+        deadline = time.monotonic() + EVENT_WAIT
+        while True:
+            status = self.next("update", wait=max(0.01, deadline - time.monotonic()))
+            if status["id"] == status_id:
+                return status
+
+    def until_heard(self, ping):
+        """Streams open in the background and the protocol has no acknowledgement: calls
+        `ping` (which posts) until its post arrives; every later event must arrive too."""
+        deadline = time.monotonic() + EVENT_WAIT
+        while time.monotonic() < deadline:
+            posted = ping()
+            try:
+                while self.next("update", wait=0.5)["id"] != posted["id"]:
+                    pass
+                return
+            except AssertionError:
+                continue
+        raise AssertionError("the stream never heard a ping")
+
+
+class ConsentForm(html.parser.HTMLParser):
+    """The fields of the sign-in + consent page, and the code an out-of-band grant shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields, self.action, self.code, self._in_code = {}, None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action")
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "code" and a.get("id") == "code":
+            self._in_code = True
+
+    def handle_data(self, data):
+        if self._in_code:
+            self.code = (self.code or "") + data
+
+    def handle_endtag(self, tag):
+        if tag == "code":
+            self._in_code = False
+
+
+def parse_page(text):
+    p = ConsentForm()
+    p.feed(text)
+    return p
+
+
+class Roost(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.alice = sign_in("alice")
+        cls.bob = sign_in("bob")
+        cls.carol = sign_in("carol")
+        cls.alice_id = cls.alice.me()["id"]
+        cls.bob_id = cls.bob.me()["id"]
+        cls.carol_id = cls.carol.me()["id"]
+
+    def test_instance_detection_and_app(self):
+        v1 = self.alice.instance_v1()
+        self.assertIn("compatible; Roost", v1["version"])
+        self.assertTrue(self.alice.verify_minimum_version("4.0.0", cached=False))
+        v2 = self.alice.instance_v2()
+        self.assertTrue(v2["configuration"]["urls"]["streaming"].startswith("ws"))
+        nodeinfo = self.alice.instance_nodeinfo()
+        self.assertEqual(nodeinfo["software"]["name"], "roost")
+        self.assertEqual(self.alice.app_verify_credentials()["name"], "Mastodon.py tests")
+        self.assertTrue(self.alice.stream_healthy())
+
+    def test_authorization_code_flow_through_the_consent_page(self):
+        client_id, client_secret = Mastodon.create_app("code flow", api_base_url=URL, scopes=["read"])
+        m = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=URL)
+        url = m.auth_request_url(scopes=["read"], allow_http=True)  # out of band: the page shows the code
+        page = requests.get(url)
+        self.assertEqual(page.status_code, 200)
+        form = parse_page(page.text)
+        self.assertEqual(form.action, "/oauth/authorize")
+        answer = requests.post(URL + form.action, data={
+            **form.fields, "username": "alice", "password": PASSWORD, "decision": "approve"})
+        self.assertEqual(answer.status_code, 200)
+        code = parse_page(answer.text).code
+        self.assertTrue(code)
+        m.log_in(code=code, scopes=["read"], allow_http=True)
+        self.assertEqual(m.me()["username"], "alice")
+        with self.assertRaises(MastodonAPIError):
+            m.status_post("the grant was read-only")
+
+    def test_accounts_and_profile(self):
+        me = self.alice.account_update_credentials(display_name="Alice A.", note="I write *tests*")
+        self.assertEqual(me["display_name"], "Alice A.")
+        self.assertEqual(me["source"]["note"], "I write *tests*")
+        self.assertEqual(self.bob.account(self.alice_id)["display_name"], "Alice A.")
+        self.assertEqual(self.bob.account_lookup("alice")["id"], self.alice_id)
+        with self.assertRaises(MastodonNotFoundError):
+            self.bob.account_lookup("nobody_here")
+
+    def test_posting_threads_and_interactions(self):
+        post = self.alice.status_post("Hello #Roost from Mastodon.py, @bob!", visibility="public",
+                                      spoiler_text="greeting", idempotency_key="py-hello-1")
+        again = self.alice.status_post("Hello #Roost from Mastodon.py, @bob!", visibility="public",
+                                       spoiler_text="greeting", idempotency_key="py-hello-1")
+        self.assertEqual(post["id"], again["id"], "Idempotency-Key makes a retry harmless")
+        self.assertEqual(post["spoiler_text"], "greeting")
+        self.assertEqual([m["username"] for m in post["mentions"]], ["bob"])
+        self.assertEqual([t["name"] for t in post["tags"]], ["roost"])
+
+        reply = self.bob.status_reply(post, "a reply")
+        self.assertEqual(reply["in_reply_to_id"], post["id"])
+        context = self.carol.status_context(post["id"])
+        self.assertEqual([s["id"] for s in context["descendants"]], [reply["id"]])
+
+        self.assertTrue(self.carol.status_favourite(post["id"])["favourited"])
+        self.assertTrue(self.carol.status_reblog(post["id"])["reblogged"])
+        self.assertTrue(self.carol.status_bookmark(post["id"])["bookmarked"])
+        self.assertIn(post["id"], [s["id"] for s in self.carol.favourites()])
+        self.assertIn(post["id"], [s["id"] for s in self.carol.bookmarks()])
+        fetched = self.carol.status(post["id"])
+        self.assertEqual((fetched["favourites_count"], fetched["reblogs_count"], fetched["replies_count"]), (1, 1, 1))
+        self.carol.status_unfavourite(post["id"])
+        self.carol.status_unreblog(post["id"])
+        self.carol.status_unbookmark(post["id"])
+        self.assertEqual(self.carol.status(post["id"])["favourites_count"], 0)
+
+        quote = self.bob.status_post("quoting", quoted_status_id=post["id"])
+        self.assertEqual(quote["quote"]["quoted_status"]["id"], post["id"])
+
+        self.bob.status_delete(reply["id"])
+        with self.assertRaises(MastodonNotFoundError):
+            self.alice.status(reply["id"])
+
+    def test_follows_relationships_blocks_and_mutes(self):
+        rel = self.carol.account_follow(self.bob_id)
+        self.assertTrue(rel["following"])
+        self.assertIn(self.carol_id, [a["id"] for a in self.bob.account_followers(self.bob_id)])
+        self.assertIn(self.bob_id, [a["id"] for a in self.carol.account_following(self.carol_id)])
+        [r] = self.bob.account_relationships([self.carol_id])
+        self.assertTrue(r["followed_by"])
+
+        self.carol.account_mute(self.bob_id)
+        self.assertIn(self.bob_id, [a["id"] for a in self.carol.mutes()])
+        self.carol.account_unmute(self.bob_id)
+        self.carol.account_block(self.bob_id)
+        self.assertIn(self.bob_id, [a["id"] for a in self.carol.blocks()])
+        [r] = self.carol.account_relationships([self.bob_id])
+        self.assertTrue(r["blocking"])
+        self.assertFalse(r["following"], "a block ends the follow")
+        self.carol.account_unblock(self.bob_id)
+
+    def test_timelines_paginate_through_link_headers(self):
+        tag = "pagetest"
+        ids = [self.bob.status_post(f"page {i} #{tag}")["id"] for i in range(7)]
+        page = self.alice.timeline_hashtag(tag, limit=3)
+        seen = [s["id"] for s in page]
+        while True:
+            page = self.alice.fetch_next(page)
+            if not page:
+                break
+            seen += [s["id"] for s in page]
+        self.assertEqual(seen, list(reversed(ids)))
+        older = self.alice.timeline_hashtag(tag, max_id=ids[2], limit=2)
+        self.assertEqual([s["id"] for s in older], [ids[1], ids[0]])
+        newer = self.alice.fetch_previous(older)
+        self.assertEqual([s["id"] for s in newer], [ids[3], ids[2]])
+        self.assertIn(ids[-1], [s["id"] for s in self.alice.timeline_local(limit=40)])
+        self.alice.account_follow(self.bob_id)
+        self.assertIn(ids[-1], [s["id"] for s in self.alice.timeline_home(limit=40)])
+
+    def test_notifications(self):
+        post = self.alice.status_post("notify me")
+        self.carol.status_favourite(post["id"])
+        self.carol.status_post(f"@alice look")
+        kinds = [n["type"] for n in self.alice.notifications(limit=40)]
+        self.assertIn("favourite", kinds)
+        self.assertIn("mention", kinds)
+        mentions = self.alice.notifications(types=["mention"])
+        self.assertTrue(all(n["type"] == "mention" for n in mentions))
+        one = self.alice.notifications(id=mentions[0]["id"])
+        self.assertEqual(one["id"], mentions[0]["id"])
+        self.alice.notifications_dismiss(mentions[0]["id"])
+        self.assertNotIn(mentions[0]["id"], [n["id"] for n in self.alice.notifications(limit=40)])
+        self.alice.notifications_clear()
+        self.assertEqual(self.alice.notifications(), [])
+
+    def test_streaming_over_server_sent_events(self):
+        events = Events()
+        handle = self.bob.stream_user(events, run_async=True)
+        try:
+            self.bob.account_follow(self.alice_id)
+            events.until_heard(lambda: self.bob.status_post("ping", visibility="private"))
+            post = self.alice.status_post("live over SSE")
+            self.assertEqual(events.update(post["id"])["account"]["username"], "alice")
+            self.alice.status_favourite(self.bob.status_post("bob's own")["id"])
+            notification = events.next("notification")
+            self.assertEqual(notification["type"], "favourite")
+            self.alice.status_delete(post["id"])
+            self.assertEqual(str(events.next("delete")), str(post["id"]))
+        finally:
+            handle.close()
+
+    def test_streaming_over_a_websocket(self):
+        events = Events()
+        tagged = Events()
+        ws = self.carol.stream_open_websocket()
+        try:
+            self.carol.stream_public(events, local=True, websocket_handle=ws)
+            self.carol.stream_hashtag("wstest", tagged, websocket_handle=ws)
+            events.until_heard(lambda: self.carol.status_post("ping #WsTest"))
+            tagged.until_heard(lambda: self.carol.status_post("ping #WsTest"))
+            post = self.bob.status_post("over the websocket #WsTest")
+            self.assertEqual(events.update(post["id"])["content"], post["content"])
+            self.assertEqual(tagged.update(post["id"])["account"]["username"], "bob")
+        finally:
+            ws.close()
+
+    def test_scopes_and_bad_tokens(self):
+        reader = sign_in("carol", scopes=["read"])
+        self.assertEqual(reader.me()["username"], "carol")
+        with self.assertRaises(MastodonAPIError) as e:
+            reader.status_post("no write scope")
+        self.assertEqual(e.exception.args[1], 403)
+        broken = Mastodon(access_token="not-a-token", api_base_url=URL)
+        with self.assertRaises(MastodonUnauthorizedError):
+            broken.account_verify_credentials()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
