@@ -1,7 +1,7 @@
 // Roost driven by masto.js, the client library of Elk and Phanpy, as an app would use it.
 //
 // Run by crates/roost/tests/it/clients.rs against a fresh `roost serve`, with ROOST_URL and
-// ROOST_PASSWORD set and the accounts alice, bob and carol created. Needs a global WebSocket:
+// ROOST_PASSWORD set and the accounts alice, bob, carol, dave and erin created. Needs a global WebSocket:
 // Node 22, or Node 20 with --experimental-websocket.
 
 import { test, before } from "node:test";

@@ -1,7 +1,7 @@
 """Roost driven by Mastodon.py, the Python Mastodon client library, as an app would use it.
 
 Run by crates/roost/tests/it/clients.rs against a fresh `roost serve`, with ROOST_URL and
-ROOST_PASSWORD set and the accounts alice, bob and carol created.
+ROOST_PASSWORD set and the accounts alice, bob, carol, dave and erin created.
 """
 
 import html.parser
@@ -206,6 +206,27 @@ class Roost(unittest.TestCase):
         self.assertTrue(r["blocking"])
         self.assertFalse(r["following"], "a block ends the follow")
         self.carol.account_unblock(self.bob_id)
+
+    def test_follow_requests_for_locked_accounts(self):
+        dave, erin = sign_in("dave"), sign_in("erin")
+        dave_id, erin_id = dave.me()["id"], erin.me()["id"]
+        self.assertTrue(dave.account_update_credentials(locked=True)["locked"])
+        secret = dave.status_post("followers only", visibility="private")
+        rel = erin.account_follow(dave_id)
+        self.assertTrue(rel["requested"])
+        self.assertFalse(rel["following"])
+        with self.assertRaises(MastodonNotFoundError):
+            erin.status(secret["id"])
+        self.assertEqual([a["id"] for a in dave.follow_requests()], [erin_id])
+        self.assertIn("follow_request", [n["type"] for n in dave.notifications()])
+        rel = dave.follow_request_authorize(erin_id)
+        self.assertTrue(rel["followed_by"])
+        self.assertEqual(erin.status(secret["id"])["id"], secret["id"])
+        self.assertEqual(dave.follow_requests(), [])
+        self.alice.account_follow(dave_id)
+        dave.follow_request_reject(self.alice_id)
+        [r] = self.alice.account_relationships([dave_id])
+        self.assertFalse(r["requested"] or r["following"])
 
     def test_timelines_paginate_through_link_headers(self):
         tag = "pagetest"

@@ -2,6 +2,7 @@
 
 use roost_types::{Id, Millis, Outcome, Rejection, Role};
 
+use crate::effects::EffectSink;
 use crate::ids::next_id;
 use crate::kv::{get_value, k1, put_value, Table, Tables};
 use crate::model::Account;
@@ -52,13 +53,16 @@ pub(crate) fn create(
     Ok(Outcome::created(id))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn update(
     t: &mut impl Tables,
+    at: Millis,
     account: Id,
     display_name: Option<&str>,
     note: Option<&str>,
     locked: Option<bool>,
     bot: Option<bool>,
+    fx: &mut dyn EffectSink,
 ) -> Result<Outcome> {
     let Some(mut a) = query::account(t, account)? else {
         return Ok(Outcome::Rejected(Rejection::NotFound));
@@ -69,6 +73,7 @@ pub(crate) fn update(
     if let Some(n) = note {
         a.note = n.to_string();
     }
+    let unlocking = a.locked && locked == Some(false);
     if let Some(l) = locked {
         a.locked = l;
     }
@@ -76,6 +81,10 @@ pub(crate) fn update(
         a.bot = b;
     }
     save(t, &a)?;
+    // An account that stops approving followers accepts everyone who was waiting, as on Mastodon.
+    if unlocking {
+        crate::social::authorize_all_requests(t, at, account, fx)?;
+    }
     Ok(Outcome::created(account))
 }
 

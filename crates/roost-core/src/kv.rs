@@ -71,11 +71,15 @@ pub enum Table {
     BlockByAccount = 26,
     /// code hash → `AuthCode` : OAuth authorization codes not yet redeemed
     AuthCode = 27,
+    /// (requester, target) → `Follow` : follow requests to locked accounts, awaiting an answer
+    FollowRequest = 28,
+    /// (target, request id) → requester : an account's pending requests, by recency
+    FollowRequestByTarget = 29,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 27] = [
+    pub const ALL: [Table; 29] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -103,6 +107,8 @@ impl Table {
         Table::MuteByAccount,
         Table::BlockByAccount,
         Table::AuthCode,
+        Table::FollowRequest,
+        Table::FollowRequestByTarget,
     ];
 
     pub fn prefix(self) -> u8 {

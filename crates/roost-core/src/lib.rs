@@ -56,7 +56,7 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             accounts::create(t, at, username, email.as_deref(), password_hash, *role, display_name.as_deref())
         }
         Command::UpdateAccount { account, display_name, note, locked, bot } => {
-            accounts::update(t, *account, display_name.as_deref(), note.as_deref(), *locked, *bot)
+            accounts::update(t, at, *account, display_name.as_deref(), note.as_deref(), *locked, *bot, fx)
         }
         Command::CreateApp { client_id, client_secret_hash, name, website, redirect_uris, scopes } => {
             oauth::create_app(t, at, client_id, client_secret_hash, name, website, redirect_uris, scopes)
@@ -83,6 +83,10 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             social::follow(t, at, *account, *target, *reblogs, *notify, fx)
         }
         Command::Unfollow { account, target } => social::unfollow(t, *account, *target),
+        Command::AuthorizeFollowRequest { account, requester } => {
+            social::authorize_request(t, at, *account, *requester, fx)
+        }
+        Command::RejectFollowRequest { account, requester } => social::reject_request(t, *account, *requester),
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),
         Command::Mute { account, target, notifications } => social::mute(t, at, *account, *target, *notifications),

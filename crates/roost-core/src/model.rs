@@ -61,6 +61,7 @@ pub enum NotificationKind {
     Favourite,
     Follow,
     Quote,
+    FollowRequest,
 }
 
 impl NotificationKind {
@@ -72,6 +73,7 @@ impl NotificationKind {
             NotificationKind::Favourite => "favourite",
             NotificationKind::Follow => "follow",
             NotificationKind::Quote => "quote",
+            NotificationKind::FollowRequest => "follow_request",
         }
     }
 
@@ -82,6 +84,7 @@ impl NotificationKind {
             "favourite" => Some(NotificationKind::Favourite),
             "follow" => Some(NotificationKind::Follow),
             "quote" => Some(NotificationKind::Quote),
+            "follow_request" => Some(NotificationKind::FollowRequest),
             _ => None,
         }
     }

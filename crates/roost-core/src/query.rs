@@ -327,6 +327,14 @@ pub fn blocks(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result
     page_scan(t, Table::BlockByAccount, &k1(viewer), page, |rid, v| Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a))))
 }
 
+/// Accounts waiting for the viewer to answer their follow requests, newest first, with the
+/// request's ID for paging.
+pub fn follow_requests(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
+    page_scan(t, Table::FollowRequestByTarget, &k1(viewer), page, |rid, v| {
+        Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a)))
+    })
+}
+
 pub fn mutes(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Account)>> {
     page_scan(t, Table::MuteByAccount, &k1(viewer), page, |rid, v| Ok(account(t, read_u64(v, 0)?)?.map(|a| (rid, a))))
 }
@@ -361,6 +369,10 @@ pub struct Relationship {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    /// The viewer asked to follow the other, who has not answered yet.
+    pub requested: bool,
+    /// The other asked to follow the viewer.
+    pub requested_by: bool,
 }
 
 pub fn relationship(t: &(impl ReadTables + ?Sized), viewer: Id, other: Id) -> Result<Relationship> {
@@ -375,6 +387,8 @@ pub fn relationship(t: &(impl ReadTables + ?Sized), viewer: Id, other: Id) -> Re
         blocked_by: t.get(Table::Block, &k2(other, viewer))?.is_some(),
         muting: mute.is_some(),
         muting_notifications: mute.is_some_and(|m| m.notifications),
+        requested: t.get(Table::FollowRequest, &k2(viewer, other))?.is_some(),
+        requested_by: t.get(Table::FollowRequest, &k2(other, viewer))?.is_some(),
     })
 }
 

@@ -44,15 +44,92 @@ pub(crate) fn follow(
         put_value(t, Table::Follow, &k2(account, target), &f)?;
         return Ok(Outcome::created(f.id));
     }
+    let locked = query::account(t, target)?.is_some_and(|a| a.locked);
+    if locked {
+        // A locked account approves its followers: ask, or update the pending request.
+        if let Some(mut r) = get_value::<Follow>(t, Table::FollowRequest, &k2(account, target))? {
+            r.reblogs = reblogs;
+            r.notify = notify_posts;
+            put_value(t, Table::FollowRequest, &k2(account, target), &r)?;
+            return Ok(Outcome::created(r.id));
+        }
+        let id = next_id(t, at)?;
+        put_value(t, Table::FollowRequest, &k2(account, target), &Follow { id, reblogs, notify: notify_posts })?;
+        t.put(Table::FollowRequestByTarget, &k2(target, id), &k1(account))?;
+        notify(t, at, target, NotificationKind::FollowRequest, account, None, fx)?;
+        return Ok(Outcome::created(id));
+    }
+    let id = start_follow(t, at, account, target, Follow { id: 0, reblogs, notify: notify_posts }, fx)?;
+    notify(t, at, target, NotificationKind::Follow, account, None, fx)?;
+    Ok(Outcome::created(id))
+}
+
+/// Records a follow (with a fresh ID), its counters and the posts it brings home.
+fn start_follow(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    target: Id,
+    flags: Follow,
+    fx: &mut dyn EffectSink,
+) -> Result<Id> {
     let id = next_id(t, at)?;
-    put_value(t, Table::Follow, &k2(account, target), &Follow { id, reblogs, notify: notify_posts })?;
+    put_value(t, Table::Follow, &k2(account, target), &Follow { id, ..flags })?;
     t.put(Table::Following, &k2(account, id), &k1(target))?;
     t.put(Table::Followers, &k2(target, id), &k1(account))?;
     adjust(t, account, |a| a.following_count += 1)?;
     adjust(t, target, |a| a.followers_count += 1)?;
     merge_home(t, account, target, fx)?;
-    notify(t, at, target, NotificationKind::Follow, account, None, fx)?;
+    Ok(id)
+}
+
+/// Removes a pending follow request; whether there was one, with its flags.
+fn take_request(t: &mut impl Tables, requester: Id, target: Id) -> Result<Option<Follow>> {
+    let Some(r) = get_value::<Follow>(t, Table::FollowRequest, &k2(requester, target))? else { return Ok(None) };
+    t.delete(Table::FollowRequest, &k2(requester, target))?;
+    t.delete(Table::FollowRequestByTarget, &k2(target, r.id))?;
+    Ok(Some(r))
+}
+
+pub(crate) fn authorize_request(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    requester: Id,
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, requester)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    let Some(request) = take_request(t, requester, account)? else {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    };
+    let id = start_follow(t, at, requester, account, request, fx)?;
     Ok(Outcome::created(id))
+}
+
+pub(crate) fn reject_request(t: &mut impl Tables, account: Id, requester: Id) -> Result<Outcome> {
+    if let Some(r) = pair(t, account, requester)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    match take_request(t, requester, account)? {
+        Some(_) => Ok(Outcome::done()),
+        None => Ok(Outcome::Rejected(Rejection::NotFound)),
+    }
+}
+
+/// Accepts every pending request to `account` (when it unlocks), oldest first.
+pub(crate) fn authorize_all_requests(t: &mut impl Tables, at: Millis, account: Id, fx: &mut dyn EffectSink) -> Result<()> {
+    let keys = crate::kv::collect_keys(t, Table::FollowRequestByTarget, &k1(account), usize::MAX)?;
+    for key in keys {
+        if let Some(v) = t.get(Table::FollowRequestByTarget, &key)? {
+            let requester = read_u64(&v, 0)?;
+            if let Some(request) = take_request(t, requester, account)? {
+                start_follow(t, at, requester, account, request, fx)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn unfollow(t: &mut impl Tables, account: Id, target: Id) -> Result<Outcome> {
@@ -60,6 +137,8 @@ pub(crate) fn unfollow(t: &mut impl Tables, account: Id, target: Id) -> Result<O
         return Ok(Outcome::Rejected(r));
     }
     remove_follow(t, account, target)?;
+    // Unfollowing withdraws a request that was still waiting.
+    take_request(t, account, target)?;
     Ok(Outcome::done())
 }
 
@@ -84,6 +163,8 @@ pub(crate) fn block(t: &mut impl Tables, at: Millis, account: Id, target: Id) ->
     }
     remove_follow(t, account, target)?;
     remove_follow(t, target, account)?;
+    take_request(t, account, target)?;
+    take_request(t, target, account)?;
     let id = next_id(t, at)?;
     t.put(Table::Block, &k2(account, target), &k1(id))?;
     t.put(Table::BlockedBy, &k2(target, account), &k1(id))?;

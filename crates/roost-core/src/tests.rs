@@ -140,6 +140,51 @@ fn applied_commands_report_events_for_live_streams() {
 }
 
 #[test]
+fn locked_accounts_approve_their_followers() {
+    let mut w = World::new();
+    let (lock, a, b, c) = (w.user("lock"), w.user("a"), w.user("b"), w.user("c"));
+    let update = |locked| Command::UpdateAccount { account: lock, display_name: None, note: None, locked: Some(locked), bot: None };
+    w.run(update(true));
+    let private = w.post_with(lock, "for followers", Visibility::Private, None);
+    let Outcome::Done { id: Some(private) } = private else { panic!() };
+
+    w.follow(a, lock);
+    let rel = query::relationship(&w.t, a, lock).unwrap();
+    assert!(rel.requested && !rel.following, "a request, not a follow");
+    assert!(query::relationship(&w.t, lock, a).unwrap().requested_by);
+    assert!(!w.sees(a, private), "no followers-only posts before approval");
+    assert_eq!(w.notifications(lock), vec![NotificationKind::FollowRequest]);
+    assert_eq!(query::follow_requests(&w.t, lock, &Page { limit: 40, ..Page::default() }).unwrap().len(), 1);
+
+    let ok = w.run(Command::AuthorizeFollowRequest { account: lock, requester: a });
+    assert!(matches!(ok, Outcome::Done { .. }));
+    let rel = query::relationship(&w.t, a, lock).unwrap();
+    assert!(rel.following && !rel.requested);
+    assert!(w.sees(a, private));
+    assert_eq!(w.home(a), vec![private], "approval brings the posts home");
+    let again = w.run(Command::AuthorizeFollowRequest { account: lock, requester: a });
+    assert_eq!(again, Outcome::Rejected(Rejection::NotFound), "nothing left to approve");
+
+    w.follow(b, lock);
+    assert_eq!(w.run(Command::RejectFollowRequest { account: lock, requester: b }), Outcome::done());
+    assert!(!query::relationship(&w.t, b, lock).unwrap().requested);
+    assert!(!query::relationship(&w.t, b, lock).unwrap().following);
+
+    // Withdrawn by unfollowing; cleared by a block; accepted wholesale by unlocking.
+    w.follow(b, lock);
+    w.run(Command::Unfollow { account: b, target: lock });
+    assert!(!query::relationship(&w.t, b, lock).unwrap().requested);
+    w.follow(c, lock);
+    w.run(Command::Block { account: lock, target: c });
+    assert!(!query::relationship(&w.t, c, lock).unwrap().requested);
+    w.follow(b, lock);
+    w.run(update(false));
+    assert!(query::relationship(&w.t, b, lock).unwrap().following, "unlocking accepts who waited");
+    assert!(query::follow_requests(&w.t, lock, &Page { limit: 40, ..Page::default() }).unwrap().is_empty());
+    assert_eq!(query::account(&w.t, lock).unwrap().unwrap().followers_count, 2);
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");
@@ -363,7 +408,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..12, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..15, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -400,6 +445,9 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
         8 => Command::Unfollow { account: a, target: b },
         9 => Command::Block { account: a, target: b },
         10 => Command::Unblock { account: a, target: b },
+        11 => Command::UpdateAccount { account: a, display_name: None, note: None, locked: Some(n % 2 == 0), bot: None },
+        12 => Command::AuthorizeFollowRequest { account: a, requester: b },
+        13 => Command::RejectFollowRequest { account: a, requester: b },
         _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
     }
 }

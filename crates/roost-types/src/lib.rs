@@ -216,6 +216,16 @@ pub enum Command {
         client_id: String,
         token_hash: [u8; 32],
     },
+    /// `account` (locked) accepts `requester`'s follow request: the follow begins.
+    AuthorizeFollowRequest {
+        account: Id,
+        requester: Id,
+    },
+    /// `account` turns `requester`'s follow request down.
+    RejectFollowRequest {
+        account: Id,
+        requester: Id,
+    },
 }
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.

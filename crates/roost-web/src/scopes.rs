@@ -28,6 +28,10 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/accounts/{id}/follow" | "/api/v1/accounts/{id}/unfollow" => &["write:follows", "follow"],
         "/api/v1/accounts/{id}/block" | "/api/v1/accounts/{id}/unblock" => &["write:blocks", "follow"],
         "/api/v1/accounts/{id}/mute" | "/api/v1/accounts/{id}/unmute" => &["write:mutes", "follow"],
+        "/api/v1/follow_requests" => &["read:follows", "follow"],
+        "/api/v1/follow_requests/{id}/authorize" | "/api/v1/follow_requests/{id}/reject" => {
+            &["write:follows", "follow"]
+        }
         "/api/v1/blocks" => &["read:blocks", "follow"],
         "/api/v1/mutes" => &["read:mutes", "follow"],
         "/api/v1/statuses" => &["write:statuses"],

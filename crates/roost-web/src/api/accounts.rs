@@ -207,6 +207,34 @@ pub async fn following(
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
 
+/// `GET /api/v1/follow_requests`: who waits for the signed-in (locked) account's answer.
+pub async fn follow_requests(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let view = state.node().read()?;
+    let items = query::follow_requests(&view, user.id(), &p.page(80))?;
+    Ok(account_page(&state, &view, user.id(), &uri, items))
+}
+
+pub async fn authorize_follow_request(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, requester| Command::AuthorizeFollowRequest { account, requester }).await
+}
+
+pub async fn reject_follow_request(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<RelationshipJson>>> {
+    relate(&state, &user, &id, |account, requester| Command::RejectFollowRequest { account, requester }).await
+}
+
 pub async fn blocks(
     State(state): State<AppState>,
     user: User,

@@ -1,5 +1,6 @@
 //! Real Mastodon client libraries against a real server: Mastodon.py (Python), masto.js and
-//! megalodon (Node), each run against a fresh `roost serve` with alice, bob and carol created.
+//! megalodon (Node), each run against a fresh `roost serve` with alice, bob, carol, dave and
+//! erin created.
 //! The suites live in `clients/`; `clients/setup` installs the libraries at pinned versions
 //! (from PyPI and npm) the first time, under a lock since the tests run in parallel.
 
@@ -35,7 +36,7 @@ fn clients_dir() -> PathBuf {
 fn run_suite(program: &Path, args: &[&str], cwd: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    for name in ["alice", "bob", "carol"] {
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
         server.create_user(name);
     }
     let out_path = dir.path().join("suite.out");
