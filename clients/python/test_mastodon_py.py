@@ -177,6 +177,9 @@ class Roost(unittest.TestCase):
         self.assertIn(post["id"], [s["id"] for s in self.carol.bookmarks()])
         fetched = self.carol.status(post["id"])
         self.assertEqual((fetched["favourites_count"], fetched["reblogs_count"], fetched["replies_count"]), (1, 1, 1))
+        self.assertEqual([a["id"] for a in self.alice.status_favourited_by(post["id"])], [self.carol_id])
+        self.assertEqual([a["id"] for a in self.alice.status_reblogged_by(post["id"])], [self.carol_id])
+
         self.carol.status_unfavourite(post["id"])
         self.carol.status_unreblog(post["id"])
         self.carol.status_unbookmark(post["id"])
@@ -188,6 +191,17 @@ class Roost(unittest.TestCase):
         self.bob.status_delete(reply["id"])
         with self.assertRaises(MastodonNotFoundError):
             self.alice.status(reply["id"])
+
+    def test_pinned_posts(self):
+        posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
+        for p in posts:
+            self.assertTrue(self.bob.status_pin(p["id"])["pinned"])
+        pinned = self.alice.account_statuses(self.bob_id, pinned=True)
+        self.assertEqual([s["id"] for s in pinned], [posts[1]["id"], posts[0]["id"]])
+        with self.assertRaises(MastodonAPIError):
+            self.alice.status_pin(posts[0]["id"])  # not hers
+        self.assertFalse(self.bob.status_unpin(posts[0]["id"])["pinned"])
+        self.assertEqual([s["id"] for s in self.alice.account_statuses(self.bob_id, pinned=True)], [posts[1]["id"]])
 
     def test_follows_relationships_blocks_and_mutes(self):
         rel = self.carol.account_follow(self.bob_id)

@@ -75,11 +75,15 @@ pub enum Table {
     FollowRequest = 28,
     /// (target, request id) → requester : an account's pending requests, by recency
     FollowRequestByTarget = 29,
+    /// (account, status) → pin id : posts an account features on its profile
+    Pin = 30,
+    /// (account, pin id) → status : the same, by recency
+    PinByAccount = 31,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 29] = [
+    pub const ALL: [Table; 31] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -109,6 +113,8 @@ impl Table {
         Table::AuthCode,
         Table::FollowRequest,
         Table::FollowRequestByTarget,
+        Table::Pin,
+        Table::PinByAccount,
     ];
 
     pub fn prefix(self) -> u8 {

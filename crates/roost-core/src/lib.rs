@@ -87,6 +87,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             social::authorize_request(t, at, *account, *requester, fx)
         }
         Command::RejectFollowRequest { account, requester } => social::reject_request(t, *account, *requester),
+        Command::Pin { account, status } => statuses::pin(t, at, *account, *status),
+        Command::Unpin { account, status } => statuses::unpin(t, *account, *status),
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),
         Command::Mute { account, target, notifications } => social::mute(t, at, *account, *target, *notifications),

@@ -246,6 +246,84 @@ pub fn account_statuses(
     })
 }
 
+/// The posts an account pinned that the viewer may see, newest pin first.
+pub fn pinned(t: &(impl ReadTables + ?Sized), viewer: Id, account: Id) -> Result<Vec<Shown>> {
+    if viewer != account && visibility::blocked_either_way(t, viewer, account)? {
+        return Ok(Vec::new());
+    }
+    let mut v = Viewer::new(t, viewer);
+    let page = Page { limit: roost_types::MAX_PINNED, ..Page::default() };
+    page_scan(t, Table::PinByAccount, &k1(account), &page, |_, value| visible(&mut v, read_u64(value, 0)?))
+}
+
+/// Whether the account pinned the post.
+pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
+    Ok(t.get(Table::Pin, &k2(account, status))?.is_some())
+}
+
+/// The most interactions of one kind that a "who favourited / reblogged" list walks.
+pub const MAX_INTERACTIONS_LISTED: usize = 100_000;
+
+/// Who favourited a post the viewer may see (`None` if they may not), newest first, with the
+/// favourite's ID for paging; blocked accounts are left out.
+pub fn favourited_by(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    status: Id,
+    page: &Page,
+) -> Result<Option<Vec<(Id, Account)>>> {
+    interacted(t, viewer, status, Table::Favourite, page)
+}
+
+/// Who reblogged a post the viewer may see, newest first, with the reblog's ID for paging.
+pub fn reblogged_by(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    status: Id,
+    page: &Page,
+) -> Result<Option<Vec<(Id, Account)>>> {
+    interacted(t, viewer, status, Table::Reblog, page)
+}
+
+/// Walks `table`'s (status, account) → time-ordered ID entries of one post, ordered by that ID.
+fn interacted(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    status: Id,
+    table: Table,
+    page: &Page,
+) -> Result<Option<Vec<(Id, Account)>>> {
+    let Some((s, _)) = visible_status(t, viewer, status)? else { return Ok(None) };
+    let mut all: Vec<(Id, Id)> = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(s.id));
+    t.scan(table, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, v| {
+        all.push((read_u64(v, 0)?, read_u64(k, 8)?));
+        Ok(all.len() < MAX_INTERACTIONS_LISTED)
+    })?;
+    all.retain(|&(id, _)| {
+        page.max_id.is_none_or(|m| id < m) && page.since_id.is_none_or(|m| id > m) && page.min_id.is_none_or(|m| id > m)
+    });
+    // Newest first; with `min_id`, the page just above it.
+    all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let limit = page.limit.clamp(1, MAX_PAGE);
+    let chosen: Vec<(Id, Id)> = if page.min_id.is_some() {
+        let skip = all.len().saturating_sub(limit);
+        all.into_iter().skip(skip).collect()
+    } else {
+        all.into_iter().take(limit).collect()
+    };
+    let mut out = Vec::with_capacity(chosen.len());
+    for (id, who) in chosen {
+        if who != viewer && visibility::blocked_either_way(t, viewer, who)? {
+            continue;
+        }
+        if let Some(a) = account(t, who)? {
+            out.push((id, a));
+        }
+    }
+    Ok(Some(out))
+}
+
 /// The viewer's favourites, newest first, with the favourite's ID for paging.
 pub fn favourites(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, Shown)>> {
     let mut v = Viewer::new(t, viewer);

@@ -119,7 +119,12 @@ pub(crate) fn reject_request(t: &mut impl Tables, account: Id, requester: Id) ->
 }
 
 /// Accepts every pending request to `account` (when it unlocks), oldest first.
-pub(crate) fn authorize_all_requests(t: &mut impl Tables, at: Millis, account: Id, fx: &mut dyn EffectSink) -> Result<()> {
+pub(crate) fn authorize_all_requests(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    fx: &mut dyn EffectSink,
+) -> Result<()> {
     let keys = crate::kv::collect_keys(t, Table::FollowRequestByTarget, &k1(account), usize::MAX)?;
     for key in keys {
         if let Some(v) = t.get(Table::FollowRequestByTarget, &key)? {

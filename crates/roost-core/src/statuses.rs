@@ -192,6 +192,7 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
         crate::ids::bump(t, crate::ids::STATUS_COUNT, -1)?;
     }
     t.delete(Table::AccountStatuses, &k2(s.author, s.id))?;
+    remove_pin(t, s.author, s.id)?;
     adjust(t, s.author, |a| a.statuses_count = a.statuses_count.saturating_sub(1))?;
     t.delete(Table::Public, &k1(s.id))?;
     for tag in &s.tags {
@@ -361,6 +362,44 @@ pub(crate) fn unbookmark(t: &mut impl Tables, account: Id, id: Id) -> Result<Out
         t.delete(Table::BookmarkByAccount, &k2(account, read_u64(&v, 0)?))?;
     }
     Ok(Outcome::created(s.id))
+}
+
+pub(crate) fn pin(t: &mut impl Tables, at: Millis, account: Id, id: Id) -> Result<Outcome> {
+    let Some(s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if s.author != account {
+        let visible = can_see(t, account, &s)?;
+        return Ok(Outcome::Rejected(if visible { Rejection::NotPinnable } else { Rejection::NotFound }));
+    }
+    if s.reblog_of.is_some() || s.visibility == Visibility::Direct {
+        return Ok(Outcome::Rejected(Rejection::NotPinnable));
+    }
+    if t.get(Table::Pin, &k2(account, id))?.is_some() {
+        return Ok(Outcome::created(id));
+    }
+    if collect_keys(t, Table::PinByAccount, &k1(account), roost_types::MAX_PINNED)?.len() >= roost_types::MAX_PINNED {
+        return Ok(Outcome::Rejected(Rejection::LimitReached));
+    }
+    let pin = next_id(t, at)?;
+    t.put(Table::Pin, &k2(account, id), &k1(pin))?;
+    t.put(Table::PinByAccount, &k2(account, pin), &k1(id))?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn unpin(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+    let Some(s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if s.author != account && !can_see(t, account, &s)? {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    remove_pin(t, account, id)?;
+    Ok(Outcome::created(id))
+}
+
+fn remove_pin(t: &mut impl Tables, account: Id, id: Id) -> Result<()> {
+    if let Some(v) = t.get(Table::Pin, &k2(account, id))? {
+        t.delete(Table::Pin, &k2(account, id))?;
+        t.delete(Table::PinByAccount, &k2(account, read_u64(&v, 0)?))?;
+    }
+    Ok(())
 }
 
 /// Brings the most recent posts of a newly followed account into the follower's home.

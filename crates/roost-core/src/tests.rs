@@ -143,7 +143,13 @@ fn applied_commands_report_events_for_live_streams() {
 fn locked_accounts_approve_their_followers() {
     let mut w = World::new();
     let (lock, a, b, c) = (w.user("lock"), w.user("a"), w.user("b"), w.user("c"));
-    let update = |locked| Command::UpdateAccount { account: lock, display_name: None, note: None, locked: Some(locked), bot: None };
+    let update = |locked| Command::UpdateAccount {
+        account: lock,
+        display_name: None,
+        note: None,
+        locked: Some(locked),
+        bot: None,
+    };
     w.run(update(true));
     let private = w.post_with(lock, "for followers", Visibility::Private, None);
     let Outcome::Done { id: Some(private) } = private else { panic!() };
@@ -182,6 +188,32 @@ fn locked_accounts_approve_their_followers() {
     assert!(query::relationship(&w.t, b, lock).unwrap().following, "unlocking accepts who waited");
     assert!(query::follow_requests(&w.t, lock, &Page { limit: 40, ..Page::default() }).unwrap().is_empty());
     assert_eq!(query::account(&w.t, lock).unwrap().unwrap().followers_count, 2);
+}
+
+#[test]
+fn pins_are_own_posts_at_most_five_and_go_with_the_post() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    let posts: Vec<Id> = (0..6).map(|i| w.post(a, &format!("p{i}"))).collect();
+    let theirs = w.post(b, "not yours");
+    assert_eq!(w.run(Command::Pin { account: a, status: theirs }), Outcome::Rejected(Rejection::NotPinnable));
+    let direct = w.post_with(a, "@b psst", Visibility::Direct, None);
+    let Outcome::Done { id: Some(direct) } = direct else { panic!() };
+    assert_eq!(w.run(Command::Pin { account: a, status: direct }), Outcome::Rejected(Rejection::NotPinnable));
+    for &p in &posts[..5] {
+        assert!(matches!(w.run(Command::Pin { account: a, status: p }), Outcome::Done { .. }));
+    }
+    assert_eq!(w.run(Command::Pin { account: a, status: posts[5] }), Outcome::Rejected(Rejection::LimitReached));
+    let shown: Vec<Id> = query::pinned(&w.t, b, a).unwrap().into_iter().map(|(s, _)| s.id).collect();
+    assert_eq!(shown, posts[..5].iter().rev().copied().collect::<Vec<_>>(), "newest pin first");
+    w.run(Command::DeleteStatus { actor: a, status: posts[0] });
+    assert!(
+        matches!(w.run(Command::Pin { account: a, status: posts[5] }), Outcome::Done { .. }),
+        "deleting freed a slot"
+    );
+    w.run(Command::Unpin { account: a, status: posts[1] });
+    assert!(!query::is_pinned(&w.t, a, posts[1]).unwrap());
+    assert_eq!(query::pinned(&w.t, a, a).unwrap().len(), 4);
 }
 
 #[test]
@@ -408,7 +440,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..15, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..17, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -445,9 +477,13 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
         8 => Command::Unfollow { account: a, target: b },
         9 => Command::Block { account: a, target: b },
         10 => Command::Unblock { account: a, target: b },
-        11 => Command::UpdateAccount { account: a, display_name: None, note: None, locked: Some(n % 2 == 0), bot: None },
+        11 => {
+            Command::UpdateAccount { account: a, display_name: None, note: None, locked: Some(n % 2 == 0), bot: None }
+        }
         12 => Command::AuthorizeFollowRequest { account: a, requester: b },
         13 => Command::RejectFollowRequest { account: a, requester: b },
+        14 => Command::Pin { account: a, status },
+        15 => Command::Unpin { account: a, status },
         _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
     }
 }

@@ -226,7 +226,19 @@ pub enum Command {
         account: Id,
         requester: Id,
     },
+    /// Features one of the account's own posts on its profile (at most [`MAX_PINNED`]).
+    Pin {
+        account: Id,
+        status: Id,
+    },
+    Unpin {
+        account: Id,
+        status: Id,
+    },
 }
+
+/// Pinned posts per account, as on Mastodon.
+pub const MAX_PINNED: usize = 5;
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
 pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
@@ -291,4 +303,8 @@ pub enum Rejection {
     NotReblogable,
     /// The authorization code is unknown, used, expired or another client's.
     InvalidGrant,
+    /// The account already has as many of these as it may (pinned posts).
+    LimitReached,
+    /// Only one's own posts (and not direct ones or reblogs) can be pinned.
+    NotPinnable,
 }

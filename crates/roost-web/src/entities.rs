@@ -538,7 +538,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             reblogged: mine.reblogged,
             muted: mine.muted,
             bookmarked: mine.bookmarked,
-            pinned: false,
+            // Only one's own posts can be pinned, so others' need no lookup.
+            pinned: original.is_none() && s.author == self.viewer && query::is_pinned(self.view, self.viewer, s.id)?,
             filtered: [],
             text,
         })

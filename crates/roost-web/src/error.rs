@@ -89,6 +89,12 @@ impl ApiError {
             }
             Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
             Rejection::InvalidGrant => ApiError::OAuth("invalid_grant", INVALID_GRANT.into()),
+            Rejection::LimitReached => {
+                ApiError::unprocessable(format!("You can pin at most {} posts", roost_types::MAX_PINNED))
+            }
+            Rejection::NotPinnable => {
+                ApiError::unprocessable("Only your own public, unlisted or private posts can be pinned")
+            }
         }
     }
 }

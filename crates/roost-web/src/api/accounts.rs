@@ -156,8 +156,13 @@ pub async fn statuses(
     let view = state.node().read()?;
     visible_account(&view, user.id(), id)?;
     if p.pinned == Some(true) {
-        // Pinned posts arrive with the client-API issue.
-        return Ok(StatusPage(Vec::new(), None));
+        // At most five: one page, no links. A later page (max_id) has nothing more.
+        if p.page.max_id.is_some() || p.page.since_id.is_some() || p.page.min_id.is_some() {
+            return Ok(StatusPage(Vec::new(), None));
+        }
+        let items = query::pinned(&view, user.id(), id)?;
+        let mut r = Renderer::new(&view, user.id(), &state);
+        return Ok(StatusPage(r.statuses(&items)?, None));
     }
     let filter = AccountFilter {
         exclude_replies: p.exclude_replies.unwrap_or(false),
@@ -167,7 +172,7 @@ pub async fn statuses(
     super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
 }
 
-fn account_page(
+pub(super) fn account_page(
     state: &AppState,
     view: &ReadView,
     viewer: Id,

@@ -12,9 +12,9 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::{Renderer, StatusJson};
+use crate::entities::{AccountJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{PageParams, StatusPage, MAX_LIMIT};
+use crate::paging::{PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
 use crate::service::{created_id, propose, Written};
 use crate::AppState;
@@ -282,6 +282,50 @@ pub async fn unbookmark(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
     interact(&state, &user, &id, |account, status| Command::Unbookmark { account, status }, |id, _| id).await
+}
+
+pub async fn pin(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Pin { account, status }, |id, _| id).await
+}
+
+pub async fn unpin(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    interact(&state, &user, &id, |account, status| Command::Unpin { account, status }, |id, _| id).await
+}
+
+/// `GET /api/v1/statuses/:id/favourited_by`
+pub async fn favourited_by(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let items = query::favourited_by(&view, user.id(), id, &p.page(80))?.ok_or(ApiError::NotFound)?;
+    Ok(super::accounts::account_page(&state, &view, user.id(), &uri, items))
+}
+
+/// `GET /api/v1/statuses/:id/reblogged_by`
+pub async fn reblogged_by(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let items = query::reblogged_by(&view, user.id(), id, &p.page(80))?.ok_or(ApiError::NotFound)?;
+    Ok(super::accounts::account_page(&state, &view, user.id(), &uri, items))
 }
 
 pub async fn favourites(
