@@ -304,7 +304,7 @@ fn interacted(
         page.max_id.is_none_or(|m| id < m) && page.since_id.is_none_or(|m| id > m) && page.min_id.is_none_or(|m| id > m)
     });
     // Newest first; with `min_id`, the page just above it.
-    all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    all.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
     let limit = page.limit.clamp(1, MAX_PAGE);
     let chosen: Vec<(Id, Id)> = if page.min_id.is_some() {
         let skip = all.len().saturating_sub(limit);
