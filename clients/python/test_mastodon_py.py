@@ -308,6 +308,39 @@ class Roost(unittest.TestCase):
         finally:
             ws.close()
 
+    def test_search_trends_and_suggestions(self):
+        self.bob.account_update_credentials(display_name="Robert Builder")
+        post = self.bob.status_post("searchable #SearchTrend")
+        self.carol.status_post("me too #searchtrend")
+        found = self.alice.search_v2("bo", result_type="accounts")
+        self.assertEqual([a["username"] for a in found["accounts"]][:1], ["bob"])
+        by_name = self.alice.account_search("builder")
+        self.assertIn(self.bob_id, [a["id"] for a in by_name])
+        tags = self.alice.search_v2("#searcht", result_type="hashtags")["hashtags"]
+        self.assertEqual([t["name"] for t in tags], ["searchtrend"])
+        by_url = self.alice.search_v2(post["url"])
+        self.assertEqual([s["id"] for s in by_url["statuses"]], [post["id"]])
+        trending = self.alice.trending_tags()
+        self.assertIn("searchtrend", [t["name"] for t in trending])
+        top = next(t for t in trending if t["name"] == "searchtrend")
+        self.assertEqual(int(top["history"][0]["accounts"]), 2)
+        self.assertEqual(len(top["history"]), 7)
+        suggested = [s["account"]["id"] for s in self.alice.suggestions_v2()]
+        self.assertNotIn(self.alice_id, suggested)
+        self.assertEqual(self.alice.custom_emojis(), [])
+        self.assertEqual(self.alice.announcements(), [])
+        self.assertEqual(self.alice.preferences()["posting:default:visibility"], "public")
+
+    def test_markers(self):
+        post = self.bob.status_post("mark me")
+        saved = self.alice.markers_set(["home"], [post["id"]])
+        self.assertEqual(saved["home"]["last_read_id"], post["id"])
+        again = self.alice.markers_set(["home"], [post["id"]])
+        self.assertEqual(again["home"]["version"], saved["home"]["version"] + 1)
+        got = self.alice.markers_get(["home", "notifications"])
+        self.assertEqual(got["home"]["last_read_id"], post["id"])
+        self.assertNotIn("notifications", got)
+
     def test_scopes_and_bad_tokens(self):
         reader = sign_in("carol", scopes=["read"])
         self.assertEqual(reader.me()["username"], "carol")

@@ -1,11 +1,11 @@
 //! Creating and editing accounts.
 
-use roost_types::{Id, Millis, Outcome, Rejection, Role};
+use roost_types::{Id, MarkerTimeline, Millis, Outcome, Rejection, Role};
 
 use crate::effects::EffectSink;
 use crate::ids::next_id;
 use crate::kv::{get_value, k1, put_value, Table, Tables};
-use crate::model::Account;
+use crate::model::{Account, Marker};
 use crate::{query, Result};
 
 pub(crate) fn create(
@@ -99,4 +99,20 @@ pub(crate) fn adjust(t: &mut impl Tables, id: Id, f: impl FnOnce(&mut Account)) 
         save(t, &a)?;
     }
     Ok(())
+}
+
+pub(crate) fn set_marker(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    timeline: MarkerTimeline,
+    last_read_id: Id,
+) -> Result<Outcome> {
+    if query::account(t, account)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    let key = crate::query::marker_key(account, timeline);
+    let version = get_value::<Marker>(t, Table::Marker, &key)?.map_or(0, |m| m.version) + 1;
+    put_value(t, Table::Marker, &key, &Marker { last_read_id, version, updated_at: at })?;
+    Ok(Outcome::done())
 }

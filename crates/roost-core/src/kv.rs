@@ -79,11 +79,13 @@ pub enum Table {
     Pin = 30,
     /// (account, pin id) → status : the same, by recency
     PinByAccount = 31,
+    /// (account, timeline) → `Marker` : where the member stopped reading
+    Marker = 32,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 31] = [
+    pub const ALL: [Table; 32] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -115,6 +117,7 @@ impl Table {
         Table::FollowRequestByTarget,
         Table::Pin,
         Table::PinByAccount,
+        Table::Marker,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -13,6 +13,7 @@
 //! This crate knows nothing of HTTP, consensus or the storage engine: it depends only on
 //! `roost-types` and on the [`Tables`] trait.
 
+pub mod discover;
 pub mod effects;
 pub mod home;
 pub mod kv;
@@ -89,6 +90,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RejectFollowRequest { account, requester } => social::reject_request(t, *account, *requester),
         Command::Pin { account, status } => statuses::pin(t, at, *account, *status),
         Command::Unpin { account, status } => statuses::unpin(t, *account, *status),
+        Command::SetMarker { account, timeline, last_read_id } => {
+            accounts::set_marker(t, at, *account, *timeline, *last_read_id)
+        }
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),
         Command::Mute { account, target, notifications } => social::mute(t, at, *account, *target, *notifications),

@@ -145,3 +145,11 @@ pub struct AuthCode {
     pub code_challenge: Option<String>,
     pub expires_at: Millis,
 }
+
+/// Where a member stopped reading a timeline; `version` counts the updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub last_read_id: Id,
+    pub version: u64,
+    pub updated_at: Millis,
+}

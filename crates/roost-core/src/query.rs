@@ -256,6 +256,21 @@ pub fn pinned(t: &(impl ReadTables + ?Sized), viewer: Id, account: Id) -> Result
     page_scan(t, Table::PinByAccount, &k1(account), &page, |_, value| visible(&mut v, read_u64(value, 0)?))
 }
 
+pub(crate) fn marker_key(account: Id, timeline: roost_types::MarkerTimeline) -> Vec<u8> {
+    let mut k = k1(account).to_vec();
+    k.push(timeline as u8);
+    k
+}
+
+/// The member's read marker on a timeline, if they saved one.
+pub fn marker(
+    t: &(impl ReadTables + ?Sized),
+    account: Id,
+    timeline: roost_types::MarkerTimeline,
+) -> Result<Option<crate::model::Marker>> {
+    get_value(t, Table::Marker, &marker_key(account, timeline))
+}
+
 /// Whether the account pinned the post.
 pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
     Ok(t.get(Table::Pin, &k2(account, status))?.is_some())

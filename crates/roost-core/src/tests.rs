@@ -217,6 +217,35 @@ fn pins_are_own_posts_at_most_five_and_go_with_the_post() {
 }
 
 #[test]
+fn search_finds_prefixes_and_respects_blocks() {
+    let mut w = World::new();
+    let (ann, anna, andy, bo) = (w.user("ann"), w.user("anna"), w.user("andy"), w.user("bo"));
+    w.run(Command::UpdateAccount {
+        account: bo,
+        display_name: Some("Annie Bo".into()),
+        note: None,
+        locked: None,
+        bot: None,
+    });
+    w.run(Command::Block { account: andy, target: ann });
+    let names = |found: Vec<crate::model::Account>| found.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let found = names(crate::discover::accounts(&w.t, ann, "@an", 10, 0, false).unwrap());
+    assert_eq!(found, vec![ann, anna, bo], "exact first, then usernames, then display names; andy blocks ann");
+    assert_eq!(names(crate::discover::accounts(&w.t, ann, "an", 1, 1, false).unwrap()), vec![anna]);
+    w.follow(ann, bo);
+    assert_eq!(names(crate::discover::accounts(&w.t, ann, "an", 10, 0, true).unwrap()), vec![bo]);
+
+    for (i, tag) in ["rust", "rust", "rustacean", "ruby", "go"].iter().enumerate() {
+        w.post(anna, &format!("post {i} #{tag}"));
+    }
+    assert_eq!(crate::discover::hashtags(&w.t, "#RU", 10, 0).unwrap(), vec!["ruby", "rust", "rustacean"]);
+    assert_eq!(crate::discover::hashtags(&w.t, "rus", 1, 1).unwrap(), vec!["rustacean"]);
+    let trends = crate::discover::trending_tags(&w.t, ann, w.now, 7, 10).unwrap();
+    assert_eq!(trends[0].name, "rust");
+    assert_eq!(trends[0].history[0].1, 2, "two posts today");
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");

@@ -235,6 +235,34 @@ pub enum Command {
         account: Id,
         status: Id,
     },
+    /// Saves where the member stopped reading a timeline, for their other apps.
+    SetMarker {
+        account: Id,
+        timeline: MarkerTimeline,
+        last_read_id: Id,
+    },
+}
+
+/// The timelines that keep a read marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MarkerTimeline {
+    Home,
+    Notifications,
+}
+
+impl MarkerTimeline {
+    pub const ALL: [MarkerTimeline; 2] = [MarkerTimeline::Home, MarkerTimeline::Notifications];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkerTimeline::Home => "home",
+            MarkerTimeline::Notifications => "notifications",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MarkerTimeline> {
+        MarkerTimeline::ALL.into_iter().find(|t| t.as_str() == s)
+    }
 }
 
 /// Pinned posts per account, as on Mastodon.

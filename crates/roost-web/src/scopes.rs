@@ -48,6 +48,19 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/timelines/home" | "/api/v1/timelines/public" | "/api/v1/timelines/tag/{hashtag}" => &["read:statuses"],
         "/api/v1/notifications" | "/api/v1/notifications/{id}" => &["read:notifications"],
         "/api/v1/notifications/clear" | "/api/v1/notifications/{id}/dismiss" => &["write:notifications"],
+        "/api/v2/search" => &["read:search"],
+        "/api/v1/accounts/search" => &["read:accounts"],
+        "/api/v1/trends"
+        | "/api/v1/trends/tags"
+        | "/api/v1/trends/statuses"
+        | "/api/v1/trends/links"
+        | "/api/v1/suggestions"
+        | "/api/v2/suggestions" => &["read"],
+        "/api/v1/announcements" => &["read"],
+        "/api/v1/preferences" => &["read:accounts"],
+        "/api/v1/markers" if get => &["read:statuses"],
+        "/api/v1/markers" => &["write:statuses"],
+        "/.well-known/webfinger" => ANY,
         // Each stream then checks its own scope (see `streaming::Stream::need`).
         "/api/v1/streaming"
         | "/api/v1/streaming/user"

@@ -3,7 +3,9 @@
 
 mod accounts;
 mod authorize;
+mod discover;
 mod instance;
+mod markers;
 mod notifications;
 mod oauth;
 mod statuses;
@@ -87,6 +89,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/streaming/hashtag/local", get(streaming::server_sent))
         .route("/api/v1/streaming/list", get(streaming::server_sent))
         .route("/api/v1/streaming/direct", get(streaming::server_sent))
+        .route("/api/v2/search", get(discover::search))
+        .route("/api/v1/accounts/search", get(discover::accounts))
+        .route("/api/v1/trends", get(discover::trending_tags))
+        .route("/api/v1/trends/tags", get(discover::trending_tags))
+        .route("/api/v1/trends/statuses", get(discover::trending_nothing))
+        .route("/api/v1/trends/links", get(discover::trending_nothing))
+        .route("/api/v1/suggestions", get(discover::suggestions_v1))
+        .route("/api/v2/suggestions", get(discover::suggestions))
+        .route("/api/v1/custom_emojis", get(discover::custom_emojis))
+        .route("/api/v1/announcements", get(discover::announcements))
+        .route("/api/v1/preferences", get(discover::preferences))
+        .route("/api/v1/markers", get(markers::show).post(markers::save))
+        .route("/.well-known/host-meta", get(discover::host_meta))
+        .route("/.well-known/webfinger", get(discover::webfinger))
         .route("/api/v1/instance", get(instance::v1))
         .route("/api/v2/instance", get(instance::v2))
         .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))

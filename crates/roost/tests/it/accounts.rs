@@ -114,3 +114,26 @@ fn sign_in_profiles_and_instance_metadata() {
     assert_eq!(ni.json["metadata"]["upstream"]["name"], "mastodon");
     assert_eq!(anon.get("/avatars/original/missing.png").status, 200);
 }
+
+#[test]
+fn discovery_host_meta_and_webfinger() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let anon = server.anon();
+    let host_meta = anon.http.get(format!("{}/.well-known/host-meta", server.base)).send().unwrap();
+    assert_eq!(host_meta.status(), 200);
+    assert!(host_meta.text().unwrap().contains("/.well-known/webfinger?resource={uri}"));
+
+    // Private by default: WebFinger says nothing to strangers, not even whether a name exists.
+    assert_eq!(anon.get("/.well-known/webfinger?resource=acct:alice").status, 401);
+    assert_eq!(anon.get("/.well-known/webfinger?resource=acct:nobody").status, 401);
+    let domain = server.base.trim_start_matches("http://");
+    let r = alice.get(&format!("/.well-known/webfinger?resource=acct:alice@{domain}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["subject"], format!("acct:alice@{domain}"));
+    assert_eq!(r.json["links"][0]["href"], format!("{}/@alice", server.base));
+    assert_eq!(alice.get("/.well-known/webfinger?resource=acct:nobody").status, 404);
+    assert_eq!(alice.get("/.well-known/webfinger?resource=acct:alice@elsewhere.example").status, 404);
+    assert_eq!(alice.get("/.well-known/webfinger").status, 400);
+}
