@@ -192,6 +192,23 @@ class Roost(unittest.TestCase):
         with self.assertRaises(MastodonNotFoundError):
             self.alice.status(reply["id"])
 
+    def test_editing_keeps_a_history(self):
+        post = self.bob.status_post("first draft #drafts")
+        edited = self.bob.status_update(post["id"], "second draft #final", spoiler_text="cw")
+        self.assertIn("second draft", edited["content"])
+        self.assertEqual(edited["spoiler_text"], "cw")
+        self.assertIsNotNone(edited["edited_at"])
+        self.assertEqual([t["name"] for t in edited["tags"]], ["final"])
+        history = self.alice.status_history(post["id"])
+        self.assertEqual(len(history), 2)
+        self.assertIn("first draft", history[0]["content"])
+        self.assertIn("second draft", history[1]["content"])
+        source = self.bob.status_source(post["id"])
+        self.assertEqual((source["text"], source["spoiler_text"]), ("second draft #final", "cw"))
+        with self.assertRaises(MastodonAPIError) as e:
+            self.alice.status_update(post["id"], "not mine")
+        self.assertEqual(e.exception.args[1], 403)
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

@@ -19,6 +19,8 @@ pub enum Event {
     /// A post or reblog was deleted; the record as it was, so that streams can tell who could
     /// have seen it.
     Deleted { status: Box<Status> },
+    /// A post was edited; `public` and `tags` as for `Posted`, after the edit.
+    Edited { status: Id, public: bool, tags: Vec<String> },
     /// A notification was created for `account`.
     Notified { account: Id, notification: Id },
 }

@@ -81,11 +81,13 @@ pub enum Table {
     PinByAccount = 31,
     /// (account, timeline) → `Marker` : where the member stopped reading
     Marker = 32,
+    /// (status, edit id) → `StatusVersion` : the versions an edit replaced, oldest first
+    StatusEdit = 33,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 32] = [
+    pub const ALL: [Table; 33] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -118,6 +120,7 @@ impl Table {
         Table::Pin,
         Table::PinByAccount,
         Table::Marker,
+        Table::StatusEdit,
     ];
 
     pub fn prefix(self) -> u8 {

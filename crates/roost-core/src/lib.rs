@@ -17,6 +17,7 @@ pub mod discover;
 pub mod effects;
 pub mod home;
 pub mod kv;
+pub mod migrate;
 pub mod model;
 pub mod query;
 pub mod text;
@@ -90,6 +91,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RejectFollowRequest { account, requester } => social::reject_request(t, *account, *requester),
         Command::Pin { account, status } => statuses::pin(t, at, *account, *status),
         Command::Unpin { account, status } => statuses::unpin(t, *account, *status),
+        Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
+            statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
+        }
         Command::SetMarker { account, timeline, last_read_id } => {
             accounts::set_marker(t, at, *account, *timeline, *last_read_id)
         }

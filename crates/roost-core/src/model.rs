@@ -52,6 +52,20 @@ pub struct Status {
     pub reblogs_count: u64,
     pub favourites_count: u64,
     pub application: Option<String>,
+    /// When the author last edited it (earlier versions are in `Table::StatusEdit`).
+    pub edited_at: Option<Millis>,
+    /// Its poll, if it has one (`Table::Poll`).
+    pub poll: Option<Id>,
+}
+
+/// An earlier version of an edited post, as `GET /api/v1/statuses/:id/history` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusVersion {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    /// When this version was written (the post's creation, or an earlier edit).
+    pub created_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +76,8 @@ pub enum NotificationKind {
     Follow,
     Quote,
     FollowRequest,
+    /// A post the recipient reblogged was edited.
+    Update,
 }
 
 impl NotificationKind {
@@ -74,6 +90,7 @@ impl NotificationKind {
             NotificationKind::Follow => "follow",
             NotificationKind::Quote => "quote",
             NotificationKind::FollowRequest => "follow_request",
+            NotificationKind::Update => "update",
         }
     }
 
@@ -85,6 +102,7 @@ impl NotificationKind {
             "follow" => Some(NotificationKind::Follow),
             "quote" => Some(NotificationKind::Quote),
             "follow_request" => Some(NotificationKind::FollowRequest),
+            "update" => Some(NotificationKind::Update),
             _ => None,
         }
     }

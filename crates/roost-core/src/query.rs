@@ -271,6 +271,17 @@ pub fn marker(
     get_value(t, Table::Marker, &marker_key(account, timeline))
 }
 
+/// The versions an edited post had before its current one, oldest first.
+pub fn status_versions(t: &(impl ReadTables + ?Sized), status: Id) -> Result<Vec<crate::model::StatusVersion>> {
+    let mut out = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(status));
+    t.scan(Table::StatusEdit, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
 /// Whether the account pinned the post.
 pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
     Ok(t.get(Table::Pin, &k2(account, status))?.is_some())

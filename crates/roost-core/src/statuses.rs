@@ -62,14 +62,7 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
         None => None,
     };
 
-    let mut mentions = Vec::new();
-    for name in text::mentioned_usernames(&new.text) {
-        if let Some(a) = query::account_by_username(t, &name)? {
-            if !mentions.contains(&a.id) {
-                mentions.push(a.id);
-            }
-        }
-    }
+    let mentions = resolve_mentions(t, &new.text)?;
     let tags = text::hashtags(&new.text);
 
     let id = next_id(t, at)?;
@@ -92,6 +85,8 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
         reblogs_count: 0,
         favourites_count: 0,
         application: new.application.clone(),
+        edited_at: None,
+        poll: None,
     };
     put_value(t, Table::Status, &k1(id), &status)?;
     crate::ids::bump(t, crate::ids::STATUS_COUNT, 1)?;
@@ -135,6 +130,87 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
             notify(t, at, q.author, NotificationKind::Quote, author, Some(id), fx)?;
         }
     }
+    Ok(Outcome::created(id))
+}
+
+/// The accounts a text mentions, in order of appearance, without repeats.
+fn resolve_mentions(t: &impl Tables, text: &str) -> Result<Vec<Id>> {
+    let mut mentions = Vec::new();
+    for name in text::mentioned_usernames(text) {
+        if let Some(a) = query::account_by_username(t, &name)? {
+            if !mentions.contains(&a.id) {
+                mentions.push(a.id);
+            }
+        }
+    }
+    Ok(mentions)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn edit(
+    t: &mut impl Tables,
+    at: Millis,
+    actor: Id,
+    id: Id,
+    text: &str,
+    spoiler_text: &str,
+    sensitive: bool,
+    language: Option<&str>,
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
+    let Some(mut s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if s.author != actor || s.reblog_of.is_some() {
+        let visible = can_see(t, actor, &s)?;
+        return Ok(Outcome::Rejected(if visible { Rejection::Forbidden } else { Rejection::NotFound }));
+    }
+    let sensitive = sensitive || !spoiler_text.is_empty();
+    if s.text == text && s.spoiler_text == spoiler_text && s.sensitive == sensitive && s.language.as_deref() == language
+    {
+        return Ok(Outcome::created(id));
+    }
+    let previous = crate::model::StatusVersion {
+        text: std::mem::take(&mut s.text),
+        spoiler_text: std::mem::take(&mut s.spoiler_text),
+        sensitive: s.sensitive,
+        created_at: s.edited_at.unwrap_or(s.created_at),
+    };
+    let edit_id = next_id(t, at)?;
+    put_value(t, Table::StatusEdit, &k2(id, edit_id), &previous)?;
+
+    let old_mentions = std::mem::take(&mut s.mentions);
+    let old_tags = std::mem::take(&mut s.tags);
+    s.text = text.to_string();
+    s.spoiler_text = spoiler_text.to_string();
+    s.sensitive = sensitive;
+    s.language = language.map(str::to_string);
+    s.mentions = resolve_mentions(t, text)?;
+    s.tags = text::hashtags(text);
+    s.edited_at = Some(at);
+    if s.visibility == Visibility::Public {
+        for tag in &old_tags {
+            t.delete(Table::Tag, &ks(tag, id))?;
+        }
+        for tag in &s.tags {
+            t.put(Table::Tag, &ks(tag, id), &[])?;
+        }
+    }
+    put_value(t, Table::Status, &k1(id), &s)?;
+
+    // Newly mentioned accounts hear of it; those who reblogged it are told it changed.
+    for &m in &s.mentions {
+        if m != actor && !old_mentions.contains(&m) {
+            notify(t, at, m, NotificationKind::Mention, actor, Some(id), fx)?;
+        }
+    }
+    let rebloggers: Vec<Id> =
+        collect_keys(t, Table::Reblog, &k1(id), usize::MAX)?.iter().map(|k| read_u64(k, 8)).collect::<Result<_>>()?;
+    for r in rebloggers {
+        if r != actor && can_see(t, r, &s)? {
+            notify(t, at, r, NotificationKind::Update, actor, Some(id), fx)?;
+        }
+    }
+    let public = s.visibility == Visibility::Public;
+    fx.event(Event::Edited { status: id, public, tags: if public { s.tags.clone() } else { Vec::new() } });
     Ok(Outcome::created(id))
 }
 
@@ -207,6 +283,7 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
         }
     }
     delete_prefix(t, Table::Replies, &k1(s.id))?;
+    delete_prefix(t, Table::StatusEdit, &k1(s.id))?;
     if let Some(o) = s.reblog_of {
         if t.delete(Table::Reblog, &k2(o, s.author))? {
             if let Some(mut os) = query::status(t, o)? {
@@ -312,6 +389,8 @@ pub(crate) fn reblog(
         reblogs_count: 0,
         favourites_count: 0,
         application: None,
+        edited_at: None,
+        poll: None,
     };
     put_value(t, Table::Status, &k1(rid), &r)?;
     t.put(Table::AccountStatuses, &k2(account, rid), &[])?;

@@ -246,6 +246,45 @@ fn search_finds_prefixes_and_respects_blocks() {
 }
 
 #[test]
+fn edits_keep_history_retag_and_tell_rebloggers() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    let p = w.post(a, "first #old");
+    w.id(Command::Reblog { account: b, status: p, visibility: Visibility::Public });
+    let edit = |w: &mut World, actor: Id, text: &str| {
+        w.run(Command::EditStatus {
+            actor,
+            status: p,
+            text: text.into(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: None,
+        })
+    };
+    assert_eq!(edit(&mut w, b, "not yours"), Outcome::Rejected(Rejection::Forbidden));
+    w.events.clear();
+    assert!(matches!(edit(&mut w, a, "second #new, hi @c"), Outcome::Done { .. }));
+    let s = query::status(&w.t, p).unwrap().unwrap();
+    assert_eq!((s.text.as_str(), s.tags.clone(), s.mentions.clone()), ("second #new, hi @c", vec!["new".to_string()], vec![c]));
+    assert_eq!(s.edited_at, Some(w.now));
+    let page = Page { limit: 40, ..Page::default() };
+    assert!(query::tag(&w.t, a, "old", &page).unwrap().is_empty(), "the old hashtag no longer lists it");
+    assert_eq!(query::tag(&w.t, a, "new", &page).unwrap().len(), 1);
+    assert_eq!(w.notifications(b), vec![NotificationKind::Update], "the reblogger hears of the edit");
+    assert_eq!(w.notifications(c), vec![NotificationKind::Mention], "the newly mentioned too");
+    assert!(w.events.iter().any(|e| matches!(e, Event::Edited { status, public: true, .. } if *status == p)));
+
+    let before = w.now;
+    edit(&mut w, a, "third");
+    assert_eq!(edit(&mut w, a, "third"), Outcome::created(p), "an edit that changes nothing is no edit");
+    let versions = query::status_versions(&w.t, p).unwrap();
+    assert_eq!(versions.iter().map(|v| v.text.as_str()).collect::<Vec<_>>(), vec!["first #old", "second #new, hi @c"]);
+    assert_eq!(versions[1].created_at, before, "each version dated when it was written");
+    w.run(Command::DeleteStatus { actor: a, status: p });
+    assert!(query::status_versions(&w.t, p).unwrap().is_empty(), "history goes with the post");
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");
@@ -469,7 +508,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..17, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..18, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -513,6 +552,14 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
         13 => Command::RejectFollowRequest { account: a, requester: b },
         14 => Command::Pin { account: a, status },
         15 => Command::Unpin { account: a, status },
+        16 => Command::EditStatus {
+            actor: a,
+            status,
+            text: format!("edited {n} @u{b} #t{}", n % 4),
+            spoiler_text: String::new(),
+            sensitive: false,
+            language: None,
+        },
         _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
     }
 }

@@ -107,9 +107,21 @@ const REBUILD_POSTS: usize = 2_000_000;
 
 type CurrentSnapshot = (SnapshotMeta<u64, BasicNode>, Vec<u8>);
 
+/// Brings the stored state to the record format this binary reads (`roost_core::migrate`).
+fn migrate(store: &Store) -> Result<(), crate::Error> {
+    let started = std::time::Instant::now();
+    let from =
+        store.write(Durability::Durable, |txn| Ok::<_, StoreError>(roost_core::migrate::migrate(&mut txn.state)?))?;
+    if let Some(from) = from {
+        tracing::info!(from, to = roost_core::migrate::FORMAT, elapsed = ?started.elapsed(), "state format upgraded");
+    }
+    Ok(())
+}
+
 impl StateMachine {
     /// Opens the state machine over a store, rebuilding the home index from its state.
     pub fn new(store: Store) -> Result<StateMachine, crate::Error> {
+        migrate(&store)?;
         let started = std::time::Instant::now();
         let index = HomeIndex::rebuild(&store.read()?, REBUILD_POSTS).map_err(|e| crate::Error::Store(e.into()))?;
         tracing::info!(elapsed = ?started.elapsed(), "home timelines rebuilt");
@@ -267,6 +279,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(sm_write_err)
         })
         .await?;
+        // A snapshot from a node running an older binary arrives in its format.
+        migrate(&self.store).map_err(|e| sm_read_err(std::io::Error::other(e.to_string())))?;
         let index = HomeIndex::rebuild(&self.store.read().map_err(sm_read_err)?, REBUILD_POSTS)
             .map_err(|e| sm_read_err(std::io::Error::other(e.to_string())))?;
         *self.home.write() = index;

@@ -241,6 +241,15 @@ pub enum Command {
         timeline: MarkerTimeline,
         last_read_id: Id,
     },
+    /// The author rewrites a post; the version it replaces is kept for its history.
+    EditStatus {
+        actor: Id,
+        status: Id,
+        text: String,
+        spoiler_text: String,
+        sensitive: bool,
+        language: Option<String>,
+    },
 }
 
 /// The timelines that keep a read marker.

@@ -311,6 +311,11 @@ pub fn app(a: &App, secret: Option<String>) -> AppJson {
     }
 }
 
+/// Post HTML: escaped text with links, and mentions linked to the accounts they resolved to.
+fn render_text(text: &str, base: &str, mentions: &[MentionJson]) -> String {
+    html::render(text, base, &|u| mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone()))
+}
+
 /// Builds entities for one viewer within one read snapshot.
 pub struct Renderer<'a, T: ReadTables> {
     view: &'a T,
@@ -450,13 +455,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
                 });
             }
         }
-        let content = if s.reblog_of.is_some() {
-            String::new()
-        } else {
-            html::render(&s.text, base, &|u| {
-                mentions.iter().find(|m| m.username.eq_ignore_ascii_case(u)).map(|m| m.url.clone())
-            })
-        };
+        let content = if s.reblog_of.is_some() { String::new() } else { render_text(&s.text, base, &mentions) };
         let application = match &s.application {
             Some(client_id) => {
                 query::app(self.view, client_id)?.map(|a| ApplicationJson { name: a.name, website: a.website })
@@ -486,13 +485,29 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             poll: None,
             card: None,
             language: s.language.as_deref(),
-            edited_at: None,
+            edited_at: s.edited_at.map(iso),
         };
         let mut open_json = serde_json::to_string(&shared).map_err(internal)?;
         open_json.pop(); // the closing brace
         let rendered = Arc::new(RenderedStatus { record: s.clone(), open_json });
         self.cache.statuses.insert(s.id, rendered.clone());
         Ok(rendered)
+    }
+
+    /// A text as post HTML, with links to the given mentioned accounts (as on the post).
+    pub fn content(&mut self, text: &str, mentioned: &[Id]) -> ApiResult<String> {
+        let mut mentions = Vec::with_capacity(mentioned.len());
+        for &m in mentioned {
+            if let Some(a) = self.account_by_id(m)? {
+                mentions.push(MentionJson {
+                    id: a.record.id.to_string(),
+                    username: a.record.username.clone(),
+                    url: a.url.clone(),
+                    acct: a.record.username.clone(),
+                });
+            }
+        }
+        Ok(render_text(text, &self.cfg.public_url, &mentions))
     }
 
     /// A post as the viewer sees it; `None` if its author is gone.

@@ -37,7 +37,9 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/statuses" => &["write:statuses"],
         "/api/v1/statuses/{id}" if get => &["read:statuses"],
         "/api/v1/statuses/{id}" => &["write:statuses"],
-        "/api/v1/statuses/{id}/context" => &["read:statuses"],
+        "/api/v1/statuses/{id}/context" | "/api/v1/statuses/{id}/history" | "/api/v1/statuses/{id}/source" => {
+            &["read:statuses"]
+        }
         "/api/v1/statuses/{id}/favourite" | "/api/v1/statuses/{id}/unfavourite" => &["write:favourites"],
         "/api/v1/statuses/{id}/reblog" | "/api/v1/statuses/{id}/unreblog" => &["write:statuses"],
         "/api/v1/statuses/{id}/bookmark" | "/api/v1/statuses/{id}/unbookmark" => &["write:bookmarks"],

@@ -260,7 +260,7 @@ impl Hub {
                     }
                 }
                 // Anyone might have seen it; each connection checks whether its viewer could.
-                Event::Deleted { .. } => targets.extend(r.conns.keys().copied()),
+                Event::Deleted { .. } | Event::Edited { .. } => targets.extend(r.conns.keys().copied()),
                 Event::Notified { account, .. } => {
                     if let Some(c) = r.by_account.get(account) {
                         targets.extend_from_slice(c);
@@ -360,6 +360,15 @@ pub struct Session {
     registration: Registration,
 }
 
+/// A new or edited post, as streams decide about it.
+struct PostEvent<'e> {
+    status: Id,
+    /// Whether it may be in the viewer's home timeline.
+    in_home: bool,
+    public: bool,
+    tags: &'e [String],
+}
+
 /// Why a session cannot go on.
 #[derive(Debug)]
 pub enum Ended {
@@ -411,6 +420,56 @@ impl Session {
         Ok(if valid { Ok(()) } else { Err(Ended::Revoked) })
     }
 
+    /// Renders a new or edited post once per stream that shows it to the viewer: at most twice
+    /// (as the home timeline shows it, and as public ones do).
+    fn post_messages<T: roost_core::ReadTables>(
+        &self,
+        viewer: &mut Viewer<'_, T>,
+        renderer: &mut Renderer<'_, T>,
+        post: &PostEvent<'_>,
+        event: &'static str,
+        push: &mut dyn FnMut(&Stream, &'static str, &str),
+    ) -> ApiResult<()> {
+        let mut home_json = None;
+        let mut public_json = None;
+        for stream in &self.subs {
+            let shown = match stream {
+                Stream::User if post.in_home => {
+                    if home_json.is_none() {
+                        home_json = Some(match query::home_entry(viewer, post.status)? {
+                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            None => None,
+                        });
+                    }
+                    home_json.as_ref()
+                }
+                Stream::Public { .. } if post.public && stream.carries_posts() => {
+                    if public_json.is_none() {
+                        public_json = Some(match query::public_entry(viewer, post.status, None)? {
+                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            None => None,
+                        });
+                    }
+                    public_json.as_ref()
+                }
+                Stream::Hashtag { tag, .. } if post.public && post.tags.contains(tag) => {
+                    if public_json.is_none() {
+                        public_json = Some(match query::public_entry(viewer, post.status, Some(tag))? {
+                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            None => None,
+                        });
+                    }
+                    public_json.as_ref()
+                }
+                _ => None,
+            };
+            if let Some(Some(json)) = shown {
+                push(stream, event, json.as_str());
+            }
+        }
+        Ok(())
+    }
+
     /// What the viewer is told of one applied event, on each of its streams.
     pub fn render(&self, delivery: &Delivery) -> ApiResult<Vec<Message>> {
         let Some(event) = delivery.event() else { return Ok(Vec::new()) };
@@ -424,44 +483,13 @@ impl Session {
         };
         match event {
             Event::Posted { status, home, public, tags } => {
-                // Rendered at most twice: as the home timeline shows it, and as public ones do.
-                let mut home_json = None;
-                let mut public_json = None;
-                for stream in &self.subs {
-                    let shown = match stream {
-                        Stream::User if home.contains(&me) => {
-                            if home_json.is_none() {
-                                home_json = Some(match query::home_entry(&mut viewer, *status)? {
-                                    Some((s, o)) => renderer.status(&s, o.as_ref())?,
-                                    None => None,
-                                });
-                            }
-                            home_json.as_ref()
-                        }
-                        Stream::Public { .. } if *public && stream.carries_posts() => {
-                            if public_json.is_none() {
-                                public_json = Some(match query::public_entry(&mut viewer, *status, None)? {
-                                    Some((s, o)) => renderer.status(&s, o.as_ref())?,
-                                    None => None,
-                                });
-                            }
-                            public_json.as_ref()
-                        }
-                        Stream::Hashtag { tag, .. } if *public && tags.contains(tag) => {
-                            if public_json.is_none() {
-                                public_json = Some(match query::public_entry(&mut viewer, *status, Some(tag))? {
-                                    Some((s, o)) => renderer.status(&s, o.as_ref())?,
-                                    None => None,
-                                });
-                            }
-                            public_json.as_ref()
-                        }
-                        _ => None,
-                    };
-                    if let Some(Some(json)) = shown {
-                        push(stream, "update", json.as_str());
-                    }
-                }
+                let post = PostEvent { status: *status, in_home: home.contains(&me), public: *public, tags };
+                self.post_messages(&mut viewer, &mut renderer, &post, "update", &mut push)?;
+            }
+            // An edit reaches whoever the post reaches now (the home check asks the timeline's rule).
+            Event::Edited { status, public, tags } => {
+                let post = PostEvent { status: *status, in_home: true, public: *public, tags };
+                self.post_messages(&mut viewer, &mut renderer, &post, "status.update", &mut push)?;
             }
             Event::Deleted { status } => {
                 let id = status.id.to_string();

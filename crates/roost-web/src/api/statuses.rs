@@ -51,6 +51,32 @@ fn clean_text(s: &str) -> String {
     s.replace("\r\n", "\n").chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }
 
+/// The text and content warning of a new or edited post, cleaned and within the length limit.
+fn checked_text(state: &AppState, status: Option<&str>, spoiler: Option<&str>) -> ApiResult<(String, String)> {
+    let text = clean_text(status.unwrap_or_default());
+    let spoiler_text = clean_text(spoiler.unwrap_or_default()).replace('\n', " ");
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: Text can't be blank"));
+    }
+    let max = state.config().max_post_chars;
+    if countable_length(&text) + spoiler_text.graphemes(true).count() > max {
+        return Err(ApiError::unprocessable(format!("Validation failed: Text character limit of {max} exceeded")));
+    }
+    Ok((text, spoiler_text))
+}
+
+/// A language code (`en`, `pt-BR`), or none.
+fn checked_language(language: Option<String>) -> ApiResult<Option<String>> {
+    let language = language.filter(|l| !l.is_empty());
+    if language
+        .as_ref()
+        .is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(ApiError::unprocessable("Validation failed: Language is not a language code"));
+    }
+    Ok(language)
+}
+
 /// A post the viewer may see, or 404.
 fn visible(view: &ReadView, viewer: Id, id: Id) -> ApiResult<query::Shown> {
     query::visible_status(view, viewer, id)?.ok_or(ApiError::NotFound)
@@ -72,27 +98,13 @@ pub async fn create(
     if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(ApiError::unprocessable("Polls are not supported yet"));
     }
-    let text = clean_text(&p.status.unwrap_or_default());
-    let spoiler_text = clean_text(&p.spoiler_text.unwrap_or_default()).replace('\n', " ");
-    if text.trim().is_empty() {
-        return Err(ApiError::unprocessable("Validation failed: Text can't be blank"));
-    }
-    let max = state.config().max_post_chars;
-    if countable_length(&text) + spoiler_text.graphemes(true).count() > max {
-        return Err(ApiError::unprocessable(format!("Validation failed: Text character limit of {max} exceeded")));
-    }
+    let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
     let visibility = match p.visibility.as_deref() {
         None | Some("") => Visibility::Public,
         Some(v) => Visibility::parse(v)
             .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
     };
-    let language = p.language.filter(|l| !l.is_empty());
-    if language
-        .as_ref()
-        .is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    {
-        return Err(ApiError::unprocessable("Validation failed: Language is not a language code"));
-    }
+    let language = checked_language(p.language)?;
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => {
             let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
@@ -162,6 +174,117 @@ pub async fn delete(
     };
     let applied = propose(&state, Command::DeleteStatus { actor: user.id(), status: id }).await?;
     Ok(Written(Json(json), applied.index))
+}
+
+#[derive(Deserialize)]
+pub struct EditStatus {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    sensitive: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    language: Option<String>,
+    #[serde(default, deserialize_with = "de::strings")]
+    media_ids: Vec<String>,
+    #[serde(default)]
+    poll: Option<serde_json::Value>,
+}
+
+/// `PUT /api/v1/statuses/:id`: the author rewrites a post; its earlier version stays in its
+/// history.
+pub async fn edit(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<EditStatus>,
+) -> ApiResult<Written<Json<StatusJson>>> {
+    let id = parse_id(&id)?;
+    if !p.media_ids.is_empty() {
+        return Err(ApiError::unprocessable("Media attachments are not supported yet"));
+    }
+    if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(ApiError::unprocessable("Polls cannot be changed by an edit yet"));
+    }
+    let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
+    let language = checked_language(p.language)?;
+    visible(&state.node().read()?, user.id(), id)?;
+    let command = Command::EditStatus {
+        actor: user.id(),
+        status: id,
+        text,
+        spoiler_text,
+        sensitive: p.sensitive.unwrap_or(false),
+        language,
+    };
+    let applied = propose(&state, command).await?;
+    let view = state.node().read()?;
+    let shown = visible(&view, user.id(), id)?;
+    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index))
+}
+
+/// One version of a post, as Mastodon's StatusEdit entity.
+#[derive(Serialize)]
+pub struct StatusEditJson {
+    content: String,
+    spoiler_text: String,
+    sensitive: bool,
+    created_at: String,
+    account: AccountJson,
+    poll: Option<()>,
+    media_attachments: [(); 0],
+    emojis: [(); 0],
+}
+
+/// `GET /api/v1/statuses/:id/history`: every version of a post, oldest first, the current one
+/// last.
+pub async fn history(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<StatusEditJson>>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let (s, _) = visible(&view, user.id(), id)?;
+    let author = query::account(&view, s.author)?.ok_or(ApiError::NotFound)?;
+    let mut r = Renderer::new(&view, user.id(), &state);
+    let account = r.account(&author);
+    let mut versions = query::status_versions(&view, s.id)?;
+    versions.push(roost_core::model::StatusVersion {
+        text: s.text.clone(),
+        spoiler_text: s.spoiler_text.clone(),
+        sensitive: s.sensitive,
+        created_at: s.edited_at.unwrap_or(s.created_at),
+    });
+    let out = versions
+        .into_iter()
+        .map(|v| {
+            Ok(StatusEditJson {
+                content: r.content(&v.text, &s.mentions)?,
+                spoiler_text: v.spoiler_text,
+                sensitive: v.sensitive,
+                created_at: crate::entities::iso(v.created_at),
+                account: account.clone(),
+                poll: None,
+                media_attachments: [],
+                emojis: [],
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>();
+    Ok(Json(out?))
+}
+
+/// `GET /api/v1/statuses/:id/source`: the text as written, for editing.
+pub async fn source(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let (s, _) = visible(&view, user.id(), id)?;
+    Ok(Json(serde_json::json!({ "id": s.id.to_string(), "text": s.text, "spoiler_text": s.spoiler_text })))
 }
 
 #[derive(Serialize)]

@@ -276,6 +276,10 @@ impl Api {
         self.send(self.http.patch(self.url(path)).form(form))
     }
 
+    pub fn put_form(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(self.http.put(self.url(path)).form(form))
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         self.send(self.http.delete(self.url(path)))
     }

@@ -56,6 +56,13 @@ fn the_user_stream_carries_home_posts_notifications_and_deletions() {
     );
     assert_eq!(e.json()["reblog"]["favourited"], true, "rendered for the viewer");
 
+    // An edit arrives as status.update, with the new text and its edit time.
+    assert_eq!(bob.put_form(&format!("/api/v1/statuses/{hello}"), &[("status", "hello, edited")]).status, 200);
+    let e = events.next();
+    assert_eq!((e.event.as_str(), e.json()["id"].as_str()), ("status.update", Some(hello.as_str())));
+    assert_eq!(e.json()["content"], "<p>hello, edited</p>");
+    assert!(e.json()["edited_at"].is_string());
+
     assert_eq!(bob.delete(&format!("/api/v1/statuses/{hello}")).status, 200);
     let d = events.next();
     assert_eq!((d.event.as_str(), d.payload.as_str()), ("delete", hello.as_str()));

@@ -1,0 +1,161 @@
+//! Upgrading stored records when their shape changes.
+//!
+//! Records are postcard-encoded, which is compact but not self-describing: a struct that gains
+//! a field cannot read its old encoding. So the state records its format version (in the meta
+//! table) and every node, when it opens its state or installs a snapshot, runs the steps from
+//! that version to [`FORMAT`] before anything reads it. The steps are deterministic, so every
+//! replica that migrates the same state reaches the same bytes (and the same digest).
+//!
+//! Commands in the log are never reshaped: the `Command` enum only gains variants.
+
+use std::ops::Bound;
+
+use roost_types::{Id, Millis, Visibility};
+use serde::{Deserialize, Serialize};
+
+use crate::kv::{decode, encode, get_value, put_value, Dir, Table, Tables};
+use crate::model::Status;
+use crate::Result;
+
+/// The format this code reads and writes.
+pub const FORMAT: u32 = 2;
+const FORMAT_KEY: &[u8] = b"format";
+/// Records re-encoded per scan while migrating, to bound memory.
+const CHUNK: usize = 10_000;
+
+/// Brings the state to [`FORMAT`]; returns the version it started from if it changed anything.
+pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
+    let from: u32 = get_value(t, Table::Meta, FORMAT_KEY)?.unwrap_or(1);
+    if from > FORMAT {
+        return Err(crate::Error::Corrupt(format!(
+            "the state is in format {from}, newer than this binary reads ({FORMAT}): upgrade Roost"
+        )));
+    }
+    if from == FORMAT {
+        return Ok(None);
+    }
+    if from < 2 {
+        reencode::<StatusV1, Status>(t, Table::Status)?;
+    }
+    put_value(t, Table::Meta, FORMAT_KEY, &FORMAT)?;
+    Ok(Some(from))
+}
+
+/// Rewrites every record of `table` from its old shape to its new one.
+fn reencode<Old, New>(t: &mut impl Tables, table: Table) -> Result<()>
+where
+    Old: for<'de> Deserialize<'de> + Into<New>,
+    New: Serialize,
+{
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let lo = match &after {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        t.scan(table, lo, Bound::Unbounded, Dir::Forward, &mut |k, v| {
+            chunk.push((k.to_vec(), v.to_vec()));
+            Ok(chunk.len() < CHUNK)
+        })?;
+        let Some((last, _)) = chunk.last() else { return Ok(()) };
+        after = Some(last.clone());
+        for (k, v) in &chunk {
+            let old: Old = decode(v)?;
+            t.put(table, k, &encode(&old.into())?)?;
+        }
+    }
+}
+
+/// `Status` before format 2 (no edits, no polls).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StatusV1 {
+    pub id: Id,
+    pub author: Id,
+    pub created_at: Millis,
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to: Option<Id>,
+    pub in_reply_to_account: Option<Id>,
+    pub quote_of: Option<Id>,
+    pub reblog_of: Option<Id>,
+    pub mentions: Vec<Id>,
+    pub tags: Vec<String>,
+    pub replies_count: u64,
+    pub reblogs_count: u64,
+    pub favourites_count: u64,
+    pub application: Option<String>,
+}
+
+impl From<StatusV1> for Status {
+    fn from(s: StatusV1) -> Status {
+        Status {
+            id: s.id,
+            author: s.author,
+            created_at: s.created_at,
+            text: s.text,
+            spoiler_text: s.spoiler_text,
+            sensitive: s.sensitive,
+            visibility: s.visibility,
+            language: s.language,
+            in_reply_to: s.in_reply_to,
+            in_reply_to_account: s.in_reply_to_account,
+            quote_of: s.quote_of,
+            reblog_of: s.reblog_of,
+            mentions: s.mentions,
+            tags: s.tags,
+            replies_count: s.replies_count,
+            reblogs_count: s.reblogs_count,
+            favourites_count: s.favourites_count,
+            application: s.application,
+            edited_at: None,
+            poll: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{k1, ReadTables};
+    use crate::MemTables;
+
+    #[test]
+    fn old_posts_are_reencoded_once_and_newer_formats_refused() {
+        let mut t = MemTables::new();
+        let old = StatusV1 {
+            id: 7,
+            author: 1,
+            created_at: 5,
+            text: "from before edits".into(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility: Visibility::Public,
+            language: None,
+            in_reply_to: None,
+            in_reply_to_account: None,
+            quote_of: None,
+            reblog_of: None,
+            mentions: vec![2],
+            tags: vec!["x".into()],
+            replies_count: 1,
+            reblogs_count: 0,
+            favourites_count: 3,
+            application: None,
+        };
+        for id in 0..25_000u64 {
+            t.put(Table::Status, &k1(id), &encode(&StatusV1 { id, ..old.clone() }).unwrap()).unwrap();
+        }
+        assert!(get_value::<Status>(&t, Table::Status, &k1(7)).is_err(), "the new shape cannot read the old bytes");
+        assert_eq!(migrate(&mut t).unwrap(), Some(1));
+        let s: Status = get_value(&t, Table::Status, &k1(24_999)).unwrap().unwrap();
+        assert_eq!((s.id, s.text.as_str(), s.favourites_count, s.edited_at), (24_999, "from before edits", 3, None));
+        assert_eq!(migrate(&mut t).unwrap(), None, "already current");
+        put_value(&mut t, Table::Meta, FORMAT_KEY, &(FORMAT + 1)).unwrap();
+        assert!(migrate(&mut t).is_err());
+        assert!(t.get(Table::Status, &k1(0)).unwrap().is_some());
+    }
+}
