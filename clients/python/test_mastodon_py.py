@@ -209,6 +209,25 @@ class Roost(unittest.TestCase):
             self.alice.status_update(post["id"], "not mine")
         self.assertEqual(e.exception.args[1], 403)
 
+    def test_polls(self):
+        poll = self.alice.make_poll(["tea", "coffee", "water"], expires_in=3600, multiple=True)
+        post = self.alice.status_post("what do you drink?", poll=poll)
+        self.assertEqual([o["title"] for o in post["poll"]["options"]], ["tea", "coffee", "water"])
+        self.assertTrue(post["poll"]["multiple"])
+        voted = self.bob.poll_vote(post["poll"]["id"], [0, 2])
+        self.assertTrue(voted["voted"])
+        self.assertEqual(voted["own_votes"], [0, 2])
+        self.carol.poll_vote(post["poll"]["id"], [2])
+        seen = self.alice.poll(post["poll"]["id"])
+        self.assertEqual([o["votes_count"] for o in seen["options"]], [1, 0, 2])
+        self.assertEqual((seen["votes_count"], seen["voters_count"]), (3, 2))
+        with self.assertRaises(MastodonAPIError) as e:
+            self.bob.poll_vote(post["poll"]["id"], [1])
+        self.assertEqual(e.exception.args[1], 422)
+        self.assertEqual(self.bob.status(post["id"])["poll"]["own_votes"], [0, 2])
+        with self.assertRaises(MastodonAPIError):
+            self.alice.status_post("too short", poll=self.alice.make_poll(["only one"], expires_in=3600))
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

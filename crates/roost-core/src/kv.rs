@@ -83,11 +83,15 @@ pub enum Table {
     Marker = 32,
     /// (status, edit id) → `StatusVersion` : the versions an edit replaced, oldest first
     StatusEdit = 33,
+    /// status → `Poll` : a post's poll with its counts
+    Poll = 34,
+    /// (status, account) → choices (`Vec<u32>`) : who voted for what
+    PollVote = 35,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 33] = [
+    pub const ALL: [Table; 35] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -121,6 +125,8 @@ impl Table {
         Table::PinByAccount,
         Table::Marker,
         Table::StatusEdit,
+        Table::Poll,
+        Table::PollVote,
     ];
 
     pub fn prefix(self) -> u8 {

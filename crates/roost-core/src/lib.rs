@@ -91,6 +91,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RejectFollowRequest { account, requester } => social::reject_request(t, *account, *requester),
         Command::Pin { account, status } => statuses::pin(t, at, *account, *status),
         Command::Unpin { account, status } => statuses::unpin(t, *account, *status),
+        Command::CreateStatusWithPoll { status, poll } => statuses::create_with_poll(t, at, status, poll, fx),
+        Command::Vote { account, poll, choices } => statuses::vote(t, at, *account, *poll, choices),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
             statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
         }

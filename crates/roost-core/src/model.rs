@@ -171,3 +171,16 @@ pub struct Marker {
     pub version: u64,
     pub updated_at: Millis,
 }
+
+/// A poll and its counts. Its ID is the ID of the post that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    pub options: Vec<String>,
+    /// Votes per option, in option order.
+    pub votes: Vec<u64>,
+    /// Accounts that voted (one may vote for several options in a multiple-choice poll).
+    pub voters: u64,
+    pub expires_at: Millis,
+    pub multiple: bool,
+    pub hide_totals: bool,
+}

@@ -282,6 +282,17 @@ pub fn status_versions(t: &(impl ReadTables + ?Sized), status: Id) -> Result<Vec
     Ok(out)
 }
 
+/// A post's poll, with the viewer's own votes (`None`: has not voted).
+pub fn poll(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    status: Id,
+) -> Result<Option<(crate::model::Poll, Option<Vec<u32>>)>> {
+    let Some(p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(status))? else { return Ok(None) };
+    let mine: Option<Vec<u32>> = get_value(t, Table::PollVote, &k2(status, viewer))?;
+    Ok(Some((p, mine)))
+}
+
 /// Whether the account pinned the post.
 pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
     Ok(t.get(Table::Pin, &k2(account, status))?.is_some())

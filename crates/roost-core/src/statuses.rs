@@ -2,13 +2,14 @@
 
 use std::ops::Bound;
 
-use roost_types::{Id, Millis, NewStatus, Outcome, Rejection, Visibility};
+use roost_types::{Id, Millis, NewPoll, NewStatus, Outcome, Rejection, Visibility};
 
 use crate::accounts::adjust;
 use crate::effects::{EffectSink, Event};
 use crate::ids::next_id;
 use crate::kv::{
-    bound_ref, collect_keys, delete_prefix, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table, Tables,
+    bound_ref, collect_keys, delete_prefix, get_value, k1, k2, ks, prefix_bounds, put_value, read_u64, Dir, Table,
+    Tables,
 };
 use crate::model::{NotificationKind, Status};
 use crate::notifications::notify;
@@ -131,6 +132,67 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
         }
     }
     Ok(Outcome::created(id))
+}
+
+pub(crate) fn create_with_poll(
+    t: &mut impl Tables,
+    at: Millis,
+    new: &NewStatus,
+    poll: &NewPoll,
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
+    let outcome = create(t, at, new, fx)?;
+    let Outcome::Done { id: Some(id) } = outcome else { return Ok(outcome) };
+    let Some(mut s) = query::status(t, id)? else { return Ok(outcome) };
+    if s.poll.is_some() {
+        return Ok(outcome); // an idempotent retry of a post that has its poll already
+    }
+    s.poll = Some(id);
+    put_value(t, Table::Status, &k1(id), &s)?;
+    let record = crate::model::Poll {
+        options: poll.options.clone(),
+        votes: vec![0; poll.options.len()],
+        voters: 0,
+        expires_at: poll.expires_at,
+        multiple: poll.multiple,
+        hide_totals: poll.hide_totals,
+    };
+    put_value(t, Table::Poll, &k1(id), &record)?;
+    Ok(outcome)
+}
+
+pub(crate) fn vote(t: &mut impl Tables, at: Millis, account: Id, poll: Id, choices: &[u32]) -> Result<Outcome> {
+    let Some(s) = query::status(t, poll)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    let Some(mut p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(poll))? else {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    };
+    if !can_see(t, account, &s)? {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    if at >= p.expires_at {
+        return Ok(Outcome::Rejected(Rejection::PollExpired));
+    }
+    if t.get(Table::PollVote, &k2(poll, account))?.is_some() {
+        return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
+    }
+    let mut chosen: Vec<u32> = choices.to_vec();
+    chosen.sort_unstable();
+    chosen.dedup();
+    let fits = !chosen.is_empty()
+        && (p.multiple || chosen.len() == 1)
+        && chosen.iter().all(|&c| (c as usize) < p.options.len());
+    if !fits {
+        return Ok(Outcome::Rejected(Rejection::InvalidChoice));
+    }
+    for &c in &chosen {
+        if let Some(v) = p.votes.get_mut(c as usize) {
+            *v += 1;
+        }
+    }
+    p.voters += 1;
+    put_value(t, Table::Poll, &k1(poll), &p)?;
+    put_value(t, Table::PollVote, &k2(poll, account), &chosen)?;
+    Ok(Outcome::created(poll))
 }
 
 /// The accounts a text mentions, in order of appearance, without repeats.
@@ -284,6 +346,10 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
     }
     delete_prefix(t, Table::Replies, &k1(s.id))?;
     delete_prefix(t, Table::StatusEdit, &k1(s.id))?;
+    if s.poll.is_some() {
+        t.delete(Table::Poll, &k1(s.id))?;
+        delete_prefix(t, Table::PollVote, &k1(s.id))?;
+    }
     if let Some(o) = s.reblog_of {
         if t.delete(Table::Reblog, &k2(o, s.author))? {
             if let Some(mut os) = query::status(t, o)? {

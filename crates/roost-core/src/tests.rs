@@ -265,7 +265,10 @@ fn edits_keep_history_retag_and_tell_rebloggers() {
     w.events.clear();
     assert!(matches!(edit(&mut w, a, "second #new, hi @c"), Outcome::Done { .. }));
     let s = query::status(&w.t, p).unwrap().unwrap();
-    assert_eq!((s.text.as_str(), s.tags.clone(), s.mentions.clone()), ("second #new, hi @c", vec!["new".to_string()], vec![c]));
+    assert_eq!(
+        (s.text.as_str(), s.tags.clone(), s.mentions.clone()),
+        ("second #new, hi @c", vec!["new".to_string()], vec![c])
+    );
     assert_eq!(s.edited_at, Some(w.now));
     let page = Page { limit: 40, ..Page::default() };
     assert!(query::tag(&w.t, a, "old", &page).unwrap().is_empty(), "the old hashtag no longer lists it");
@@ -282,6 +285,49 @@ fn edits_keep_history_retag_and_tell_rebloggers() {
     assert_eq!(versions[1].created_at, before, "each version dated when it was written");
     w.run(Command::DeleteStatus { actor: a, status: p });
     assert!(query::status_versions(&w.t, p).unwrap().is_empty(), "history goes with the post");
+}
+
+#[test]
+fn polls_count_votes_until_their_logged_end() {
+    let mut w = World::new();
+    let (a, b, c, d) = (w.user("a"), w.user("b"), w.user("c"), w.user("d"));
+    let new = |author| NewStatus {
+        author,
+        text: "which?".into(),
+        in_reply_to: None,
+        quote_of: None,
+        visibility: Visibility::Public,
+        spoiler_text: String::new(),
+        sensitive: false,
+        language: None,
+        idempotency_key: None,
+        application: None,
+    };
+    let ends = w.now + 1_000;
+    let poll = |multiple| roost_types::NewPoll {
+        options: vec!["x".into(), "y".into(), "z".into()],
+        expires_at: ends,
+        multiple,
+        hide_totals: false,
+    };
+    let single = w.id(Command::CreateStatusWithPoll { status: new(a), poll: poll(false) });
+    let multi = w.id(Command::CreateStatusWithPoll { status: new(a), poll: poll(true) });
+    assert_eq!(query::status(&w.t, single).unwrap().unwrap().poll, Some(single));
+    let vote = |w: &mut World, account, poll, choices: &[u32]| {
+        w.run(Command::Vote { account, poll, choices: choices.to_vec() })
+    };
+    assert_eq!(vote(&mut w, b, single, &[0, 1]), Outcome::Rejected(Rejection::InvalidChoice), "one choice only");
+    assert_eq!(vote(&mut w, b, single, &[3]), Outcome::Rejected(Rejection::InvalidChoice), "no such option");
+    assert!(matches!(vote(&mut w, b, single, &[1]), Outcome::Done { .. }));
+    assert_eq!(vote(&mut w, b, single, &[2]), Outcome::Rejected(Rejection::AlreadyVoted));
+    assert!(matches!(vote(&mut w, b, multi, &[0, 2, 2]), Outcome::Done { .. }));
+    assert!(matches!(vote(&mut w, c, multi, &[2]), Outcome::Done { .. }));
+    let (p, mine) = query::poll(&w.t, b, multi).unwrap().unwrap();
+    assert_eq!((p.votes.clone(), p.voters, mine), (vec![1, 0, 2], 2, Some(vec![0, 2])));
+    w.now = ends - 1; // the next command runs at `ends`: the poll is over by the log's clock
+    assert_eq!(vote(&mut w, d, single, &[0]), Outcome::Rejected(Rejection::PollExpired));
+    w.run(Command::DeleteStatus { actor: a, status: single });
+    assert!(query::poll(&w.t, b, single).unwrap().is_none(), "the poll goes with its post");
 }
 
 #[test]

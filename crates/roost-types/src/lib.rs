@@ -241,6 +241,18 @@ pub enum Command {
         timeline: MarkerTimeline,
         last_read_id: Id,
     },
+    /// A new post with a poll (a separate command so that `CreateStatus` keeps its shape).
+    CreateStatusWithPoll {
+        status: NewStatus,
+        poll: NewPoll,
+    },
+    /// Votes in a poll (`poll` is the ID of the post that carries it); refused once the poll's
+    /// logged expiry time has passed by the command's time.
+    Vote {
+        account: Id,
+        poll: Id,
+        choices: Vec<u32>,
+    },
     /// The author rewrites a post; the version it replaces is kept for its history.
     EditStatus {
         actor: Id,
@@ -279,6 +291,24 @@ pub const MAX_PINNED: usize = 5;
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
 pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
+
+/// A poll as its author asks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPoll {
+    pub options: Vec<String>,
+    /// When voting ends (the author's `expires_in` added to the request's time).
+    pub expires_at: Millis,
+    pub multiple: bool,
+    /// Counts stay hidden from voters until the poll ends.
+    pub hide_totals: bool,
+}
+
+/// Options a poll may offer, and how long each may be (in characters).
+pub const MAX_POLL_OPTIONS: usize = 4;
+pub const MAX_POLL_OPTION_CHARS: usize = 50;
+/// How long a poll may run: five minutes to a month, as on Mastodon.
+pub const MIN_POLL_SECONDS: i64 = 300;
+pub const MAX_POLL_SECONDS: i64 = 2_629_746;
 
 /// The fields of a new post. Text is stored as written; HTML is rendered from it on read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,4 +374,10 @@ pub enum Rejection {
     LimitReached,
     /// Only one's own posts (and not direct ones or reblogs) can be pinned.
     NotPinnable,
+    /// The poll has ended.
+    PollExpired,
+    /// The account already voted in this poll.
+    AlreadyVoted,
+    /// The choices do not fit the poll (out of range, or several in a single-choice poll).
+    InvalidChoice,
 }

@@ -194,7 +194,6 @@ struct SharedStatusJson<'a> {
     quotes_count: u64,
     in_reply_to_id: Option<String>,
     in_reply_to_account_id: Option<String>,
-    poll: Option<()>,
     card: Option<()>,
     language: Option<&'a str>,
     edited_at: Option<String>,
@@ -209,9 +208,34 @@ struct ViewerStatusJson<'a> {
     bookmarked: bool,
     pinned: bool,
     filtered: [(); 0],
+    /// Polls change with every vote and show the viewer's own votes, so they are rendered here
+    /// rather than in the shared, cached part.
+    poll: Option<PollJson>,
     /// The source text: only in the response to a delete (for "delete and redraft").
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+}
+
+/// Mastodon's Poll entity, as one viewer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollJson {
+    id: String,
+    expires_at: Option<String>,
+    expired: bool,
+    multiple: bool,
+    votes_count: u64,
+    voters_count: Option<u64>,
+    options: Vec<PollOptionJson>,
+    emojis: [(); 0],
+    voted: bool,
+    own_votes: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PollOptionJson {
+    title: String,
+    /// Hidden (`null`) while a `hide_totals` poll runs, except to its author.
+    votes_count: Option<u64>,
 }
 
 /// A Mastodon Status entity as one viewer sees it: the text of a JSON object, assembled from
@@ -482,7 +506,6 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             quotes_count: 0,
             in_reply_to_id: s.in_reply_to.map(|i| i.to_string()),
             in_reply_to_account_id: s.in_reply_to_account.map(|i| i.to_string()),
-            poll: None,
             card: None,
             language: s.language.as_deref(),
             edited_at: s.edited_at.map(iso),
@@ -492,6 +515,33 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         let rendered = Arc::new(RenderedStatus { record: s.clone(), open_json });
         self.cache.statuses.insert(s.id, rendered.clone());
         Ok(rendered)
+    }
+
+    /// A post's poll as the viewer sees it, if it has one.
+    pub fn poll(&self, s: &Status) -> ApiResult<Option<PollJson>> {
+        if s.poll.is_none() {
+            return Ok(None);
+        }
+        let Some((p, mine)) = query::poll(self.view, self.viewer, s.id)? else { return Ok(None) };
+        let expired = crate::service::now_ms() >= p.expires_at;
+        let show_counts = !p.hide_totals || expired || s.author == self.viewer;
+        Ok(Some(PollJson {
+            id: s.id.to_string(),
+            expires_at: Some(iso(p.expires_at)),
+            expired,
+            multiple: p.multiple,
+            votes_count: p.votes.iter().sum(),
+            voters_count: p.multiple.then_some(p.voters),
+            options: p
+                .options
+                .iter()
+                .zip(&p.votes)
+                .map(|(title, &n)| PollOptionJson { title: title.clone(), votes_count: show_counts.then_some(n) })
+                .collect(),
+            emojis: [],
+            voted: mine.is_some() || s.author == self.viewer,
+            own_votes: mine.unwrap_or_default(),
+        }))
     }
 
     /// A text as post HTML, with links to the given mentioned accounts (as on the post).
@@ -556,6 +606,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             // Only one's own posts can be pinned, so others' need no lookup.
             pinned: original.is_none() && s.author == self.viewer && query::is_pinned(self.view, self.viewer, s.id)?,
             filtered: [],
+            poll: self.poll(s)?,
             text,
         })
         .map_err(internal)?;

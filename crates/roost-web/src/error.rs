@@ -92,6 +92,13 @@ impl ApiError {
             Rejection::LimitReached => {
                 ApiError::unprocessable(format!("You can pin at most {} posts", roost_types::MAX_PINNED))
             }
+            Rejection::PollExpired => ApiError::unprocessable("Validation failed: The poll has already ended"),
+            Rejection::AlreadyVoted => {
+                ApiError::unprocessable("Validation failed: You have already voted on this poll")
+            }
+            Rejection::InvalidChoice => {
+                ApiError::unprocessable("Validation failed: Those choices do not fit this poll")
+            }
             Rejection::NotPinnable => {
                 ApiError::unprocessable("Only your own public, unlisted or private posts can be pinned")
             }

@@ -202,6 +202,18 @@ pub mod de {
         id_opt(d).map(|o| o.map(|n| n.min(usize::MAX as u64) as usize))
     }
 
+    /// A whole number as a string or number, or absent/empty.
+    pub fn i64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| err::<D>("a whole number", &v)),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => s.parse().map(Some).map_err(|_| err::<D>("a whole number", &v)),
+            _ => Err(err::<D>("a whole number", &v)),
+        }
+    }
+
     /// A string, or absent. Numbers are accepted as their decimal text.
     pub fn string_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         let v = Value::deserialize(d)?;

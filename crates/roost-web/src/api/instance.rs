@@ -45,7 +45,12 @@ fn configuration(state: &AppState) -> Value {
             "video_frame_rate_limit": 0,
             "video_matrix_limit": 0,
         },
-        "polls": { "max_options": 0, "max_characters_per_option": 0, "min_expiration": 300, "max_expiration": 2629746 },
+        "polls": {
+            "max_options": roost_types::MAX_POLL_OPTIONS,
+            "max_characters_per_option": roost_types::MAX_POLL_OPTION_CHARS,
+            "min_expiration": roost_types::MIN_POLL_SECONDS,
+            "max_expiration": roost_types::MAX_POLL_SECONDS,
+        },
         "translation": { "enabled": false },
     })
 }

@@ -71,6 +71,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/statuses/{id}/reblogged_by", get(statuses::reblogged_by))
         .route("/api/v1/statuses/{id}/bookmark", post(statuses::bookmark))
         .route("/api/v1/statuses/{id}/unbookmark", post(statuses::unbookmark))
+        .route("/api/v1/polls/{id}", get(statuses::poll))
+        .route("/api/v1/polls/{id}/votes", post(statuses::vote))
         .route("/api/v1/favourites", get(statuses::favourites))
         .route("/api/v1/bookmarks", get(statuses::bookmarks))
         .route("/api/v1/timelines/home", get(timelines::home))

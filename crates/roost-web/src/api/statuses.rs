@@ -6,13 +6,16 @@ use axum::Json;
 use roost_core::query;
 use roost_core::text::countable_length;
 use roost_raft::ReadView;
-use roost_types::{Command, Id, NewStatus, Visibility};
+use roost_types::{
+    Command, Id, NewPoll, NewStatus, Visibility, MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_SECONDS,
+    MIN_POLL_SECONDS,
+};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::{AccountJson, Renderer, StatusJson};
+use crate::entities::{AccountJson, PollJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
@@ -65,6 +68,40 @@ fn checked_text(state: &AppState, status: Option<&str>, spoiler: Option<&str>) -
     Ok((text, spoiler_text))
 }
 
+#[derive(Deserialize)]
+struct PollParams {
+    #[serde(default, deserialize_with = "de::strings")]
+    options: Vec<String>,
+    #[serde(default, deserialize_with = "de::i64_opt")]
+    expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    multiple: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    hide_totals: Option<bool>,
+}
+
+/// A poll's options, duration in seconds, `multiple` and `hide_totals`, within Mastodon's limits.
+fn checked_poll(v: serde_json::Value) -> ApiResult<(Vec<String>, i64, bool, bool)> {
+    let p: PollParams = serde_json::from_value(v).map_err(|e| ApiError::unprocessable(format!("Invalid poll: {e}")))?;
+    let options: Vec<String> = p.options.iter().map(|o| clean_text(o).trim().to_string()).collect();
+    if options.len() < 2 || options.len() > MAX_POLL_OPTIONS {
+        return Err(ApiError::unprocessable(format!("A poll needs 2 to {MAX_POLL_OPTIONS} options")));
+    }
+    if options.iter().any(|o| o.is_empty() || o.graphemes(true).count() > MAX_POLL_OPTION_CHARS) {
+        return Err(ApiError::unprocessable(format!("Poll options must be 1 to {MAX_POLL_OPTION_CHARS} characters")));
+    }
+    if (1..options.len()).any(|i| options[..i].contains(&options[i])) {
+        return Err(ApiError::unprocessable("Poll options must differ"));
+    }
+    let expires_in = p.expires_in.ok_or_else(|| ApiError::unprocessable("poll[expires_in] is required"))?;
+    if !(MIN_POLL_SECONDS..=MAX_POLL_SECONDS).contains(&expires_in) {
+        return Err(ApiError::unprocessable(format!(
+            "A poll runs {MIN_POLL_SECONDS} seconds to {MAX_POLL_SECONDS} seconds"
+        )));
+    }
+    Ok((options, expires_in, p.multiple.unwrap_or(false), p.hide_totals.unwrap_or(false)))
+}
+
 /// A language code (`en`, `pt-BR`), or none.
 fn checked_language(language: Option<String>) -> ApiResult<Option<String>> {
     let language = language.filter(|l| !l.is_empty());
@@ -95,9 +132,10 @@ pub async fn create(
     if !p.media_ids.is_empty() {
         return Err(ApiError::unprocessable("Media attachments are not supported yet"));
     }
-    if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::unprocessable("Polls are not supported yet"));
-    }
+    let poll = match p.poll {
+        Some(v) if !v.is_null() => Some(checked_poll(v)?),
+        _ => None,
+    };
     let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
     let visibility = match p.visibility.as_deref() {
         None | Some("") => Visibility::Public,
@@ -130,22 +168,26 @@ pub async fn create(
             visible(&view, user.id(), target)?;
         }
     }
-    let applied = propose(
-        &state,
-        Command::CreateStatus(NewStatus {
-            author: user.id(),
-            text,
-            in_reply_to: p.in_reply_to_id,
-            quote_of,
-            visibility,
-            spoiler_text,
-            sensitive: p.sensitive.unwrap_or(false),
-            language,
-            idempotency_key,
-            application: Some(user.token.client_id.clone()),
-        }),
-    )
-    .await?;
+    let new = NewStatus {
+        author: user.id(),
+        text,
+        in_reply_to: p.in_reply_to_id,
+        quote_of,
+        visibility,
+        spoiler_text,
+        sensitive: p.sensitive.unwrap_or(false),
+        language,
+        idempotency_key,
+        application: Some(user.token.client_id.clone()),
+    };
+    let command = match poll {
+        Some((options, expires_in, multiple, hide_totals)) => Command::CreateStatusWithPoll {
+            status: new,
+            poll: NewPoll { options, expires_at: crate::service::now_ms() + expires_in * 1000, multiple, hide_totals },
+        },
+        None => Command::CreateStatus(new),
+    };
+    let applied = propose(&state, command).await?;
     let id = created_id(&applied)?;
     let view = state.node().read()?;
     let shown = visible(&view, user.id(), id)?;
@@ -173,6 +215,51 @@ pub async fn delete(
         Renderer::new(&view, user.id(), &state).deleted_status(&s, o.as_ref())?.ok_or(ApiError::NotFound)?
     };
     let applied = propose(&state, Command::DeleteStatus { actor: user.id(), status: id }).await?;
+    Ok(Written(Json(json), applied.index))
+}
+
+/// `GET /api/v1/polls/:id`
+pub async fn poll(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<PollJson>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    let (s, _) = visible(&view, user.id(), id)?;
+    let json = Renderer::new(&view, user.id(), &state).poll(&s)?.ok_or(ApiError::NotFound)?;
+    Ok(Json(json))
+}
+
+#[derive(Deserialize)]
+pub struct VoteParams {
+    #[serde(default, deserialize_with = "de::strings")]
+    choices: Vec<String>,
+}
+
+/// `POST /api/v1/polls/:id/votes` with `choices[]` (option indexes).
+pub async fn vote(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<VoteParams>,
+) -> ApiResult<Written<Json<PollJson>>> {
+    let id = parse_id(&id)?;
+    let choices = p
+        .choices
+        .iter()
+        .map(|c| c.parse::<u32>().map_err(|_| ApiError::unprocessable("choices must be option indexes")))
+        .collect::<ApiResult<Vec<u32>>>()?;
+    if choices.is_empty() || choices.len() > MAX_POLL_OPTIONS {
+        return Err(ApiError::unprocessable("Choose at least one option"));
+    }
+    {
+        let view = state.node().read()?;
+        let (s, _) = visible(&view, user.id(), id)?;
+        if s.poll.is_none() {
+            return Err(ApiError::NotFound);
+        }
+    }
+    let applied = propose(&state, Command::Vote { account: user.id(), poll: id, choices }).await?;
+    let view = state.node().read()?;
+    let (s, _) = visible(&view, user.id(), id)?;
+    let json = Renderer::new(&view, user.id(), &state).poll(&s)?.ok_or(ApiError::NotFound)?;
     Ok(Written(Json(json), applied.index))
 }
 

@@ -278,6 +278,8 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("GET", format!("/api/v1/statuses/{a}/favourited_by"), "read:accounts", "read:statuses"),
         ("GET", format!("/api/v1/statuses/{a}/reblogged_by"), "read", "write"),
         ("POST", format!("/api/v1/statuses/{a}/unbookmark"), "write:bookmarks", "read:bookmarks"),
+        ("GET", format!("/api/v1/polls/{a}"), "read:statuses", "write:statuses"),
+        ("POST", format!("/api/v1/polls/{a}/votes?choices[]=0"), "write:statuses", "read:statuses"),
         ("GET", "/api/v1/favourites".into(), "read:favourites", "read:bookmarks"),
         ("GET", "/api/v1/bookmarks".into(), "read:bookmarks", "read:favourites"),
         ("GET", "/api/v1/timelines/home".into(), "read:statuses", "write"),
