@@ -228,6 +228,35 @@ class Roost(unittest.TestCase):
         with self.assertRaises(MastodonAPIError):
             self.alice.status_post("too short", poll=self.alice.make_poll(["only one"], expires_in=3600))
 
+    def test_lists_and_their_stream(self):
+        erin = sign_in("erin")
+        erin.account_follow(self.bob_id)
+        erin.account_follow(self.carol_id)
+        lst = erin.list_create("work", replies_policy="followed")
+        self.assertEqual((lst["title"], lst["replies_policy"], lst["exclusive"]), ("work", "followed", False))
+        erin.list_accounts_add(lst["id"], [self.bob_id])
+        with self.assertRaises(MastodonAPIError):
+            erin.list_accounts_add(lst["id"], [self.alice_id])  # not followed
+        self.assertEqual([a["id"] for a in erin.list_accounts(lst["id"])], [self.bob_id])
+        self.assertEqual([l["id"] for l in erin.account_lists(self.bob_id)], [lst["id"]])
+        events = Events()
+        handle = erin.stream_list(lst["id"], events, run_async=True)
+        try:
+            events.until_heard(lambda: self.bob.status_post("ping for the list"))
+            self.carol.status_post("carol is not on the list")
+            post = self.bob.status_post("on the list")
+            self.assertEqual(events.next("update")["id"], post["id"])
+        finally:
+            handle.close()
+        self.assertEqual(erin.timeline_list(lst["id"], limit=1)[0]["id"], post["id"])
+        renamed = erin.list_update(lst["id"], "team", exclusive=True)
+        self.assertEqual((renamed["title"], renamed["exclusive"]), ("team", True))
+        self.assertNotIn(post["id"], [s["id"] for s in erin.timeline_home(limit=40)], "exclusive lists leave home")
+        with self.assertRaises(MastodonNotFoundError):
+            self.bob.list(lst["id"])
+        erin.list_delete(lst["id"])
+        self.assertEqual(erin.lists(), [])
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

@@ -87,11 +87,17 @@ pub enum Table {
     Poll = 34,
     /// (status, account) → choices (`Vec<u32>`) : who voted for what
     PollVote = 35,
+    /// (owner, list id) → `List`
+    List = 36,
+    /// (list id, member) → () : a list's members
+    ListMember = 37,
+    /// (owner, member, list id) → () : which of the owner's lists hold an account
+    ListsOf = 38,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 35] = [
+    pub const ALL: [Table; 38] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -127,6 +133,9 @@ impl Table {
         Table::StatusEdit,
         Table::Poll,
         Table::PollVote,
+        Table::List,
+        Table::ListMember,
+        Table::ListsOf,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -25,6 +25,7 @@ pub mod visibility;
 
 mod accounts;
 mod ids;
+mod lists;
 mod notifications;
 mod oauth;
 mod social;
@@ -93,6 +94,15 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::Unpin { account, status } => statuses::unpin(t, *account, *status),
         Command::CreateStatusWithPoll { status, poll } => statuses::create_with_poll(t, at, status, poll, fx),
         Command::Vote { account, poll, choices } => statuses::vote(t, at, *account, *poll, choices),
+        Command::CreateList { account, title, replies_policy, exclusive } => {
+            lists::create(t, at, *account, title, *replies_policy, *exclusive)
+        }
+        Command::UpdateList { account, list, title, replies_policy, exclusive } => {
+            lists::update(t, *account, *list, title, *replies_policy, *exclusive)
+        }
+        Command::DeleteList { account, list } => lists::delete(t, *account, *list),
+        Command::AddToList { account, list, members } => lists::add(t, *account, *list, members),
+        Command::RemoveFromList { account, list, members } => lists::remove(t, *account, *list, members),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
             statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
         }

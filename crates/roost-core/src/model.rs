@@ -184,3 +184,13 @@ pub struct Poll {
     pub multiple: bool,
     pub hide_totals: bool,
 }
+
+/// A member's list of accounts they follow, with its own timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct List {
+    pub id: Id,
+    pub title: String,
+    pub replies_policy: roost_types::RepliesPolicy,
+    /// Posts of its members leave the home timeline.
+    pub exclusive: bool,
+}

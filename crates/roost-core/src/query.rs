@@ -164,19 +164,164 @@ pub fn home(t: &(impl ReadTables + ?Sized), index: &impl HomeSource, viewer: Id,
     };
     let ids = index.range(viewer, after, page.max_id, oldest_first);
     let mut v = Viewer::new(t, viewer).preload_following()?;
+    let excluded = exclusive_list_members(t, viewer)?;
     let mut out = Vec::new();
     for id in ids {
         if out.len() >= limit {
             break;
         }
         if let Some(shown) = home_entry(&mut v, id)? {
-            out.push(shown);
+            if excluded.is_empty() || !excluded.contains(&shown.0.author) {
+                out.push(shown);
+            }
         }
     }
     if oldest_first {
         out.reverse();
     }
     Ok(out)
+}
+
+/// Accounts whose posts the viewer moved out of home into exclusive lists.
+fn exclusive_list_members(t: &(impl ReadTables + ?Sized), viewer: Id) -> Result<std::collections::HashSet<Id>> {
+    let mut out = std::collections::HashSet::new();
+    for list in lists(t, viewer)? {
+        if list.exclusive {
+            out.extend(list_member_ids(t, list.id)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The viewer's lists, oldest first.
+pub fn lists(t: &(impl ReadTables + ?Sized), owner: Id) -> Result<Vec<crate::model::List>> {
+    let mut out = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(owner));
+    t.scan(Table::List, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// One of the owner's lists.
+pub fn list(t: &(impl ReadTables + ?Sized), owner: Id, id: Id) -> Result<Option<crate::model::List>> {
+    get_value(t, Table::List, &k2(owner, id))
+}
+
+fn list_member_ids(t: &(impl ReadTables + ?Sized), list: Id) -> Result<Vec<Id>> {
+    let mut out = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(list));
+    t.scan(Table::ListMember, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        out.push(read_u64(k, 8)?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// A list's members (paged by account ID), if the list is the owner's.
+pub fn list_members(
+    t: &(impl ReadTables + ?Sized),
+    owner: Id,
+    list_id: Id,
+    page: &Page,
+) -> Result<Option<Vec<(Id, Account)>>> {
+    if list(t, owner, list_id)?.is_none() {
+        return Ok(None);
+    }
+    page_scan(t, Table::ListMember, &k1(list_id), page, |member, _| Ok(account(t, member)?.map(|a| (member, a))))
+        .map(Some)
+}
+
+/// The owner's lists that hold `member`.
+pub fn lists_containing(t: &(impl ReadTables + ?Sized), owner: Id, member: Id) -> Result<Vec<crate::model::List>> {
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(&k2(owner, member));
+    t.scan(Table::ListsOf, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        ids.push(read_u64(k, 16)?);
+        Ok(true)
+    })?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(list(t, owner, id)?);
+    }
+    Ok(out)
+}
+
+/// A list's timeline: its members' posts and reblogs, newest first, within the page, with the
+/// list's reply policy applied; `None` if the list is not the viewer's.
+pub fn list_timeline(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    list_id: Id,
+    page: &Page,
+) -> Result<Option<Vec<Shown>>> {
+    let Some(l) = list(t, viewer, list_id)? else { return Ok(None) };
+    let members = list_member_ids(t, list_id)?;
+    let limit = page.limit.clamp(1, MAX_PAGE);
+    // Enough candidates from each member that filtering rarely leaves a page short.
+    let per_member = Page { limit: (limit * 3).min(MAX_PAGE), ..*page };
+    let mut ids: Vec<Id> = Vec::new();
+    for &m in &members {
+        ids.extend(page_scan(t, Table::AccountStatuses, &k1(m), &per_member, |id, _| Ok(Some(id)))?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let oldest_first = page.min_id.is_some();
+    if !oldest_first {
+        ids.reverse();
+    }
+    let mut v = Viewer::new(t, viewer).preload_following()?;
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() >= limit {
+            break;
+        }
+        if let Some(shown) = list_entry(&mut v, &l, &members, id)? {
+            out.push(shown);
+        }
+    }
+    if oldest_first {
+        out.reverse();
+    }
+    Ok(Some(out))
+}
+
+/// A post as a list timeline shows it, if it does: by a member, visible, not muted, and a reply
+/// only as the list's policy allows.
+pub fn list_entry<T: ReadTables + ?Sized>(
+    v: &mut Viewer<'_, T>,
+    list: &crate::model::List,
+    members: &[Id],
+    id: Id,
+) -> Result<Option<Shown>> {
+    let Some((s, o)) = feed_item(v, id)? else { return Ok(None) };
+    if !members.contains(&s.author) {
+        return Ok(None);
+    }
+    if let Some(to) = s.in_reply_to_account.filter(|&to| to != s.author) {
+        let shown = match list.replies_policy {
+            roost_types::RepliesPolicy::None => false,
+            roost_types::RepliesPolicy::List => members.contains(&to) || to == v.id(),
+            roost_types::RepliesPolicy::Followed => to == v.id() || v.follows(to)?,
+        };
+        if !shown {
+            return Ok(None);
+        }
+    }
+    Ok(Some((s, o)))
+}
+
+/// The member IDs of one of the owner's lists, with the list (for live streams).
+pub fn list_with_members(
+    t: &(impl ReadTables + ?Sized),
+    owner: Id,
+    id: Id,
+) -> Result<Option<(crate::model::List, Vec<Id>)>> {
+    match list(t, owner, id)? {
+        Some(l) => Ok(Some((l, list_member_ids(t, id)?))),
+        None => Ok(None),
+    }
 }
 
 /// A post the home index holds for the viewer, if their home timeline shows it now (see

@@ -155,6 +155,8 @@ fn remove_follow(t: &mut impl Tables, account: Id, target: Id) -> Result<()> {
         t.delete(Table::Followers, &k2(target, f.id))?;
         adjust(t, account, |a| a.following_count = a.following_count.saturating_sub(1))?;
         adjust(t, target, |a| a.followers_count = a.followers_count.saturating_sub(1))?;
+        // Lists hold only followed accounts.
+        crate::lists::forget_member(t, account, target)?;
     }
     Ok(())
 }

@@ -331,6 +331,64 @@ fn polls_count_votes_until_their_logged_end() {
 }
 
 #[test]
+fn lists_hold_followed_accounts_and_show_their_posts() {
+    let mut w = World::new();
+    let (me, a, b, c) = (w.user("me"), w.user("a"), w.user("b"), w.user("c"));
+    for x in [a, b] {
+        w.follow(me, x);
+    }
+    let list = w.id(Command::CreateList {
+        account: me,
+        title: "friends".into(),
+        replies_policy: roost_types::RepliesPolicy::List,
+        exclusive: false,
+    });
+    let add = |w: &mut World, members: Vec<Id>| w.run(Command::AddToList { account: me, list, members });
+    assert_eq!(add(&mut w, vec![c]), Outcome::Rejected(Rejection::NotFollowed));
+    assert_eq!(
+        w.run(Command::AddToList { account: a, list, members: vec![b] }),
+        Outcome::Rejected(Rejection::NotFound),
+        "not a's list"
+    );
+    assert_eq!(add(&mut w, vec![a, b, a]), Outcome::done());
+    let pa = w.post(a, "from a");
+    let pb = w.post(b, "from b");
+    let to_c = w.post_with(a, "@c hi", Visibility::Public, None);
+    let Outcome::Done { id: Some(_) } = to_c else { panic!() };
+    let pc = w.post(c, "c is not listed");
+    let reply_to_b = w.post_with(a, "answering b", Visibility::Public, Some(pb));
+    let Outcome::Done { id: Some(reply_to_b) } = reply_to_b else { panic!() };
+    let reply_to_c = w.post_with(a, "answering c", Visibility::Public, Some(pc));
+    let Outcome::Done { id: Some(reply_to_c) } = reply_to_c else { panic!() };
+    let page = Page { limit: 40, ..Page::default() };
+    let ids = |w: &World, page: &Page| -> Vec<Id> {
+        query::list_timeline(&w.t, me, list, page).unwrap().unwrap().into_iter().map(|(s, _)| s.id).collect()
+    };
+    let shown = ids(&w, &page);
+    assert!(shown.contains(&pa) && shown.contains(&pb) && shown.contains(&reply_to_b));
+    assert!(!shown.contains(&pc) && !shown.contains(&reply_to_c), "not a member; a reply outside the list");
+    assert_eq!(ids(&w, &Page { limit: 1, max_id: Some(pb), ..Page::default() }), vec![pa]);
+    assert!(query::list_timeline(&w.t, a, list, &page).unwrap().is_none(), "only its owner reads it");
+
+    // Exclusive lists take their members' posts out of home; unfollowing leaves the list.
+    assert!(w.home(me).contains(&pa));
+    w.run(Command::UpdateList {
+        account: me,
+        list,
+        title: "friends".into(),
+        replies_policy: roost_types::RepliesPolicy::List,
+        exclusive: true,
+    });
+    assert!(!w.home(me).contains(&pa) && !w.home(me).contains(&pb));
+    w.run(Command::Unfollow { account: me, target: b });
+    assert_eq!(query::lists_containing(&w.t, me, b).unwrap(), vec![]);
+    assert_eq!(query::list_members(&w.t, me, list, &page).unwrap().unwrap().len(), 1);
+    w.run(Command::DeleteList { account: me, list });
+    assert!(query::lists(&w.t, me).unwrap().is_empty());
+    assert!(query::lists_containing(&w.t, me, a).unwrap().is_empty());
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");
@@ -554,7 +612,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..18, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..20, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -598,6 +656,16 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
         13 => Command::RejectFollowRequest { account: a, requester: b },
         14 => Command::Pin { account: a, status },
         15 => Command::Unpin { account: a, status },
+        17 => Command::CreateList {
+            account: a,
+            title: format!("l{n}"),
+            replies_policy: roost_types::RepliesPolicy::Followed,
+            exclusive: n % 2 == 0,
+        },
+        18 => match query::lists(&w.t, a).unwrap().first() {
+            Some(l) => Command::AddToList { account: a, list: l.id, members: vec![b] },
+            None => Command::DeleteList { account: a, list: n as Id },
+        },
         16 => Command::EditStatus {
             actor: a,
             status,

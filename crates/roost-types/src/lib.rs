@@ -253,6 +253,35 @@ pub enum Command {
         poll: Id,
         choices: Vec<u32>,
     },
+    /// Creates a list (`list` is its new ID's place: assigned in apply) of followed accounts.
+    CreateList {
+        account: Id,
+        title: String,
+        replies_policy: RepliesPolicy,
+        exclusive: bool,
+    },
+    UpdateList {
+        account: Id,
+        list: Id,
+        title: String,
+        replies_policy: RepliesPolicy,
+        exclusive: bool,
+    },
+    DeleteList {
+        account: Id,
+        list: Id,
+    },
+    /// Adds accounts the owner follows to one of their lists.
+    AddToList {
+        account: Id,
+        list: Id,
+        members: Vec<Id>,
+    },
+    RemoveFromList {
+        account: Id,
+        list: Id,
+        members: Vec<Id>,
+    },
     /// The author rewrites a post; the version it replaces is kept for its history.
     EditStatus {
         actor: Id,
@@ -291,6 +320,32 @@ pub const MAX_PINNED: usize = 5;
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
 pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
+
+/// Which replies a list timeline shows: to anyone followed, to list members, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RepliesPolicy {
+    Followed,
+    List,
+    None,
+}
+
+impl RepliesPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepliesPolicy::Followed => "followed",
+            RepliesPolicy::List => "list",
+            RepliesPolicy::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RepliesPolicy> {
+        [RepliesPolicy::Followed, RepliesPolicy::List, RepliesPolicy::None].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Lists per account, and members per list.
+pub const MAX_LISTS: usize = 50;
+pub const MAX_LIST_MEMBERS: usize = 500;
 
 /// A poll as its author asks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,4 +435,6 @@ pub enum Rejection {
     AlreadyVoted,
     /// The choices do not fit the poll (out of range, or several in a single-choice poll).
     InvalidChoice,
+    /// Only accounts one follows can be added to one's lists.
+    NotFollowed,
 }

@@ -89,9 +89,13 @@ impl ApiError {
             }
             Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
             Rejection::InvalidGrant => ApiError::OAuth("invalid_grant", INVALID_GRANT.into()),
-            Rejection::LimitReached => {
-                ApiError::unprocessable(format!("You can pin at most {} posts", roost_types::MAX_PINNED))
-            }
+            Rejection::LimitReached => ApiError::unprocessable(format!(
+                "Limit reached: at most {} pinned posts, {} lists, {} accounts per list",
+                roost_types::MAX_PINNED,
+                roost_types::MAX_LISTS,
+                roost_types::MAX_LIST_MEMBERS
+            )),
+            Rejection::NotFollowed => ApiError::unprocessable("You can only add accounts you follow to your lists"),
             Rejection::PollExpired => ApiError::unprocessable("Validation failed: The poll has already ended"),
             Rejection::AlreadyVoted => {
                 ApiError::unprocessable("Validation failed: You have already voted on this poll")

@@ -52,6 +52,9 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/timelines/home" | "/api/v1/timelines/public" | "/api/v1/timelines/tag/{hashtag}" => &["read:statuses"],
         "/api/v1/notifications" | "/api/v1/notifications/{id}" => &["read:notifications"],
         "/api/v1/notifications/clear" | "/api/v1/notifications/{id}/dismiss" => &["write:notifications"],
+        "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" if get => &["read:lists"],
+        "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" => &["write:lists"],
+        "/api/v1/accounts/{id}/lists" | "/api/v1/timelines/list/{id}" => &["read:lists"],
         "/api/v2/search" => &["read:search"],
         "/api/v1/accounts/search" => &["read:accounts"],
         "/api/v1/trends"

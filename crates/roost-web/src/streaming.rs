@@ -51,6 +51,10 @@ pub enum Stream {
         given: String,
         local: bool,
     },
+    /// One of the subscriber's lists (ownership is checked on subscribing).
+    List {
+        id: Id,
+    },
     Direct,
 }
 
@@ -64,9 +68,10 @@ impl PartialEq for Stream {
             (Stream::Public { local: a, remote: b, media: c }, Stream::Public { local: x, remote: y, media: z }) => {
                 (a, b, c) == (x, y, z)
             }
+            (Stream::List { id: a }, Stream::List { id: b }) => a == b,
             _ => {
                 std::mem::discriminant(self) == std::mem::discriminant(other)
-                    && !matches!(self, Stream::Hashtag { .. } | Stream::Public { .. })
+                    && !matches!(self, Stream::Hashtag { .. } | Stream::Public { .. } | Stream::List { .. })
             }
         }
     }
@@ -96,9 +101,11 @@ impl Stream {
                 Ok(Stream::Hashtag { tag: tag.to_lowercase(), given: tag.to_string(), local: name == "hashtag:local" })
             }
             "direct" => Ok(Stream::Direct),
-            // Lists arrive with their own endpoints; until then no list exists to stream.
-            "list" if list.is_some() => Err("List not found"),
-            "list" => Err("List not specified"),
+            "list" => match list.map(str::parse::<Id>) {
+                Some(Ok(id)) => Ok(Stream::List { id }),
+                Some(Err(_)) => Err("List not found"),
+                None => Err("List not specified"),
+            },
             _ => Err("Unknown stream type"),
         }
     }
@@ -107,6 +114,7 @@ impl Stream {
     pub fn need(&self) -> scopes::Need {
         match self {
             Stream::UserNotification => &["read:notifications"],
+            Stream::List { .. } => &["read:lists"],
             _ => &["read:statuses"],
         }
     }
@@ -126,10 +134,12 @@ impl Stream {
             },
             Stream::Hashtag { local: true, .. } => "hashtag:local",
             Stream::Hashtag { .. } => "hashtag",
+            Stream::List { .. } => "list",
             Stream::Direct => "direct",
         };
         match self {
             Stream::Hashtag { given, .. } => vec![name.to_string(), given.clone()],
+            Stream::List { id } => vec![name.to_string(), id.to_string()],
             _ => vec![name.to_string()],
         }
     }
@@ -391,16 +401,22 @@ impl Session {
         Ok((session, inbox))
     }
 
-    /// Adds a stream, checking the token's scopes for it.
-    pub fn subscribe(&mut self, stream: Stream) -> Result<(), String> {
+    /// Adds a stream, checking the token's scopes for it (403) and, for a list, that it is the
+    /// subscriber's (404).
+    pub fn subscribe(&mut self, stream: Stream) -> ApiResult<()> {
         if !scopes::satisfies(&self.scopes, stream.need()) {
-            return Err("This stream is outside the authorized scopes".into());
+            return Err(ApiError::Forbidden("This stream is outside the authorized scopes".into()));
         }
         if self.subs.contains(&stream) {
             return Ok(());
         }
         if self.subs.len() >= MAX_SUBSCRIPTIONS {
-            return Err(format!("At most {MAX_SUBSCRIPTIONS} streams per connection"));
+            return Err(ApiError::unprocessable(format!("At most {MAX_SUBSCRIPTIONS} streams per connection")));
+        }
+        if let Stream::List { id } = stream {
+            if query::list(&self.state.node().read()?, self.account, id)?.is_none() {
+                return Err(ApiError::NotFound);
+            }
         }
         self.subs.push(stream);
         self.registration.set_interest(&self.subs);
@@ -461,6 +477,22 @@ impl Session {
                     }
                     public_json.as_ref()
                 }
+                Stream::List { id } if post.in_home => {
+                    let Some((list, members)) = query::list_with_members(viewer.tables(), self.account, *id)? else {
+                        continue;
+                    };
+                    if query::list_entry(viewer, &list, &members, post.status)?.is_none() {
+                        continue;
+                    }
+                    // Shown as home shows it: the same viewer, the same record.
+                    if home_json.is_none() {
+                        home_json = Some(match query::home_entry(viewer, post.status)? {
+                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            None => None,
+                        });
+                    }
+                    home_json.as_ref()
+                }
                 _ => None,
             };
             if let Some(Some(json)) = shown {
@@ -499,6 +531,10 @@ impl Session {
                         Stream::User => viewer.can_see(status)?,
                         Stream::Public { .. } => listed && stream.carries_posts(),
                         Stream::Hashtag { tag, .. } => listed && status.tags.contains(tag),
+                        Stream::List { id } => match query::list_with_members(&view, me, *id)? {
+                            Some((_, members)) => members.contains(&status.author) && viewer.can_see(status)?,
+                            None => false,
+                        },
                         _ => false,
                     };
                     if told {

@@ -5,6 +5,7 @@ mod accounts;
 mod authorize;
 mod discover;
 mod instance;
+mod lists;
 mod markers;
 mod notifications;
 mod oauth;
@@ -78,6 +79,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/home", get(timelines::home))
         .route("/api/v1/timelines/public", get(timelines::public))
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
+        .route("/api/v1/timelines/list/{id}", get(lists::timeline))
+        .route("/api/v1/lists", get(lists::index).post(lists::create))
+        .route("/api/v1/lists/{id}", get(lists::show).put(lists::update).delete(lists::delete))
+        .route(
+            "/api/v1/lists/{id}/accounts",
+            get(lists::members).post(lists::add_members).delete(lists::remove_members),
+        )
+        .route("/api/v1/accounts/{id}/lists", get(lists::containing))
         .route("/api/v1/notifications", get(notifications::list))
         .route("/api/v1/notifications/clear", post(notifications::clear))
         .route("/api/v1/notifications/{id}", get(notifications::show))

@@ -59,7 +59,7 @@ pub async fn websocket(
     };
     let (mut session, inbox) = open(&state, &user)?;
     if let Some(stream) = first {
-        session.subscribe(stream).map_err(ApiError::Forbidden)?;
+        session.subscribe(stream)?;
     }
     // A client that sent its token as the subprotocol expects it echoed back.
     let mut ws = ws.max_message_size(MAX_CLIENT_MESSAGE);
@@ -155,7 +155,7 @@ fn handle_client_message(session: &mut Session, text: &str) -> Option<String> {
     match m.kind.as_str() {
         "subscribe" => match session.subscribe(stream) {
             Ok(()) => None,
-            Err(e) => Some(json!({ "error": e, "status": 403 }).to_string()),
+            Err(e) => Some(json!({ "error": e.to_string(), "status": e.status().as_u16() }).to_string()),
         },
         "unsubscribe" => {
             session.unsubscribe(&stream);
@@ -203,7 +203,7 @@ pub async fn server_sent(
     };
     let stream = Stream::parse(name, p.tag.as_deref(), p.list.as_deref()).map_err(bad_stream)?;
     let (mut session, inbox) = open(&state, &user)?;
-    session.subscribe(stream).map_err(ApiError::Forbidden)?;
+    session.subscribe(stream)?;
     let mut beat = tokio::time::interval(HEARTBEAT);
     beat.reset(); // the first heartbeat after one interval, not at once
     let feed = Feed { session, inbox, beat, pending: VecDeque::new(), done: false };

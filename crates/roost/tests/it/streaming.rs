@@ -149,7 +149,8 @@ fn streams_need_a_user_token_with_a_read_scope() {
     assert_eq!((health.status().as_u16(), health.text().unwrap()), (200, "OK".to_string()));
     assert_eq!(alice.get("/api/v1/streaming").status, 404, "not a WebSocket: streaming is on this host");
     assert_eq!(alice.try_sse("/api/v1/streaming/hashtag").0, 400, "a tag is required");
-    assert_eq!(alice.try_sse("/api/v1/streaming/list?list=1").0, 400);
+    assert_eq!(alice.try_sse("/api/v1/streaming/list?list=1").0, 404, "not her list");
+    assert_eq!(alice.try_sse("/api/v1/streaming/list").0, 400, "a list is required");
     assert_eq!(alice.websocket("stream=nonsense", false).err(), Some(400));
 
     // A token with only the write scope may not listen; read:notifications hears only those.

@@ -1,0 +1,197 @@
+//! Lists: a member's groupings of accounts they follow, and each list's timeline.
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::Json;
+use roost_core::model::List;
+use roost_core::query;
+use roost_types::{Command, Id, RepliesPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::parse_id;
+use crate::auth::User;
+use crate::entities::AccountJson;
+use crate::error::{ApiError, ApiResult};
+use crate::paging::{PageParams, Paged, StatusPage, MAX_LIMIT};
+use crate::params::{de, Input};
+use crate::service::{created_id, propose, Written};
+use crate::AppState;
+
+/// Longest list title, in characters.
+const MAX_TITLE_CHARS: usize = 100;
+
+#[derive(Debug, Serialize)]
+pub struct ListJson {
+    id: String,
+    title: String,
+    replies_policy: &'static str,
+    exclusive: bool,
+}
+
+fn list_json(l: &List) -> ListJson {
+    ListJson {
+        id: l.id.to_string(),
+        title: l.title.clone(),
+        replies_policy: l.replies_policy.as_str(),
+        exclusive: l.exclusive,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    replies_policy: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    exclusive: Option<bool>,
+}
+
+impl ListParams {
+    /// The title, policy and exclusivity, each defaulting to `current` (or Mastodon's default).
+    fn checked(self, current: Option<&List>) -> ApiResult<(String, RepliesPolicy, bool)> {
+        let title = match self.title {
+            Some(t) => t.trim().to_string(),
+            None => current.map(|l| l.title.clone()).unwrap_or_default(),
+        };
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+            return Err(ApiError::unprocessable(format!("A list needs a title of 1 to {MAX_TITLE_CHARS} characters")));
+        }
+        let policy = match self.replies_policy.as_deref() {
+            Some(p) => RepliesPolicy::parse(p)
+                .ok_or_else(|| ApiError::unprocessable("replies_policy must be followed, list or none"))?,
+            None => current.map_or(RepliesPolicy::List, |l| l.replies_policy),
+        };
+        Ok((title, policy, self.exclusive.or(current.map(|l| l.exclusive)).unwrap_or(false)))
+    }
+}
+
+fn own_list(state: &AppState, user: &User, raw: &str) -> ApiResult<List> {
+    let id = parse_id(raw)?;
+    query::list(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)
+}
+
+pub async fn index(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<ListJson>>> {
+    let view = state.node().read()?;
+    Ok(Json(query::lists(&view, user.id())?.iter().map(list_json).collect()))
+}
+
+pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<ListJson>> {
+    Ok(Json(list_json(&own_list(&state, &user, &id)?)))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    user: User,
+    Input(p): Input<ListParams>,
+) -> ApiResult<Written<Json<ListJson>>> {
+    let (title, replies_policy, exclusive) = p.checked(None)?;
+    let applied = propose(&state, Command::CreateList { account: user.id(), title, replies_policy, exclusive }).await?;
+    let id = created_id(&applied)?;
+    let list = query::list(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(list_json(&list)), applied.index))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<ListParams>,
+) -> ApiResult<Written<Json<ListJson>>> {
+    let current = own_list(&state, &user, &id)?;
+    let (title, replies_policy, exclusive) = p.checked(Some(&current))?;
+    let command = Command::UpdateList { account: user.id(), list: current.id, title, replies_policy, exclusive };
+    let applied = propose(&state, command).await?;
+    let list = query::list(&state.node().read()?, user.id(), current.id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(list_json(&list)), applied.index))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<Value>>> {
+    let list = own_list(&state, &user, &id)?;
+    let applied = propose(&state, Command::DeleteList { account: user.id(), list: list.id }).await?;
+    Ok(Written(Json(json!({})), applied.index))
+}
+
+/// `GET /api/v1/lists/:id/accounts`; `limit=0` lists every member.
+pub async fn members(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<AccountJson>> {
+    let list = own_list(&state, &user, &id)?;
+    let view = state.node().read()?;
+    let mut page = p.page(80);
+    if p.limit == Some(0) {
+        page.limit = roost_types::MAX_LIST_MEMBERS;
+    }
+    let items = query::list_members(&view, user.id(), list.id, &page)?.ok_or(ApiError::NotFound)?;
+    Ok(super::accounts::account_page(&state, &view, user.id(), &uri, items))
+}
+
+#[derive(Deserialize)]
+pub struct MemberParams {
+    #[serde(default, deserialize_with = "de::ids")]
+    account_ids: Vec<Id>,
+}
+
+pub async fn add_members(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<MemberParams>,
+) -> ApiResult<Written<Json<Value>>> {
+    let list = own_list(&state, &user, &id)?;
+    if p.account_ids.is_empty() || p.account_ids.len() > roost_types::MAX_LIST_MEMBERS {
+        return Err(ApiError::unprocessable("Give account_ids[] to add"));
+    }
+    let applied =
+        propose(&state, Command::AddToList { account: user.id(), list: list.id, members: p.account_ids }).await?;
+    Ok(Written(Json(json!({})), applied.index))
+}
+
+pub async fn remove_members(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<MemberParams>,
+) -> ApiResult<Written<Json<Value>>> {
+    let list = own_list(&state, &user, &id)?;
+    if p.account_ids.len() > roost_types::MAX_LIST_MEMBERS {
+        return Err(ApiError::unprocessable("Too many account_ids[]"));
+    }
+    let command = Command::RemoveFromList { account: user.id(), list: list.id, members: p.account_ids };
+    let applied = propose(&state, command).await?;
+    Ok(Written(Json(json!({})), applied.index))
+}
+
+/// `GET /api/v1/accounts/:id/lists`: the signed-in member's lists that hold the account.
+pub async fn containing(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ListJson>>> {
+    let id = parse_id(&id)?;
+    let view = state.node().read()?;
+    Ok(Json(query::lists_containing(&view, user.id(), id)?.iter().map(list_json).collect()))
+}
+
+/// `GET /api/v1/timelines/list/:id`
+pub async fn timeline(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<StatusPage> {
+    let list = own_list(&state, &user, &id)?;
+    let view = state.node().read()?;
+    let items = query::list_timeline(&view, user.id(), list.id, &p.page(MAX_LIMIT))?.ok_or(ApiError::NotFound)?;
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+}
