@@ -257,6 +257,18 @@ class Roost(unittest.TestCase):
         erin.list_delete(lst["id"])
         self.assertEqual(erin.lists(), [])
 
+    def test_followed_hashtags(self):
+        dave = sign_in("dave")
+        tag = dave.tag_follow("FollowMe")
+        self.assertTrue(tag["following"])
+        self.assertEqual(tag["name"], "followme")
+        self.assertIn("followme", [t["name"] for t in dave.followed_tags()])
+        post = self.carol.status_post("a post #FollowMe")
+        self.assertIn(post["id"], [s["id"] for s in dave.timeline_home(limit=40)])
+        self.assertEqual(int(dave.tag("followme")["history"][0]["uses"]), 1)
+        self.assertFalse(dave.tag_unfollow("followme")["following"])
+        self.assertNotIn(post["id"], [s["id"] for s in dave.timeline_home(limit=40)])
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

@@ -192,3 +192,42 @@ pub fn suggestions(t: &(impl ReadTables + ?Sized), viewer: Id, limit: usize) -> 
     }
     Ok(out)
 }
+
+/// One hashtag's use over the last `days` days, newest day first (counting at most
+/// [`MAX_POSTS_FOR_TRENDS`] posts).
+pub fn tag_history(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, now: Millis, days: u32) -> Result<TagTrend> {
+    let tag = tag.to_lowercase();
+    let today = now - now.rem_euclid(DAY_MS);
+    let since = today - DAY_MS * (i64::from(days) - 1);
+    let mut prefix = crate::kv::ks(&tag, 0);
+    prefix.truncate(prefix.len() - 8);
+    let (lo, hi) = prefix_bounds(&prefix);
+    let mut ids = Vec::new();
+    t.scan(Table::Tag, Bound::Included(&lo), bound_ref(&hi), Dir::Reverse, &mut |k, _| {
+        let id = read_u64(k, prefix.len())?;
+        if crate::id_millis(id) < since {
+            return Ok(false);
+        }
+        ids.push(id);
+        Ok(ids.len() < MAX_POSTS_FOR_TRENDS)
+    })?;
+    let mut by_day: BTreeMap<Millis, (u64, BTreeSet<Id>)> = BTreeMap::new();
+    let mut v = Viewer::new(t, viewer);
+    for id in ids {
+        let Some(s) = crate::kv::get_value::<Status>(t, Table::Status, &k1(id))? else { continue };
+        if !v.can_see(&s)? {
+            continue;
+        }
+        let e = by_day.entry(s.created_at - s.created_at.rem_euclid(DAY_MS)).or_default();
+        e.0 += 1;
+        e.1.insert(s.author);
+    }
+    let history = (0..i64::from(days))
+        .map(|d| {
+            let day = today - d * DAY_MS;
+            let (n, a) = by_day.get(&day).map_or((0, 0), |(n, a)| (*n, a.len() as u64));
+            (day, n, a)
+        })
+        .collect();
+    Ok(TagTrend { name: tag, history })
+}

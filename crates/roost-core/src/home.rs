@@ -165,6 +165,27 @@ pub(crate) fn fan_out_targets(t: &(impl ReadTables + ?Sized), s: &Status, follow
         }
         out.push(follower);
     }
+    // Followers of its hashtags get a public post too (reblogs and replies included as for
+    // followers would be too many: only original posts, as on Mastodon).
+    if s.visibility == Visibility::Public && s.reblog_of.is_none() && !s.tags.is_empty() {
+        let mut extra = Vec::new();
+        for tag in &s.tags {
+            let mut prefix = crate::kv::ks(tag, 0);
+            prefix.truncate(prefix.len() - 8);
+            let (lo, hi) = crate::kv::prefix_bounds(&prefix);
+            t.scan(Table::TagFollowers, Bound::Included(&lo), crate::kv::bound_ref(&hi), Dir::Forward, &mut |k, _| {
+                extra.push(read_u64(k, prefix.len())?);
+                Ok(true)
+            })?;
+        }
+        extra.sort_unstable();
+        extra.dedup();
+        for account in extra {
+            if !out.contains(&account) && !crate::visibility::blocked_either_way(t, account, s.author)? {
+                out.push(account);
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -93,11 +93,17 @@ pub enum Table {
     ListMember = 37,
     /// (owner, member, list id) → () : which of the owner's lists hold an account
     ListsOf = 38,
+    /// (account, tag) → follow id : hashtags an account follows
+    FollowedTag = 39,
+    /// (account, follow id) → tag : the same, by recency
+    FollowedTagByAccount = 40,
+    /// (tag, 0, account) → () : who follows a hashtag, for fan-out
+    TagFollowers = 41,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 38] = [
+    pub const ALL: [Table; 41] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -136,6 +142,9 @@ impl Table {
         Table::List,
         Table::ListMember,
         Table::ListsOf,
+        Table::FollowedTag,
+        Table::FollowedTagByAccount,
+        Table::TagFollowers,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -103,6 +103,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::DeleteList { account, list } => lists::delete(t, *account, *list),
         Command::AddToList { account, list, members } => lists::add(t, *account, *list, members),
         Command::RemoveFromList { account, list, members } => lists::remove(t, *account, *list, members),
+        Command::FollowTag { account, tag } => social::follow_tag(t, at, *account, tag),
+        Command::UnfollowTag { account, tag } => social::unfollow_tag(t, *account, tag),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
             statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
         }

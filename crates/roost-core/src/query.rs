@@ -330,7 +330,11 @@ pub fn home_entry<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Resu
     let Some((s, o)) = feed_item(v, id)? else { return Ok(None) };
     let viewer = v.id();
     let direct_to_me = s.visibility == roost_types::Visibility::Direct && s.mentions.contains(&viewer);
-    Ok((s.author == viewer || direct_to_me || v.follows(s.author)?).then_some((s, o)))
+    let shown = s.author == viewer
+        || direct_to_me
+        || v.follows(s.author)?
+        || (s.visibility == roost_types::Visibility::Public && s.reblog_of.is_none() && v.follows_any_tag(&s.tags)?);
+    Ok(shown.then_some((s, o)))
 }
 
 /// A post as the public timeline (or, with `tag`, that hashtag's timeline) shows it to the
@@ -436,6 +440,18 @@ pub fn poll(
     let Some(p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(status))? else { return Ok(None) };
     let mine: Option<Vec<u32>> = get_value(t, Table::PollVote, &k2(status, viewer))?;
     Ok(Some((p, mine)))
+}
+
+/// The hashtags the viewer follows, newest first, with the follow's ID for paging.
+pub fn followed_tags(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<(Id, String)>> {
+    page_scan(t, Table::FollowedTagByAccount, &k1(viewer), page, |id, v| {
+        Ok(Some((id, String::from_utf8_lossy(v).into_owned())))
+    })
+}
+
+/// Whether the viewer follows a hashtag.
+pub fn follows_tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str) -> Result<bool> {
+    Ok(t.get(Table::FollowedTag, &crate::social::followed_tag_key(viewer, &tag.to_lowercase()))?.is_some())
 }
 
 /// Whether the account pinned the post.

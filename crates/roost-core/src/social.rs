@@ -217,3 +217,35 @@ pub(crate) fn unmute(t: &mut impl Tables, account: Id, target: Id) -> Result<Out
     }
     Ok(Outcome::done())
 }
+
+/// The key of (account, tag) in `Table::FollowedTag`.
+pub(crate) fn followed_tag_key(account: Id, tag: &str) -> Vec<u8> {
+    let mut k = k1(account).to_vec();
+    k.extend_from_slice(tag.as_bytes());
+    k
+}
+
+pub(crate) fn follow_tag(t: &mut impl Tables, at: Millis, account: Id, tag: &str) -> Result<Outcome> {
+    if query::account(t, account)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    let tag = tag.to_lowercase();
+    if t.get(Table::FollowedTag, &followed_tag_key(account, &tag))?.is_some() {
+        return Ok(Outcome::done());
+    }
+    let id = next_id(t, at)?;
+    t.put(Table::FollowedTag, &followed_tag_key(account, &tag), &k1(id))?;
+    t.put(Table::FollowedTagByAccount, &k2(account, id), tag.as_bytes())?;
+    t.put(Table::TagFollowers, &crate::kv::ks(&tag, account), &[])?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn unfollow_tag(t: &mut impl Tables, account: Id, tag: &str) -> Result<Outcome> {
+    let tag = tag.to_lowercase();
+    if let Some(v) = t.get(Table::FollowedTag, &followed_tag_key(account, &tag))? {
+        t.delete(Table::FollowedTag, &followed_tag_key(account, &tag))?;
+        t.delete(Table::FollowedTagByAccount, &k2(account, read_u64(&v, 0)?))?;
+        t.delete(Table::TagFollowers, &crate::kv::ks(&tag, account))?;
+    }
+    Ok(Outcome::done())
+}

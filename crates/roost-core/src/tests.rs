@@ -389,6 +389,26 @@ fn lists_hold_followed_accounts_and_show_their_posts() {
 }
 
 #[test]
+fn followed_hashtags_bring_public_posts_home() {
+    let mut w = World::new();
+    let (me, a, blocker) = (w.user("me"), w.user("a"), w.user("blocker"));
+    w.run(Command::FollowTag { account: me, tag: "Rust".into() });
+    w.run(Command::Block { account: blocker, target: me });
+    let tagged = w.post(a, "about #rust");
+    let other = w.post(a, "about #go");
+    w.post(blocker, "also #rust");
+    let private = w.post_with(a, "followers only #rust", Visibility::Private, None);
+    let Outcome::Done { id: Some(private) } = private else { panic!() };
+    assert_eq!(w.home(me), vec![tagged], "only the public post with the hashtag, from someone not blocking");
+    assert!(!w.home(me).contains(&other) && !w.home(me).contains(&private));
+    let page = Page { limit: 40, ..Page::default() };
+    assert_eq!(query::followed_tags(&w.t, me, &page).unwrap().into_iter().map(|(_, t)| t).collect::<Vec<_>>(), vec!["rust"]);
+    w.run(Command::UnfollowTag { account: me, tag: "rust".into() });
+    assert!(w.home(me).is_empty(), "unfollowing the hashtag takes its posts out");
+    assert!(!query::follows_tag(&w.t, me, "rust").unwrap());
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");
@@ -612,7 +632,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..20, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..22, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -656,6 +676,8 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
         13 => Command::RejectFollowRequest { account: a, requester: b },
         14 => Command::Pin { account: a, status },
         15 => Command::Unpin { account: a, status },
+        19 => Command::FollowTag { account: a, tag: format!("t{}", n % 3) },
+        20 => Command::UnfollowTag { account: a, tag: format!("t{}", n % 3) },
         17 => Command::CreateList {
             account: a,
             title: format!("l{n}"),

@@ -35,6 +35,8 @@ pub struct Viewer<'t, T: ReadTables + ?Sized> {
     any: Option<(bool, bool, bool)>,
     /// Everyone the viewer follows, when read in one scan (see [`Viewer::preload_following`]).
     following: Option<HashSet<Id>>,
+    /// The hashtags the viewer follows, read when first needed.
+    followed_tags: Option<Vec<String>>,
 }
 
 /// The most follows [`Viewer::preload_following`] reads in one scan; beyond, per-author
@@ -43,7 +45,7 @@ const PRELOAD_FOLLOWING_MAX: usize = 1000;
 
 impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
     pub fn new(t: &'t T, id: Id) -> Self {
-        Viewer { t, id, relations: HashMap::new(), any: None, following: None }
+        Viewer { t, id, relations: HashMap::new(), any: None, following: None, followed_tags: None }
     }
 
     /// Reads whom the viewer follows in one range scan instead of one lookup per author, for
@@ -138,6 +140,29 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
             }
         }
         Ok(false)
+    }
+
+    /// Whether the viewer follows one of these (lowercase) hashtags.
+    pub fn follows_any_tag(&mut self, tags: &[String]) -> Result<bool> {
+        if tags.is_empty() {
+            return Ok(false);
+        }
+        if self.followed_tags.is_none() {
+            let mut list = Vec::new();
+            let (lo, hi) = crate::kv::prefix_bounds(&crate::kv::k1(self.id));
+            self.t.scan(
+                Table::FollowedTag,
+                Bound::Included(&lo),
+                crate::kv::bound_ref(&hi),
+                Dir::Forward,
+                &mut |k, _| {
+                    list.push(String::from_utf8_lossy(&k[8..]).into_owned());
+                    Ok(true)
+                },
+            )?;
+            self.followed_tags = Some(list);
+        }
+        Ok(self.followed_tags.as_ref().is_some_and(|followed| tags.iter().any(|t| followed.contains(t))))
     }
 
     /// Whether the viewer follows `other`.

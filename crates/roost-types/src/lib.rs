@@ -282,6 +282,15 @@ pub enum Command {
         list: Id,
         members: Vec<Id>,
     },
+    /// Public posts with this hashtag (lowercase) come to the account's home timeline.
+    FollowTag {
+        account: Id,
+        tag: String,
+    },
+    UnfollowTag {
+        account: Id,
+        tag: String,
+    },
     /// The author rewrites a post; the version it replaces is kept for its history.
     EditStatus {
         actor: Id,

@@ -56,6 +56,9 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" => &["write:lists"],
         "/api/v1/accounts/{id}/lists" | "/api/v1/timelines/list/{id}" => &["read:lists"],
         "/api/v2/search" => &["read:search"],
+        "/api/v1/tags/{name}" => &["read"],
+        "/api/v1/tags/{name}/follow" | "/api/v1/tags/{name}/unfollow" => &["write:follows", "follow"],
+        "/api/v1/followed_tags" => &["read:follows", "follow"],
         "/api/v1/accounts/search" => &["read:accounts"],
         "/api/v1/trends"
         | "/api/v1/trends/tags"

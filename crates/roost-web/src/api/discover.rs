@@ -1,22 +1,25 @@
 //! Finding people, posts and hashtags: search, trends, suggestions; the instance's (empty)
 //! custom emoji and announcements; the member's preferences; WebFinger and host-meta.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_core::discover::{self, TagTrend};
 use roost_core::model::Account;
 use roost_core::query;
 use roost_raft::ReadView;
-use roost_types::Id;
+use roost_types::{Command, Id};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{Authenticated, User};
 use crate::entities::{AccountJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
+use crate::paging::{link_header, PageParams, Paged};
 use crate::params::{de, Input};
+use crate::service::{propose, Written};
 use crate::AppState;
 
 /// Days of history a hashtag entity carries, as on Mastodon.
@@ -41,6 +44,10 @@ struct TagDay {
 }
 
 fn tag_entity(state: &AppState, trend: TagTrend) -> TagEntity {
+    tag_entity_following(state, trend, false)
+}
+
+fn tag_entity_following(state: &AppState, trend: TagTrend, following: bool) -> TagEntity {
     TagEntity {
         url: format!("{}/tags/{}", state.config().public_url, trend.name),
         name: trend.name,
@@ -53,8 +60,72 @@ fn tag_entity(state: &AppState, trend: TagTrend) -> TagEntity {
                 accounts: accounts.to_string(),
             })
             .collect(),
-        following: false,
+        following,
     }
+}
+
+/// A hashtag name as clients send it: without `#`, letters, digits and `_`, at most 100.
+fn tag_name(raw: &str) -> ApiResult<String> {
+    let name = raw.trim_start_matches('#');
+    if name.is_empty() || name.chars().count() > 100 || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(ApiError::NotFound);
+    }
+    Ok(name.to_lowercase())
+}
+
+fn tag_json(state: &AppState, view: &ReadView, viewer: Id, name: &str) -> ApiResult<TagEntity> {
+    let history = discover::tag_history(view, viewer, name, now_ms(), TAG_HISTORY_DAYS)?;
+    Ok(tag_entity_following(state, history, query::follows_tag(view, viewer, name)?))
+}
+
+/// `GET /api/v1/tags/:name`
+pub async fn tag(State(state): State<AppState>, user: User, Path(name): Path<String>) -> ApiResult<Json<TagEntity>> {
+    let name = tag_name(&name)?;
+    let view = state.node().read()?;
+    Ok(Json(tag_json(&state, &view, user.id(), &name)?))
+}
+
+/// `POST /api/v1/tags/:name/follow`: its public posts come home.
+pub async fn follow_tag(
+    State(state): State<AppState>,
+    user: User,
+    Path(name): Path<String>,
+) -> ApiResult<Written<Json<TagEntity>>> {
+    let name = tag_name(&name)?;
+    let applied = propose(&state, Command::FollowTag { account: user.id(), tag: name.clone() }).await?;
+    let view = state.node().read()?;
+    Ok(Written(Json(tag_json(&state, &view, user.id(), &name)?), applied.index))
+}
+
+pub async fn unfollow_tag(
+    State(state): State<AppState>,
+    user: User,
+    Path(name): Path<String>,
+) -> ApiResult<Written<Json<TagEntity>>> {
+    let name = tag_name(&name)?;
+    let applied = propose(&state, Command::UnfollowTag { account: user.id(), tag: name.clone() }).await?;
+    let view = state.node().read()?;
+    Ok(Written(Json(tag_json(&state, &view, user.id(), &name)?), applied.index))
+}
+
+/// `GET /api/v1/followed_tags`
+pub async fn followed_tags(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<TagEntity>> {
+    let view = state.node().read()?;
+    let items = query::followed_tags(&view, user.id(), &p.page(200))?;
+    let link = link_header(state.config(), &uri, &items, |i| i.0);
+    let out = items
+        .iter()
+        .map(|(_, name)| {
+            let history = discover::tag_history(&view, user.id(), name, now_ms(), TAG_HISTORY_DAYS)?;
+            Ok(tag_entity_following(&state, history, true))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Paged(out, link))
 }
 
 fn now_ms() -> i64 {
