@@ -269,6 +269,36 @@ class Roost(unittest.TestCase):
         self.assertFalse(dave.tag_unfollow("followme")["following"])
         self.assertNotIn(post["id"], [s["id"] for s in dave.timeline_home(limit=40)])
 
+    def test_direct_conversations_and_their_stream(self):
+        dave, erin = sign_in("dave"), sign_in("erin")
+        events = Events()
+        handle = erin.stream_direct(events, run_async=True)
+        try:
+            # A direct post is its own ping: wait until the stream hears one.
+            deadline = time.monotonic() + EVENT_WAIT
+            while True:
+                dm = dave.status_post("@erin just between us", visibility="direct")
+                try:
+                    conv = events.next("conversation", wait=0.5)
+                    break
+                except AssertionError:
+                    self.assertLess(time.monotonic(), deadline, "the direct stream never heard a message")
+            self.assertEqual([a["username"] for a in conv["accounts"]], ["dave"])
+            self.assertTrue(conv["unread"])
+            reply = erin.status_reply(dm, "@dave sure", visibility="direct")
+            self.assertEqual(events.next("conversation")["last_status"]["id"], reply["id"])
+        finally:
+            handle.close()
+        [mine] = [c for c in dave.conversations() if c["last_status"]["id"] == reply["id"]]
+        self.assertTrue(mine["unread"])
+        self.assertFalse(dave.conversations_read(mine["id"])["unread"])
+        # Mastodon.py has no call for this one; plain HTTP with the same token.
+        gone = requests.delete(f"{URL}/api/v1/conversations/{mine['id']}",
+                               headers={"Authorization": f"Bearer {dave.access_token}"})
+        self.assertEqual(gone.status_code, 200)
+        self.assertNotIn(mine["id"], [c["id"] for c in dave.conversations()])
+        self.assertEqual(self.alice.conversations(), [], "not a participant")
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

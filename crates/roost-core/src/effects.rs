@@ -21,6 +21,8 @@ pub enum Event {
     Deleted { status: Box<Status> },
     /// A post was edited; `public` and `tags` as for `Posted`, after the edit.
     Edited { status: Id, public: bool, tags: Vec<String> },
+    /// A direct conversation of `account` gained (or lost) a message.
+    Conversation { account: Id, conversation: Id },
     /// A notification was created for `account`.
     Notified { account: Id, notification: Id },
 }

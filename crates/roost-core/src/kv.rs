@@ -99,11 +99,19 @@ pub enum Table {
     FollowedTagByAccount = 40,
     /// (tag, 0, account) → () : who follows a hashtag, for fan-out
     TagFollowers = 41,
+    /// direct status → conversation id
+    ConversationOf = 42,
+    /// (conversation, status) → () : a conversation's direct posts
+    ConversationStatuses = 43,
+    /// (account, conversation) → `AccountConversation`
+    AccountConversation = 44,
+    /// (account, last status) → conversation : an account's conversations by recency
+    ConversationByAccount = 45,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 41] = [
+    pub const ALL: [Table; 45] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -145,6 +153,10 @@ impl Table {
         Table::FollowedTag,
         Table::FollowedTagByAccount,
         Table::TagFollowers,
+        Table::ConversationOf,
+        Table::ConversationStatuses,
+        Table::AccountConversation,
+        Table::ConversationByAccount,
     ];
 
     pub fn prefix(self) -> u8 {

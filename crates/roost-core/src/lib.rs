@@ -24,6 +24,7 @@ pub mod text;
 pub mod visibility;
 
 mod accounts;
+mod conversations;
 mod ids;
 mod lists;
 mod notifications;
@@ -105,6 +106,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RemoveFromList { account, list, members } => lists::remove(t, *account, *list, members),
         Command::FollowTag { account, tag } => social::follow_tag(t, at, *account, tag),
         Command::UnfollowTag { account, tag } => social::unfollow_tag(t, *account, tag),
+        Command::ReadConversation { account, conversation } => conversations::read(t, *account, *conversation),
+        Command::RemoveConversation { account, conversation } => conversations::remove(t, *account, *conversation),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
             statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
         }

@@ -194,3 +194,12 @@ pub struct List {
     /// Posts of its members leave the home timeline.
     pub exclusive: bool,
 }
+
+/// A direct conversation as one participant sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConversation {
+    pub last_status: Id,
+    pub unread: bool,
+    /// Everyone in it, this account included.
+    pub participants: Vec<Id>,
+}

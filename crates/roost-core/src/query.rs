@@ -454,6 +454,35 @@ pub fn follows_tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str) -> Res
     Ok(t.get(Table::FollowedTag, &crate::social::followed_tag_key(viewer, &tag.to_lowercase()))?.is_some())
 }
 
+/// The viewer's direct conversations, most recent activity first, with the latest post's ID
+/// for paging, each with its latest post (if the viewer still sees it).
+pub fn conversations(
+    t: &(impl ReadTables + ?Sized),
+    viewer: Id,
+    page: &Page,
+) -> Result<Vec<(Id, Id, crate::model::AccountConversation, Option<Shown>)>> {
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::ConversationByAccount, &k1(viewer), page, |last, value| {
+        let conversation = read_u64(value, 0)?;
+        conversation_entry(&mut v, conversation).map(|c| c.map(|(c, shown)| (last, conversation, c, shown)))
+    })
+}
+
+/// One of the viewer's conversations, with its latest post as the viewer sees it.
+pub fn conversation_entry<T: ReadTables + ?Sized>(
+    v: &mut Viewer<'_, T>,
+    conversation: Id,
+) -> Result<Option<(crate::model::AccountConversation, Option<Shown>)>> {
+    let t = v.tables();
+    let Some(c) =
+        get_value::<crate::model::AccountConversation>(t, Table::AccountConversation, &k2(v.id(), conversation))?
+    else {
+        return Ok(None);
+    };
+    let shown = visible(v, c.last_status)?;
+    Ok(Some((c, shown)))
+}
+
 /// Whether the account pinned the post.
 pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
     Ok(t.get(Table::Pin, &k2(account, status))?.is_some())

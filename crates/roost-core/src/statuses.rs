@@ -112,6 +112,9 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
         }
     }
     fan_out(t, &status, fx)?;
+    if status.visibility == Visibility::Direct {
+        crate::conversations::add(t, &status, fx)?;
+    }
 
     let mut notified = Vec::new();
     for &m in &status.mentions {
@@ -326,6 +329,9 @@ pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id, fx: &mut dyn Effect
 fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()> {
     t.delete(Table::Status, &k1(s.id))?;
     fx.event(Event::Deleted { status: Box::new(s.clone()) });
+    if s.visibility == Visibility::Direct {
+        crate::conversations::forget(t, s, fx)?;
+    }
     if s.reblog_of.is_none() {
         crate::ids::bump(t, crate::ids::STATUS_COUNT, -1)?;
     }

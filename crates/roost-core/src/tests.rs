@@ -402,10 +402,47 @@ fn followed_hashtags_bring_public_posts_home() {
     assert_eq!(w.home(me), vec![tagged], "only the public post with the hashtag, from someone not blocking");
     assert!(!w.home(me).contains(&other) && !w.home(me).contains(&private));
     let page = Page { limit: 40, ..Page::default() };
-    assert_eq!(query::followed_tags(&w.t, me, &page).unwrap().into_iter().map(|(_, t)| t).collect::<Vec<_>>(), vec!["rust"]);
+    assert_eq!(
+        query::followed_tags(&w.t, me, &page).unwrap().into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
+        vec!["rust"]
+    );
     w.run(Command::UnfollowTag { account: me, tag: "rust".into() });
     assert!(w.home(me).is_empty(), "unfollowing the hashtag takes its posts out");
     assert!(!query::follows_tag(&w.t, me, "rust").unwrap());
+}
+
+#[test]
+fn direct_posts_make_conversations() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    let direct = |w: &mut World, author, text: &str, reply| match w.post_with(author, text, Visibility::Direct, reply) {
+        Outcome::Done { id: Some(id) } => id,
+        other => panic!("{other:?}"),
+    };
+    let page = Page { limit: 40, ..Page::default() };
+    let convs = |w: &World, who| query::conversations(&w.t, who, &page).unwrap();
+    let first = direct(&mut w, a, "@b psst", None);
+    let [(_, conv, ca, _)] = &convs(&w, a)[..] else { panic!() };
+    let [(_, conv_b, cb, Some((shown, _)))] = &convs(&w, b)[..] else { panic!() };
+    assert_eq!((conv, conv_b, shown.id), (&first, &first, first));
+    assert!(!ca.unread && cb.unread, "unread for the recipient only");
+    assert!(convs(&w, c).is_empty());
+
+    let reply = direct(&mut w, b, "@a yes", Some(first));
+    assert_eq!(convs(&w, a)[0].2.last_status, reply, "a reply joins the conversation");
+    assert!(convs(&w, a)[0].2.unread);
+    w.run(Command::ReadConversation { account: a, conversation: first });
+    assert!(!convs(&w, a)[0].2.unread);
+    w.run(Command::DeleteStatus { actor: b, status: reply });
+    assert_eq!(convs(&w, a)[0].2.last_status, first, "back to the message before");
+    w.run(Command::RemoveConversation { account: b, conversation: first });
+    assert!(convs(&w, b).is_empty());
+    assert_eq!(
+        w.run(Command::ReadConversation { account: c, conversation: first }),
+        Outcome::Rejected(Rejection::NotFound)
+    );
+    w.run(Command::DeleteStatus { actor: a, status: first });
+    assert!(convs(&w, a).is_empty(), "no message left");
 }
 
 #[test]

@@ -291,6 +291,16 @@ pub enum Command {
         account: Id,
         tag: String,
     },
+    /// Marks a direct conversation read for the account.
+    ReadConversation {
+        account: Id,
+        conversation: Id,
+    },
+    /// Removes a direct conversation from the account's list (a new message brings it back).
+    RemoveConversation {
+        account: Id,
+        conversation: Id,
+    },
     /// The author rewrites a post; the version it replaces is kept for its history.
     EditStatus {
         actor: Id,

@@ -271,7 +271,7 @@ impl Hub {
                 }
                 // Anyone might have seen it; each connection checks whether its viewer could.
                 Event::Deleted { .. } | Event::Edited { .. } => targets.extend(r.conns.keys().copied()),
-                Event::Notified { account, .. } => {
+                Event::Notified { account, .. } | Event::Conversation { account, .. } => {
                     if let Some(c) = r.by_account.get(account) {
                         targets.extend_from_slice(c);
                     }
@@ -561,6 +561,23 @@ impl Session {
                 }
             }
             Event::Notified { .. } => {}
+            Event::Conversation { account, conversation } if *account == me => {
+                if self.subs.contains(&Stream::Direct) {
+                    if let Some((c, shown)) = query::conversation_entry(&mut viewer, *conversation)? {
+                        let json = crate::api::conversations::conversation_json(
+                            &mut renderer,
+                            &view,
+                            me,
+                            *conversation,
+                            &c,
+                            shown.as_ref(),
+                        )?;
+                        let payload = serde_json::to_string(&json).map_err(|e| ApiError::Internal(e.to_string()))?;
+                        push(&Stream::Direct, "conversation", &payload);
+                    }
+                }
+            }
+            Event::Conversation { .. } => {}
         }
         Ok(out)
     }

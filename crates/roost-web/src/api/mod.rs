@@ -3,6 +3,7 @@
 
 mod accounts;
 mod authorize;
+pub(crate) mod conversations;
 mod discover;
 mod instance;
 mod lists;
@@ -80,6 +81,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/public", get(timelines::public))
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
         .route("/api/v1/timelines/list/{id}", get(lists::timeline))
+        .route("/api/v1/conversations", get(conversations::index))
+        .route("/api/v1/conversations/{id}", axum::routing::delete(conversations::remove))
+        .route("/api/v1/conversations/{id}/read", post(conversations::read))
         .route("/api/v1/lists", get(lists::index).post(lists::create))
         .route("/api/v1/lists/{id}", get(lists::show).put(lists::update).delete(lists::delete))
         .route(
