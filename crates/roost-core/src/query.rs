@@ -454,13 +454,12 @@ pub fn follows_tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str) -> Res
     Ok(t.get(Table::FollowedTag, &crate::social::followed_tag_key(viewer, &tag.to_lowercase()))?.is_some())
 }
 
-/// The viewer's direct conversations, most recent activity first, with the latest post's ID
-/// for paging, each with its latest post (if the viewer still sees it).
-pub fn conversations(
-    t: &(impl ReadTables + ?Sized),
-    viewer: Id,
-    page: &Page,
-) -> Result<Vec<(Id, Id, crate::model::AccountConversation, Option<Shown>)>> {
+/// A conversation in a listing: the latest post's ID (for paging), the conversation's ID, the
+/// viewer's record of it, and its latest post if the viewer still sees it.
+pub type ConversationItem = (Id, Id, crate::model::AccountConversation, Option<Shown>);
+
+/// The viewer's direct conversations, most recent activity first.
+pub fn conversations(t: &(impl ReadTables + ?Sized), viewer: Id, page: &Page) -> Result<Vec<ConversationItem>> {
     let mut v = Viewer::new(t, viewer);
     page_scan(t, Table::ConversationByAccount, &k1(viewer), page, |last, value| {
         let conversation = read_u64(value, 0)?;
