@@ -299,6 +299,15 @@ class Roost(unittest.TestCase):
         self.assertNotIn(mine["id"], [c["id"] for c in dave.conversations()])
         self.assertEqual(self.alice.conversations(), [], "not a participant")
 
+    def test_reports(self):
+        post = self.bob.status_post("something reportable")
+        report = self.carol.report(self.bob_id, status_ids=[post["id"]], comment="not nice", category="spam")
+        self.assertEqual(report["target_account"]["id"], self.bob_id)
+        self.assertEqual((report["category"], report["comment"], report["action_taken"]), ("spam", "not nice", False))
+        self.assertEqual(report["status_ids"], [post["id"]])
+        with self.assertRaises(MastodonAPIError):
+            self.carol.report(self.bob_id, status_ids=[self.alice.status_post("alice's")["id"]])
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

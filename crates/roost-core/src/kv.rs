@@ -107,11 +107,15 @@ pub enum Table {
     AccountConversation = 44,
     /// (account, last status) → conversation : an account's conversations by recency
     ConversationByAccount = 45,
+    /// report id → `Report` : reports for the moderators
+    Report = 46,
+    /// report id → () : reports not yet resolved, the moderators' queue
+    OpenReport = 47,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 45] = [
+    pub const ALL: [Table; 47] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -157,6 +161,8 @@ impl Table {
         Table::ConversationStatuses,
         Table::AccountConversation,
         Table::ConversationByAccount,
+        Table::Report,
+        Table::OpenReport,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -106,6 +106,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RemoveFromList { account, list, members } => lists::remove(t, *account, *list, members),
         Command::FollowTag { account, tag } => social::follow_tag(t, at, *account, tag),
         Command::UnfollowTag { account, tag } => social::unfollow_tag(t, *account, tag),
+        Command::CreateReport { reporter, target, statuses, comment, category } => {
+            social::report(t, at, *reporter, *target, statuses, comment, *category)
+        }
         Command::ReadConversation { account, conversation } => conversations::read(t, *account, *conversation),
         Command::RemoveConversation { account, conversation } => conversations::remove(t, *account, *conversation),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {

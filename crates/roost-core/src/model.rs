@@ -203,3 +203,16 @@ pub struct AccountConversation {
     /// Everyone in it, this account included.
     pub participants: Vec<Id>,
 }
+
+/// A member's report of an account (and some of its posts) to the moderators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: Id,
+    pub reporter: Id,
+    pub target: Id,
+    pub statuses: Vec<Id>,
+    pub comment: String,
+    pub category: roost_types::ReportCategory,
+    pub created_at: Millis,
+    pub resolved: bool,
+}

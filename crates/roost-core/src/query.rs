@@ -482,6 +482,16 @@ pub fn conversation_entry<T: ReadTables + ?Sized>(
     Ok(Some((c, shown)))
 }
 
+/// A report, for its reporter or a moderator.
+pub fn report(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<crate::model::Report>> {
+    get_value(t, Table::Report, &k1(id))
+}
+
+/// Unresolved reports, newest first: the moderators' queue.
+pub fn open_reports(t: &(impl ReadTables + ?Sized), page: &Page) -> Result<Vec<crate::model::Report>> {
+    page_scan(t, Table::OpenReport, &[], page, |id, _| report(t, id))
+}
+
 /// Whether the account pinned the post.
 pub fn is_pinned(t: &(impl ReadTables + ?Sized), account: Id, status: Id) -> Result<bool> {
     Ok(t.get(Table::Pin, &k2(account, status))?.is_some())

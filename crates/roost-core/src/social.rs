@@ -249,3 +249,38 @@ pub(crate) fn unfollow_tag(t: &mut impl Tables, account: Id, tag: &str) -> Resul
     }
     Ok(Outcome::done())
 }
+
+pub(crate) fn report(
+    t: &mut impl Tables,
+    at: Millis,
+    reporter: Id,
+    target: Id,
+    statuses: &[Id],
+    comment: &str,
+    category: roost_types::ReportCategory,
+) -> Result<Outcome> {
+    if let Some(r) = pair(t, reporter, target)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    // Only the target's posts that the reporter can see may be named.
+    for &id in statuses {
+        match query::status(t, id)? {
+            Some(s) if s.author == target && crate::visibility::can_see(t, reporter, &s)? => {}
+            _ => return Ok(Outcome::Rejected(Rejection::NotFound)),
+        }
+    }
+    let id = next_id(t, at)?;
+    let report = crate::model::Report {
+        id,
+        reporter,
+        target,
+        statuses: statuses.to_vec(),
+        comment: comment.to_string(),
+        category,
+        created_at: at,
+        resolved: false,
+    };
+    put_value(t, Table::Report, &k1(id), &report)?;
+    t.put(Table::OpenReport, &k1(id), &[])?;
+    Ok(Outcome::created(id))
+}

@@ -291,6 +291,14 @@ pub enum Command {
         account: Id,
         tag: String,
     },
+    /// Reports an account (and some of its posts) to the moderators.
+    CreateReport {
+        reporter: Id,
+        target: Id,
+        statuses: Vec<Id>,
+        comment: String,
+        category: ReportCategory,
+    },
     /// Marks a direct conversation read for the account.
     ReadConversation {
         account: Id,
@@ -339,6 +347,36 @@ pub const MAX_PINNED: usize = 5;
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
 pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
+
+/// Why something is reported, as Mastodon's categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportCategory {
+    Spam,
+    Legal,
+    Violation,
+    Other,
+}
+
+impl ReportCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportCategory::Spam => "spam",
+            ReportCategory::Legal => "legal",
+            ReportCategory::Violation => "violation",
+            ReportCategory::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportCategory> {
+        [ReportCategory::Spam, ReportCategory::Legal, ReportCategory::Violation, ReportCategory::Other]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// Posts one report may name, and how long its comment may be.
+pub const MAX_REPORT_STATUSES: usize = 100;
+pub const MAX_REPORT_COMMENT_CHARS: usize = 1000;
 
 /// Which replies a list timeline shows: to anyone followed, to list members, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,6 +55,7 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" if get => &["read:lists"],
         "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" => &["write:lists"],
         "/api/v1/accounts/{id}/lists" | "/api/v1/timelines/list/{id}" => &["read:lists"],
+        "/api/v1/reports" => &["write:reports"],
         "/api/v1/conversations" => &["read:statuses"],
         "/api/v1/conversations/{id}" | "/api/v1/conversations/{id}/read" => &["write:conversations"],
         "/api/v2/search" => &["read:search"],

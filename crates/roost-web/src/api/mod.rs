@@ -10,6 +10,7 @@ mod lists;
 mod markers;
 mod notifications;
 mod oauth;
+mod reports;
 mod statuses;
 mod streaming;
 mod timelines;
@@ -81,6 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/public", get(timelines::public))
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
         .route("/api/v1/timelines/list/{id}", get(lists::timeline))
+        .route("/api/v1/reports", post(reports::create))
         .route("/api/v1/conversations", get(conversations::index))
         .route("/api/v1/conversations/{id}", axum::routing::delete(conversations::remove))
         .route("/api/v1/conversations/{id}/read", post(conversations::read))

@@ -288,6 +288,7 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("GET", "/api/v1/notifications".into(), "read:notifications", "read:statuses"),
         ("POST", "/api/v1/notifications/clear".into(), "write:notifications", "read:notifications"),
         ("GET", "/api/roost/v1/node".into(), "push", ""),
+        ("POST", format!("/api/v1/reports?account_id={b}"), "write:reports", "write:statuses"),
         ("GET", "/api/v1/conversations".into(), "read:statuses", "write:conversations"),
         ("POST", "/api/v1/conversations/1/read".into(), "write:conversations", "read:statuses"),
         ("DELETE", "/api/v1/conversations/1".into(), "write", "read"),
