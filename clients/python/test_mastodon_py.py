@@ -327,7 +327,7 @@ class Roost(unittest.TestCase):
         [r] = self.bob.account_relationships([self.carol_id])
         self.assertTrue(r["followed_by"])
 
-        self.carol.account_mute(self.bob_id)
+        self.carol.account_mute(self.bob_id, duration=3600)
         self.assertIn(self.bob_id, [a["id"] for a in self.carol.mutes()])
         self.carol.account_unmute(self.bob_id)
         self.carol.account_block(self.bob_id)

@@ -111,11 +111,13 @@ pub enum Table {
     Report = 46,
     /// report id → () : reports not yet resolved, the moderators' queue
     OpenReport = 47,
+    /// (expires at, muter, muted) → () : mutes that lift by themselves, soonest first
+    MuteExpiry = 48,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 47] = [
+    pub const ALL: [Table; 48] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -163,6 +165,7 @@ impl Table {
         Table::ConversationByAccount,
         Table::Report,
         Table::OpenReport,
+        Table::MuteExpiry,
     ];
 
     pub fn prefix(self) -> u8 {

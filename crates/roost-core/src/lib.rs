@@ -4,8 +4,9 @@
 //! - [`apply`] is a deterministic function of (state, request): no clock, no randomness, no
 //!   I/O beyond the [`Tables`] it is given, no iteration over hash maps. Every replica that
 //!   applies the same log holds the same tables, byte for byte.
-//! - Domain refusals are [`Outcome::Rejected`] values, identical on every node, and write
-//!   nothing: each command checks everything before its first write.
+//! - Domain refusals are [`Outcome::Rejected`] values, identical on every node, and the refused
+//!   command writes nothing: each command checks everything before its first write. (Before
+//!   every command, housekeeping by the log's clock runs: timed mutes that are over are lifted.)
 //! - The read functions in [`query`] are the only way the outside sees posts, and every one
 //!   of them goes through [`visibility`].
 //!
@@ -55,6 +56,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// rules it keeps.
 pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSink) -> Result<Outcome> {
     let at = req.at;
+    // Housekeeping by the log's clock, before the command itself: timed mutes that are over.
+    social::expire_mutes(t, at)?;
     match &req.command {
         Command::CreateAccount { username, email, password_hash, role, display_name } => {
             accounts::create(t, at, username, email.as_deref(), password_hash, *role, display_name.as_deref())
@@ -119,7 +122,12 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         }
         Command::Block { account, target } => social::block(t, at, *account, *target),
         Command::Unblock { account, target } => social::unblock(t, *account, *target),
-        Command::Mute { account, target, notifications } => social::mute(t, at, *account, *target, *notifications),
+        Command::Mute { account, target, notifications } => {
+            social::mute(t, at, *account, *target, *notifications, None)
+        }
+        Command::MuteFor { account, target, notifications, expires_at } => {
+            social::mute(t, at, *account, *target, *notifications, *expires_at)
+        }
         Command::Unmute { account, target } => social::unmute(t, *account, *target),
         Command::DismissNotification { account, notification } => notifications::dismiss(t, *account, *notification),
         Command::ClearNotifications { account } => notifications::clear(t, *account),

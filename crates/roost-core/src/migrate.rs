@@ -14,11 +14,11 @@ use roost_types::{Id, Millis, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::kv::{decode, encode, get_value, put_value, Dir, Table, Tables};
-use crate::model::Status;
+use crate::model::{Mute, Status};
 use crate::Result;
 
 /// The format this code reads and writes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 const FORMAT_KEY: &[u8] = b"format";
 /// Records re-encoded per scan while migrating, to bound memory.
 const CHUNK: usize = 10_000;
@@ -36,6 +36,9 @@ pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
     }
     if from < 2 {
         reencode::<StatusV1, Status>(t, Table::Status)?;
+    }
+    if from < 3 {
+        reencode::<MuteV1, Mute>(t, Table::Mute)?;
     }
     put_value(t, Table::Meta, FORMAT_KEY, &FORMAT)?;
     Ok(Some(from))
@@ -64,6 +67,19 @@ where
             let old: Old = decode(v)?;
             t.put(table, k, &encode(&old.into())?)?;
         }
+    }
+}
+
+/// `Mute` before format 3 (no expiry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MuteV1 {
+    pub id: Id,
+    pub notifications: bool,
+}
+
+impl From<MuteV1> for Mute {
+    fn from(m: MuteV1) -> Mute {
+        Mute { id: m.id, notifications: m.notifications, expires_at: None }
     }
 }
 
@@ -149,10 +165,13 @@ mod tests {
         for id in 0..25_000u64 {
             t.put(Table::Status, &k1(id), &encode(&StatusV1 { id, ..old.clone() }).unwrap()).unwrap();
         }
+        t.put(Table::Mute, &crate::kv::k2(1, 2), &encode(&MuteV1 { id: 9, notifications: true }).unwrap()).unwrap();
         assert!(get_value::<Status>(&t, Table::Status, &k1(7)).is_err(), "the new shape cannot read the old bytes");
         assert_eq!(migrate(&mut t).unwrap(), Some(1));
         let s: Status = get_value(&t, Table::Status, &k1(24_999)).unwrap().unwrap();
         assert_eq!((s.id, s.text.as_str(), s.favourites_count, s.edited_at), (24_999, "from before edits", 3, None));
+        let m: Mute = get_value(&t, Table::Mute, &crate::kv::k2(1, 2)).unwrap().unwrap();
+        assert_eq!(m, Mute { id: 9, notifications: true, expires_at: None });
         assert_eq!(migrate(&mut t).unwrap(), None, "already current");
         put_value(&mut t, Table::Meta, FORMAT_KEY, &(FORMAT + 1)).unwrap();
         assert!(migrate(&mut t).is_err());

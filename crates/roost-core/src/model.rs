@@ -129,6 +129,8 @@ pub struct Follow {
 pub struct Mute {
     pub id: Id,
     pub notifications: bool,
+    /// When it lifts by itself; `None`: until unmuted.
+    pub expires_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -191,31 +191,84 @@ pub(crate) fn unblock(t: &mut impl Tables, account: Id, target: Id) -> Result<Ou
     Ok(Outcome::done())
 }
 
-pub(crate) fn mute(t: &mut impl Tables, at: Millis, account: Id, target: Id, notifications: bool) -> Result<Outcome> {
+pub(crate) fn mute(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    target: Id,
+    notifications: bool,
+    expires_at: Option<Millis>,
+) -> Result<Outcome> {
     if let Some(r) = pair(t, account, target)? {
         return Ok(Outcome::Rejected(r));
     }
     let id = match get_value::<Mute>(t, Table::Mute, &k2(account, target))? {
-        Some(m) => m.id,
+        Some(m) => {
+            if let Some(e) = m.expires_at {
+                t.delete(Table::MuteExpiry, &expiry_key(e, account, target))?;
+            }
+            m.id
+        }
         None => {
             let id = next_id(t, at)?;
             t.put(Table::MuteByAccount, &k2(account, id), &k1(target))?;
             id
         }
     };
-    put_value(t, Table::Mute, &k2(account, target), &Mute { id, notifications })?;
+    put_value(t, Table::Mute, &k2(account, target), &Mute { id, notifications, expires_at })?;
+    if let Some(e) = expires_at {
+        t.put(Table::MuteExpiry, &expiry_key(e, account, target), &[])?;
+    }
     Ok(Outcome::created(id))
+}
+
+fn expiry_key(at: Millis, account: Id, target: Id) -> Vec<u8> {
+    let mut k = (at.max(0) as u64).to_be_bytes().to_vec();
+    k.extend_from_slice(&k2(account, target));
+    k
 }
 
 pub(crate) fn unmute(t: &mut impl Tables, account: Id, target: Id) -> Result<Outcome> {
     if let Some(r) = pair(t, account, target)? {
         return Ok(Outcome::Rejected(r));
     }
+    remove_mute(t, account, target)?;
+    Ok(Outcome::done())
+}
+
+fn remove_mute(t: &mut impl Tables, account: Id, target: Id) -> Result<()> {
     if let Some(m) = get_value::<Mute>(t, Table::Mute, &k2(account, target))? {
         t.delete(Table::Mute, &k2(account, target))?;
         t.delete(Table::MuteByAccount, &k2(account, m.id))?;
+        if let Some(e) = m.expires_at {
+            t.delete(Table::MuteExpiry, &expiry_key(e, account, target))?;
+        }
     }
-    Ok(Outcome::done())
+    Ok(())
+}
+
+/// Mutes lifted per command at most, so that one command never does unbounded work.
+const EXPIRIES_PER_COMMAND: usize = 64;
+
+/// Lifts the mutes whose time has come by `at` (the time of the command being applied): runs
+/// before every command, so expiry follows the log's clock on every replica.
+pub(crate) fn expire_mutes(t: &mut impl Tables, at: Millis) -> Result<()> {
+    let end = ((at.max(0) as u64).saturating_add(1)).to_be_bytes();
+    let mut due = Vec::new();
+    t.scan(
+        Table::MuteExpiry,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Excluded(&end),
+        crate::kv::Dir::Forward,
+        &mut |k, _| {
+            due.push((read_u64(k, 8)?, read_u64(k, 16)?));
+            Ok(due.len() < EXPIRIES_PER_COMMAND)
+        },
+    )?;
+    for (account, target) in due {
+        remove_mute(t, account, target)?;
+    }
+    Ok(())
 }
 
 /// The key of (account, tag) in `Table::FollowedTag`.

@@ -446,6 +446,26 @@ fn direct_posts_make_conversations() {
 }
 
 #[test]
+fn timed_mutes_lift_by_the_logs_clock() {
+    let mut w = World::new();
+    let (a, b, c) = (w.user("a"), w.user("b"), w.user("c"));
+    w.follow(a, b);
+    let until = w.now + 100;
+    w.run(Command::MuteFor { account: a, target: b, notifications: true, expires_at: Some(until) });
+    w.run(Command::MuteFor { account: a, target: c, notifications: false, expires_at: None });
+    let p = w.post(b, "muted for now");
+    assert!(w.home(a).is_empty());
+    assert!(query::relationship(&w.t, a, b).unwrap().muting);
+    w.now = until - 1; // the next command is applied at `until`
+    w.post(c, "any command");
+    assert!(!query::relationship(&w.t, a, b).unwrap().muting, "lifted by the first command at its time");
+    assert!(query::relationship(&w.t, a, c).unwrap().muting, "an open-ended mute stays");
+    assert_eq!(w.home(a), vec![p]);
+    let page = Page { limit: 40, ..Page::default() };
+    assert_eq!(query::mutes(&w.t, a, &page).unwrap().len(), 1);
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");
@@ -669,7 +689,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..22, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..23, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -733,6 +753,7 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
             sensitive: false,
             language: None,
         },
+        21 => Command::MuteFor { account: a, target: b, notifications: true, expires_at: Some(w.now + i64::from(n)) },
         _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
     }
 }

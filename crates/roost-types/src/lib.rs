@@ -291,6 +291,14 @@ pub enum Command {
         account: Id,
         tag: String,
     },
+    /// Mutes an account, until `expires_at` if given (the first command applied at or after
+    /// that time lifts it). Replaces `Mute`, which stays for the log's older entries.
+    MuteFor {
+        account: Id,
+        target: Id,
+        notifications: bool,
+        expires_at: Option<Millis>,
+    },
     /// Reports an account (and some of its posts) to the moderators.
     CreateReport {
         reporter: Id,

@@ -330,7 +330,13 @@ pub async fn unblock(
 pub struct MuteParams {
     #[serde(default, deserialize_with = "de::bool_opt")]
     notifications: Option<bool>,
+    /// Seconds until the mute lifts by itself; 0 or absent: until unmuted.
+    #[serde(default, deserialize_with = "de::i64_opt")]
+    duration: Option<i64>,
 }
+
+/// The longest timed mute: ten years (beyond, mute without a duration).
+const MAX_MUTE_SECONDS: i64 = 10 * 365 * 24 * 3600;
 
 pub async fn mute(
     State(state): State<AppState>,
@@ -338,10 +344,16 @@ pub async fn mute(
     Path(id): Path<String>,
     Input(p): Input<MuteParams>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Mute {
+    let expires_at = match p.duration {
+        None | Some(0) => None,
+        Some(d) if (1..=MAX_MUTE_SECONDS).contains(&d) => Some(crate::service::now_ms() + d * 1000),
+        Some(_) => return Err(ApiError::unprocessable(format!("duration must be 0 to {MAX_MUTE_SECONDS} seconds"))),
+    };
+    relate(&state, &user, &id, |account, target| Command::MuteFor {
         account,
         target,
         notifications: p.notifications.unwrap_or(true),
+        expires_at,
     })
     .await
 }
