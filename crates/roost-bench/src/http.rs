@@ -58,9 +58,23 @@ impl Drop for Server {
     }
 }
 
+/// The benchmark's server configuration, kept in the data directory: rate limits off, since
+/// loading the dataset posts far faster than any member would.
+const BENCH_CONFIG: &str = "bench.toml";
+
 fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+    if !data_dir.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        // As `roost serve` would make it: the admin socket inside must be the operator's alone.
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let config = data_dir.join(BENCH_CONFIG);
+    std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n")
+        .with_context(|| format!("writing {}", config.display()))?;
     let mut child = Command::new(bin)
         .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--listen", "127.0.0.1:0"])
+        .args(["--config", &config.to_string_lossy()])
         .env("RUST_LOG", std::env::var("ROOST_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

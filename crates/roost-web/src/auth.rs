@@ -20,23 +20,36 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 /// in the `access_token` query parameter or, for WebSockets, as `Sec-WebSocket-Protocol`,
 /// since browsers cannot set headers on either.
 fn bearer(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+    bearer_of(&parts.headers, &parts.uri)
+}
+
+/// [`bearer`] from a request's headers and URI.
+pub(crate) fn bearer_of(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
         let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty());
     }
-    if !parts.uri.path().starts_with("/api/v1/streaming") {
+    if !uri.path().starts_with("/api/v1/streaming") {
         return None;
     }
     #[derive(serde::Deserialize)]
     struct Query {
         access_token: Option<String>,
     }
-    let from_query = axum::extract::Query::<Query>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.access_token);
+    let from_query = axum::extract::Query::<Query>::try_from_uri(uri).ok().and_then(|q| q.0.access_token);
     let from_protocol = || {
-        let value = parts.headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+        let value = headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
         value.split(',').map(str::trim).find(|t| !t.is_empty()).map(str::to_string)
     };
     from_query.filter(|t| !t.is_empty()).or_else(from_protocol)
+}
+
+/// A token already found valid for this request (by the rate limiter, which runs first), so
+/// that authentication does not look it up again.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub hash: [u8; 32],
+    pub token: Token,
 }
 
 /// A valid token, for an app alone or for a user.
@@ -51,10 +64,15 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let hash = token_hash(&raw);
         let view = state.node().read()?;
-        let token = query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?;
+        let (hash, token) = match parts.extensions.remove::<Resolved>() {
+            Some(r) => (r.hash, r.token),
+            None => {
+                let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
+                let hash = token_hash(&raw);
+                (hash, query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?)
+            }
+        };
         // Every route that takes a token has a scope rule; one without is refused.
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
         let need = scopes::required(&parts.method, route)

@@ -47,6 +47,8 @@ pub struct WebConfig {
     pub max_post_chars: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Requests per caller and period (`X-RateLimit-*` headers, 429 beyond).
+    pub rate_limit: limits::RateLimit,
 }
 
 impl WebConfig {
@@ -68,6 +70,7 @@ struct Inner {
     config: WebConfig,
     entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
+    limiter: limits::RateLimiter,
     hub: Arc<streaming::Hub>,
 }
 
@@ -77,9 +80,11 @@ impl AppState {
     pub fn new(node: Node, config: WebConfig) -> AppState {
         let hub = Arc::new(streaming::Hub::default());
         tokio::spawn(hub.clone().run(node.subscribe()));
+        let limiter = limits::RateLimiter::new(config.rate_limit);
         AppState {
             inner: Arc::new(Inner {
                 node,
+                limiter,
                 config,
                 entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
@@ -104,6 +109,10 @@ impl AppState {
         &self.inner.sign_ins
     }
 
+    pub fn limiter(&self) -> &limits::RateLimiter {
+        &self.inner.limiter
+    }
+
     pub fn hub(&self) -> &Arc<streaming::Hub> {
         &self.inner.hub
     }
@@ -114,6 +123,7 @@ pub fn app(state: AppState) -> App {
     // Bodies are read (and limited) by `params::Input`, which answers oversized ones with 413.
     let router = api::routes()
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::rate_limit))
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
     // Clients written against Rails ask for `/api/v1/instance/` as readily as without the
@@ -121,5 +131,7 @@ pub fn app(state: AppState) -> App {
     NormalizePath::trim_trailing_slash(router)
 }
 
-/// The HTTP application as a service: serve it with `axum::ServiceExt::into_make_service`.
+/// The HTTP application as a service: serve it with
+/// `axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>` (rate limits of
+/// callers without a token count by address).
 pub type App = NormalizePath<Router>;

@@ -29,6 +29,12 @@ pub struct FileConfig {
     pub max_post_chars: Option<usize>,
     /// The largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: Option<usize>,
+    /// Requests per account (or app token) per rate-limit period; 0 switches it off. Default 1500.
+    pub rate_limit_authenticated: Option<u32>,
+    /// Requests per IP address without a valid token, per period; 0 switches it off. Default 300.
+    pub rate_limit_unauthenticated: Option<u32>,
+    /// The rate-limit period in seconds. Default 300.
+    pub rate_limit_period_secs: Option<u64>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -49,6 +55,7 @@ pub struct Config {
     pub title: String,
     pub max_post_chars: usize,
     pub max_body_bytes: usize,
+    pub rate_limit: roost_web::limits::RateLimit,
 }
 
 impl Config {
@@ -82,7 +89,16 @@ impl Config {
             (1024..=64 * 1024 * 1024).contains(&max_body_bytes),
             "max_body_bytes must be between 1 KiB and 64 MiB"
         );
+        let defaults = roost_web::limits::RateLimit::default();
+        let period = f.rate_limit_period_secs.unwrap_or(defaults.period.as_secs());
+        anyhow::ensure!((1..=86_400).contains(&period), "rate_limit_period_secs must be between 1 and 86400");
+        let rate_limit = roost_web::limits::RateLimit {
+            authenticated: f.rate_limit_authenticated.unwrap_or(defaults.authenticated),
+            unauthenticated: f.rate_limit_unauthenticated.unwrap_or(defaults.unauthenticated),
+            period: std::time::Duration::from_secs(period),
+        };
         Ok(Config {
+            rate_limit,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             public_url,

@@ -39,6 +39,7 @@ pub async fn run(
             title: config.title.clone(),
             max_post_chars: config.max_post_chars,
             max_body_bytes: config.max_body_bytes,
+            rate_limit: config.rate_limit,
         },
     );
 
@@ -58,7 +59,8 @@ pub async fn run(
     println!("roost listening on http://{addr}");
 
     let app = roost_web::app(state);
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    let app =
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
 
     tracing::info!("shutting down");

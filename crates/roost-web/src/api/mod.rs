@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +29,48 @@ use roost_types::Id;
 use crate::error::ApiError;
 use crate::service::MIN_INDEX_HEADER;
 use crate::AppState;
+
+/// Counts the request against its caller's rate limit and says where they stand in
+/// `X-RateLimit-Limit`, `-Remaining` and `-Reset` (as Mastodon does); refuses it with 429 when
+/// over. Callers are accounts (or app tokens) for requests with a valid token, addresses
+/// otherwise.
+pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    let caller = match caller_of(&state, &mut req) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(quota) = state.limiter().count(caller) else { return next.run(req).await };
+    let mut resp = if quota.exceeded { ApiError::TooManyRequests.into_response() } else { next.run(req).await };
+    let reset: chrono::DateTime<chrono::Utc> = quota.reset.into();
+    let headers = resp.headers_mut();
+    headers.insert("x-ratelimit-limit", quota.limit.into());
+    headers.insert("x-ratelimit-remaining", quota.remaining.into());
+    if let Ok(v) = HeaderValue::from_str(&reset.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)) {
+        headers.insert("x-ratelimit-reset", v);
+    }
+    resp
+}
+
+/// Who the request counts against; a valid token found on the way is kept for authentication.
+fn caller_of(state: &AppState, req: &mut Request) -> Result<crate::limits::Caller, ApiError> {
+    use crate::limits::Caller;
+    if let Some(raw) = crate::auth::bearer_of(req.headers(), req.uri()) {
+        let hash = crate::auth::token_hash(&raw);
+        if let Some(token) = roost_core::query::token(&state.node().read()?, &hash)? {
+            let caller = token.account.map_or(Caller::App(hash), Caller::Account);
+            req.extensions_mut().insert(crate::auth::Resolved { hash, token });
+            return Ok(caller);
+        }
+    }
+    let address = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    Ok(Caller::Address(address))
+}
 
 /// How long a read waits for this node to apply the index a client asked for.
 const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);

@@ -119,3 +119,38 @@ fn repeated_wrong_passwords_are_slowed_down() {
     assert_eq!(attempt("TARGET", crate::common::PASSWORD).status, 429, "even the right password waits");
     assert_eq!(attempt("bystander", crate::common::PASSWORD).status, 200, "other accounts are unaffected");
 }
+
+#[test]
+fn rate_limits_count_per_account_and_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roost.toml");
+    std::fs::write(
+        &config,
+        "rate_limit_authenticated = 6\nrate_limit_unauthenticated = 40\nrate_limit_period_secs = 3600\n",
+    )
+    .unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    let first = alice.get("/api/v1/accounts/verify_credentials");
+    assert_eq!(first.headers["x-ratelimit-limit"], "6");
+    assert_eq!(first.headers["x-ratelimit-remaining"], "5");
+    let reset = first.headers["x-ratelimit-reset"].to_str().unwrap().to_string();
+    assert!(reset.ends_with('Z') && reset.contains('T'), "an ISO 8601 time: {reset}");
+    for left in (0..5).rev() {
+        let r = alice.get("/api/v1/timelines/home");
+        assert_eq!((r.status, r.headers["x-ratelimit-remaining"].to_str().unwrap()), (200, left.to_string().as_str()));
+    }
+    let refused = alice.get("/api/v1/timelines/home");
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json["error"], "Too many requests");
+    assert_eq!(refused.headers["x-ratelimit-remaining"], "0");
+    assert_eq!(bob.get("/api/v1/timelines/home").status, 200, "another account has its own count");
+    let anon = server.anon();
+    let r = anon.get("/api/v1/instance");
+    assert_eq!(r.headers["x-ratelimit-limit"], "40", "without a token: counted by address");
+    assert_eq!(
+        server.anon().http.get(format!("{}/healthz", server.base)).send().unwrap().headers().get("x-ratelimit-limit"),
+        None
+    );
+}
