@@ -36,6 +36,13 @@ impl Server {
         Server::start_with(root, &[], &[])
     }
 
+    /// Starts a server without rate limits, for tests that load it harder than a member would.
+    pub fn start_unlimited(root: &Path) -> Server {
+        let config = root.join("unlimited.toml");
+        std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n").unwrap();
+        Server::start_with(root, &["--config", config.to_str().unwrap()], &[])
+    }
+
     /// Starts a server on `root/data` with extra flags and environment.
     pub fn start_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let data_dir = env

@@ -18,7 +18,7 @@ const WRITERS: usize = 6;
 #[test]
 fn kill_9_never_loses_an_acknowledged_post() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path());
+    let mut server = Server::start_unlimited(dir.path());
     let alice = server.user("alice");
     let token = alice.token.clone().unwrap();
     let mut acknowledged: Vec<String> = Vec::new();
@@ -59,7 +59,7 @@ fn kill_9_never_loses_an_acknowledged_post() {
         assert!(!round_acks.is_empty(), "round {round}: some posts were acknowledged before the kill");
         acknowledged.extend(round_acks);
 
-        server = Server::start(dir.path());
+        server = Server::start_unlimited(dir.path());
         let mut api = server.anon();
         api.token = Some(token.clone());
         for id in &acknowledged {
