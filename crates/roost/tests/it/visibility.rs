@@ -136,3 +136,95 @@ fn nothing_is_readable_signed_out() {
     forged.token = Some("0".repeat(64));
     assert_eq!(forged.get("/api/v1/timelines/home").status, 401);
 }
+
+/// Another member's private things answer 404 to an outsider on every endpoint that names
+/// them, never 403: whether they exist does not leak. (The owner reaches each one, so every
+/// 404 here is about visibility, not a wrong path.)
+#[test]
+fn others_private_resources_are_404_not_403() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_unlimited(dir.path());
+    let owner = server.user("owner");
+    let friend = server.user("friend");
+    let outsider = server.user("outsider");
+    friend.post(&format!("/api/v1/accounts/{}/follow", owner.id));
+
+    let private = owner.status_with(&[("status", "followers only"), ("visibility", "private")]);
+    let direct = owner.status_with(&[("status", "@friend between us"), ("visibility", "direct")]);
+    let poll = owner.post_json(
+        "/api/v1/statuses",
+        &serde_json::json!({"status": "private poll", "visibility": "private",
+                            "poll": {"options": ["a", "b"], "expires_in": 3600}}),
+    );
+    assert_eq!(poll.status, 200, "{:?}", poll.json);
+    let poll = poll.json["id"].as_str().unwrap().to_string();
+    let list = owner.post_form("/api/v1/lists", &[("title", "mine")]).json["id"].as_str().unwrap().to_string();
+    let notification = owner.get("/api/v1/notifications").json[0]["id"].as_str().unwrap().to_string();
+    let conversation = owner.get("/api/v1/conversations").json[0]["id"].as_str().unwrap().to_string();
+
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    for post in [&private, &direct, &poll] {
+        for (method, suffix) in [
+            ("GET", ""),
+            ("PUT", ""),
+            ("DELETE", ""),
+            ("GET", "/context"),
+            ("GET", "/history"),
+            ("GET", "/source"),
+            ("GET", "/favourited_by"),
+            ("GET", "/reblogged_by"),
+            ("POST", "/favourite"),
+            ("POST", "/unfavourite"),
+            ("POST", "/reblog"),
+            ("POST", "/unreblog"),
+            ("POST", "/bookmark"),
+            ("POST", "/unbookmark"),
+            ("POST", "/pin"),
+            ("POST", "/unpin"),
+        ] {
+            cases.push((method, format!("/api/v1/statuses/{post}{suffix}")));
+        }
+    }
+    cases.extend([
+        ("GET", format!("/api/v1/polls/{poll}")),
+        ("POST", format!("/api/v1/polls/{poll}/votes?choices[]=0")),
+        ("POST", format!("/api/v1/statuses?status=reply&in_reply_to_id={private}")),
+        ("POST", format!("/api/v1/statuses?status=quote&quoted_status_id={direct}")),
+        ("POST", format!("/api/v1/reports?account_id={}&status_ids[]={private}", owner.id)),
+        ("GET", format!("/api/v1/lists/{list}")),
+        ("PUT", format!("/api/v1/lists/{list}?title=x")),
+        ("DELETE", format!("/api/v1/lists/{list}")),
+        ("GET", format!("/api/v1/lists/{list}/accounts")),
+        ("POST", format!("/api/v1/lists/{list}/accounts?account_ids[]={}", friend.id)),
+        ("GET", format!("/api/v1/timelines/list/{list}")),
+        ("GET", format!("/api/v1/notifications/{notification}")),
+        ("POST", format!("/api/v1/notifications/{notification}/dismiss")),
+        ("POST", format!("/api/v1/conversations/{conversation}/read")),
+        ("DELETE", format!("/api/v1/conversations/{conversation}")),
+        ("POST", format!("/api/v1/follow_requests/{}/authorize", owner.id)),
+        ("POST", format!("/api/v1/follow_requests/{}/reject", owner.id)),
+    ]);
+    let send = |api: &crate::common::Api, method: &str, path: &str| {
+        let mut req = api.http.request(method.parse().unwrap(), format!("{}{path}", api.base));
+        if method == "PUT" && path.starts_with("/api/v1/statuses/") {
+            req = req.form(&[("status", "changed")]);
+        }
+        let r = req.bearer_auth(api.token.as_ref().unwrap()).send().unwrap();
+        r.status().as_u16()
+    };
+    for (method, path) in &cases {
+        assert_eq!(send(&outsider, method, path), 404, "{method} {path} as an outsider");
+    }
+    // The same things exist: their owner (or the friend they are shared with) reaches them.
+    for (method, path) in [
+        ("GET", format!("/api/v1/statuses/{private}")),
+        ("GET", format!("/api/v1/statuses/{direct}/context")),
+        ("GET", format!("/api/v1/polls/{poll}")),
+        ("GET", format!("/api/v1/lists/{list}")),
+        ("GET", format!("/api/v1/notifications/{notification}")),
+    ] {
+        assert_eq!(send(&owner, method, &path), 200, "{method} {path} as its owner");
+    }
+    assert_eq!(send(&friend, "GET", &format!("/api/v1/statuses/{private}")), 200);
+    assert_eq!(send(&friend, "GET", &format!("/api/v1/statuses/{direct}")), 200);
+}
