@@ -308,6 +308,41 @@ class Roost(unittest.TestCase):
         with self.assertRaises(MastodonAPIError):
             self.carol.report(self.bob_id, status_ids=[self.alice.status_post("alice's")["id"]])
 
+    def test_filters_hide_and_warn(self):
+        erin = sign_in("erin")
+        erin.account_follow(self.bob_id)
+        hide = erin.create_filter_v2("no spoilers", ["home"], filter_action="hide",
+                                     keywords_attributes=[{"keyword": "finale", "whole_word": True}])
+        warn = erin.create_filter_v2("careful", ["home", "public"], filter_action="warn",
+                                     keywords_attributes=[{"keyword": "crypto", "whole_word": False}])
+        self.assertEqual([k["keyword"] for k in hide["keywords"]], ["finale"])
+        hidden = self.bob.status_post("the finale was wild")
+        warned = self.bob.status_post("cryptocurrency talk")
+        plain = self.bob.status_post("nothing to see")
+        home = {s["id"]: s for s in erin.timeline_home(limit=40)}
+        self.assertNotIn(hidden["id"], home, "hide leaves it out")
+        self.assertIn(plain["id"], home)
+        [result] = home[warned["id"]]["filtered"]
+        self.assertEqual((result["filter"]["title"], result["keyword_matches"]), ("careful", ["crypto"]))
+        self.assertEqual(home[plain["id"]]["filtered"], [])
+        # Only in their contexts: the public timeline shows the hidden one.
+        self.assertIn(hidden["id"], [s["id"] for s in erin.timeline_local(limit=40)])
+
+        kw = erin.add_filter_keyword_v2(hide["id"], "ending", whole_word=False)
+        self.assertEqual(len(erin.filter_keywords_v2(hide["id"])), 2)
+        erin.delete_filter_keyword_v2(kw["id"])
+        entry = erin.add_filter_status_v2(warn["id"], plain["id"])
+        self.assertEqual(entry["status_id"], plain["id"])
+        home = {s["id"]: s for s in erin.timeline_home(limit=40)}
+        self.assertEqual(home[plain["id"]]["filtered"][0]["status_matches"], [entry["id"]])
+        erin.delete_filter_status_v2(entry["id"])
+        updated = erin.update_filter_v2(hide["id"], title="renamed", filter_action="warn")
+        self.assertEqual((updated["title"], updated["filter_action"]), ("renamed", "warn"))
+        self.assertIn(hidden["id"], [s["id"] for s in erin.timeline_home(limit=40)])
+        erin.delete_filter_v2(hide["id"])
+        erin.delete_filter_v2(warn["id"])
+        self.assertEqual(erin.filters_v2(), [])
+
     def test_pinned_posts(self):
         posts = [self.bob.status_post(f"pin candidate {i}") for i in range(2)]
         for p in posts:

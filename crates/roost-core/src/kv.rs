@@ -113,11 +113,13 @@ pub enum Table {
     OpenReport = 47,
     /// (expires at, muter, muted) → () : mutes that lift by themselves, soonest first
     MuteExpiry = 48,
+    /// (account, filter id) → `Filter`
+    Filter = 49,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 48] = [
+    pub const ALL: [Table; 49] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -166,6 +168,7 @@ impl Table {
         Table::Report,
         Table::OpenReport,
         Table::MuteExpiry,
+        Table::Filter,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -218,3 +218,18 @@ pub struct Report {
     pub created_at: Millis,
     pub resolved: bool,
 }
+
+/// A member's filter: posts matching its keywords (or naming its posts) in its contexts are
+/// hidden or shown behind a warning, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub id: Id,
+    pub title: String,
+    pub contexts: Vec<roost_types::FilterContext>,
+    pub action: roost_types::FilterAction,
+    pub expires_at: Option<Millis>,
+    /// (keyword ID, keyword, whole word)
+    pub keywords: Vec<(Id, String, bool)>,
+    /// (entry ID, post)
+    pub statuses: Vec<(Id, Id)>,
+}

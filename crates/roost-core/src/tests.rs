@@ -466,6 +466,42 @@ fn timed_mutes_lift_by_the_logs_clock() {
 }
 
 #[test]
+fn filters_keep_item_ids_across_updates_and_match_words() {
+    let mut w = World::new();
+    let (a, b) = (w.user("a"), w.user("b"));
+    let ends = w.now + 1_000;
+    let spec = |keywords: Vec<(Option<Id>, String, bool)>| roost_types::FilterSpec {
+        title: "f".into(),
+        contexts: vec![roost_types::FilterContext::Home],
+        action: roost_types::FilterAction::Hide,
+        expires_at: Some(ends),
+        keywords,
+        statuses: vec![],
+    };
+    let f = w.id(Command::SaveFilter { account: a, filter: None, spec: spec(vec![(None, "Rust".into(), true)]) });
+    let saved = crate::filters::filter(&w.t, a, f).unwrap().unwrap();
+    let kid = saved.keywords[0].0;
+    let next = spec(vec![(Some(kid), "Rust".into(), true), (None, "go".into(), false)]);
+    w.run(Command::SaveFilter { account: a, filter: Some(f), spec: next });
+    let saved = crate::filters::filter(&w.t, a, f).unwrap().unwrap();
+    assert_eq!(saved.keywords[0].0, kid, "a kept keyword keeps its ID");
+    assert_ne!(saved.keywords[1].0, kid);
+    assert_eq!(
+        w.run(Command::SaveFilter { account: b, filter: Some(f), spec: spec(vec![]) }),
+        Outcome::Rejected(Rejection::NotFound),
+        "not b's filter"
+    );
+    let p = w.post(b, "I like rust, and goats");
+    let s = query::status(&w.t, p).unwrap().unwrap();
+    let all = crate::filters::filters(&w.t, a).unwrap();
+    let active = crate::filters::active(&all, roost_types::FilterContext::Home, w.now);
+    let found = crate::filters::matches(&active, &s);
+    assert_eq!(found[0].keywords, vec!["Rust", "go"], "whole word, and part of a word");
+    assert!(crate::filters::active(&all, roost_types::FilterContext::Public, w.now).is_empty());
+    assert!(crate::filters::active(&all, roost_types::FilterContext::Home, ends).is_empty(), "expired");
+}
+
+#[test]
 fn usernames_are_unique_ignoring_case() {
     let mut w = World::new();
     w.user("Alice");

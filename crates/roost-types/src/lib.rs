@@ -291,6 +291,17 @@ pub enum Command {
         account: Id,
         tag: String,
     },
+    /// Creates a filter, or (with `filter`) replaces one of the account's filters with `spec`;
+    /// keywords without an ID are new.
+    SaveFilter {
+        account: Id,
+        filter: Option<Id>,
+        spec: FilterSpec,
+    },
+    DeleteFilter {
+        account: Id,
+        filter: Id,
+    },
     /// Mutes an account, until `expires_at` if given (the first command applied at or after
     /// that time lifts it). Replaces `Mute`, which stays for the log's older entries.
     MuteFor {
@@ -355,6 +366,79 @@ pub const MAX_PINNED: usize = 5;
 
 /// How long an authorization code may be redeemed: ten minutes, as RFC 6749 recommends at most.
 pub const AUTH_CODE_LIFETIME_MS: Millis = 10 * 60 * 1000;
+
+/// Where a filter applies, as Mastodon names the contexts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilterContext {
+    Home,
+    Notifications,
+    Public,
+    Thread,
+    Account,
+}
+
+impl FilterContext {
+    pub const ALL: [FilterContext; 5] = [
+        FilterContext::Home,
+        FilterContext::Notifications,
+        FilterContext::Public,
+        FilterContext::Thread,
+        FilterContext::Account,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterContext::Home => "home",
+            FilterContext::Notifications => "notifications",
+            FilterContext::Public => "public",
+            FilterContext::Thread => "thread",
+            FilterContext::Account => "account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FilterContext> {
+        FilterContext::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What a matching filter does: show the post behind a warning, hide it, or blur its media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilterAction {
+    Warn,
+    Hide,
+    Blur,
+}
+
+impl FilterAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterAction::Warn => "warn",
+            FilterAction::Hide => "hide",
+            FilterAction::Blur => "blur",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FilterAction> {
+        [FilterAction::Warn, FilterAction::Hide, FilterAction::Blur].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A filter as its owner describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterSpec {
+    pub title: String,
+    pub contexts: Vec<FilterContext>,
+    pub action: FilterAction,
+    pub expires_at: Option<Millis>,
+    /// (existing keyword ID, keyword, whole word)
+    pub keywords: Vec<(Option<Id>, String, bool)>,
+    /// (existing entry ID, post)
+    pub statuses: Vec<(Option<Id>, Id)>,
+}
+
+/// Filters per account, and keywords or posts per filter.
+pub const MAX_FILTERS: usize = 100;
+pub const MAX_FILTER_ITEMS: usize = 100;
 
 /// Why something is reported, as Mastodon's categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

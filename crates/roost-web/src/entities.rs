@@ -207,13 +207,78 @@ struct ViewerStatusJson<'a> {
     muted: bool,
     bookmarked: bool,
     pinned: bool,
-    filtered: [(); 0],
+    filtered: Vec<FilterResultJson>,
     /// Polls change with every vote and show the viewer's own votes, so they are rendered here
     /// rather than in the shared, cached part.
     poll: Option<PollJson>,
     /// The source text: only in the response to a delete (for "delete and redraft").
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+}
+
+/// Mastodon's Filter entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterJson {
+    pub id: String,
+    pub title: String,
+    pub context: Vec<&'static str>,
+    pub expires_at: Option<String>,
+    pub filter_action: &'static str,
+    pub keywords: Vec<FilterKeywordJson>,
+    pub statuses: Vec<FilterStatusJson>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterKeywordJson {
+    pub id: String,
+    pub keyword: String,
+    pub whole_word: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterStatusJson {
+    pub id: String,
+    pub status_id: String,
+}
+
+pub fn filter_json(f: &roost_core::model::Filter) -> FilterJson {
+    FilterJson {
+        id: f.id.to_string(),
+        title: f.title.clone(),
+        context: f.contexts.iter().map(|c| c.as_str()).collect(),
+        expires_at: f.expires_at.map(iso),
+        filter_action: f.action.as_str(),
+        keywords: f
+            .keywords
+            .iter()
+            .map(|(id, keyword, whole_word)| FilterKeywordJson {
+                id: id.to_string(),
+                keyword: keyword.clone(),
+                whole_word: *whole_word,
+            })
+            .collect(),
+        statuses: f
+            .statuses
+            .iter()
+            .map(|(id, status)| FilterStatusJson { id: id.to_string(), status_id: status.to_string() })
+            .collect(),
+    }
+}
+
+/// Mastodon's FilterResult: which filter matched a post, and how.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterResultJson {
+    filter: FilterJson,
+    keyword_matches: Vec<String>,
+    status_matches: Vec<String>,
+}
+
+fn filter_result(m: &roost_core::filters::Match<'_>) -> FilterResultJson {
+    FilterResultJson {
+        filter: filter_json(m.filter),
+        keyword_matches: m.keywords.iter().map(|k| k.to_string()).collect(),
+        status_matches: m.statuses.iter().map(Id::to_string).collect(),
+    }
 }
 
 /// Mastodon's Poll entity, as one viewer sees it.
@@ -350,6 +415,8 @@ pub struct Renderer<'a, T: ReadTables> {
     accounts: HashMap<Id, Option<Arc<RenderedAccount>>>,
     /// Whether the viewer has any bookmark (decided once per request).
     has_bookmarks: Option<bool>,
+    /// The viewer's filters in force for this request's context (see [`Renderer::filtering`]).
+    filters: Vec<roost_core::model::Filter>,
 }
 
 impl<'a, T: ReadTables> Renderer<'a, T> {
@@ -361,7 +428,17 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             cache: state.entities(),
             accounts: HashMap::new(),
             has_bookmarks: None,
+            filters: Vec::new(),
         }
+    }
+
+    /// Applies the viewer's filters for `context` to the posts rendered from now on: posts a
+    /// `hide` filter matches are left out, others carry their matches in `filtered`.
+    pub fn filtering(mut self, context: roost_types::FilterContext) -> ApiResult<Self> {
+        let now = crate::service::now_ms();
+        let all = roost_core::filters::filters(self.view, self.viewer)?;
+        self.filters = roost_core::filters::active(&all, context, now).into_iter().cloned().collect();
+        Ok(self)
     }
 
     pub fn account_url(&self, username: &str) -> String {
@@ -560,14 +637,31 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         Ok(render_text(text, &self.cfg.public_url, &mentions))
     }
 
-    /// A post as the viewer sees it; `None` if its author is gone.
+    /// A post as the viewer sees it; `None` if its author is gone or a `hide` filter of the
+    /// viewer's matches it.
     pub fn status(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<StatusJson>> {
-        self.status_with(s, original, None)
+        let filtered = if self.filters.is_empty() {
+            Vec::new()
+        } else {
+            let active: Vec<&roost_core::model::Filter> = self.filters.iter().collect();
+            let found = roost_core::filters::matches(&active, original.unwrap_or(s));
+            if found.iter().any(|m| m.filter.action == roost_types::FilterAction::Hide) {
+                return Ok(None);
+            }
+            found.iter().map(|m| filter_result(m)).collect()
+        };
+        self.status_with(s, original, None, filtered)
     }
 
     /// A post with its source text, as the response to deleting it.
     pub fn deleted_status(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<StatusJson>> {
-        self.status_with(s, original, Some(&s.text))
+        self.status_with(s, original, Some(&s.text), Vec::new())
+    }
+
+    /// A post inside another (what a reblog shares, what a quote quotes): filters apply to the
+    /// outer post only.
+    fn inner_status(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<StatusJson>> {
+        self.status_with(s, original, None, Vec::new())
     }
 
     fn status_with(
@@ -575,9 +669,10 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         s: &Status,
         original: Option<&Status>,
         text: Option<&str>,
+        filtered: Vec<FilterResultJson>,
     ) -> ApiResult<Option<StatusJson>> {
         let reblog = match original {
-            Some(o) => match self.status(o, None)? {
+            Some(o) => match self.inner_status(o, None)? {
                 Some(j) => Some(j),
                 None => return Ok(None),
             },
@@ -587,7 +682,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         let shared = self.shared_status(s, &author)?;
         let quote = match s.quote_of {
             Some(q) => Some(match query::visible_status(self.view, self.viewer, q)? {
-                Some((qs, qo)) => self.status(&qs, qo.as_ref())?,
+                Some((qs, qo)) => self.inner_status(&qs, qo.as_ref())?,
                 None => None,
             }),
             None => None,
@@ -605,7 +700,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             bookmarked: mine.bookmarked,
             // Only one's own posts can be pinned, so others' need no lookup.
             pinned: original.is_none() && s.author == self.viewer && query::is_pinned(self.view, self.viewer, s.id)?,
-            filtered: [],
+            filtered,
             poll: self.poll(s)?,
             text,
         })

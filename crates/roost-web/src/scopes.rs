@@ -56,6 +56,23 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/lists" | "/api/v1/lists/{id}" | "/api/v1/lists/{id}/accounts" => &["write:lists"],
         "/api/v1/accounts/{id}/lists" | "/api/v1/timelines/list/{id}" => &["read:lists"],
         "/api/v1/reports" => &["write:reports"],
+        "/api/v1/filters"
+        | "/api/v2/filters"
+        | "/api/v2/filters/{id}"
+        | "/api/v2/filters/{id}/keywords"
+        | "/api/v2/filters/{id}/statuses"
+        | "/api/v2/filters/keywords/{id}"
+        | "/api/v2/filters/statuses/{id}"
+            if get =>
+        {
+            &["read:filters"]
+        }
+        "/api/v2/filters"
+        | "/api/v2/filters/{id}"
+        | "/api/v2/filters/{id}/keywords"
+        | "/api/v2/filters/{id}/statuses"
+        | "/api/v2/filters/keywords/{id}"
+        | "/api/v2/filters/statuses/{id}" => &["write:filters"],
         "/api/v1/conversations" => &["read:statuses"],
         "/api/v1/conversations/{id}" | "/api/v1/conversations/{id}/read" => &["write:conversations"],
         "/api/v2/search" => &["read:search"],

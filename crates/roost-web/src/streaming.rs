@@ -16,7 +16,7 @@ use roost_core::effects::Event;
 use roost_core::query;
 use roost_core::visibility::Viewer;
 use roost_raft::state_machine::Events;
-use roost_types::{Id, Visibility};
+use roost_types::{FilterContext, Id, Visibility};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::entities::Renderer;
@@ -437,11 +437,13 @@ impl Session {
     }
 
     /// Renders a new or edited post once per stream that shows it to the viewer: at most twice
-    /// (as the home timeline shows it, and as public ones do).
+    /// (as the home timeline shows it, and as public ones do, each with the viewer's filters for
+    /// that context).
     fn post_messages<T: roost_core::ReadTables>(
         &self,
         viewer: &mut Viewer<'_, T>,
-        renderer: &mut Renderer<'_, T>,
+        home_renderer: &mut Renderer<'_, T>,
+        public_renderer: &mut Renderer<'_, T>,
         post: &PostEvent<'_>,
         event: &'static str,
         push: &mut dyn FnMut(&Stream, &'static str, &str),
@@ -453,7 +455,7 @@ impl Session {
                 Stream::User if post.in_home => {
                     if home_json.is_none() {
                         home_json = Some(match query::home_entry(viewer, post.status)? {
-                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            Some((s, o)) => home_renderer.status(&s, o.as_ref())?,
                             None => None,
                         });
                     }
@@ -462,7 +464,7 @@ impl Session {
                 Stream::Public { .. } if post.public && stream.carries_posts() => {
                     if public_json.is_none() {
                         public_json = Some(match query::public_entry(viewer, post.status, None)? {
-                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            Some((s, o)) => public_renderer.status(&s, o.as_ref())?,
                             None => None,
                         });
                     }
@@ -471,7 +473,7 @@ impl Session {
                 Stream::Hashtag { tag, .. } if post.public && post.tags.contains(tag) => {
                     if public_json.is_none() {
                         public_json = Some(match query::public_entry(viewer, post.status, Some(tag))? {
-                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            Some((s, o)) => public_renderer.status(&s, o.as_ref())?,
                             None => None,
                         });
                     }
@@ -487,7 +489,7 @@ impl Session {
                     // Shown as home shows it: the same viewer, the same record.
                     if home_json.is_none() {
                         home_json = Some(match query::home_entry(viewer, post.status)? {
-                            Some((s, o)) => renderer.status(&s, o.as_ref())?,
+                            Some((s, o)) => home_renderer.status(&s, o.as_ref())?,
                             None => None,
                         });
                     }
@@ -509,6 +511,7 @@ impl Session {
         let me = self.account;
         let mut viewer = Viewer::new(&view, me);
         let mut renderer = Renderer::new(&view, me, &self.state);
+        let mut notes_renderer = None;
         let mut out = Vec::new();
         let mut push = |stream: &Stream, event: &'static str, payload: &str| {
             out.push(Message { stream: stream.names(), event, payload: payload.to_string() })
@@ -516,12 +519,16 @@ impl Session {
         match event {
             Event::Posted { status, home, public, tags } => {
                 let post = PostEvent { status: *status, in_home: home.contains(&me), public: *public, tags };
-                self.post_messages(&mut viewer, &mut renderer, &post, "update", &mut push)?;
+                let mut home_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Home)?;
+                let mut public_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Public)?;
+                self.post_messages(&mut viewer, &mut home_r, &mut public_r, &post, "update", &mut push)?;
             }
             // An edit reaches whoever the post reaches now (the home check asks the timeline's rule).
             Event::Edited { status, public, tags } => {
                 let post = PostEvent { status: *status, in_home: true, public: *public, tags };
-                self.post_messages(&mut viewer, &mut renderer, &post, "status.update", &mut push)?;
+                let mut home_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Home)?;
+                let mut public_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Public)?;
+                self.post_messages(&mut viewer, &mut home_r, &mut public_r, &post, "status.update", &mut push)?;
             }
             Event::Deleted { status } => {
                 let id = status.id.to_string();
@@ -548,8 +555,13 @@ impl Session {
                         || (matches!(s, Stream::User) && scopes::satisfies(&self.scopes, &["read:notifications"]))
                 };
                 if self.subs.iter().any(wants) {
+                    let r = match &mut notes_renderer {
+                        Some(r) => r,
+                        None => notes_renderer
+                            .insert(Renderer::new(&view, me, &self.state).filtering(FilterContext::Notifications)?),
+                    };
                     let json = match query::notification(&view, me, *notification)? {
-                        Some((n, shown)) => renderer.notification(&n, shown.as_ref())?,
+                        Some((n, shown)) => r.notification(&n, shown.as_ref())?,
                         None => None,
                     };
                     if let Some(n) = json {

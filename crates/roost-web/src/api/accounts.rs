@@ -169,7 +169,16 @@ pub async fn statuses(
         exclude_reblogs: p.exclude_reblogs.unwrap_or(false),
     };
     let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+    super::status_page(
+        &state,
+        &view,
+        user.id(),
+        &uri,
+        &items,
+        |s| s.0.id,
+        |s| s,
+        Some(roost_types::FilterContext::Account),
+    )
 }
 
 pub(super) fn account_page(

@@ -193,5 +193,14 @@ pub async fn timeline(
     let list = own_list(&state, &user, &id)?;
     let view = state.node().read()?;
     let items = query::list_timeline(&view, user.id(), list.id, &p.page(MAX_LIMIT))?.ok_or(ApiError::NotFound)?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+    super::status_page(
+        &state,
+        &view,
+        user.id(),
+        &uri,
+        &items,
+        |s| s.0.id,
+        |s| s,
+        Some(roost_types::FilterContext::Home),
+    )
 }

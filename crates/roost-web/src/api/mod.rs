@@ -5,6 +5,7 @@ mod accounts;
 mod authorize;
 pub(crate) mod conversations;
 mod discover;
+mod filters;
 mod instance;
 mod lists;
 mod markers;
@@ -126,6 +127,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/timelines/tag/{hashtag}", get(timelines::tag))
         .route("/api/v1/timelines/list/{id}", get(lists::timeline))
         .route("/api/v1/reports", post(reports::create))
+        .route("/api/v1/filters", get(filters::index_v1))
+        .route("/api/v2/filters", get(filters::index).post(filters::create))
+        .route("/api/v2/filters/{id}", get(filters::show).put(filters::update).delete(filters::delete))
+        .route("/api/v2/filters/{id}/keywords", get(filters::keywords).post(filters::add_keyword))
+        .route("/api/v2/filters/{id}/statuses", get(filters::statuses).post(filters::add_status))
+        .route(
+            "/api/v2/filters/keywords/{id}",
+            get(filters::keyword).put(filters::update_keyword).delete(filters::delete_keyword),
+        )
+        .route("/api/v2/filters/statuses/{id}", get(filters::status).delete(filters::delete_status))
         .route("/api/v1/conversations", get(conversations::index))
         .route("/api/v1/conversations/{id}", axum::routing::delete(conversations::remove))
         .route("/api/v1/conversations/{id}/read", post(conversations::read))
@@ -204,6 +215,7 @@ async fn header() -> impl IntoResponse {
 
 /// A page of posts with its `Link` header. `key` gives each item's paging ID (the post's own,
 /// or that of the favourite or bookmark that lists it) and `shown` the post to render.
+#[allow(clippy::too_many_arguments)] // each caller names every part; a struct would only rename them
 pub(crate) fn status_page<T>(
     state: &AppState,
     view: &roost_raft::ReadView,
@@ -212,9 +224,14 @@ pub(crate) fn status_page<T>(
     items: &[T],
     key: impl Fn(&T) -> Id,
     shown: impl Fn(&T) -> &roost_core::query::Shown,
+    context: Option<roost_types::FilterContext>,
 ) -> Result<crate::paging::StatusPage, ApiError> {
     let link = crate::paging::link_header(state.config(), uri, items, key);
-    let json = crate::entities::Renderer::new(view, viewer, state).statuses(items.iter().map(shown))?;
+    let mut r = crate::entities::Renderer::new(view, viewer, state);
+    if let Some(context) = context {
+        r = r.filtering(context)?;
+    }
+    let json = r.statuses(items.iter().map(shown))?;
     Ok(crate::paging::StatusPage(json, link))
 }
 

@@ -49,7 +49,7 @@ pub async fn list(
     let view = state.node().read()?;
     let items = query::notifications(&view, user.id(), &filter, &p.page.page(80))?;
     let link = link_header(state.config(), &uri, &items, |n| n.0.id);
-    let mut r = Renderer::new(&view, user.id(), &state);
+    let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Notifications)?;
     let mut out = Vec::with_capacity(items.len());
     for (n, shown) in &items {
         if let Some(j) = r.notification(n, shown.as_ref())? {

@@ -384,7 +384,7 @@ pub async fn context(State(state): State<AppState>, user: User, Path(id): Path<S
     let id = parse_id(&id)?;
     let view = state.node().read()?;
     let (ancestors, descendants) = query::context(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    let mut r = Renderer::new(&view, user.id(), &state);
+    let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Thread)?;
     let render = |r: &mut Renderer<'_, ReadView>, list: Vec<roost_core::model::Status>| -> ApiResult<Vec<StatusJson>> {
         let mut out = Vec::with_capacity(list.len());
         for s in list {
@@ -546,7 +546,7 @@ pub async fn favourites(
 ) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::favourites(&view, user.id(), &p.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)
+    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1, None)
 }
 
 pub async fn bookmarks(
@@ -557,5 +557,5 @@ pub async fn bookmarks(
 ) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::bookmarks(&view, user.id(), &p.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1)
+    super::status_page(&state, &view, user.id(), &uri, &items, |i| i.0, |i| &i.1, None)
 }

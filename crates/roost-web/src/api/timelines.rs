@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use roost_core::query;
+use roost_types::FilterContext;
 use serde::Deserialize;
 
 use crate::auth::User;
@@ -19,7 +20,7 @@ pub async fn home(
 ) -> ApiResult<StatusPage> {
     let view = state.node().read()?;
     let items = query::home(&view, state.node().home(), user.id(), &p.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s, Some(FilterContext::Home))
 }
 
 #[derive(Deserialize)]
@@ -45,7 +46,7 @@ pub async fn public(
     }
     let view = state.node().read()?;
     let items = query::public(&view, user.id(), &p.page.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s, Some(FilterContext::Public))
 }
 
 pub async fn tag(
@@ -64,5 +65,5 @@ pub async fn tag(
     }
     let view = state.node().read()?;
     let items = query::tag(&view, user.id(), name, &p.page.page(MAX_LIMIT))?;
-    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s)
+    super::status_page(&state, &view, user.id(), &uri, &items, |s| s.0.id, |s| s, Some(FilterContext::Public))
 }
