@@ -23,6 +23,8 @@ pub enum Event {
     Edited { status: Id, public: bool, tags: Vec<String> },
     /// A direct conversation of `account` gained (or lost) a message.
     Conversation { account: Id, conversation: Id },
+    /// `account` changed its filters (clients refetch them).
+    FiltersChanged { account: Id },
     /// A notification was created for `account`.
     Notified { account: Id, notification: Id },
 }

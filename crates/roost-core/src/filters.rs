@@ -8,6 +8,7 @@ use std::ops::Bound;
 
 use roost_types::{FilterContext, FilterSpec, Id, Millis, Outcome, Rejection, MAX_FILTERS};
 
+use crate::effects::{EffectSink, Event};
 use crate::ids::next_id;
 use crate::kv::{bound_ref, collect_keys, get_value, k1, k2, prefix_bounds, put_value, Dir, ReadTables, Table, Tables};
 use crate::model::{Filter, Status};
@@ -19,6 +20,7 @@ pub(crate) fn save(
     account: Id,
     filter: Option<Id>,
     spec: &FilterSpec,
+    fx: &mut dyn EffectSink,
 ) -> Result<Outcome> {
     if query::account(t, account)?.is_none() {
         return Ok(Outcome::Rejected(Rejection::NotFound));
@@ -69,11 +71,13 @@ pub(crate) fn save(
         statuses,
     };
     put_value(t, Table::Filter, &k2(account, id), &record)?;
+    fx.event(Event::FiltersChanged { account });
     Ok(Outcome::created(id))
 }
 
-pub(crate) fn delete(t: &mut impl Tables, account: Id, filter: Id) -> Result<Outcome> {
+pub(crate) fn delete(t: &mut impl Tables, account: Id, filter: Id, fx: &mut dyn EffectSink) -> Result<Outcome> {
     if t.delete(Table::Filter, &k2(account, filter))? {
+        fx.event(Event::FiltersChanged { account });
         Ok(Outcome::done())
     } else {
         Ok(Outcome::Rejected(Rejection::NotFound))

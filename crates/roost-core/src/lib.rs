@@ -110,8 +110,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::RemoveFromList { account, list, members } => lists::remove(t, *account, *list, members),
         Command::FollowTag { account, tag } => social::follow_tag(t, at, *account, tag),
         Command::UnfollowTag { account, tag } => social::unfollow_tag(t, *account, tag),
-        Command::SaveFilter { account, filter, spec } => filters::save(t, at, *account, *filter, spec),
-        Command::DeleteFilter { account, filter } => filters::delete(t, *account, *filter),
+        Command::SaveFilter { account, filter, spec } => filters::save(t, at, *account, *filter, spec, fx),
+        Command::DeleteFilter { account, filter } => filters::delete(t, *account, *filter, fx),
         Command::CreateReport { reporter, target, statuses, comment, category } => {
             social::report(t, at, *reporter, *target, statuses, comment, *category)
         }

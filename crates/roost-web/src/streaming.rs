@@ -271,7 +271,9 @@ impl Hub {
                 }
                 // Anyone might have seen it; each connection checks whether its viewer could.
                 Event::Deleted { .. } | Event::Edited { .. } => targets.extend(r.conns.keys().copied()),
-                Event::Notified { account, .. } | Event::Conversation { account, .. } => {
+                Event::Notified { account, .. }
+                | Event::Conversation { account, .. }
+                | Event::FiltersChanged { account } => {
                     if let Some(c) = r.by_account.get(account) {
                         targets.extend_from_slice(c);
                     }
@@ -590,6 +592,12 @@ impl Session {
                 }
             }
             Event::Conversation { .. } => {}
+            Event::FiltersChanged { account } if *account == me => {
+                if self.subs.contains(&Stream::User) {
+                    push(&Stream::User, "filters_changed", "");
+                }
+            }
+            Event::FiltersChanged { .. } => {}
         }
         Ok(out)
     }

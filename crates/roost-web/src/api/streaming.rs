@@ -166,6 +166,10 @@ fn handle_client_message(session: &mut Session, text: &str) -> Option<String> {
 }
 
 fn event_json(m: &Message) -> String {
+    // Events without a payload (`filters_changed`) carry none, as on Mastodon.
+    if m.payload.is_empty() {
+        return json!({ "stream": m.stream, "event": m.event }).to_string();
+    }
     json!({ "stream": m.stream, "event": m.event, "payload": m.payload }).to_string()
 }
 
@@ -226,7 +230,9 @@ struct Feed {
 async fn next_sse(mut f: Feed) -> Option<(Result<SseEvent, Infallible>, Feed)> {
     loop {
         if let Some(m) = f.pending.pop_front() {
-            let event = SseEvent::default().event(m.event).data(m.payload);
+            // EventSource drops events without data; Mastodon sends `undefined` for none.
+            let data = if m.payload.is_empty() { "undefined".to_string() } else { m.payload };
+            let event = SseEvent::default().event(m.event).data(data);
             return Some((Ok(event), f));
         }
         if f.done {

@@ -79,6 +79,17 @@ fn the_user_stream_carries_home_posts_notifications_and_deletions() {
     carol.post(&format!("/api/v1/accounts/{}/follow", alice.id));
     let n = only.next();
     assert_eq!((n.event.as_str(), n.json()["type"].as_str()), ("notification", Some("follow")));
+
+    // Changing a filter tells the user stream, so that apps refetch them.
+    let r = alice.post_json("/api/v2/filters", &serde_json::json!({"title": "f", "context": ["home"]}));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let changed = loop {
+        let e = events.next();
+        if e.event == "filters_changed" {
+            break e;
+        }
+    };
+    assert_eq!(changed.payload, "undefined", "no payload, as Mastodon sends it");
 }
 
 #[test]
