@@ -184,3 +184,75 @@ fn streams_need_a_user_token_with_a_read_scope() {
     assert_eq!(r.status, 200);
     assert_eq!(alice.try_sse("/api/v1/streaming/user").0, 401);
 }
+
+/// A client that stops reading fills its own queue and is dropped; the server and the other
+/// clients go on as if nothing happened.
+#[test]
+fn a_client_that_stops_reading_is_dropped_without_slowing_others() {
+    use std::io::Read;
+    use tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_unlimited(dir.path());
+    let poster = server.user("poster");
+    let fast = server.user("fast");
+    let slow = server.user("slow");
+
+    // The slow client: a tiny receive buffer, subscribed to public posts, never reading.
+    let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    let url = format!("ws://{addr}/api/v1/streaming?stream=public&access_token={}", slow.token.as_deref().unwrap());
+    let (mut slow_ws, _) =
+        tungstenite::client(url.into_client_request().unwrap(), stream.try_clone().unwrap()).unwrap();
+
+    let fast_events = fast.sse("/api/v1/streaming/public");
+    let text = "x".repeat(480);
+    let mut posted = Vec::new();
+    // Enough posts to fill the kernel's buffers and the slow client's queue many times over.
+    for _batch in 0..20 {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let api = poster.clone();
+                let text = text.clone();
+                std::thread::spawn(move || (0..50).map(|_| api.status(&text)).collect::<Vec<_>>())
+            })
+            .collect();
+        for h in handles {
+            posted.extend(h.join().unwrap());
+        }
+    }
+    // The fast client heard every post, in order.
+    let mut heard = Vec::new();
+    while heard.len() < posted.len() {
+        let e = fast_events.next();
+        if e.event == "update" {
+            heard.push(e.json()["id"].as_str().unwrap().to_string());
+        }
+    }
+    posted.sort();
+    let mut sorted = heard.clone();
+    sorted.sort();
+    assert_eq!(sorted, posted, "the fast client missed nothing");
+    assert_eq!(heard, sorted, "and heard it in order");
+
+    // The slow client now reads: what was queued, then the server's goodbye.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut updates = 0;
+    let close = loop {
+        match slow_ws.read() {
+            Ok(tungstenite::Message::Text(_)) => updates += 1,
+            Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(_) => break None,
+        }
+    };
+    eprintln!("the slow client read {updates} of {} posts before it was dropped", posted.len());
+    assert!(updates < posted.len(), "the slow client was dropped before the end ({updates} of {})", posted.len());
+    assert!(matches!(close, Some(1013) | None), "closed as too slow (or cut off): {close:?}");
+    let mut rest = Vec::new();
+    let _ = (&stream).read_to_end(&mut rest);
+    assert_eq!(server.anon().http.get(format!("{}/healthz", server.base)).send().unwrap().status(), 200);
+}
