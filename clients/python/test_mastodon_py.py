@@ -127,6 +127,10 @@ class Roost(unittest.TestCase):
         self.assertEqual(nodeinfo["software"]["name"], "roost")
         self.assertEqual(self.alice.app_verify_credentials()["name"], "Mastodon.py tests")
         self.assertTrue(self.alice.stream_healthy())
+        # Mastodon.py paces itself by the rate-limit headers.
+        self.alice.me()
+        self.assertEqual(self.alice.ratelimit_limit, 1500)
+        self.assertLess(self.alice.ratelimit_remaining, 1500)
 
     def test_authorization_code_flow_through_the_consent_page(self):
         client_id, client_secret = Mastodon.create_app("code flow", api_base_url=URL, scopes=["read"])
