@@ -14,7 +14,7 @@ use roost::admin::{self, AdminRequest, AdminResponse};
 use crate::dataset::{self, Authors};
 use crate::stats::{self, Latencies};
 
-const PASSWORD: &str = "benchmark password";
+pub(crate) const PASSWORD: &str = "benchmark password";
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -46,9 +46,9 @@ pub struct Options {
     seed: u64,
 }
 
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -62,7 +62,7 @@ impl Drop for Server {
 /// loading the dataset posts far faster than any member would.
 const BENCH_CONFIG: &str = "bench.toml";
 
-fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+pub(crate) fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Server> {
     if !data_dir.exists() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -98,7 +98,12 @@ fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Ser
 
 /// Runs `op(i)` for i in 0..total (or until `deadline`) on `concurrency` tasks; returns the
 /// latencies of the successful operations and the number of failures.
-async fn drive<F, Fut>(concurrency: usize, total: usize, deadline: Option<Instant>, op: F) -> (Latencies, usize)
+pub(crate) async fn drive<F, Fut>(
+    concurrency: usize,
+    total: usize,
+    deadline: Option<Instant>,
+    op: F,
+) -> (Latencies, usize)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -157,7 +162,7 @@ async fn post_as_random_author(
     Ok(())
 }
 
-async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+pub(crate) async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
         Ok(resp)

@@ -8,6 +8,7 @@ mod dataset;
 mod http;
 mod stats;
 mod storage;
+mod streaming;
 
 use std::path::PathBuf;
 
@@ -38,6 +39,8 @@ enum Cmd {
     Http(http::Options),
     /// Measure again on a dataset that `http --data-dir` left behind.
     Replay(http::ReplayOptions),
+    /// Deliver posts to many streaming connections and measure the delay.
+    Streaming(streaming::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +53,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Replay(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(http::replay(opts))
+        }
+        Cmd::Streaming(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(streaming::run(opts))
         }
     }
 }

@@ -25,6 +25,8 @@ use crate::AppState;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message a client may send (subscription requests are tiny).
 const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Bytes read from a client socket at a time.
+const READ_BUFFER: usize = 4096;
 
 #[derive(Deserialize, Default)]
 pub struct StreamParams {
@@ -62,7 +64,9 @@ pub async fn websocket(
         session.subscribe(stream)?;
     }
     // A client that sent its token as the subprotocol expects it echoed back.
-    let mut ws = ws.max_message_size(MAX_CLIENT_MESSAGE);
+    // Clients only send small subscription messages: a small read buffer (the default is
+    // 128 KiB per connection) keeps thousands of open streams cheap.
+    let mut ws = ws.max_message_size(MAX_CLIENT_MESSAGE).read_buffer_size(READ_BUFFER);
     if let Some(protocol) = headers.get(SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()) {
         if let Some(first) = protocol.split(',').map(str::trim).find(|p| !p.is_empty()) {
             ws = ws.protocols([first.to_string()]);
