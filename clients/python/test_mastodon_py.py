@@ -413,6 +413,9 @@ class Roost(unittest.TestCase):
         newer = self.alice.fetch_previous(older)
         self.assertEqual([s["id"] for s in newer], [ids[3], ids[2]])
         self.assertIn(ids[-1], [s["id"] for s in self.alice.timeline_local(limit=40)])
+        tagged = self.alice.account_statuses(self.bob_id, tagged=tag, limit=40)
+        self.assertEqual([s["id"] for s in tagged], list(reversed(ids)))
+        self.assertEqual(self.alice.account_statuses(self.bob_id, only_media=True), [])
         self.alice.account_follow(self.bob_id)
         self.assertIn(ids[-1], [s["id"] for s in self.alice.timeline_home(limit=40)])
 

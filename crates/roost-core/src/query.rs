@@ -367,9 +367,11 @@ pub fn tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, page: &Page) -
 
 /// Filters for an account's posts, as in `GET /api/v1/accounts/:id/statuses`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AccountFilter {
+pub struct AccountFilter<'a> {
     pub exclude_replies: bool,
     pub exclude_reblogs: bool,
+    /// Only posts with this hashtag (lowercase).
+    pub tagged: Option<&'a str>,
 }
 
 /// An account's posts and reblogs that the viewer may see.
@@ -377,7 +379,7 @@ pub fn account_statuses(
     t: &(impl ReadTables + ?Sized),
     viewer: Id,
     account: Id,
-    filter: AccountFilter,
+    filter: AccountFilter<'_>,
     page: &Page,
 ) -> Result<Vec<Shown>> {
     if viewer != account && visibility::blocked_either_way(t, viewer, account)? {
@@ -389,6 +391,9 @@ pub fn account_statuses(
         // A reply to oneself is part of a thread, not a reply to someone else.
         let replies_elsewhere = s.in_reply_to.is_some() && s.in_reply_to_account != Some(s.author);
         if (filter.exclude_replies && replies_elsewhere) || (filter.exclude_reblogs && o.is_some()) {
+            return Ok(None);
+        }
+        if filter.tagged.is_some_and(|t| !s.tags.iter().any(|x| x == t)) {
             return Ok(None);
         }
         Ok(Some((s, o)))

@@ -143,6 +143,10 @@ pub struct StatusesQuery {
     exclude_reblogs: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     pinned: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    only_media: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    tagged: Option<String>,
 }
 
 pub async fn statuses(
@@ -164,9 +168,15 @@ pub async fn statuses(
         let mut r = Renderer::new(&view, user.id(), &state);
         return Ok(StatusPage(r.statuses(&items)?, None));
     }
+    if p.only_media == Some(true) {
+        // Nothing has media until media attachments exist.
+        return Ok(StatusPage(Vec::new(), None));
+    }
+    let tagged = p.tagged.as_deref().map(|t| t.trim_start_matches('#').to_lowercase());
     let filter = AccountFilter {
         exclude_replies: p.exclude_replies.unwrap_or(false),
         exclude_reblogs: p.exclude_reblogs.unwrap_or(false),
+        tagged: tagged.as_deref(),
     };
     let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;
     super::status_page(
