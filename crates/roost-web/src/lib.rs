@@ -23,6 +23,7 @@ pub mod params;
 pub mod scopes;
 pub mod service;
 pub mod streaming;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -122,6 +123,7 @@ impl AppState {
 pub fn app(state: AppState) -> App {
     // Bodies are read (and limited) by `params::Input`, which answers oversized ones with 413.
     let router = api::routes()
+        .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::rate_limit))
         .layer(DefaultBodyLimit::disable())

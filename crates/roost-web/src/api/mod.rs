@@ -10,9 +10,9 @@ mod instance;
 mod lists;
 mod markers;
 mod notifications;
-mod oauth;
+pub(crate) mod oauth;
 mod reports;
-mod statuses;
+pub(crate) mod statuses;
 mod streaming;
 mod timelines;
 
@@ -64,6 +64,13 @@ fn caller_of(state: &AppState, req: &mut Request) -> Result<crate::limits::Calle
             let caller = token.account.map_or(Caller::App(hash), Caller::Account);
             req.extensions_mut().insert(crate::auth::Resolved { hash, token });
             return Ok(caller);
+        }
+    }
+    // A browser session counts against its member, as a token would.
+    if let Some(secret) = crate::web::session::cookie(req.headers(), crate::web::session::SESSION_COOKIE) {
+        let hash = crate::auth::token_hash(secret);
+        if let Some(token) = roost_core::query::token(&state.node().read()?, &hash)? {
+            return Ok(token.account.map_or(Caller::App(hash), Caller::Account));
         }
     }
     let address = req

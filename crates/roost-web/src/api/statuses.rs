@@ -55,7 +55,11 @@ fn clean_text(s: &str) -> String {
 }
 
 /// The text and content warning of a new or edited post, cleaned and within the length limit.
-fn checked_text(state: &AppState, status: Option<&str>, spoiler: Option<&str>) -> ApiResult<(String, String)> {
+pub(crate) fn checked_text(
+    state: &AppState,
+    status: Option<&str>,
+    spoiler: Option<&str>,
+) -> ApiResult<(String, String)> {
     let text = clean_text(status.unwrap_or_default());
     let spoiler_text = clean_text(spoiler.unwrap_or_default()).replace('\n', " ");
     if text.trim().is_empty() {

@@ -15,3 +15,4 @@ mod social;
 mod streaming;
 mod timelines;
 mod visibility;
+mod web;

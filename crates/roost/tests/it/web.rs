@@ -1,0 +1,155 @@
+//! The web app over real HTTP (the browser suite comes with the rest of the web app): sessions,
+//! CSRF, the home page, posting and acting through forms, and the headers every page carries.
+
+use reqwest::blocking::Client;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+
+use crate::common::{Server, PASSWORD};
+
+/// A browser without JavaScript: follows nothing by itself, keeps its cookies by hand.
+struct Browser {
+    http: Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(server: &Server) -> Browser {
+        Browser {
+            http: Client::builder().redirect(Policy::none()).build().unwrap(),
+            base: server.base.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&mut self, resp: &reqwest::blocking::Response) {
+        for v in resp.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !val.is_empty() && !v.contains("Max-Age=0") {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+    }
+
+    fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let resp = self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().unwrap();
+        self.keep_cookies(&resp);
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        (status, resp.text().unwrap(), headers)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, reqwest::header::HeaderMap) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .unwrap();
+        self.keep_cookies(&resp);
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        (status, resp.text().unwrap(), headers)
+    }
+
+    fn sign_in(&mut self, username: &str, password: &str) -> u16 {
+        let (_, page, _) = self.get("/auth/sign_in");
+        let csrf = hidden(&page, "csrf");
+        self.post("/auth/sign_in", &[("csrf", &csrf), ("username", username), ("password", password)]).0
+    }
+}
+
+/// The value of a hidden input of a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in the page")) + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_string()
+}
+
+#[test]
+fn sign_in_post_act_and_sign_out_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let bob = server.user("bob");
+    server.create_user("alice");
+    let mut alice = Browser::new(&server);
+
+    // Signed out, home sends you to sign in; the page is locked down.
+    let (status, _, headers) = alice.get("/");
+    assert_eq!((status, headers[LOCATION].to_str().unwrap()), (303, "/auth/sign_in"));
+    let (status, page, headers) = alice.get("/auth/sign_in");
+    assert_eq!(status, 200);
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(!headers["content-security-policy"].to_str().unwrap().contains("unsafe-inline"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let stylesheet = page.split("href=\"/assets/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(stylesheet.starts_with("roost-") && stylesheet.ends_with(".css"));
+    let css = alice.http.get(format!("{}/assets/{stylesheet}", server.base)).send().unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(alice.get("/assets/roost-0000.css").0, 404);
+
+    // A forged sign-in (no CSRF token) and a wrong password both fail, and make no session.
+    assert_eq!(alice.post("/auth/sign_in", &[("username", "alice"), ("password", PASSWORD)]).0, 403);
+    assert_eq!(alice.sign_in("alice", "wrong password"), 401);
+    assert!(!alice.cookies.iter().any(|(k, _)| k == "roost_session"));
+    assert_eq!(alice.sign_in("alice", PASSWORD), 303);
+    let session = alice.cookies.iter().find(|(k, _)| k == "roost_session").expect("a session cookie").clone();
+
+    // The session cookie is HttpOnly and SameSite=Lax.
+    let mut probe = Browser::new(&server);
+    let (_, page, _) = probe.get("/auth/sign_in");
+    let resp = probe
+        .http
+        .post(format!("{}/auth/sign_in", server.base))
+        .header(COOKIE, probe.cookie_header())
+        .form(&[("csrf", hidden(&page, "csrf").as_str()), ("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .unwrap();
+    let set = resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    let cookie = set.iter().find(|c| c.starts_with("roost_session=")).unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    // Home: the composer; a post made through it, escaped, reaches a follower through the API.
+    let alice_id = bob.get("/api/v1/accounts/lookup?acct=alice").json["id"].as_str().unwrap().to_string();
+    bob.post(&format!("/api/v1/accounts/{alice_id}/follow"));
+    let (status, page, _) = alice.get("/");
+    assert_eq!(status, 200);
+    let csrf = hidden(&page, "csrf");
+    assert_eq!(alice.post("/web/statuses", &[("status", "hello <script>alert(1)</script>")]).0, 403, "no CSRF token");
+    assert_eq!(alice.post("/web/statuses", &[("csrf", &csrf), ("status", "hello <script>alert(1)</script>")]).0, 303);
+    let home = bob.get("/api/v1/timelines/home");
+    assert_eq!(home.json[0]["content"], "<p>hello &lt;script&gt;alert(1)&lt;/script&gt;</p>");
+    let post = home.json[0]["id"].as_str().unwrap().to_string();
+    let (_, page, _) = alice.get("/");
+    assert!(page.contains("hello &lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>alert"));
+    let (status, page, _) = alice.post("/web/statuses", &[("csrf", &csrf), ("status", "   ")]);
+    assert_eq!(status, 422);
+    assert!(page.contains("can&#39;t be blank") || page.contains("can't be blank"), "the error is on the page");
+
+    // Acting on a post through its form (alice follows bob, through an app of hers).
+    let alice_api = crate::common::Api { token: server.token("alice", PASSWORD), ..bob.clone() };
+    alice_api.post(&format!("/api/v1/accounts/{}/follow", bob.id));
+    let bob_post = bob.status("from bob");
+    let (_, page, _) = alice.get("/");
+    assert!(page.contains("from bob"));
+    assert_eq!(alice.post(&format!("/web/statuses/{bob_post}/favourite"), &[("csrf", &csrf)]).0, 303);
+    assert_eq!(bob.get(&format!("/api/v1/statuses/{bob_post}")).json["favourites_count"], 1);
+    assert_eq!(alice.post(&format!("/web/statuses/{bob_post}/favourite"), &[("csrf", "forged")]).0, 403);
+    assert_eq!(alice.post(&format!("/web/statuses/{bob_post}/delete"), &[("csrf", &csrf)]).0, 403, "not hers");
+    assert_eq!(alice.post(&format!("/web/statuses/{post}/delete"), &[("csrf", &csrf)]).0, 303);
+    assert_eq!(bob.get(&format!("/api/v1/statuses/{post}")).status, 404);
+
+    // Signing out ends the session on the server, not just in the browser.
+    assert_eq!(alice.post("/auth/sign_out", &[("csrf", &csrf)]).0, 303);
+    let mut replay = Browser::new(&server);
+    replay.cookies.push(session);
+    assert_eq!(replay.get("/").0, 303, "the old cookie no longer signs anyone in");
+}
