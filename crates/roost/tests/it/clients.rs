@@ -34,6 +34,10 @@ fn clients_dir() -> PathBuf {
 
 /// Runs one suite against a fresh server; fails with its output unless it passes.
 fn run_suite(program: &Path, args: &[&str], cwd: &Path) {
+    run_suite_with(program, args, cwd, &[]);
+}
+
+fn run_suite_with(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     for name in ["alice", "bob", "carol", "dave", "erin"] {
@@ -46,6 +50,7 @@ fn run_suite(program: &Path, args: &[&str], cwd: &Path) {
         .current_dir(cwd)
         .env("ROOST_URL", &server.base)
         .env("ROOST_PASSWORD", PASSWORD)
+        .envs(env.iter().copied())
         .stdout(Stdio::from(out.try_clone().unwrap()))
         .stderr(Stdio::from(out))
         .spawn()
@@ -81,6 +86,22 @@ fn mastodon_py() {
 fn masto_js() {
     let dir = clients_dir().join("js");
     run_suite(Path::new("node"), &["--experimental-websocket", "--test", "masto.test.mjs"], &dir);
+}
+
+/// The web app in Debian's Chromium (playwright-core), with and without JavaScript, checked by
+/// axe-core; screenshots of each page at phone and desktop widths, light and dark, are left in
+/// `target/screenshots`.
+#[test]
+fn web_app_in_a_browser() {
+    let dir = clients_dir().join("js");
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    run_suite_with(
+        Path::new("node"),
+        &["--test", "browser.test.mjs"],
+        &dir,
+        &[("ROOST_ARTIFACTS", artifacts.to_str().unwrap())],
+    );
 }
 
 #[test]
