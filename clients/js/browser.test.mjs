@@ -99,6 +99,16 @@ for (const javaScriptEnabled of [true, false]) {
     if (javaScriptEnabled) {
       await accessible(page, "home page");
       await screenshots(page, "home");
+      // The post's own page, and the profile, through the links on the post.
+      await liked.locator("time").click();
+      await page.waitForURL(/\/@alice\/\d+$/);
+      await accessible(page, "post page");
+      await screenshots(page, "post");
+      await page.getByRole("link", { name: "alice", exact: true }).first().click();
+      await page.waitForURL(`${URL_}/@alice`);
+      await accessible(page, "profile page");
+      await screenshots(page, "profile");
+      await page.goto(`${URL_}/`);
     }
 
     await page.getByRole("button", { name: "Sign out" }).click();

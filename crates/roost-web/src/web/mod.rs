@@ -36,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/sign_out", post(pages::sign_out))
         .route("/web/statuses", post(pages::compose))
         .route("/web/statuses/{id}/{action}", post(pages::act))
+        .route("/web/accounts/{id}/{action}", post(pages::relate))
+        .route("/{username}", get(pages::profile))
+        .route("/{username}/{id}", get(pages::thread))
         .route("/assets/{name}", get(asset))
 }
 

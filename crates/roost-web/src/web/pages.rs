@@ -265,9 +265,11 @@ fn post(
                 p.meta { (if b.display_name.is_empty() { &b.username } else { &b.display_name }) " reposted" }
             }
             header {
-                span.name { (name) }
+                a.name href={ "/@" (author.username) } { (name) }
                 span.handle { "@" (author.username) }
-                time datetime=(iso(shown.created_at)) title=(iso(shown.created_at)) { (iso(shown.created_at)) }
+                a href={ "/@" (author.username) "/" (shown.id) } {
+                    time datetime=(iso(shown.created_at)) title=(iso(shown.created_at)) { (iso(shown.created_at)) }
+                }
                 @if shown.edited_at.is_some() { span.meta { "· edited" } }
             }
             @if !shown.spoiler_text.is_empty() {
@@ -381,5 +383,129 @@ fn safe_back(back: Option<&str>) -> &str {
     match back {
         Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b,
         _ => "/",
+    }
+}
+
+// ---- a post and its thread; a profile ------------------------------------------------------
+
+/// `GET /@:username/:id`: the post with its whole thread (the URL posts carry in the API).
+pub async fn thread(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((username, id)): Path<(String, String)>,
+) -> Response {
+    let page_or_error = (|| -> ApiResult<Response> {
+        let id: Id = id.parse().map_err(|_| ApiError::NotFound)?;
+        let view = state.node().read()?;
+        let (s, o) = query::visible_status(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+        let author = query::account(&view, s.author)?.ok_or(ApiError::NotFound)?;
+        if !author.username.eq_ignore_ascii_case(username.trim_start_matches('@')) {
+            return Err(ApiError::NotFound);
+        }
+        let (ancestors, descendants) = query::context(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+        let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Thread)?;
+        let has_bookmarks = query::has_bookmarks(&view, user.id())?;
+        let mut before = Vec::new();
+        for a in &ancestors {
+            before.push(post(&view, &mut r, &user, a, None, has_bookmarks)?);
+        }
+        let main = post(&view, &mut r, &user, &s, o.as_ref(), has_bookmarks)?;
+        let mut after = Vec::new();
+        for d in &descendants {
+            after.push(post(&view, &mut r, &user, d, None, has_bookmarks)?);
+        }
+        let body = html! {
+            h1 { "Post" }
+            @if !before.is_empty() { section aria-label="Earlier in the thread" { @for p in &before { (p) } } }
+            section aria-label="The post" { (main) }
+            @if !after.is_empty() { section aria-label="Replies" { @for p in &after { (p) } } }
+        };
+        Ok(page(StatusCode::OK, &state, "Post", Some(&user), body))
+    })();
+    page_or_error.unwrap_or_else(|e| problem(&state, Some(&user), &e))
+}
+
+/// `GET /@:username`: a member's profile and posts.
+pub async fn profile(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(username): Path<String>,
+    Input(p): Input<HomeParams>,
+) -> Response {
+    let page_or_error = (|| -> ApiResult<Response> {
+        let view = state.node().read()?;
+        let Some(username) = username.strip_prefix('@') else { return Err(ApiError::NotFound) };
+        let account = query::account_by_username(&view, username)?.ok_or(ApiError::NotFound)?;
+        let rel = query::relationship(&view, user.id(), account.id)?;
+        if rel.blocked_by {
+            return Err(ApiError::NotFound);
+        }
+        let filter = query::AccountFilter::default();
+        let items = query::account_statuses(
+            &view,
+            user.id(),
+            account.id,
+            filter,
+            &Page { max_id: p.max_id, limit: PAGE, ..Page::default() },
+        )?;
+        let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Account)?;
+        let has_bookmarks = query::has_bookmarks(&view, user.id())?;
+        let mut posts = Vec::new();
+        for (s, o) in &items {
+            posts.push(post(&view, &mut r, &user, s, o.as_ref(), has_bookmarks)?);
+        }
+        let name = if account.display_name.is_empty() { &account.username } else { &account.display_name };
+        let note = r.content(&account.note, &[])?;
+        let older = items.last().map(|(s, _)| s.id);
+        let body = html! {
+            div.card {
+                h1 { (name) }
+                p.meta { "@" (account.username)
+                    " · " (account.statuses_count) " posts · " (account.following_count) " following · "
+                    (account.followers_count) " followers" }
+                @if !account.note.is_empty() { div.content { (PreEscaped(&note)) } }
+                @if account.id != user.id() {
+                    form method="post" action={ "/web/accounts/" (account.id) "/" (if rel.following || rel.requested { "unfollow" } else { "follow" }) } {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        input type="hidden" name="back" value={ "/@" (account.username) };
+                        button type="submit" {
+                            @if rel.following { "Unfollow" } @else if rel.requested { "Cancel follow request" } @else { "Follow" }
+                        }
+                    }
+                }
+            }
+            section aria-label={ "Posts by " (name) } {
+                @if posts.is_empty() { p.card { "No posts yet." } }
+                @for p in &posts { (p) }
+            }
+            @if let (Some(older), true) = (older, items.len() == PAGE) {
+                p.more { a.button href={ "/@" (account.username) "?max_id=" (older) } { "Load older posts" } }
+            }
+        };
+        Ok(page(StatusCode::OK, &state, name, Some(&user), body))
+    })();
+    page_or_error.unwrap_or_else(|e| problem(&state, Some(&user), &e))
+}
+
+/// `POST /web/accounts/:id/follow|unfollow`
+pub async fn relate(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((id, action)): Path<(String, String)>,
+    Input(f): Input<CsrfForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(&state, Some(&user), &e);
+    }
+    let Ok(target) = id.parse::<Id>() else { return problem(&state, Some(&user), &ApiError::NotFound) };
+    let account = user.id();
+    let command = match action.as_str() {
+        "follow" => Command::Follow { account, target, reblogs: true, notify: false },
+        "unfollow" => Command::Unfollow { account, target },
+        _ => return problem(&state, Some(&user), &ApiError::NotFound),
+    };
+    match propose(&state, command).await {
+        Ok(_) => see_other(safe_back(f.back.as_deref())),
+        Err(e) => problem(&state, Some(&user), &e),
     }
 }

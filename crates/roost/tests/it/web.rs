@@ -147,6 +147,20 @@ fn sign_in_post_act_and_sign_out_without_javascript() {
     assert_eq!(alice.post(&format!("/web/statuses/{post}/delete"), &[("csrf", &csrf)]).0, 303);
     assert_eq!(bob.get(&format!("/api/v1/statuses/{post}")).status, 404);
 
+    // A post's page shows its thread; a profile shows its posts and a follow form.
+    let reply = bob.status_with(&[("status", "a reply to myself"), ("in_reply_to_id", &bob_post)]);
+    let (status, page, _) = alice.get(&format!("/@bob/{bob_post}"));
+    assert_eq!(status, 200);
+    assert!(page.contains("from bob") && page.contains("a reply to myself"));
+    assert_eq!(alice.get(&format!("/@alice/{bob_post}")).0, 404, "the URL names the author");
+    assert_eq!(alice.get(&format!("/@bob/{reply}")).0, 200);
+    let (status, page, _) = alice.get("/@bob");
+    assert_eq!(status, 200);
+    assert!(page.contains("from bob") && page.contains("Unfollow"));
+    assert_eq!(alice.post(&format!("/web/accounts/{}/unfollow", bob.id), &[("csrf", &csrf), ("back", "/@bob")]).0, 303);
+    assert!(alice.get("/@bob").1.contains(">Follow<"));
+    assert_eq!(alice.get("/@nobody").0, 404);
+
     // Signing out ends the session on the server, not just in the browser.
     assert_eq!(alice.post("/auth/sign_out", &[("csrf", &csrf)]).0, 303);
     let mut replay = Browser::new(&server);
