@@ -1,4 +1,5 @@
-//! The pages: sign-in and sign-out, and home with its composer and timeline.
+//! The pages: sign-in and sign-out; home with its composer and timeline; a post with its
+//! thread; profiles.
 
 use axum::extract::{Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
