@@ -96,6 +96,93 @@ pub(crate) fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow:
     Ok(Server { child, url })
 }
 
+/// Creates accounts `{prefix}0` … `{prefix}{n-1}` through the admin socket (with display names
+/// if asked); returns their IDs in order.
+pub(crate) async fn create_accounts(
+    data_dir: &std::path::Path,
+    n: usize,
+    prefix: &'static str,
+    display_names: bool,
+) -> anyhow::Result<Arc<Vec<String>>> {
+    let ids = Arc::new(Mutex::new(vec![String::new(); n]));
+    let (dd, ids2) = (data_dir.to_path_buf(), ids.clone());
+    let (_, failed) = drive(4, n, None, move |i| {
+        let (dd, ids) = (dd.clone(), ids2.clone());
+        async move {
+            let req = AdminRequest::CreateUser {
+                username: format!("{prefix}{i}"),
+                password: PASSWORD.into(),
+                role: None,
+                display_name: display_names.then(|| format!("Bench {i}")),
+                email: None,
+            };
+            match tokio::task::spawn_blocking(move || admin::request(&dd, &req)).await?? {
+                AdminResponse::UserCreated { id, .. } => {
+                    ids.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] = id;
+                    Ok(())
+                }
+                AdminResponse::Error { message } => anyhow::bail!(message),
+            }
+        }
+    })
+    .await;
+    anyhow::ensure!(failed == 0, "{failed} accounts failed");
+    let ids = ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    Ok(Arc::new(ids))
+}
+
+/// Registers one app and signs accounts `{prefix}0` … `{prefix}{n-1}` in with the password
+/// grant; returns their tokens in order.
+pub(crate) async fn sign_in_all(
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+    prefix: &'static str,
+) -> anyhow::Result<Arc<Vec<String>>> {
+    let app: serde_json::Value = check(
+        http.post(format!("{base}/api/v1/apps"))
+            .form(&[
+                ("client_name", "roost-bench"),
+                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
+                ("scopes", "read write follow"),
+            ])
+            .send()
+            .await?,
+    )
+    .await?
+    .json()
+    .await?;
+    let client_id = app["client_id"].as_str().context("client_id")?.to_string();
+    let client_secret = app["client_secret"].as_str().context("client_secret")?.to_string();
+    let tokens = Arc::new(Mutex::new(vec![String::new(); n]));
+    let (h, b, tk) = (http.clone(), base.to_string(), tokens.clone());
+    let (_, failed) = drive(4, n, None, move |i| {
+        let (h, b, tk, cid, cs) = (h.clone(), b.clone(), tk.clone(), client_id.clone(), client_secret.clone());
+        async move {
+            let resp = h
+                .post(format!("{b}/oauth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", &cid),
+                    ("client_secret", &cs),
+                    ("username", &format!("{prefix}{i}")),
+                    ("password", PASSWORD),
+                    ("scope", "read write follow"),
+                ])
+                .send()
+                .await?;
+            let v: serde_json::Value = check(resp).await?.json().await?;
+            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] =
+                v["access_token"].as_str().context("token")?.to_string();
+            Ok(())
+        }
+    })
+    .await;
+    anyhow::ensure!(failed == 0, "{failed} sign-ins failed");
+    let tokens = tokens.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    Ok(Arc::new(tokens))
+}
+
 /// Runs `op(i)` for i in 0..total (or until `deadline`) on `concurrency` tasks; returns the
 /// latencies of the successful operations and the number of failures.
 pub(crate) async fn drive<F, Fut>(
@@ -186,81 +273,16 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let n = o.accounts;
     eprintln!("server {base} (pid {pid}), data in {}", data_dir.display());
 
-    // Accounts, through the admin socket (argon2 makes this the slow part of loading).
+    // Accounts, through the admin socket (argon2 makes this the slow part of loading), and a
+    // token for each.
     let t = Instant::now();
-    let ids = Arc::new(Mutex::new(vec![String::new(); n]));
-    let (dd, ids2) = (data_dir.clone(), ids.clone());
-    let (_, failed) = drive(4, n, None, move |i| {
-        let (dd, ids) = (dd.clone(), ids2.clone());
-        async move {
-            let req = AdminRequest::CreateUser {
-                username: format!("b{i}"),
-                password: PASSWORD.into(),
-                role: None,
-                display_name: Some(format!("Bench {i}")),
-                email: None,
-            };
-            match tokio::task::spawn_blocking(move || admin::request(&dd, &req)).await?? {
-                AdminResponse::UserCreated { id, .. } => {
-                    ids.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] = id;
-                    Ok(())
-                }
-                AdminResponse::Error { message } => anyhow::bail!(message),
-            }
-        }
-    })
-    .await;
-    anyhow::ensure!(failed == 0, "{failed} accounts failed");
+    let ids = create_accounts(&data_dir, n, "b", true).await?;
     eprintln!("{n} accounts in {:.1}s", t.elapsed().as_secs_f64());
-
-    // One app, and a token per account.
-    let app: serde_json::Value = check(
-        http.post(format!("{base}/api/v1/apps"))
-            .form(&[
-                ("client_name", "roost-bench"),
-                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-                ("scopes", "read write follow"),
-            ])
-            .send()
-            .await?,
-    )
-    .await?
-    .json()
-    .await?;
-    let client_id = app["client_id"].as_str().context("client_id")?.to_string();
-    let client_secret = app["client_secret"].as_str().context("client_secret")?.to_string();
     let t = Instant::now();
-    let tokens = Arc::new(Mutex::new(vec![String::new(); n]));
-    let (h, b, tk) = (http.clone(), base.clone(), tokens.clone());
-    let (_, failed) = drive(4, n, None, move |i| {
-        let (h, b, tk, cid, cs) = (h.clone(), b.clone(), tk.clone(), client_id.clone(), client_secret.clone());
-        async move {
-            let resp = h
-                .post(format!("{b}/oauth/token"))
-                .form(&[
-                    ("grant_type", "password"),
-                    ("client_id", &cid),
-                    ("client_secret", &cs),
-                    ("username", &format!("b{i}")),
-                    ("password", PASSWORD),
-                    ("scope", "read write follow"),
-                ])
-                .send()
-                .await?;
-            let v: serde_json::Value = check(resp).await?.json().await?;
-            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] =
-                v["access_token"].as_str().context("token")?.to_string();
-            Ok(())
-        }
-    })
-    .await;
-    anyhow::ensure!(failed == 0, "{failed} sign-ins failed");
+    let tokens = sign_in_all(&http, &base, n, "b").await?;
     eprintln!("{n} sign-ins in {:.1}s", t.elapsed().as_secs_f64());
-    let tokens: Arc<Vec<String>> = Arc::new(tokens.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
     // Kept beside the data so that other tools (wrk, a profiler) can replay reads later.
     std::fs::write(data_dir.join("bench-tokens.txt"), tokens.join("\n"))?;
-    let ids: Arc<Vec<String>> = Arc::new(ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
-
     // The follow graph.
     let graph = dataset::follow_graph(n, o.mean_follows, &mut rng);
     let pairs: Arc<Vec<(usize, usize)>> =

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use roost::admin::{self, AdminRequest, AdminResponse};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::http::{check, drive, start_server, PASSWORD};
+use crate::http::{check, create_accounts, drive, sign_in_all, start_server};
 use crate::stats::{self, Latencies};
 
 #[derive(clap::Args)]
@@ -46,67 +45,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let n = o.connections;
     eprintln!("server {base} (pid {pid})");
 
-    // The author (account 0) and its followers, through the admin socket.
+    // The author (account 0) and its followers, with a token each.
     let t = Instant::now();
-    let dd = data_dir.clone();
-    let (_, failed) = drive(4, n + 1, None, move |i| {
-        let dd = dd.clone();
-        async move {
-            let req = AdminRequest::CreateUser {
-                username: format!("s{i}"),
-                password: PASSWORD.into(),
-                role: None,
-                display_name: None,
-                email: None,
-            };
-            match tokio::task::spawn_blocking(move || admin::request(&dd, &req)).await?? {
-                AdminResponse::UserCreated { .. } => Ok(()),
-                AdminResponse::Error { message } => anyhow::bail!(message),
-            }
-        }
-    })
-    .await;
-    anyhow::ensure!(failed == 0, "{failed} accounts failed");
-    eprintln!("{} accounts in {:.1}s", n + 1, t.elapsed().as_secs_f64());
-
-    let app: serde_json::Value = check(
-        http.post(format!("{base}/api/v1/apps"))
-            .form(&[
-                ("client_name", "roost-bench"),
-                ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
-                ("scopes", "read write follow"),
-            ])
-            .send()
-            .await?,
-    )
-    .await?
-    .json()
-    .await?;
-    let client_id = app["client_id"].as_str().context("client_id")?.to_string();
-    let client_secret = app["client_secret"].as_str().context("client_secret")?.to_string();
-    let tokens = Arc::new(Mutex::new(vec![String::new(); n + 1]));
-    let (h, b, tk) = (http.clone(), base.clone(), tokens.clone());
-    let (_, failed) = drive(4, n + 1, None, move |i| {
-        let (h, b, tk, cid, cs) = (h.clone(), b.clone(), tk.clone(), client_id.clone(), client_secret.clone());
-        async move {
-            let form = [
-                ("grant_type", "password"),
-                ("client_id", cid.as_str()),
-                ("client_secret", cs.as_str()),
-                ("username", &format!("s{i}")),
-                ("password", PASSWORD),
-                ("scope", "read write follow"),
-            ];
-            let v: serde_json::Value =
-                check(h.post(format!("{b}/oauth/token")).form(&form).send().await?).await?.json().await?;
-            tk.lock().map_err(|_| anyhow::anyhow!("lock"))?[i] =
-                v["access_token"].as_str().context("token")?.to_string();
-            Ok(())
-        }
-    })
-    .await;
-    anyhow::ensure!(failed == 0, "{failed} sign-ins failed");
-    let tokens: Arc<Vec<String>> = Arc::new(tokens.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone());
+    create_accounts(&data_dir, n + 1, "s", false).await?;
+    let tokens = sign_in_all(&http, &base, n + 1, "s").await?;
+    eprintln!("{} accounts signed in after {:.1}s", n + 1, t.elapsed().as_secs_f64());
     let author: serde_json::Value =
         check(http.get(format!("{base}/api/v1/accounts/verify_credentials")).bearer_auth(&tokens[0]).send().await?)
             .await?

@@ -345,6 +345,27 @@ pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Inp
     }
 }
 
+/// Runs a form's command for the signed-in member: checks the form's CSRF token, then builds
+/// the command (which may refuse), proposes it, and goes back where the form says.
+async fn run_form(
+    state: &AppState,
+    user: &WebUser,
+    f: &CsrfForm,
+    command: impl FnOnce() -> ApiResult<Command>,
+) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(state, Some(user), &e);
+    }
+    let result = match command() {
+        Ok(c) => propose(state, c).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => see_other(safe_back(f.back.as_deref())),
+        Err(e) => problem(state, Some(user), &e),
+    }
+}
+
 /// `POST /web/statuses/:id/:action`: like, repost, bookmark (and undo), delete; then back.
 pub async fn act(
     State(state): State<AppState>,
@@ -352,31 +373,23 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Input(f): Input<CsrfForm>,
 ) -> Response {
-    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
-        return problem(&state, Some(&user), &e);
-    }
-    let Ok(status) = id.parse::<Id>() else { return problem(&state, Some(&user), &ApiError::NotFound) };
     let account = user.id();
-    let command = match action.as_str() {
-        "favourite" => Command::Favourite { account, status },
-        "unfavourite" => Command::Unfavourite { account, status },
-        "reblog" => Command::Reblog { account, status, visibility: Visibility::Public },
-        "unreblog" => Command::Unreblog { account, status },
-        "bookmark" => Command::Bookmark { account, status },
-        "unbookmark" => Command::Unbookmark { account, status },
-        "delete" => Command::DeleteStatus { actor: account, status },
-        _ => return problem(&state, Some(&user), &ApiError::NotFound),
-    };
-    // Only what the member may see can be acted on; anything else is not found.
-    match state.node().read().map_err(ApiError::from).and_then(|v| Ok(query::visible_status(&v, account, status)?)) {
-        Ok(Some(_)) => {}
-        Ok(None) => return problem(&state, Some(&user), &ApiError::NotFound),
-        Err(e) => return problem(&state, Some(&user), &e),
-    }
-    match propose(&state, command).await {
-        Ok(_) => see_other(safe_back(f.back.as_deref())),
-        Err(e) => problem(&state, Some(&user), &e),
-    }
+    run_form(&state, &user, &f, || {
+        let status: Id = id.parse().map_err(|_| ApiError::NotFound)?;
+        // Only what the member may see can be acted on; anything else is not found.
+        query::visible_status(&state.node().read()?, account, status)?.ok_or(ApiError::NotFound)?;
+        Ok(match action.as_str() {
+            "favourite" => Command::Favourite { account, status },
+            "unfavourite" => Command::Unfavourite { account, status },
+            "reblog" => Command::Reblog { account, status, visibility: Visibility::Public },
+            "unreblog" => Command::Unreblog { account, status },
+            "bookmark" => Command::Bookmark { account, status },
+            "unbookmark" => Command::Unbookmark { account, status },
+            "delete" => Command::DeleteStatus { actor: account, status },
+            _ => return Err(ApiError::NotFound),
+        })
+    })
+    .await
 }
 
 /// A path on this site to return to, or home.
@@ -495,18 +508,14 @@ pub async fn relate(
     Path((id, action)): Path<(String, String)>,
     Input(f): Input<CsrfForm>,
 ) -> Response {
-    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
-        return problem(&state, Some(&user), &e);
-    }
-    let Ok(target) = id.parse::<Id>() else { return problem(&state, Some(&user), &ApiError::NotFound) };
     let account = user.id();
-    let command = match action.as_str() {
-        "follow" => Command::Follow { account, target, reblogs: true, notify: false },
-        "unfollow" => Command::Unfollow { account, target },
-        _ => return problem(&state, Some(&user), &ApiError::NotFound),
-    };
-    match propose(&state, command).await {
-        Ok(_) => see_other(safe_back(f.back.as_deref())),
-        Err(e) => problem(&state, Some(&user), &e),
-    }
+    run_form(&state, &user, &f, || {
+        let target: Id = id.parse().map_err(|_| ApiError::NotFound)?;
+        Ok(match action.as_str() {
+            "follow" => Command::Follow { account, target, reblogs: true, notify: false },
+            "unfollow" => Command::Unfollow { account, target },
+            _ => return Err(ApiError::NotFound),
+        })
+    })
+    .await
 }
