@@ -50,6 +50,8 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// Requests per caller and period (`X-RateLimit-*` headers, 429 beyond).
     pub rate_limit: limits::RateLimit,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl WebConfig {

@@ -35,6 +35,9 @@ pub struct FileConfig {
     pub rate_limit_unauthenticated: Option<u32>,
     /// The rate-limit period in seconds. Default 300.
     pub rate_limit_period_secs: Option<u64>,
+    /// Addresses of reverse proxies in front of Roost, whose `X-Forwarded-For` names the real
+    /// client (for per-address rate limits). Default none: the header is ignored.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -56,6 +59,7 @@ pub struct Config {
     pub max_post_chars: usize,
     pub max_body_bytes: usize,
     pub rate_limit: roost_web::limits::RateLimit,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -97,8 +101,15 @@ impl Config {
             unauthenticated: f.rate_limit_unauthenticated.unwrap_or(defaults.unauthenticated),
             period: std::time::Duration::from_secs(period),
         };
+        let trusted_proxies = f
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.parse().with_context(|| format!("trusted_proxies: {p:?} is not an IP address")))
+            .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
         Ok(Config {
             rate_limit,
+            trusted_proxies,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             public_url,

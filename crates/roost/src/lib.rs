@@ -40,6 +40,7 @@ pub async fn run(
             max_post_chars: config.max_post_chars,
             max_body_bytes: config.max_body_bytes,
             rate_limit: config.rate_limit,
+            trusted_proxies: config.trusted_proxies.clone(),
         },
     );
 

@@ -73,11 +73,32 @@ fn caller_of(state: &AppState, req: &mut Request) -> Result<crate::limits::Calle
             return Ok(token.account.map_or(Caller::App(hash), Caller::Account));
         }
     }
-    let address = req
+    let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    Ok(Caller::Address(address))
+    Ok(Caller::Address(client_address(peer, req.headers(), &state.config().trusted_proxies)))
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (earlier entries are the client's to
+/// forge).
+fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded.into_iter().rev().find(|a| !trusted.contains(a)).unwrap_or(peer)
 }
 
 /// How long a read waits for this node to apply the index a client asked for.
@@ -245,4 +266,23 @@ pub(crate) fn status_page<T>(
 /// Parses an ID from a path; anything unparsable is simply not found.
 pub(crate) fn parse_id(raw: &str) -> Result<Id, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 10.0.0.7, 10.0.0.2".parse().unwrap());
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.7"), "the last untrusted hop");
+        assert_eq!(client_address(ip("9.9.9.9"), &h, &proxies), ip("9.9.9.9"), "a stranger's header is ignored");
+        assert_eq!(client_address(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"), "no trusted proxies: no header");
+    }
 }

@@ -154,3 +154,32 @@ fn rate_limits_count_per_account_and_per_address() {
         None
     );
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_client_address_has_its_own_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roost.toml");
+    std::fs::write(&config, "rate_limit_unauthenticated = 2\ntrusted_proxies = [\"127.0.0.1\"]\n").unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let get = |forwarded: &str| {
+        server
+            .anon()
+            .http
+            .get(format!("{}/api/v1/instance", server.base))
+            .header("x-forwarded-for", forwarded)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!((get("203.0.113.1"), get("203.0.113.1"), get("203.0.113.1")), (200, 200, 429));
+    assert_eq!(get("203.0.113.2"), 200, "another client behind the same proxy");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "trusted_proxies = [\"not an address\"]\n").unwrap();
+    let out = std::process::Command::new(crate::common::roost_bin())
+        .args(["serve", "--config", bad.to_str().unwrap(), "--data-dir", dir.path().join("d2").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IP address"));
+}
