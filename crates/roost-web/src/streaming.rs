@@ -19,7 +19,7 @@ use roost_raft::state_machine::Events;
 use roost_types::{FilterContext, Id, Visibility};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::entities::Renderer;
+use crate::entities::{Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
 use crate::{scopes, AppState};
 
@@ -438,72 +438,74 @@ impl Session {
         Ok(if valid { Ok(()) } else { Err(Ended::Revoked) })
     }
 
-    /// Renders a new or edited post once per stream that shows it to the viewer: at most twice
-    /// (as the home timeline shows it, and as public ones do, each with the viewer's filters for
-    /// that context).
+    /// Sends a new or edited post on each stream that shows it to the viewer, rendered at most
+    /// twice (as the home timeline shows it, and as public ones do, each with the viewer's
+    /// filters for that context) and only if some stream shows it.
     fn post_messages<T: roost_core::ReadTables>(
         &self,
+        view: &T,
         viewer: &mut Viewer<'_, T>,
-        home_renderer: &mut Renderer<'_, T>,
-        public_renderer: &mut Renderer<'_, T>,
         post: &PostEvent<'_>,
         event: &'static str,
         push: &mut dyn FnMut(&Stream, &'static str, &str),
     ) -> ApiResult<()> {
-        let mut home_json = None;
-        let mut public_json = None;
+        let mut home = None;
+        let mut public = None;
         for stream in &self.subs {
             let shown = match stream {
-                Stream::User if post.in_home => {
-                    if home_json.is_none() {
-                        home_json = Some(match query::home_entry(viewer, post.status)? {
-                            Some((s, o)) => home_renderer.status(&s, o.as_ref())?,
-                            None => None,
-                        });
-                    }
-                    home_json.as_ref()
-                }
+                Stream::User if post.in_home => self.rendered_once(&mut home, view, FilterContext::Home, || {
+                    Ok(query::home_entry(viewer, post.status)?)
+                })?,
                 Stream::Public { .. } if post.public && stream.carries_posts() => {
-                    if public_json.is_none() {
-                        public_json = Some(match query::public_entry(viewer, post.status, None)? {
-                            Some((s, o)) => public_renderer.status(&s, o.as_ref())?,
-                            None => None,
-                        });
-                    }
-                    public_json.as_ref()
+                    self.rendered_once(&mut public, view, FilterContext::Public, || {
+                        Ok(query::public_entry(viewer, post.status, None)?)
+                    })?
                 }
                 Stream::Hashtag { tag, .. } if post.public && post.tags.contains(tag) => {
-                    if public_json.is_none() {
-                        public_json = Some(match query::public_entry(viewer, post.status, Some(tag))? {
-                            Some((s, o)) => public_renderer.status(&s, o.as_ref())?,
-                            None => None,
-                        });
-                    }
-                    public_json.as_ref()
+                    self.rendered_once(&mut public, view, FilterContext::Public, || {
+                        Ok(query::public_entry(viewer, post.status, Some(tag))?)
+                    })?
                 }
                 Stream::List { id } if post.in_home => {
-                    let Some((list, members)) = query::list_with_members(viewer.tables(), self.account, *id)? else {
+                    let Some((list, members)) = query::list_with_members(view, self.account, *id)? else {
                         continue;
                     };
                     if query::list_entry(viewer, &list, &members, post.status)?.is_none() {
                         continue;
                     }
                     // Shown as home shows it: the same viewer, the same record.
-                    if home_json.is_none() {
-                        home_json = Some(match query::home_entry(viewer, post.status)? {
-                            Some((s, o)) => home_renderer.status(&s, o.as_ref())?,
-                            None => None,
-                        });
-                    }
-                    home_json.as_ref()
+                    self.rendered_once(&mut home, view, FilterContext::Home, || {
+                        Ok(query::home_entry(viewer, post.status)?)
+                    })?
                 }
                 _ => None,
             };
-            if let Some(Some(json)) = shown {
+            if let Some(json) = shown {
                 push(stream, event, json.as_str());
             }
         }
         Ok(())
+    }
+
+    /// Renders a post for one filter context the first time a stream asks (`entry` says how that
+    /// context's timeline shows it, if at all), and the remembered result after.
+    fn rendered_once<'s, T: roost_core::ReadTables>(
+        &self,
+        slot: &'s mut Option<Option<StatusJson>>,
+        view: &T,
+        context: FilterContext,
+        entry: impl FnOnce() -> ApiResult<Option<query::Shown>>,
+    ) -> ApiResult<Option<&'s StatusJson>> {
+        if slot.is_none() {
+            let json = match entry()? {
+                Some((s, o)) => {
+                    Renderer::new(view, self.account, &self.state).filtering(context)?.status(&s, o.as_ref())?
+                }
+                None => None,
+            };
+            *slot = Some(json);
+        }
+        Ok(slot.as_ref().and_then(Option::as_ref))
     }
 
     /// What the viewer is told of one applied event, on each of its streams.
@@ -521,16 +523,12 @@ impl Session {
         match event {
             Event::Posted { status, home, public, tags } => {
                 let post = PostEvent { status: *status, in_home: home.contains(&me), public: *public, tags };
-                let mut home_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Home)?;
-                let mut public_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Public)?;
-                self.post_messages(&mut viewer, &mut home_r, &mut public_r, &post, "update", &mut push)?;
+                self.post_messages(&view, &mut viewer, &post, "update", &mut push)?;
             }
             // An edit reaches whoever the post reaches now (the home check asks the timeline's rule).
             Event::Edited { status, public, tags } => {
                 let post = PostEvent { status: *status, in_home: true, public: *public, tags };
-                let mut home_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Home)?;
-                let mut public_r = Renderer::new(&view, me, &self.state).filtering(FilterContext::Public)?;
-                self.post_messages(&mut viewer, &mut home_r, &mut public_r, &post, "status.update", &mut push)?;
+                self.post_messages(&view, &mut viewer, &post, "status.update", &mut push)?;
             }
             Event::Deleted { status } => {
                 let id = status.id.to_string();

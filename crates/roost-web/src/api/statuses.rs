@@ -522,10 +522,7 @@ pub async fn favourited_by(
     uri: Uri,
     Input(p): Input<PageParams>,
 ) -> ApiResult<Paged<AccountJson>> {
-    let id = parse_id(&id)?;
-    let view = state.node().read()?;
-    let items = query::favourited_by(&view, user.id(), id, &p.page(80))?.ok_or(ApiError::NotFound)?;
-    Ok(super::accounts::account_page(&state, &view, user.id(), &uri, items))
+    who_interacted(&state, &user, &id, &uri, &p, query::favourited_by)
 }
 
 /// `GET /api/v1/statuses/:id/reblogged_by`
@@ -536,10 +533,22 @@ pub async fn reblogged_by(
     uri: Uri,
     Input(p): Input<PageParams>,
 ) -> ApiResult<Paged<AccountJson>> {
-    let id = parse_id(&id)?;
+    who_interacted(&state, &user, &id, &uri, &p, query::reblogged_by)
+}
+
+/// The accounts `list` finds for a post the viewer may see, as a page.
+fn who_interacted(
+    state: &AppState,
+    user: &User,
+    raw_id: &str,
+    uri: &Uri,
+    p: &PageParams,
+    list: impl FnOnce(&ReadView, Id, Id, &query::Page) -> roost_core::Result<Option<Vec<(Id, roost_core::model::Account)>>>,
+) -> ApiResult<Paged<AccountJson>> {
+    let id = parse_id(raw_id)?;
     let view = state.node().read()?;
-    let items = query::reblogged_by(&view, user.id(), id, &p.page(80))?.ok_or(ApiError::NotFound)?;
-    Ok(super::accounts::account_page(&state, &view, user.id(), &uri, items))
+    let items = list(&view, user.id(), id, &p.page(80))?.ok_or(ApiError::NotFound)?;
+    Ok(super::accounts::account_page(state, &view, user.id(), uri, items))
 }
 
 pub async fn favourites(
