@@ -2,8 +2,8 @@
 // JavaScript, checked by axe-core in light and dark, with screenshots at phone and desktop widths.
 //
 // Run by crates/roost/tests/it/clients.rs against a fresh `roost serve`, with ROOST_URL,
-// ROOST_PASSWORD and ROOST_ARTIFACTS (where screenshots go) set and alice, bob, carol, dave
-// and erin created.
+// ROOST_PASSWORD, ROOST_ARTIFACTS (where screenshots go) and ROOST_INVITE (a link from
+// `roost admin invite --max-uses 2`) set, and alice (the owner), bob, carol, dave and erin created.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ const URL_ = process.env.ROOST_URL;
 const PASSWORD = process.env.ROOST_PASSWORD;
 const ARTIFACTS = process.env.ROOST_ARTIFACTS ?? "artifacts";
 const CHROMIUM = process.env.ROOST_CHROMIUM ?? "/usr/bin/chromium";
+const CLI_INVITE = process.env.ROOST_INVITE;
 
 const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 375, height: 800 } };
 
@@ -38,6 +39,15 @@ async function signIn(page, username) {
   await page.getByLabel("Username or email").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${URL_}/`);
+}
+
+async function signUp(page, link, username, displayName) {
+  await page.goto(link);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Display name (optional)").fill(displayName);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
   await page.waitForURL(`${URL_}/`);
 }
 
@@ -68,53 +78,205 @@ async function screenshots(page, name) {
   await page.emulateMedia({ colorScheme: "light" });
 }
 
-for (const javaScriptEnabled of [true, false]) {
-  test(`sign in, post, like and sign out (JavaScript ${javaScriptEnabled ? "on" : "off"})`, async () => {
-    const context = await browser.newContext({ javaScriptEnabled, viewport: SIZES.desktop });
-    const page = await context.newPage();
-    const user = javaScriptEnabled ? "alice" : "bob";
-
-    await page.goto(`${URL_}/`);
-    assert.equal(new URL(page.url()).pathname, "/auth/sign_in", "signed out, home asks to sign in");
-    if (javaScriptEnabled) {
-      await accessible(page, "sign-in page");
-      await screenshots(page, "sign-in");
-    }
-    await signIn(page, user);
-
-    const text = `hello from the browser, ${user} <b>not bold</b>`;
-    await page.getByLabel("What's happening?").fill(text);
-    await page.getByRole("button", { name: "Post" }).click();
-    await page.waitForURL(`${URL_}/`);
-    const post = page.getByRole("article").filter({ hasText: "hello from the browser" }).first();
-    await post.waitFor();
-    assert.equal(await post.locator("b").count(), 0, "posted text is never HTML");
-    assert.match(await post.innerText(), /<b>not bold<\/b>/);
-
-    await post.getByRole("button", { name: /^Like/ }).click();
-    await page.waitForURL(`${URL_}/`);
-    const liked = page.getByRole("article").filter({ hasText: "hello from the browser" }).first();
-    assert.equal(await liked.getByRole("button", { name: /^Liked/ }).getAttribute("aria-pressed"), "true");
-
-    if (javaScriptEnabled) {
-      await accessible(page, "home page");
-      await screenshots(page, "home");
-      // The post's own page, and the profile, through the links on the post.
-      await liked.locator("time").click();
-      await page.waitForURL(/\/@alice\/\d+$/);
-      await accessible(page, "post page");
-      await screenshots(page, "post");
-      await page.getByRole("link", { name: "alice", exact: true }).first().click();
-      await page.waitForURL(`${URL_}/@alice`);
-      await accessible(page, "profile page");
-      await screenshots(page, "profile");
-      await page.goto(`${URL_}/`);
-    }
-
-    await page.getByRole("button", { name: "Sign out" }).click();
-    await page.waitForURL(`${URL_}/auth/sign_in`);
-    await page.goto(`${URL_}/`);
-    assert.equal(new URL(page.url()).pathname, "/auth/sign_in", "signed out for good");
-    await context.close();
-  });
+/** axe in light and dark, then screenshots at both widths in both schemes. */
+async function check(page, name) {
+  await accessible(page, name);
+  await screenshots(page, name);
 }
+
+const article = (page, text) => page.getByRole("article").filter({ hasText: text }).first();
+
+test("two members join through invites and talk, live (JavaScript on)", async () => {
+  // The owner makes an invite on the admin page; the other comes from `roost admin invite`.
+  const admin = await browser.newContext({ viewport: SIZES.desktop });
+  const a = await admin.newPage();
+  await a.goto(`${URL_}/`);
+  assert.equal(new URL(a.url()).pathname, "/auth/sign_in", "signed out, home asks to sign in");
+  await check(a, "sign-in");
+  await signIn(a, "alice");
+  await a.getByRole("link", { name: "Admin" }).click();
+  await a.getByLabel("Uses").selectOption("1");
+  await a.getByRole("button", { name: "Create invite link" }).click();
+  const uiInvite = (await a.locator("#invite-link").innerText()).trim();
+  assert.match(uiInvite, /\/invite\/[0-9a-f]{32}$/);
+  await check(a, "admin");
+
+  const ninaContext = await browser.newContext({ viewport: SIZES.desktop });
+  const omarContext = await browser.newContext({ viewport: SIZES.desktop });
+  const nina = await ninaContext.newPage();
+  const omar = await omarContext.newPage();
+  await nina.goto(uiInvite);
+  await check(nina, "sign-up");
+  await signUp(nina, uiInvite, "nina", "Nina");
+  await signUp(omar, CLI_INVITE, "omar", "Omar");
+
+  // A one-use invite is spent.
+  const late = await browser.newContext();
+  const latePage = await late.newPage();
+  const spent = await latePage.goto(uiInvite);
+  assert.equal(spent.status(), 404);
+  await latePage.getByText("This invite link is not valid").waitFor();
+  await late.close();
+
+  // They follow each other from their profiles.
+  await nina.goto(`${URL_}/@omar`);
+  await nina.getByRole("button", { name: "Follow", exact: true }).click();
+  await nina.getByRole("button", { name: "Unfollow" }).waitFor();
+  await omar.goto(`${URL_}/@nina`);
+  await omar.getByRole("button", { name: "Follow", exact: true }).click();
+  await omar.getByRole("button", { name: "Unfollow" }).waitFor();
+  await check(omar, "profile");
+
+  // Omar reads his home; Nina posts; "1 new post" appears for Omar without a reload.
+  await omar.goto(`${URL_}/`);
+  await omar.evaluate(() => { window.__sameDocument = true; });
+  await nina.goto(`${URL_}/`);
+  // The counter counts as the server does: a URL is 23 characters, whatever its length.
+  await nina.getByLabel("What's happening?").fill("see https://example.com/a/very/long/path/that/goes/on/and/on");
+  assert.equal(await nina.locator("#counter").innerText(), `${500 - (4 + 23)} characters left`);
+  await nina.getByLabel("What's happening?").fill("Hello Omar, welcome to #roostweb <b>not bold</b>");
+  await nina.getByRole("button", { name: "Post", exact: true }).click();
+  await nina.waitForURL(`${URL_}/`);
+  const ninaPost = article(nina, "welcome to");
+  await ninaPost.waitFor();
+  assert.equal(await ninaPost.locator("b").count(), 0, "posted text is never HTML");
+  assert.match(await ninaPost.innerText(), /<b>not bold<\/b>/);
+
+  const banner = omar.getByRole("link", { name: "1 new post" });
+  await banner.waitFor({ timeout: 10000 });
+  assert.equal(await omar.evaluate(() => window.__sameDocument), true, "the banner came without a reload");
+  await banner.click();
+  await omar.waitForURL(`${URL_}/`);
+  const seen = article(omar, "welcome to");
+  await seen.waitFor();
+
+  // Like and repost are instant: the page stays where it is.
+  await omar.evaluate(() => { window.__sameDocument = true; });
+  await seen.getByRole("button", { name: /^Like/ }).click();
+  await article(omar, "welcome to").getByRole("button", { name: /^Liked/ }).waitFor();
+  await article(omar, "welcome to").getByRole("button", { name: /^Repost/ }).click();
+  await article(omar, "welcome to").getByRole("button", { name: /^Reposted/ }).waitFor();
+  assert.equal(await omar.evaluate(() => window.__sameDocument), true, "actions did not reload the page");
+  await check(omar, "home");
+
+  // Nina's unread badge counts up live while she stays on her page.
+  await nina.locator("#unread:not([hidden])").waitFor({ timeout: 10000 });
+
+  // Omar replies on the post's page, then quotes it.
+  await article(omar, "welcome to").getByRole("link", { name: /^Reply/ }).click();
+  await omar.waitForURL(/\/@nina\/\d+#reply$/);
+  await omar.getByLabel("Your reply").fill("@nina thanks, glad to be here");
+  await omar.getByRole("button", { name: "Reply", exact: true }).click();
+  await article(omar, "glad to be here").waitFor();
+  await check(omar, "post");
+  await omar.goto(`${URL_}/`);
+  await article(omar, "welcome to").getByRole("link", { name: "Quote" }).click();
+  await omar.getByLabel("Your quote").fill("Everyone, meet Nina");
+  await omar.getByRole("button", { name: "Post", exact: true }).click();
+  await omar.waitForURL(`${URL_}/`);
+  const quote = article(omar, "meet Nina");
+  await quote.locator("blockquote").filter({ hasText: "welcome to" }).waitFor();
+
+  // Nina sees them all in her notifications, grouped by kind; opening the page reads them.
+  await nina.getByRole("link", { name: /^Notifications/ }).click();
+  const notes = nina.getByRole("list", { name: "Notifications" });
+  for (const what of ["liked your post", "reposted your post", "mentioned you", "quoted your post", "followed you"]) {
+    await notes.getByText(what).first().waitFor();
+  }
+  await check(nina, "notifications");
+  await nina.goto(`${URL_}/`);
+  assert.equal(await nina.locator("#unread").isHidden(), true, "read notifications leave the badge");
+
+  // Nina edits her post (from her profile): the card says "edited", the post's page keeps the history.
+  await nina.goto(`${URL_}/@nina`);
+  await article(nina, "welcome to").getByRole("link", { name: "Edit" }).click();
+  await nina.getByLabel("Text").fill("Hello Omar, welcome aboard #roostweb");
+  await check(nina, "edit");
+  await nina.getByRole("button", { name: "Save", exact: true }).click();
+  await nina.getByText("· edited").first().waitFor();
+  await nina.getByText(/Edit history/).click();
+  await nina.getByText("welcome to #roostweb").first().waitFor();
+
+  // She edits her profile.
+  await nina.getByRole("link", { name: "Settings" }).click();
+  await nina.getByLabel("Display name").fill("Nina N.");
+  await nina.getByLabel("Bio").fill("Here for the #roostweb posts");
+  await nina.getByRole("button", { name: "Save profile" }).click();
+  await nina.getByText("Saved: profile.").waitFor();
+  await check(nina, "settings");
+  await nina.goto(`${URL_}/@nina`);
+  await nina.getByRole("heading", { name: "Nina N." }).waitFor();
+  await nina.getByText("Here for the").waitFor();
+
+  // Keyboard: j selects the first post, l likes it, ? opens the help.
+  await nina.goto(`${URL_}/`);
+  await nina.keyboard.press("j");
+  const first = nina.locator("article.post.selected");
+  await first.waitFor();
+  await nina.keyboard.press("?");
+  await nina.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+  await nina.keyboard.press("Escape");
+
+  // The other main pages, checked and photographed.
+  for (const [path, name] of [["/local", "local"], ["/tags/roostweb", "hashtag"], ["/bookmarks", "bookmarks"],
+    ["/lists", "lists"], ["/search?q=om", "search"], ["/@nina/with_replies", "profile-replies"],
+    ["/@nina/likes", "profile-likes"], ["/@nina/followers", "followers"]]) {
+    await nina.goto(`${URL_}${path}`);
+    await check(nina, name);
+  }
+  await nina.goto(`${URL_}/search?q=om`);
+  await nina.getByRole("link", { name: "Omar" }).waitFor();
+  await nina.goto(`${URL_}/tags/roostweb`);
+  await article(nina, "welcome aboard").waitFor();
+
+  await nina.getByRole("button", { name: /^Sign out/ }).click();
+  await nina.waitForURL(`${URL_}/auth/sign_in`);
+  await nina.goto(`${URL_}/`);
+  assert.equal(new URL(nina.url()).pathname, "/auth/sign_in", "signed out for good");
+  for (const c of [admin, ninaContext, omarContext]) await c.close();
+});
+
+test("the core flows without JavaScript", async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: SIZES.desktop });
+  const page = await context.newPage();
+  await signUp(page, CLI_INVITE, "pia", "Pia");
+
+  await page.goto(`${URL_}/@omar`);
+  await page.getByRole("button", { name: "Follow", exact: true }).click();
+  await page.getByRole("button", { name: "Unfollow" }).waitFor();
+
+  await page.goto(`${URL_}/`);
+  await page.getByLabel("What's happening?").fill("hello without script");
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.waitForURL(`${URL_}/`);
+  await article(page, "hello without script").waitFor();
+
+  // Omar's quote is on Pia's home now that she follows him: like it, reply to it.
+  const quote = article(page, "meet Nina");
+  await quote.getByRole("button", { name: /^Like/ }).click();
+  await page.waitForURL(`${URL_}/`);
+  assert.equal(await article(page, "meet Nina").getByRole("button", { name: /^Liked/ }).getAttribute("aria-pressed"), "true");
+  await article(page, "meet Nina").getByRole("button", { name: /^Repost/ }).click();
+  await article(page, "meet Nina").getByRole("button", { name: /^Reposted/ }).waitFor();
+  await article(page, "meet Nina").getByRole("link", { name: /^Reply/ }).first().click();
+  await page.getByLabel("Your reply").fill("@omar replying without script");
+  await page.getByRole("button", { name: "Reply", exact: true }).click();
+  await article(page, "replying without script").waitFor();
+
+  // A post that is too long comes back in the composer with the reason, nothing lost.
+  await page.goto(`${URL_}/`);
+  const long = "x".repeat(501);
+  await page.getByLabel("What's happening?").fill(long);
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.getByText("character limit").waitFor();
+  assert.equal(await page.getByLabel("What's happening?").inputValue(), long);
+
+  await page.goto(`${URL_}/settings`);
+  await page.getByLabel("Display name").fill("Pia P.");
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await page.getByText("Saved: profile.").waitFor();
+
+  await page.getByRole("button", { name: /^Sign out/ }).click();
+  await page.waitForURL(`${URL_}/auth/sign_in`);
+  await context.close();
+});

@@ -122,6 +122,7 @@ pub(crate) async fn create_accounts(
                     Ok(())
                 }
                 AdminResponse::Error { message } => anyhow::bail!(message),
+                other => anyhow::bail!("unexpected answer {other:?}"),
             }
         }
     })

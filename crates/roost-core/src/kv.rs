@@ -115,11 +115,21 @@ pub enum Table {
     MuteExpiry = 48,
     /// (account, filter id) → `Filter`
     Filter = 49,
+    /// invite id → `Invite`
+    Invite = 50,
+    /// code hash → invite id
+    InviteCode = 51,
+    /// account → suspended at (`Millis`) : suspended accounts
+    Suspended = 52,
+    /// account → `Preferences`
+    Preferences = 53,
+    /// (account, token hash) → () : an account's tokens, for its sessions and authorised apps
+    AccountToken = 54,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 49] = [
+    pub const ALL: [Table; 54] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -169,6 +179,11 @@ impl Table {
         Table::OpenReport,
         Table::MuteExpiry,
         Table::Filter,
+        Table::Invite,
+        Table::InviteCode,
+        Table::Suspended,
+        Table::Preferences,
+        Table::AccountToken,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -25,6 +25,7 @@ pub mod text;
 pub mod visibility;
 
 mod accounts;
+mod admin;
 mod conversations;
 pub mod filters;
 mod ids;
@@ -134,6 +135,29 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::Unmute { account, target } => social::unmute(t, *account, *target),
         Command::DismissNotification { account, notification } => notifications::dismiss(t, *account, *notification),
         Command::ClearNotifications { account } => notifications::clear(t, *account),
+        Command::CreateInvite { code_hash, created_by, role, max_uses, expires_at } => {
+            admin::create_invite(t, at, code_hash, *created_by, *role, *max_uses, *expires_at)
+        }
+        Command::RevokeInvite { actor, invite } => admin::revoke_invite(t, *actor, *invite),
+        Command::CreateAccountByInvite { code_hash, username, email, password_hash, display_name } => {
+            admin::create_account_by_invite(
+                t,
+                at,
+                code_hash,
+                username,
+                email.as_deref(),
+                password_hash,
+                display_name.as_deref(),
+            )
+        }
+        Command::SetPassword { account, password_hash } => admin::set_password(t, *account, password_hash),
+        Command::SetRole { actor, account, role } => admin::set_role(t, *actor, *account, *role),
+        Command::Suspend { actor, account } => admin::suspend(t, at, *actor, *account),
+        Command::Unsuspend { actor, account } => admin::unsuspend(t, *actor, *account),
+        Command::SetPreferences { account, default_visibility, default_sensitive } => {
+            admin::set_preferences(t, *account, *default_visibility, *default_sensitive)
+        }
+        Command::ResolveReport { actor, report } => admin::resolve_report(t, *actor, *report),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::model::{Mute, Status};
 use crate::Result;
 
 /// The format this code reads and writes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 const FORMAT_KEY: &[u8] = b"format";
 /// Records re-encoded per scan while migrating, to bound memory.
 const CHUNK: usize = 10_000;
@@ -39,6 +39,9 @@ pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
     }
     if from < 3 {
         reencode::<MuteV1, Mute>(t, Table::Mute)?;
+    }
+    if from < 4 {
+        index_tokens(t)?;
     }
     put_value(t, Table::Meta, FORMAT_KEY, &FORMAT)?;
     Ok(Some(from))
@@ -68,6 +71,22 @@ where
             t.put(table, k, &encode(&old.into())?)?;
         }
     }
+}
+
+/// Format 4 indexes tokens under their accounts (for the sessions and apps a member sees).
+fn index_tokens(t: &mut impl Tables) -> Result<()> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    t.scan(Table::Token, Bound::Unbounded, Bound::Unbounded, Dir::Forward, &mut |k, v| {
+        let token: crate::model::Token = decode(v)?;
+        if let (Some(a), Ok(hash)) = (token.account, <[u8; 32]>::try_from(k)) {
+            keys.push(crate::oauth::account_token_key(a, &hash));
+        }
+        Ok(true)
+    })?;
+    for k in keys {
+        t.put(Table::AccountToken, &k, &[])?;
+    }
+    Ok(())
 }
 
 /// `Mute` before format 3 (no expiry).

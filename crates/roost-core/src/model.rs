@@ -233,3 +233,39 @@ pub struct Filter {
     /// (entry ID, post)
     pub statuses: Vec<(Id, Id)>,
 }
+
+/// An invite link: whoever holds its code may create an account with its role, while it is
+/// not withdrawn, expired or used up. Only the code's hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub id: Id,
+    pub code_hash: [u8; 32],
+    /// `None`: the operator, from the command line.
+    pub created_by: Option<Id>,
+    pub role: Role,
+    pub max_uses: Option<u32>,
+    pub uses: u32,
+    pub expires_at: Option<Millis>,
+    pub created_at: Millis,
+    pub revoked: bool,
+}
+
+impl Invite {
+    /// Whether the invite still creates accounts at `at`.
+    pub fn usable(&self, at: Millis) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|e| at < e) && self.max_uses.is_none_or(|m| self.uses < m)
+    }
+}
+
+/// A member's defaults for new posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    pub default_visibility: Visibility,
+    pub default_sensitive: bool,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences { default_visibility: Visibility::Public, default_sensitive: false }
+    }
+}

@@ -2,7 +2,7 @@
 
 use roost_types::{Id, Millis, Outcome, Rejection, AUTH_CODE_LIFETIME_MS};
 
-use crate::kv::{get_value, put_value, Table, Tables};
+use crate::kv::{get_value, k1, put_value, Table, Tables};
 use crate::model::{App, AuthCode, Token};
 use crate::{query, Result};
 
@@ -46,14 +46,48 @@ pub(crate) fn issue_token(
             return Ok(Outcome::Rejected(Rejection::NotFound));
         }
     }
+    if let Some(a) = account {
+        if crate::admin::suspended(t, a)? {
+            return Ok(Outcome::Rejected(Rejection::Forbidden));
+        }
+    }
     let token = Token { client_id: client_id.to_string(), account, scopes: scopes.to_vec(), created_at: at };
-    put_value(t, Table::Token, token_hash, &token)?;
+    put_token(t, token_hash, &token)?;
     Ok(Outcome::done())
 }
 
+/// Stores a token, indexed under its account.
+fn put_token(t: &mut impl Tables, token_hash: &[u8; 32], token: &Token) -> Result<()> {
+    put_value(t, Table::Token, token_hash, token)?;
+    if let Some(a) = token.account {
+        t.put(Table::AccountToken, &account_token_key(a, token_hash), &[])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn account_token_key(account: Id, token_hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(40);
+    k.extend_from_slice(&k1(account));
+    k.extend_from_slice(token_hash);
+    k
+}
+
 pub(crate) fn revoke_token(t: &mut impl Tables, token_hash: &[u8; 32]) -> Result<Outcome> {
+    if let Some(token) = query::token(t, token_hash)? {
+        if let Some(a) = token.account {
+            t.delete(Table::AccountToken, &account_token_key(a, token_hash))?;
+        }
+    }
     t.delete(Table::Token, token_hash)?;
     Ok(Outcome::done())
+}
+
+/// Ends every token of an account (its sessions and authorised apps).
+pub(crate) fn revoke_all(t: &mut impl Tables, account: Id) -> Result<()> {
+    for (hash, _) in query::account_tokens(t, account)? {
+        revoke_token(t, &hash)?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -98,10 +132,14 @@ pub(crate) fn redeem_auth_code(
         return Ok(Outcome::Rejected(Rejection::InvalidGrant));
     };
     t.delete(Table::AuthCode, code_hash)?;
-    if code.client_id != client_id || at > code.expires_at || query::account(t, code.account)?.is_none() {
+    if code.client_id != client_id
+        || at > code.expires_at
+        || query::account(t, code.account)?.is_none()
+        || crate::admin::suspended(t, code.account)?
+    {
         return Ok(Outcome::Rejected(Rejection::InvalidGrant));
     }
     let token = Token { client_id: code.client_id, account: Some(code.account), scopes: code.scopes, created_at: at };
-    put_value(t, Table::Token, token_hash, &token)?;
+    put_token(t, token_hash, &token)?;
     Ok(Outcome::done())
 }

@@ -828,3 +828,71 @@ pub fn count_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8])
     })?;
     Ok(n)
 }
+
+// ---- administration ------------------------------------------------------------------------
+
+/// An account's tokens (web sessions and apps' tokens), newest first, at most 200.
+pub fn account_tokens(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<([u8; 32], Token)>> {
+    let (lo, hi) = prefix_bounds(&k1(account));
+    let mut hashes = Vec::new();
+    t.scan(Table::AccountToken, Bound::Included(lo.as_slice()), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        if let Ok(h) = <[u8; 32]>::try_from(&k[8..]) {
+            hashes.push(h);
+        }
+        Ok(hashes.len() < 200)
+    })?;
+    let mut out = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        if let Some(tok) = token(t, &h)? {
+            out.push((h, tok));
+        }
+    }
+    out.sort_by_key(|(_, tok)| std::cmp::Reverse(tok.created_at));
+    Ok(out)
+}
+
+/// Every account, oldest first, after `after`: the members page.
+pub fn accounts_page(t: &(impl ReadTables + ?Sized), after: Option<Id>, limit: usize) -> Result<Vec<Account>> {
+    let key = after.map(k1);
+    let lo = match &key {
+        Some(k) => Bound::Excluded(k.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let mut out = Vec::new();
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut failed = None;
+    t.scan(Table::Account, lo, Bound::Unbounded, Dir::Forward, &mut |_, v| {
+        match crate::kv::decode::<Account>(v) {
+            Ok(a) => out.push(a),
+            Err(e) => failed = Some(e),
+        }
+        Ok(failed.is_none() && out.len() < limit)
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Whether an account is suspended.
+pub fn suspended(t: &(impl ReadTables + ?Sized), account: Id) -> Result<bool> {
+    Ok(t.get(Table::Suspended, &k1(account))?.is_some())
+}
+
+/// A member's defaults for new posts.
+pub fn preferences(t: &(impl ReadTables + ?Sized), account: Id) -> Result<crate::model::Preferences> {
+    Ok(get_value(t, Table::Preferences, &k1(account))?.unwrap_or_default())
+}
+
+/// The invite a code opens, whatever its state.
+pub fn invite_by_code(t: &(impl ReadTables + ?Sized), code_hash: &[u8; 32]) -> Result<Option<crate::model::Invite>> {
+    match t.get(Table::InviteCode, code_hash)? {
+        Some(v) => get_value(t, Table::Invite, &v),
+        None => Ok(None),
+    }
+}
+
+/// Invites, newest first.
+pub fn invites(t: &(impl ReadTables + ?Sized), page: &Page) -> Result<Vec<crate::model::Invite>> {
+    page_scan(t, Table::Invite, &[], page, |_, v| crate::kv::decode(v).map(Some))
+}

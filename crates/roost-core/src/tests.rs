@@ -1015,3 +1015,110 @@ fn authorization_codes_are_redeemed_once_by_their_client_before_they_expire() {
     assert_eq!(w.run(redeem(3, "c1", 13)), Outcome::Rejected(Rejection::InvalidGrant), "expired");
     assert!(query::token(&w.t, &[13; 32]).unwrap().is_none());
 }
+
+#[test]
+fn invites_create_accounts_with_their_role_until_used_up_expired_or_withdrawn() {
+    let mut w = World::new();
+    let admin = w.id(Command::CreateAccount {
+        username: "admin".into(),
+        email: None,
+        password_hash: "x".into(),
+        role: Role::Admin,
+        display_name: None,
+    });
+    let member = w.user("member");
+    let by_invite = |code: u8, name: &str| Command::CreateAccountByInvite {
+        code_hash: [code; 32],
+        username: name.into(),
+        email: None,
+        password_hash: "x".into(),
+        display_name: None,
+    };
+    let invite = |code: u8, by: Option<Id>, role: Role, max_uses: Option<u32>, expires_at: Option<i64>| {
+        Command::CreateInvite { code_hash: [code; 32], created_by: by, role, max_uses, expires_at }
+    };
+    // Members do not invite; admins do not hand out the owner's or a higher role.
+    assert_eq!(w.run(invite(1, Some(member), Role::Member, None, None)), Outcome::Rejected(Rejection::Forbidden));
+    assert_eq!(w.run(invite(1, Some(admin), Role::Owner, None, None)), Outcome::Rejected(Rejection::Forbidden));
+    assert_eq!(w.run(invite(1, None, Role::Owner, None, None)), Outcome::Rejected(Rejection::Forbidden));
+    let once = w.id(invite(1, Some(admin), Role::Member, Some(1), None));
+    assert_eq!(w.run(invite(1, Some(admin), Role::Member, None, None)), Outcome::Rejected(Rejection::InvalidInvite));
+
+    let carol = w.id(by_invite(1, "carol"));
+    assert_eq!(query::account(&w.t, carol).unwrap().map(|a| a.role), Some(Role::Member));
+    assert_eq!(w.run(by_invite(1, "dave")), Outcome::Rejected(Rejection::InvalidInvite), "used up");
+    assert_eq!(w.run(by_invite(9, "dave")), Outcome::Rejected(Rejection::InvalidInvite), "unknown");
+    let taken = w.id(invite(2, None, Role::Moderator, Some(5), None));
+    assert_eq!(w.run(by_invite(2, "carol")), Outcome::Rejected(Rejection::UsernameTaken));
+    let listed = query::invites(&w.t, &Page { limit: 10, ..Page::default() }).unwrap();
+    assert_eq!(listed.iter().map(|i| (i.id, i.uses)).collect::<Vec<_>>(), vec![(taken, 0), (once, 1)]);
+    let mod_ = w.id(by_invite(2, "erin"));
+    assert_eq!(query::account(&w.t, mod_).unwrap().map(|a| a.role), Some(Role::Moderator));
+    w.run(Command::RevokeInvite { actor: Some(admin), invite: taken });
+    assert_eq!(w.run(by_invite(2, "frank")), Outcome::Rejected(Rejection::InvalidInvite), "withdrawn");
+    let soon = w.now + 5;
+    w.id(invite(3, None, Role::Member, None, Some(soon)));
+    w.id(by_invite(3, "gina"));
+    w.now = soon;
+    assert_eq!(w.run(by_invite(3, "hank")), Outcome::Rejected(Rejection::InvalidInvite), "expired");
+}
+
+#[test]
+fn roles_and_suspensions_follow_rank() {
+    let mut w = World::new();
+    let mk = |w: &mut World, name: &str, role: Role| {
+        w.id(Command::CreateAccount {
+            username: name.into(),
+            email: None,
+            password_hash: "x".into(),
+            role,
+            display_name: None,
+        })
+    };
+    let owner = mk(&mut w, "owner", Role::Owner);
+    let admin = mk(&mut w, "admin", Role::Admin);
+    let moderator = mk(&mut w, "mod", Role::Moderator);
+    let member = mk(&mut w, "member", Role::Member);
+    let forbidden = Outcome::Rejected(Rejection::Forbidden);
+    assert_eq!(w.run(Command::SetRole { actor: Some(moderator), account: member, role: Role::Moderator }), forbidden);
+    assert_eq!(w.run(Command::SetRole { actor: Some(admin), account: member, role: Role::Owner }), forbidden);
+    assert_eq!(w.run(Command::SetRole { actor: None, account: owner, role: Role::Member }), forbidden);
+    assert_eq!(
+        w.run(Command::SetRole { actor: Some(admin), account: admin, role: Role::Member }),
+        Outcome::Rejected(Rejection::SelfAction)
+    );
+    assert_eq!(w.run(Command::SetRole { actor: Some(admin), account: member, role: Role::Moderator }), Outcome::done());
+    assert_eq!(query::account(&w.t, member).unwrap().map(|a| a.role), Some(Role::Moderator));
+    w.run(Command::SetRole { actor: Some(owner), account: member, role: Role::Member });
+
+    w.run(Command::CreateApp {
+        client_id: "app".into(),
+        client_secret_hash: [0; 32],
+        name: "app".into(),
+        website: None,
+        redirect_uris: Vec::new(),
+        scopes: Vec::new(),
+    });
+    let token = |w: &mut World, n: u8| {
+        w.run(Command::IssueToken {
+            token_hash: [n; 32],
+            client_id: "app".into(),
+            account: Some(member),
+            scopes: Vec::new(),
+        })
+    };
+    token(&mut w, 1);
+    token(&mut w, 2);
+    assert_eq!(query::account_tokens(&w.t, member).unwrap().len(), 2);
+    assert_eq!(w.run(Command::Suspend { actor: Some(member), account: moderator }), forbidden);
+    assert_eq!(w.run(Command::Suspend { actor: Some(moderator), account: admin }), forbidden);
+    assert_eq!(w.run(Command::Suspend { actor: Some(moderator), account: member }), Outcome::done());
+    assert!(query::suspended(&w.t, member).unwrap());
+    assert!(query::token(&w.t, &[1; 32]).unwrap().is_none(), "a suspension ends every session");
+    assert!(query::account_tokens(&w.t, member).unwrap().is_empty());
+    assert_eq!(token(&mut w, 3), forbidden, "no new sessions while suspended");
+    assert_eq!(w.run(Command::Unsuspend { actor: Some(admin), account: member }), Outcome::done());
+    assert_eq!(token(&mut w, 3), Outcome::done());
+    w.run(Command::RevokeToken { token_hash: [3; 32] });
+    assert!(query::account_tokens(&w.t, member).unwrap().is_empty(), "revoking leaves no index entry");
+}

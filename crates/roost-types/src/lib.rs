@@ -51,6 +51,16 @@ impl Role {
     pub fn can_moderate(self) -> bool {
         self <= Role::Moderator
     }
+
+    /// Whether this role may manage members, roles and invites.
+    pub fn can_administer(self) -> bool {
+        self <= Role::Admin
+    }
+
+    /// Whether this role stands strictly above `other`.
+    pub fn outranks(self, other: Role) -> bool {
+        self < other
+    }
 }
 
 /// Who may see a post.
@@ -337,7 +347,68 @@ pub enum Command {
         sensitive: bool,
         language: Option<String>,
     },
+    /// Creates an invite link (the random code arrives hashed). `created_by` is `None` when the
+    /// operator made it from the command line; otherwise an admin, who cannot hand out a role
+    /// above their own. Refused past [`MAX_OPEN_INVITES`].
+    CreateInvite {
+        code_hash: [u8; 32],
+        created_by: Option<Id>,
+        role: Role,
+        max_uses: Option<u32>,
+        expires_at: Option<Millis>,
+    },
+    /// Withdraws an invite; its link stops working.
+    RevokeInvite {
+        actor: Option<Id>,
+        invite: Id,
+    },
+    /// Creates an account through an invite (refused if the invite is unknown, withdrawn,
+    /// expired by the command's time or used up); the account gets the invite's role.
+    CreateAccountByInvite {
+        code_hash: [u8; 32],
+        username: String,
+        email: Option<String>,
+        password_hash: String,
+        display_name: Option<String>,
+    },
+    /// Replaces an account's password (hashed with argon2id before proposing). Other sessions
+    /// stay unless the member revokes them.
+    SetPassword {
+        account: Id,
+        password_hash: String,
+    },
+    /// Gives an account a role. `actor` `None` is the operator; otherwise an admin who outranks
+    /// both the account's role and the new one. Nobody becomes or stops being the owner this way.
+    SetRole {
+        actor: Option<Id>,
+        account: Id,
+        role: Role,
+    },
+    /// Suspends an account: it cannot sign in and its sessions and tokens end. The actor must
+    /// be a moderator who outranks the account.
+    Suspend {
+        actor: Option<Id>,
+        account: Id,
+    },
+    Unsuspend {
+        actor: Option<Id>,
+        account: Id,
+    },
+    /// A member's defaults for new posts.
+    SetPreferences {
+        account: Id,
+        default_visibility: Visibility,
+        default_sensitive: bool,
+    },
+    /// A moderator closes a report.
+    ResolveReport {
+        actor: Id,
+        report: Id,
+    },
 }
+
+/// Invites not yet withdrawn an instance may hold.
+pub const MAX_OPEN_INVITES: usize = 1_000;
 
 /// The timelines that keep a read marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -586,4 +657,6 @@ pub enum Rejection {
     InvalidChoice,
     /// Only accounts one follows can be added to one's lists.
     NotFollowed,
+    /// The invite is unknown, withdrawn, expired or used up.
+    InvalidInvite,
 }

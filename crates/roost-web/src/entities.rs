@@ -483,13 +483,14 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     }
 
     pub fn credential_account(&self, a: &Account) -> CredentialAccountJson {
+        let prefs = query::preferences(self.view, a.id).unwrap_or_default();
         CredentialAccountJson {
             account: self.account(a),
             source: SourceJson {
                 note: a.note.clone(),
                 fields: Vec::new(),
-                privacy: "public",
-                sensitive: false,
+                privacy: prefs.default_visibility.as_str(),
+                sensitive: prefs.default_sensitive,
                 language: None,
                 follow_requests_count: 0,
             },
@@ -651,6 +652,20 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             found.iter().map(|m| filter_result(m)).collect()
         };
         self.status_with(s, original, None, filtered)
+    }
+
+    /// What the viewer's filters say of a post: `None` if one hides it, else the titles of the
+    /// filters that want it behind a warning.
+    pub fn filter_titles(&self, s: &Status) -> Option<Vec<String>> {
+        if self.filters.is_empty() {
+            return Some(Vec::new());
+        }
+        let active: Vec<&roost_core::model::Filter> = self.filters.iter().collect();
+        let found = roost_core::filters::matches(&active, s);
+        if found.iter().any(|m| m.filter.action == roost_types::FilterAction::Hide) {
+            return None;
+        }
+        Some(found.iter().map(|m| m.filter.title.clone()).collect())
     }
 
     /// A post with its source text, as the response to deleting it.

@@ -96,6 +96,9 @@ impl ApiError {
                 roost_types::MAX_LIST_MEMBERS
             )),
             Rejection::NotFollowed => ApiError::unprocessable("You can only add accounts you follow to your lists"),
+            Rejection::InvalidInvite => {
+                ApiError::unprocessable("This invite link is not valid: it may have expired or been used up")
+            }
             Rejection::PollExpired => ApiError::unprocessable("Validation failed: The poll has already ended"),
             Rejection::AlreadyVoted => {
                 ApiError::unprocessable("Validation failed: You have already voted on this poll")

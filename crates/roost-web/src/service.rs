@@ -110,20 +110,14 @@ pub struct NewAccount {
     pub email: Option<String>,
 }
 
-/// Validates and creates an account. The first account of an instance is its owner unless a
-/// role is given.
-pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id, Role, u64)> {
+/// Refuses an account's fields that do not fit: username, password, display name, email.
+fn validate_new_account(new: &NewAccount) -> ApiResult<()> {
     if !text::valid_username(&new.username) {
         return Err(ApiError::unprocessable(
             "Validation failed: Username must be 1 to 30 letters, digits or underscores",
         ));
     }
-    let pw_len = new.password.chars().count();
-    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&pw_len) {
-        return Err(ApiError::unprocessable(format!(
-            "Validation failed: Password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-        )));
-    }
+    validate_password(&new.password)?;
     if let Some(d) = &new.display_name {
         if d.chars().count() > MAX_DISPLAY_NAME {
             return Err(ApiError::unprocessable(format!(
@@ -136,6 +130,24 @@ pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id,
             return Err(ApiError::unprocessable("Validation failed: Email is invalid"));
         }
     }
+    Ok(())
+}
+
+/// Refuses a password that is too short or too long.
+pub fn validate_password(password: &str) -> ApiResult<()> {
+    let pw_len = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&pw_len) {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates and creates an account. The first account of an instance is its owner unless a
+/// role is given.
+pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id, Role, u64)> {
+    validate_new_account(&new)?;
     let role = match new.role {
         Some(r) => r,
         None => {
@@ -160,4 +172,53 @@ pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id,
     )
     .await?;
     Ok((created_id(&applied)?, role, applied.index))
+}
+
+/// The hash an invite code is stored under.
+pub fn invite_hash(code: &str) -> [u8; 32] {
+    *blake3::hash(code.as_bytes()).as_bytes()
+}
+
+/// Creates an invite link for `role` (`created_by` `None`: the operator). Returns the invite's
+/// ID and the link, which holds the code: it is shown once, only its hash is kept.
+pub async fn create_invite(
+    state: &AppState,
+    created_by: Option<Id>,
+    role: Role,
+    max_uses: Option<u32>,
+    expires_in: Option<std::time::Duration>,
+) -> ApiResult<(Id, String)> {
+    if max_uses == Some(0) {
+        return Err(ApiError::unprocessable("An invite must allow at least one use"));
+    }
+    let expires_at = expires_in.map(|d| now_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+    // 128 bits are plenty for a link, and keep it short enough to paste.
+    let code = random_token()[..32].to_string();
+    let command = Command::CreateInvite { code_hash: invite_hash(&code), created_by, role, max_uses, expires_at };
+    let applied = propose(state, command).await?;
+    let url = format!("{}/invite/{code}", state.config().public_url.trim_end_matches('/'));
+    Ok((created_id(&applied)?, url))
+}
+
+/// Creates an account through an invite code; it gets the invite's role.
+pub async fn create_account_by_invite(state: &AppState, code: &str, new: NewAccount) -> ApiResult<Id> {
+    validate_new_account(&new)?;
+    let code_hash = invite_hash(code);
+    // Refuse a dead link before spending a password hash on it.
+    if !query::invite_by_code(&state.node().read()?, &code_hash)?.is_some_and(|i| i.usable(now_ms())) {
+        return Err(ApiError::from_rejection(roost_types::Rejection::InvalidInvite));
+    }
+    let password_hash = hash_password(new.password).await?;
+    let applied = propose(
+        state,
+        Command::CreateAccountByInvite {
+            code_hash,
+            username: new.username,
+            email: new.email,
+            password_hash,
+            display_name: new.display_name,
+        },
+    )
+    .await?;
+    created_id(&applied)
 }

@@ -31,12 +31,18 @@ pub enum AdminRequest {
         display_name: Option<String>,
         email: Option<String>,
     },
+    CreateInvite {
+        role: Option<String>,
+        max_uses: Option<u32>,
+        expires_in_secs: Option<u64>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminResponse {
     UserCreated { id: String, username: String, role: String },
+    InviteCreated { id: String, url: String },
     Error { message: String },
 }
 
@@ -112,6 +118,18 @@ async fn execute(req: AdminRequest, state: &AppState) -> AdminResponse {
                 Ok((id, role, _)) => {
                     AdminResponse::UserCreated { id: id.to_string(), username, role: role.as_str().into() }
                 }
+                Err(e) => AdminResponse::Error { message: e.to_string() },
+            }
+        }
+        AdminRequest::CreateInvite { role, max_uses, expires_in_secs } => {
+            let role = match role.as_deref().map(Role::parse) {
+                None => Role::Member,
+                Some(Some(r)) if r != Role::Owner => r,
+                Some(_) => return AdminResponse::Error { message: "role must be admin, moderator or member".into() },
+            };
+            let expires_in = expires_in_secs.map(std::time::Duration::from_secs);
+            match service::create_invite(state, None, role, max_uses, expires_in).await {
+                Ok((id, url)) => AdminResponse::InviteCreated { id: id.to_string(), url },
                 Err(e) => AdminResponse::Error { message: e.to_string() },
             }
         }

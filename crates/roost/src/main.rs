@@ -63,6 +63,39 @@ enum AdminCmd {
         #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// Create an invite link; prints it. Whoever opens it can sign up.
+    Invite {
+        /// admin, moderator or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// How many accounts it may create [default: no limit].
+        #[arg(long)]
+        max_uses: Option<u32>,
+        /// How long it works, such as 30m, 12h or 7d [default: until withdrawn].
+        #[arg(long, value_parser = parse_duration)]
+        expires: Option<u64>,
+        /// The running server's data directory.
+        #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+/// A duration such as `90s`, `30m`, `12h` or `7d`, in seconds.
+fn parse_duration(s: &str) -> Result<u64, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration such as 30m, 12h or 7d"))?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("`{s}` is not a duration such as 30m, 12h or 7d")),
+    };
+    match n.checked_mul(per) {
+        Some(secs) if secs > 0 => Ok(secs),
+        _ => Err(format!("`{s}` is not a duration of at least a second")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,6 +107,16 @@ fn main() -> ExitCode {
         Cmd::Admin { command } => match command {
             AdminCmd::CreateUser { username, password_stdin, role, display_name, email, data_dir } => {
                 create_user(username, password_stdin, role, display_name, email, data_dir)
+            }
+            AdminCmd::Invite { role, max_uses, expires, data_dir } => {
+                let req = AdminRequest::CreateInvite { role: Some(role), max_uses, expires_in_secs: expires };
+                answer(admin::request(&data_dir, &req), |r| match r {
+                    AdminResponse::InviteCreated { url, .. } => {
+                        println!("{url}");
+                        true
+                    }
+                    _ => false,
+                })
             }
         },
     }
@@ -136,14 +179,27 @@ fn create_user(
     }
     let password = password.trim_end_matches(['\n', '\r']).to_string();
     let req = AdminRequest::CreateUser { username, password, role, display_name, email };
-    match admin::request(&data_dir, &req) {
-        Ok(AdminResponse::UserCreated { id, username, role }) => {
+    answer(admin::request(&data_dir, &req), |r| match r {
+        AdminResponse::UserCreated { id, username, role } => {
             eprintln!("created @{username} ({role})");
             println!("{id}");
-            ExitCode::SUCCESS
+            true
         }
+        _ => false,
+    })
+}
+
+/// The exit of an admin command: `print` shows the expected answer (and says it was one);
+/// errors and anything else go to standard error.
+fn answer(response: anyhow::Result<AdminResponse>, print: impl FnOnce(&AdminResponse) -> bool) -> ExitCode {
+    match response {
+        Ok(r) if print(&r) => ExitCode::SUCCESS,
         Ok(AdminResponse::Error { message }) => {
             eprintln!("roost: {message}");
+            ExitCode::FAILURE
+        }
+        Ok(other) => {
+            eprintln!("roost: unexpected answer {other:?}");
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -34,6 +34,22 @@ pub struct UpdateCredentials {
     locked: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     bot: Option<bool>,
+    /// Default visibility of new posts, as a form field…
+    #[serde(rename = "source[privacy]", default, deserialize_with = "de::string_opt")]
+    source_privacy: Option<String>,
+    #[serde(rename = "source[sensitive]", default, deserialize_with = "de::bool_opt")]
+    source_sensitive: Option<bool>,
+    /// …or as JSON.
+    #[serde(default)]
+    source: Option<SourceParams>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SourceParams {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    privacy: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    sensitive: Option<bool>,
 }
 
 pub async fn update_credentials(
@@ -49,7 +65,27 @@ pub async fn update_credentials(
     if p.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
         return Err(ApiError::unprocessable(format!("Validation failed: Note is longer than {MAX_NOTE} characters")));
     }
+    let source = p.source.unwrap_or_default();
+    let privacy = p.source_privacy.or(source.privacy);
+    let sensitive = p.source_sensitive.or(source.sensitive);
+    let default_visibility = match privacy.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(
+            roost_types::Visibility::parse(v)
+                .filter(|v| *v != roost_types::Visibility::Direct)
+                .ok_or_else(|| ApiError::unprocessable("Validation failed: Privacy is not included in the list"))?,
+        ),
+    };
     let clean = |s: Option<String>| s.map(|s| s.chars().filter(|c| !c.is_control() || *c == '\n').collect::<String>());
+    if default_visibility.is_some() || sensitive.is_some() {
+        let now = query::preferences(&state.node().read()?, user.id())?;
+        let command = Command::SetPreferences {
+            account: user.id(),
+            default_visibility: default_visibility.unwrap_or(now.default_visibility),
+            default_sensitive: sensitive.unwrap_or(now.default_sensitive),
+        };
+        propose(&state, command).await?;
+    }
     let applied = propose(
         &state,
         Command::UpdateAccount {

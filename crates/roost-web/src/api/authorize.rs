@@ -7,10 +7,10 @@
 //! also what makes a forged form submission useless.
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_FRAME_OPTIONS};
+use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use roost_core::model::App;
 use roost_core::query;
 use roost_types::Command;
@@ -200,50 +200,11 @@ fn redirect(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
     (StatusCode::FOUND, [(LOCATION, target)]).into_response()
 }
 
-/// A whole page, never cached, never framed, running no script.
+/// A whole page in the web app's design, never cached, never framed, running no script.
 fn page(status: StatusCode, state: &AppState, body: Markup) -> Response {
-    let title = &state.config().title;
-    let markup = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                title { (title) }
-                style { (STYLE) }
-            }
-            body {
-                main { h1 { (title) } (body) }
-            }
-        }
-    };
-    (
-        status,
-        [
-            (CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-            (X_FRAME_OPTIONS, "DENY"),
-            (CACHE_CONTROL, "no-store"),
-        ],
-        axum::response::Html(markup.into_string()),
-    )
-        .into_response()
+    let markup = html! { h1 { "Authorize an app" } (body) };
+    crate::web::plain_page(status, state, "Authorize an app", markup)
 }
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1d21}\
-main{max-width:26rem;margin:3rem auto;padding:1.5rem;background:#fff;border-radius:.75rem}\
-h1{font-size:1.25rem;margin-top:0}label{display:block;margin:.75rem 0 .25rem;font-weight:600}\
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;\
-border:1px solid #767b86;border-radius:.375rem}.actions{display:flex;gap:.75rem;margin-top:1.25rem}\
-button{font-size:1rem;padding:.5rem 1rem;border-radius:.375rem;border:1px solid #1d4ed8;cursor:pointer}\
-button[value=approve]{background:#1d4ed8;color:#fff}button[value=deny]{background:#fff;color:#1d4ed8}\
-.error{color:#b91c1c;font-weight:600}code{display:block;word-break:break-all;padding:.75rem;background:#eef0f3;\
-border-radius:.375rem;font-size:1.1rem}\
-@media (prefers-color-scheme:dark){body{background:#111318;color:#e8eaed}main{background:#1b1e25}\
-input[type=text],input[type=password]{background:#111318;color:#e8eaed;border-color:#9aa0aa}\
-button[value=approve]{background:#8ab4f8;color:#111318;border-color:#8ab4f8}\
-button[value=deny]{background:#1b1e25;color:#8ab4f8;border-color:#8ab4f8}.error{color:#f28b82}\
-code{background:#111318}}";
 
 fn consent(valid: &Valid, p: &AuthorizeParams, error: Option<&str>, login: &str) -> Markup {
     let hidden = [
@@ -257,7 +218,7 @@ fn consent(valid: &Valid, p: &AuthorizeParams, error: Option<&str>, login: &str)
     ];
     html! {
         p { strong { (valid.app.name) } " would like to use your account, with access to:" }
-        ul { @for scope in &valid.scopes { li { code style="display:inline;padding:0 .25rem" { (scope) } } } }
+        ul { @for scope in &valid.scopes { li { code { (scope) } } } }
         @if let Some(message) = error { p.error role="alert" { (message) } }
         form method="post" action="/oauth/authorize" {
             @for (name, value) in hidden {

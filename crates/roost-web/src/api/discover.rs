@@ -309,16 +309,17 @@ pub async fn announcements(_user: User) -> Json<Vec<Value>> {
 }
 
 /// `GET /api/v1/preferences`: the defaults apps apply when composing and reading.
-pub async fn preferences(_user: User) -> Json<Value> {
-    Json(json!({
-        "posting:default:visibility": "public",
-        "posting:default:sensitive": false,
+pub async fn preferences(State(state): State<AppState>, user: User) -> ApiResult<Json<Value>> {
+    let prefs = query::preferences(&state.node().read()?, user.id())?;
+    Ok(Json(json!({
+        "posting:default:visibility": prefs.default_visibility.as_str(),
+        "posting:default:sensitive": prefs.default_sensitive,
         "posting:default:language": null,
         "posting:default:quote_policy": "public",
         "reading:expand:media": "default",
         "reading:expand:spoilers": false,
         "reading:autoplay:gifs": false,
-    }))
+    })))
 }
 
 /// `GET /.well-known/host-meta`: where WebFinger lives (XRD, as Mastodon serves it).

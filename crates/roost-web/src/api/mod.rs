@@ -13,7 +13,7 @@ mod notifications;
 pub(crate) mod oauth;
 mod reports;
 pub(crate) mod statuses;
-mod streaming;
+pub(crate) mod streaming;
 mod timelines;
 
 use std::time::Duration;

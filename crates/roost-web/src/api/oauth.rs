@@ -303,6 +303,9 @@ pub(crate) async fn check_credentials(
         return Ok(None);
     }
     state.sign_ins().succeeded(login);
+    if query::suspended(&state.node().read()?, account.id)? {
+        return Err(ApiError::Forbidden("This account is suspended".into()));
+    }
     Ok(Some(account))
 }
 

@@ -142,7 +142,7 @@ pub async fn create(
     };
     let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
     let visibility = match p.visibility.as_deref() {
-        None | Some("") => Visibility::Public,
+        None | Some("") => query::preferences(&state.node().read()?, user.id())?.default_visibility,
         Some(v) => Visibility::parse(v)
             .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
     };

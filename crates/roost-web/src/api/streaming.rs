@@ -210,7 +210,12 @@ pub async fn server_sent(
         _ => return Err(ApiError::BadRequest("Unknown channel requested".into())),
     };
     let stream = Stream::parse(name, p.tag.as_deref(), p.list.as_deref()).map_err(bad_stream)?;
-    let (mut session, inbox) = open(&state, &user)?;
+    let (session, inbox) = open(&state, &user)?;
+    server_sent_events(session, inbox, stream)
+}
+
+/// One stream of a session as a server-sent-events response (the API's and the web app's).
+pub(crate) fn server_sent_events(mut session: Session, inbox: Inbox, stream: Stream) -> ApiResult<Response> {
     session.subscribe(stream)?;
     let mut beat = tokio::time::interval(HEARTBEAT);
     beat.reset(); // the first heartbeat after one interval, not at once

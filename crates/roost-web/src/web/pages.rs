@@ -1,15 +1,13 @@
-//! The pages: sign-in and sign-out; home with its composer and timeline; a post with its
-//! thread; profiles.
+//! Signing in, out and up (through an invite); the live feed for the script; the helpers
+//! every page's handlers share.
 
 use axum::extract::{Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup, PreEscaped};
-use roost_core::model::Status;
-use roost_core::query::{self, Page};
-use roost_raft::ReadView;
-use roost_types::{Command, Id, NewStatus, Visibility};
+use maud::{html, Markup};
+use roost_core::query;
+use roost_types::{Command, Id};
 use serde::Deserialize;
 
 use super::page;
@@ -17,7 +15,6 @@ use super::session::{
     self, cookie, csrf_for, csrf_ok, set_cookie, WebUser, SESSION_COOKIE, SIGN_IN_COOKIE, WEB_CLIENT_ID,
 };
 use crate::auth::token_hash;
-use crate::entities::{iso, Renderer};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
 use crate::service::{propose, random_token};
@@ -25,15 +22,13 @@ use crate::AppState;
 
 /// How long a session lasts without signing in again.
 const SESSION_SECONDS: u64 = 30 * 24 * 3600;
-/// Posts per page of a timeline.
-const PAGE: usize = 20;
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_string())]).into_response()
 }
 
 /// A problem shown as a page (forms never answer with JSON).
-fn problem(state: &AppState, user: Option<&WebUser>, e: &ApiError) -> Response {
+pub(super) fn problem(state: &AppState, user: Option<&WebUser>, e: &ApiError) -> Response {
     let body = html! { div.card { h1 { "Something went wrong" } p.error role="alert" { (e.to_string()) } p { a href="/" { "Back home" } } } };
     page(e.status(), state, "Error", user, body)
 }
@@ -99,14 +94,20 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Input(f)
         }
         Err(e) => return problem(&state, None, &e),
     };
-    match start_session(&state, account.id).await {
+    signed_in(&state, account.id).await
+}
+
+/// Starts a session for the account and goes home with its cookie (the sign-in form's cookie
+/// is done with).
+async fn signed_in(state: &AppState, account: Id) -> Response {
+    match start_session(state, account).await {
         Ok(token) => {
             let mut resp = see_other("/");
-            resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, Some(SESSION_SECONDS)));
-            resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SIGN_IN_COOKIE, "", Some(0)));
+            resp.headers_mut().append(SET_COOKIE, set_cookie(state, SESSION_COOKIE, &token, Some(SESSION_SECONDS)));
+            resp.headers_mut().append(SET_COOKIE, set_cookie(state, SIGN_IN_COOKIE, "", Some(0)));
             resp
         }
-        Err(e) => problem(&state, None, &e),
+        Err(e) => problem(state, None, &e),
     }
 }
 
@@ -139,10 +140,10 @@ async fn start_session(state: &AppState, account: Id) -> ApiResult<String> {
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default, deserialize_with = "de::string_opt")]
-    csrf: Option<String>,
+    pub csrf: Option<String>,
     /// Where to go back to (a path on this site).
     #[serde(default, deserialize_with = "de::string_opt")]
-    back: Option<String>,
+    pub back: Option<String>,
 }
 
 pub async fn sign_out(State(state): State<AppState>, user: WebUser, Input(f): Input<CsrfForm>) -> Response {
@@ -157,197 +158,9 @@ pub async fn sign_out(State(state): State<AppState>, user: WebUser, Input(f): In
     resp
 }
 
-// ---- home ----------------------------------------------------------------------------------
-
-#[derive(Deserialize, Default)]
-pub struct HomeParams {
-    #[serde(default, deserialize_with = "de::id_opt")]
-    max_id: Option<Id>,
-}
-
-pub async fn home(State(state): State<AppState>, user: WebUser, Input(p): Input<HomeParams>) -> Response {
-    match home_page(&state, &user, p.max_id, None, "") {
-        Ok(r) => r,
-        Err(e) => problem(&state, Some(&user), &e),
-    }
-}
-
-fn home_page(
-    state: &AppState,
-    user: &WebUser,
-    max_id: Option<Id>,
-    error: Option<&str>,
-    draft: &str,
-) -> ApiResult<Response> {
-    let view = state.node().read()?;
-    let items = query::home(&view, state.node().home(), user.id(), &Page { max_id, limit: PAGE, ..Page::default() })?;
-    let mut r = Renderer::new(&view, user.id(), state).filtering(roost_types::FilterContext::Home)?;
-    let has_bookmarks = query::has_bookmarks(&view, user.id())?;
-    let mut posts = Vec::with_capacity(items.len());
-    for (s, o) in &items {
-        posts.push(post(&view, &mut r, user, s, o.as_ref(), has_bookmarks)?);
-    }
-    let older = items.last().map(|(s, _)| s.id);
-    let body = html! {
-        h1 { "Home" }
-        (composer(user, error, draft))
-        section aria-label="Home timeline" {
-            @if posts.is_empty() { p.card { "Nothing here yet. Follow people, or write the first post." } }
-            @for p in &posts { (p) }
-        }
-        @if let (Some(older), true) = (older, items.len() == PAGE) {
-            p.more { a.button href={ "/?max_id=" (older) } { "Load older posts" } }
-        }
-    };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(page(status, state, "Home", Some(user), body))
-}
-
-fn composer(user: &WebUser, error: Option<&str>, draft: &str) -> Markup {
-    html! {
-        form.card method="post" action="/web/statuses" aria-label="New post" {
-            input type="hidden" name="csrf" value=(user.csrf());
-            label for="status" { "What's happening?" }
-            @if let Some(message) = error { p.error role="alert" #compose-error { (message) } }
-            textarea #status name="status" required { (draft) }
-            div.row {
-                div {
-                    label for="spoiler_text" { "Content warning (optional)" }
-                    input #spoiler_text type="text" name="spoiler_text";
-                }
-                div {
-                    label for="visibility" { "Who can see it" }
-                    select #visibility name="visibility" {
-                        option value="public" { "Everyone" }
-                        option value="unlisted" { "Everyone, not in public timelines" }
-                        option value="private" { "Followers only" }
-                        option value="direct" { "Mentioned people only" }
-                    }
-                }
-            }
-            p { button type="submit" { "Post" } }
-        }
-    }
-}
-
-/// One post of a timeline as an article, with its actions as small forms.
-fn post(
-    view: &ReadView,
-    r: &mut Renderer<'_, ReadView>,
-    user: &WebUser,
-    s: &Status,
-    original: Option<&Status>,
-    has_bookmarks: bool,
-) -> ApiResult<Markup> {
-    let shown = original.unwrap_or(s);
-    let Some(author) = query::account(view, shown.author)? else { return Ok(html! {}) };
-    let booster = match original {
-        Some(_) => query::account(view, s.author)?,
-        None => None,
-    };
-    let content = r.content(&shown.text, &shown.mentions)?;
-    let mine = query::interactions(view, user.id(), shown, has_bookmarks)?;
-    let name = if author.display_name.is_empty() { author.username.clone() } else { author.display_name.clone() };
-    let action = |label: &str, verb: &str, pressed: Option<bool>, count: Option<u64>| {
-        html! {
-            form method="post" action={ "/web/statuses/" (shown.id) "/" (verb) } {
-                input type="hidden" name="csrf" value=(user.csrf());
-                @if let Some(p) = pressed {
-                    button type="submit" aria-pressed=(p) { (label) @if let Some(n) = count { " " (n) } }
-                } @else {
-                    button type="submit" { (label) }
-                }
-            }
-        }
-    };
-    Ok(html! {
-        article.card.post aria-label={ "Post by " (name) } {
-            @if let Some(b) = &booster {
-                p.meta { (if b.display_name.is_empty() { &b.username } else { &b.display_name }) " reposted" }
-            }
-            header {
-                a.name href={ "/@" (author.username) } { (name) }
-                span.handle { "@" (author.username) }
-                a href={ "/@" (author.username) "/" (shown.id) } {
-                    time datetime=(iso(shown.created_at)) title=(iso(shown.created_at)) { (iso(shown.created_at)) }
-                }
-                @if shown.edited_at.is_some() { span.meta { "· edited" } }
-            }
-            @if !shown.spoiler_text.is_empty() {
-                details {
-                    summary { (shown.spoiler_text) }
-                    div.content { (PreEscaped(&content)) }
-                }
-            } @else {
-                div.content { (PreEscaped(&content)) }
-            }
-            div.actions {
-                @if mine.favourited { (action("Liked", "unfavourite", Some(true), Some(shown.favourites_count))) }
-                @else { (action("Like", "favourite", Some(false), Some(shown.favourites_count))) }
-                @if matches!(shown.visibility, Visibility::Public | Visibility::Unlisted) {
-                    @if mine.reblogged { (action("Reposted", "unreblog", Some(true), Some(shown.reblogs_count))) }
-                    @else { (action("Repost", "reblog", Some(false), Some(shown.reblogs_count))) }
-                }
-                @if mine.bookmarked { (action("Bookmarked", "unbookmark", Some(true), None)) }
-                @else { (action("Bookmark", "bookmark", Some(false), None)) }
-                @if shown.author == user.id() { (action("Delete", "delete", None, None)) }
-            }
-        }
-    })
-}
-
-#[derive(Deserialize)]
-pub struct ComposeForm {
-    #[serde(default, deserialize_with = "de::string_opt")]
-    csrf: Option<String>,
-    #[serde(default, deserialize_with = "de::string_opt")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "de::string_opt")]
-    spoiler_text: Option<String>,
-    #[serde(default, deserialize_with = "de::string_opt")]
-    visibility: Option<String>,
-}
-
-pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Input<ComposeForm>) -> Response {
-    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
-        return problem(&state, Some(&user), &e);
-    }
-    let draft = f.status.clone().unwrap_or_default();
-    let result = async {
-        let (text, spoiler_text) =
-            crate::api::statuses::checked_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
-        let visibility = match f.visibility.as_deref() {
-            None | Some("") => Visibility::Public,
-            Some(v) => Visibility::parse(v).ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?,
-        };
-        let new = NewStatus {
-            author: user.id(),
-            text,
-            in_reply_to: None,
-            quote_of: None,
-            visibility,
-            spoiler_text,
-            sensitive: false,
-            language: None,
-            idempotency_key: None,
-            application: Some(WEB_CLIENT_ID.into()),
-        };
-        propose(&state, Command::CreateStatus(new)).await
-    }
-    .await;
-    match result {
-        Ok(_) => see_other("/"),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            home_page(&state, &user, None, Some(&e.to_string()), &draft)
-                .unwrap_or_else(|e| problem(&state, Some(&user), &e))
-        }
-        Err(e) => problem(&state, Some(&user), &e),
-    }
-}
-
 /// Runs a form's command for the signed-in member: checks the form's CSRF token, then builds
 /// the command (which may refuse), proposes it, and goes back where the form says.
-async fn run_form(
+pub(super) async fn run_form(
     state: &AppState,
     user: &WebUser,
     f: &CsrfForm,
@@ -366,156 +179,132 @@ async fn run_form(
     }
 }
 
-/// `POST /web/statuses/:id/:action`: like, repost, bookmark (and undo), delete; then back.
-pub async fn act(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path((id, action)): Path<(String, String)>,
-    Input(f): Input<CsrfForm>,
-) -> Response {
-    let account = user.id();
-    run_form(&state, &user, &f, || {
-        let status: Id = id.parse().map_err(|_| ApiError::NotFound)?;
-        // Only what the member may see can be acted on; anything else is not found.
-        query::visible_status(&state.node().read()?, account, status)?.ok_or(ApiError::NotFound)?;
-        Ok(match action.as_str() {
-            "favourite" => Command::Favourite { account, status },
-            "unfavourite" => Command::Unfavourite { account, status },
-            "reblog" => Command::Reblog { account, status, visibility: Visibility::Public },
-            "unreblog" => Command::Unreblog { account, status },
-            "bookmark" => Command::Bookmark { account, status },
-            "unbookmark" => Command::Unbookmark { account, status },
-            "delete" => Command::DeleteStatus { actor: account, status },
-            _ => return Err(ApiError::NotFound),
-        })
-    })
-    .await
-}
-
 /// A path on this site to return to, or home.
-fn safe_back(back: Option<&str>) -> &str {
+pub(super) fn safe_back(back: Option<&str>) -> &str {
     match back {
         Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b,
         _ => "/",
     }
 }
 
-// ---- a post and its thread; a profile ------------------------------------------------------
+// ---- signing up through an invite ------------------------------------------------------------
 
-/// `GET /@:username/:id`: the post with its whole thread (the URL posts carry in the API).
-pub async fn thread(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path((username, id)): Path<(String, String)>,
-) -> Response {
-    let page_or_error = (|| -> ApiResult<Response> {
-        let id: Id = id.parse().map_err(|_| ApiError::NotFound)?;
-        let view = state.node().read()?;
-        let (s, o) = query::visible_status(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
-        let author = query::account(&view, s.author)?.ok_or(ApiError::NotFound)?;
-        if !author.username.eq_ignore_ascii_case(username.trim_start_matches('@')) {
-            return Err(ApiError::NotFound);
+fn sign_up_form(csrf: &str, code: &str, f: &SignUpForm, error: Option<&str>) -> Markup {
+    html! {
+        div.card {
+            h1 { "Join" }
+            p { "You have been invited. Choose how you will appear and sign in." }
+            @if let Some(message) = error { p.error role="alert" { (message) } }
+            form method="post" action={ "/invite/" (code) } {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="username" { "Username" }
+                input #username type="text" name="username" value=(f.username.as_deref().unwrap_or_default())
+                    autocomplete="username" required maxlength="30" pattern="[A-Za-z0-9_]+" autofocus
+                    aria-describedby="username-help";
+                p.meta #username-help { "Letters, digits and underscores; people will mention you as @username." }
+                label for="display_name" { "Display name (optional)" }
+                input #display_name type="text" name="display_name" maxlength="30"
+                    value=(f.display_name.as_deref().unwrap_or_default()) autocomplete="name";
+                label for="email" { "Email (optional)" }
+                input #email type="email" name="email" value=(f.email.as_deref().unwrap_or_default()) autocomplete="email";
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="new-password" required minlength="8"
+                    aria-describedby="password-help";
+                p.meta #password-help { "At least 8 characters." }
+                p { button type="submit" { "Create account" } }
+            }
         }
-        let (ancestors, descendants) = query::context(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
-        let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Thread)?;
-        let has_bookmarks = query::has_bookmarks(&view, user.id())?;
-        let mut before = Vec::new();
-        for a in &ancestors {
-            before.push(post(&view, &mut r, &user, a, None, has_bookmarks)?);
-        }
-        let main = post(&view, &mut r, &user, &s, o.as_ref(), has_bookmarks)?;
-        let mut after = Vec::new();
-        for d in &descendants {
-            after.push(post(&view, &mut r, &user, d, None, has_bookmarks)?);
-        }
-        let body = html! {
-            h1 { "Post" }
-            @if !before.is_empty() { section aria-label="Earlier in the thread" { @for p in &before { (p) } } }
-            section aria-label="The post" { (main) }
-            @if !after.is_empty() { section aria-label="Replies" { @for p in &after { (p) } } }
-        };
-        Ok(page(StatusCode::OK, &state, "Post", Some(&user), body))
-    })();
-    page_or_error.unwrap_or_else(|e| problem(&state, Some(&user), &e))
+    }
 }
 
-/// `GET /@:username`: a member's profile and posts.
-pub async fn profile(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path(username): Path<String>,
-    Input(p): Input<HomeParams>,
-) -> Response {
-    let page_or_error = (|| -> ApiResult<Response> {
-        let view = state.node().read()?;
-        let Some(username) = username.strip_prefix('@') else { return Err(ApiError::NotFound) };
-        let account = query::account_by_username(&view, username)?.ok_or(ApiError::NotFound)?;
-        let rel = query::relationship(&view, user.id(), account.id)?;
-        if rel.blocked_by {
-            return Err(ApiError::NotFound);
-        }
-        let filter = query::AccountFilter::default();
-        let items = query::account_statuses(
-            &view,
-            user.id(),
-            account.id,
-            filter,
-            &Page { max_id: p.max_id, limit: PAGE, ..Page::default() },
-        )?;
-        let mut r = Renderer::new(&view, user.id(), &state).filtering(roost_types::FilterContext::Account)?;
-        let has_bookmarks = query::has_bookmarks(&view, user.id())?;
-        let mut posts = Vec::new();
-        for (s, o) in &items {
-            posts.push(post(&view, &mut r, &user, s, o.as_ref(), has_bookmarks)?);
-        }
-        let name = if account.display_name.is_empty() { &account.username } else { &account.display_name };
-        let note = r.content(&account.note, &[])?;
-        let older = items.last().map(|(s, _)| s.id);
-        let body = html! {
-            div.card {
-                h1 { (name) }
-                p.meta { "@" (account.username)
-                    " · " (account.statuses_count) " posts · " (account.following_count) " following · "
-                    (account.followers_count) " followers" }
-                @if !account.note.is_empty() { div.content { (PreEscaped(&note)) } }
-                @if account.id != user.id() {
-                    form method="post" action={ "/web/accounts/" (account.id) "/" (if rel.following || rel.requested { "unfollow" } else { "follow" }) } {
-                        input type="hidden" name="csrf" value=(user.csrf());
-                        input type="hidden" name="back" value={ "/@" (account.username) };
-                        button type="submit" {
-                            @if rel.following { "Unfollow" } @else if rel.requested { "Cancel follow request" } @else { "Follow" }
-                        }
-                    }
-                }
-            }
-            section aria-label={ "Posts by " (name) } {
-                @if posts.is_empty() { p.card { "No posts yet." } }
-                @for p in &posts { (p) }
-            }
-            @if let (Some(older), true) = (older, items.len() == PAGE) {
-                p.more { a.button href={ "/@" (account.username) "?max_id=" (older) } { "Load older posts" } }
-            }
-        };
-        Ok(page(StatusCode::OK, &state, name, Some(&user), body))
-    })();
-    page_or_error.unwrap_or_else(|e| problem(&state, Some(&user), &e))
+#[derive(Deserialize, Default)]
+pub struct SignUpForm {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    csrf: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    password: Option<String>,
 }
 
-/// `POST /web/accounts/:id/follow|unfollow`
-pub async fn relate(
+/// Whether an invite code opens a usable invite now.
+fn invite_usable(state: &AppState, code: &str) -> ApiResult<bool> {
+    let view = state.node().read()?;
+    Ok(query::invite_by_code(&view, &crate::service::invite_hash(code))?
+        .is_some_and(|i| i.usable(crate::service::now_ms())))
+}
+
+fn dead_invite(state: &AppState) -> Response {
+    let body = html! { div.card { h1 { "This invite has expired" }
+    p.error role="alert" { "This invite link is not valid: it may have expired or been used up. Ask for a new one." }
+    p { a href="/auth/sign_in" { "Sign in" } } } };
+    page(StatusCode::NOT_FOUND, state, "Invite", None, body)
+}
+
+/// `GET /invite/:code`: the sign-up form, if the invite still works.
+pub async fn sign_up_page(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    match invite_usable(&state, &code) {
+        Ok(true) => {}
+        Ok(false) => return dead_invite(&state),
+        Err(e) => return problem(&state, None, &e),
+    }
+    let secret = cookie(&headers, SIGN_IN_COOKIE).map(str::to_string).unwrap_or_else(random_token);
+    let form = sign_up_form(&csrf_for(&secret), &code, &SignUpForm::default(), None);
+    let mut resp = page(StatusCode::OK, &state, "Join", None, form);
+    resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SIGN_IN_COOKIE, &secret, Some(3600)));
+    resp
+}
+
+/// `POST /invite/:code`: creates the account, signs it in and goes home.
+pub async fn sign_up(
     State(state): State<AppState>,
-    user: WebUser,
-    Path((id, action)): Path<(String, String)>,
-    Input(f): Input<CsrfForm>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Input(f): Input<SignUpForm>,
 ) -> Response {
-    let account = user.id();
-    run_form(&state, &user, &f, || {
-        let target: Id = id.parse().map_err(|_| ApiError::NotFound)?;
-        Ok(match action.as_str() {
-            "follow" => Command::Follow { account, target, reblogs: true, notify: false },
-            "unfollow" => Command::Unfollow { account, target },
-            _ => return Err(ApiError::NotFound),
-        })
-    })
-    .await
+    let Some(secret) = cookie(&headers, SIGN_IN_COOKIE).map(str::to_string) else {
+        return see_other(&format!("/invite/{code}"));
+    };
+    if !csrf_ok(&secret, f.csrf.as_deref()) {
+        return problem(
+            &state,
+            None,
+            &ApiError::Forbidden("This form has expired: reload the page and try again".into()),
+        );
+    }
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let new = crate::service::NewAccount {
+        username: f.username.as_deref().unwrap_or_default().trim().to_string(),
+        password: f.password.clone().unwrap_or_default(),
+        role: None,
+        display_name: nonempty(&f.display_name),
+        email: nonempty(&f.email),
+    };
+    let created = crate::service::create_account_by_invite(&state, &code, new).await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let form = sign_up_form(&csrf_for(&secret), &code, &f, Some(&e.to_string()));
+            return page(StatusCode::UNPROCESSABLE_ENTITY, &state, "Join", None, form);
+        }
+        Err(e) => return problem(&state, None, &e),
+    };
+    signed_in(&state, id).await
+}
+
+// ---- the live feed ---------------------------------------------------------------------------
+
+/// `GET /web/live`: the member's home and notifications as server-sent events, for the script's
+/// "N new posts" and unread badge. The session cookie authenticates it (`SameSite=Lax` keeps
+/// other sites from opening it with the member's cookie).
+pub async fn live(State(state): State<AppState>, user: WebUser) -> Response {
+    let opened = crate::streaming::Session::open(&state, user.id(), user.token_hash(), user.token.scopes.clone())
+        .and_then(|(session, inbox)| {
+            crate::api::streaming::server_sent_events(session, inbox, crate::streaming::Stream::User)
+        });
+    opened.unwrap_or_else(|e| e.into_response())
 }

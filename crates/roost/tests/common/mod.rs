@@ -125,6 +125,16 @@ impl Server {
         out.trim().to_string()
     }
 
+    /// Runs `roost admin invite` with `args`: (success, stdout, stderr).
+    pub fn admin_invite(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(roost_bin())
+            .args(["admin", "invite", "--data-dir", self.data_dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
     /// The (client_id, client_secret) of an app registered for the tests.
     pub fn app(&self) -> (String, String) {
         self.app

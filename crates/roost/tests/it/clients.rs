@@ -34,15 +34,23 @@ fn clients_dir() -> PathBuf {
 
 /// Runs one suite against a fresh server; fails with its output unless it passes.
 fn run_suite(program: &Path, args: &[&str], cwd: &Path) {
-    run_suite_with(program, args, cwd, &[]);
+    run_suite_with(program, args, cwd, &[], |_| Vec::new());
 }
 
-fn run_suite_with(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)]) {
+/// Runs a suite with extra environment, some of it (`prepare`) made from the started server.
+fn run_suite_with(
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(&str, &str)],
+    prepare: impl FnOnce(&Server) -> Vec<(&'static str, String)>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     for name in ["alice", "bob", "carol", "dave", "erin"] {
         server.create_user(name);
     }
+    let prepared = prepare(&server);
     let out_path = dir.path().join("suite.out");
     let out = std::fs::File::create(&out_path).unwrap();
     let mut child = Command::new(program)
@@ -51,6 +59,7 @@ fn run_suite_with(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &str)
         .env("ROOST_URL", &server.base)
         .env("ROOST_PASSWORD", PASSWORD)
         .envs(env.iter().copied())
+        .envs(prepared.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(out.try_clone().unwrap()))
         .stderr(Stdio::from(out))
         .spawn()
@@ -90,7 +99,8 @@ fn masto_js() {
 
 /// The web app in Debian's Chromium (playwright-core), with and without JavaScript, checked by
 /// axe-core; screenshots of each page at phone and desktop widths, light and dark, are left in
-/// `target/screenshots`.
+/// `target/screenshots`. One of the invites the suite signs up with comes from
+/// `roost admin invite`, the other from the admin page.
 #[test]
 fn web_app_in_a_browser() {
     let dir = clients_dir().join("js");
@@ -98,9 +108,16 @@ fn web_app_in_a_browser() {
     std::fs::create_dir_all(&artifacts).unwrap();
     run_suite_with(
         Path::new("node"),
-        &["--test", "browser.test.mjs"],
+        &["--test", "--test-concurrency=1", "browser.test.mjs"],
         &dir,
         &[("ROOST_ARTIFACTS", artifacts.to_str().unwrap())],
+        |server| {
+            let (ok, out, err) = server.admin_invite(&["--max-uses", "2", "--expires", "1d"]);
+            assert!(ok, "roost admin invite failed: {err}");
+            let link = out.trim().to_string();
+            assert!(link.starts_with(&format!("{}/invite/", server.base)), "{link}");
+            vec![("ROOST_INVITE", link)]
+        },
     );
 }
 

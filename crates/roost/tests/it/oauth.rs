@@ -68,9 +68,10 @@ fn authorization_code_with_pkce_through_the_consent_page() {
     let page = b.get(format!("{base}/oauth/authorize")).query(&authorize(&[])).send().unwrap();
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     let html = page.text().unwrap();
+    assert!(!html.contains("<script"), "the consent page runs no script: {html}");
     assert!(html.contains("Pixel &lt;b&gt;Client&lt;/b&gt;") && !html.contains("<b>Client"), "{html}");
     assert!(html.contains(r#"name="code_challenge" value="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM""#));
 

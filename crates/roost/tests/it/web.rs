@@ -167,3 +167,118 @@ fn sign_in_post_act_and_sign_out_without_javascript() {
     replay.cookies.push(session);
     assert_eq!(replay.get("/").0, 303, "the old cookie no longer signs anyone in");
 }
+
+#[test]
+fn invites_settings_sessions_and_admin_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.create_user("alice"); // the owner
+
+    // `roost admin invite` prints a link; bad flags are refused before anything is made.
+    let (ok, _, err) = server.admin_invite(&["--role", "owner"]);
+    assert!(!ok && err.contains("admin, moderator or member"), "{err}");
+    let (ok, _, err) = server.admin_invite(&["--expires", "soon"]);
+    assert!(!ok && err.contains("30m, 12h or 7d"), "{err}");
+    let (ok, link, err) = server.admin_invite(&["--max-uses", "1", "--role", "moderator", "--expires", "7d"]);
+    assert!(ok, "{err}");
+    let path = link.trim().strip_prefix(&server.base).unwrap().to_string();
+
+    // Signing up: a bad username comes back with the reason and the form filled; then it works
+    // and signs the new member in, with the invite's role.
+    let mut mia = Browser::new(&server);
+    let (status, page, _) = mia.get(&path);
+    assert_eq!(status, 200);
+    let csrf = hidden(&page, "csrf");
+    assert_eq!(mia.post(&path, &[("username", "mia"), ("password", PASSWORD)]).0, 403, "no CSRF token");
+    let (status, page, _) =
+        mia.post(&path, &[("csrf", &csrf), ("username", "no spaces"), ("display_name", "Mia"), ("password", PASSWORD)]);
+    assert_eq!(status, 422);
+    assert!(page.contains("Username must be") && page.contains("value=\"Mia\""));
+    let (status, _, headers) = mia.post(&path, &[("csrf", &csrf), ("username", "mia"), ("password", PASSWORD)]);
+    assert_eq!((status, headers[LOCATION].to_str().unwrap()), (303, "/"));
+    let (status, page, _) = mia.get("/admin");
+    assert_eq!(status, 200, "the invite made a moderator");
+    assert!(page.contains("Reports") && !page.contains("Create invite link"), "moderators do not invite");
+    let mut late = Browser::new(&server);
+    assert_eq!(late.get(&path).0, 404, "a one-use invite is spent");
+
+    // Settings: profile and preferences through forms; the API sees both.
+    let (_, page, _) = mia.get("/settings");
+    let csrf = hidden(&page, "csrf");
+    let form = [("csrf", csrf.as_str()), ("display_name", "Mia M"), ("note", "<b>hi</b>")];
+    assert_eq!(mia.post("/settings/profile", &form).0, 303);
+    let long = "x".repeat(31);
+    let (status, page, _) = mia.post("/settings/profile", &[("csrf", &csrf), ("display_name", &long)]);
+    assert_eq!(status, 422);
+    assert!(page.contains("Display name is longer"));
+    assert_eq!(mia.post("/settings/preferences", &[("csrf", &csrf), ("default_visibility", "private")]).0, 303);
+    let zed_api = server.user("zed");
+    let mia_api = crate::common::Api { token: server.token("mia", PASSWORD), ..zed_api.clone() };
+    let me = mia_api.get("/api/v1/accounts/verify_credentials");
+    assert_eq!(
+        (me.json["display_name"].as_str(), me.json["source"]["privacy"].as_str()),
+        (Some("Mia M"), Some("private"))
+    );
+    mia_api.status("default visibility");
+    let posted = mia_api.get(&format!("/api/v1/accounts/{}/statuses", me.json["id"].as_str().unwrap()));
+    assert_eq!(posted.json[0]["visibility"], "private", "a post without a visibility takes the member's default");
+    assert!(mia.get("/@mia").1.contains("&lt;b&gt;hi&lt;/b&gt;"), "the bio is escaped");
+
+    // Password: the current one is required; the new one signs in.
+    let (status, page, _) = mia.post(
+        "/settings/password",
+        &[("csrf", &csrf), ("current_password", "wrong one"), ("new_password", "a new password")],
+    );
+    assert_eq!(status, 422);
+    assert!(page.contains("current password is not right"));
+    let form = [("csrf", csrf.as_str()), ("current_password", PASSWORD), ("new_password", "a new password")];
+    assert_eq!(mia.post("/settings/password", &form).0, 303);
+    assert!(server.token("mia", PASSWORD).is_none() && server.token("mia", "a new password").is_some());
+
+    // Sessions: a second browser's session is listed and revoked from the first.
+    let mut other = Browser::new(&server);
+    assert_eq!(other.sign_in("mia", "a new password"), 303);
+    let (_, page, _) = mia.get("/settings");
+    let tokens: Vec<String> = page.split("name=\"token\" value=\"").skip(1).map(|s| s[..64].to_string()).collect();
+    assert!(tokens.len() >= 3, "two browsers and the API token: {tokens:?}");
+    assert!(page.contains("this session"));
+    assert_eq!(mia.post("/settings/revoke", &[("csrf", &csrf), ("token", &"0".repeat(64))]).0, 404, "not hers");
+    for t in &tokens {
+        let (status, _, headers) = mia.post("/settings/revoke", &[("csrf", &csrf), ("token", t)]);
+        assert_eq!(status, 303);
+        if headers[LOCATION] == "/auth/sign_in" {
+            break; // that was this session: signed out
+        }
+    }
+    assert_eq!(other.get("/").0, 303, "the revoked session is signed out");
+    assert_eq!(mia.get("/").0, 303);
+
+    // Admin: only staff see it; the owner suspends and reinstates; roles follow rank.
+    let mut zed = Browser::new(&server);
+    assert_eq!(zed.sign_in("zed", PASSWORD), 303);
+    assert_eq!(zed.get("/admin").0, 404, "members have no admin page");
+    let mut alice = Browser::new(&server);
+    assert_eq!(alice.sign_in("alice", PASSWORD), 303);
+    let (status, page, _) = alice.get("/admin");
+    assert_eq!(status, 200);
+    let csrf = hidden(&page, "csrf");
+    let zed_id = zed_api.get("/api/v1/accounts/lookup?acct=zed").json["id"].as_str().unwrap().to_string();
+    assert_eq!(alice.post("/admin/suspend", &[("id", &zed_id)]).0, 403, "no CSRF token");
+    assert_eq!(alice.post("/admin/suspend", &[("csrf", &csrf), ("id", &zed_id)]).0, 303);
+    assert_eq!(zed.get("/").0, 303, "a suspension ends the member's sessions");
+    assert_eq!(zed.sign_in("zed", PASSWORD), 403, "and refuses new ones");
+    assert!(server.token("zed", PASSWORD).is_none());
+    assert_eq!(alice.post("/admin/unsuspend", &[("csrf", &csrf), ("id", &zed_id)]).0, 303);
+    assert_eq!(zed.sign_in("zed", PASSWORD), 303);
+    assert_eq!(alice.post("/admin/role", &[("csrf", &csrf), ("id", &zed_id), ("role", "admin")]).0, 303);
+    let (status, page, _) = alice.post("/admin/role", &[("csrf", &csrf), ("id", &zed_id), ("role", "owner")]);
+    assert_eq!(status, 403, "{page}");
+
+    // An admin's invite from the page: the link is shown once, and works.
+    let (status, page, _) =
+        alice.post("/admin/invite", &[("csrf", &csrf), ("role", "member"), ("max_uses", "1"), ("expires", "3600")]);
+    assert_eq!(status, 200);
+    let link = page.split("id=\"invite-link\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let path = link.strip_prefix(&server.base).unwrap();
+    assert_eq!(Browser::new(&server).get(path).0, 200);
+}

@@ -1,0 +1,148 @@
+// Roost's web app works without this script; with it, pages gain live updates ("N new posts",
+// the unread badge), instant actions, a character counter, keyboard shortcuts and relative
+// times. Hand-written, no build step, no dependencies.
+"use strict";
+(() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  // ---- character counter: the server's rules (graphemes; a URL counts 23; @user@domain counts
+  // as @user).
+  const segmenter = typeof Intl !== "undefined" && Intl.Segmenter ? new Intl.Segmenter() : null;
+  const graphemes = (s) => (segmenter ? Array.from(segmenter.segment(s)).length : Array.from(s).length);
+  const URL_RE = /https?:\/\/[^\s<>"]+[^\s<>".,:;!?'")\]]/gi;
+  const REMOTE_MENTION_RE = /(^|[^\w@#/&])@(\w{1,30})@[a-z0-9.-]+\.[a-z0-9-]+/gi;
+  const countable = (text) => {
+    let urls = 0;
+    const rest = text.replace(URL_RE, () => {
+      urls += 1;
+      return "";
+    });
+    return graphemes(rest.replace(REMOTE_MENTION_RE, "$1@$2")) + urls * 23;
+  };
+  for (const area of $$("textarea[data-max]")) {
+    const counter = $("#counter", area.form);
+    const spoiler = $("#spoiler_text", area.form);
+    const max = Number(area.dataset.max);
+    const update = () => {
+      const left = max - countable(area.value) - graphemes(spoiler ? spoiler.value : "");
+      counter.textContent = `${left} characters left`;
+      counter.classList.toggle("over", left < 0);
+      area.setCustomValidity(left < 0 ? `This post is ${-left} characters too long` : "");
+    };
+    area.addEventListener("input", update);
+    if (spoiler) spoiler.addEventListener("input", update);
+    update();
+  }
+
+  // ---- relative times, kept fresh ---------------------------------------------------------
+  const relative = (then) => {
+    const secs = Math.max(0, Math.floor((Date.now() - then) / 1000));
+    if (secs < 60) return `${secs}s`;
+    if (secs < 3600) return `${Math.floor(secs / 60)}m`;
+    if (secs < 86400) return `${Math.floor(secs / 3600)}h`;
+    if (secs < 604800) return `${Math.floor(secs / 86400)}d`;
+    return new Date(then).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  };
+  const refreshTimes = () => {
+    for (const t of $$("time[datetime]")) t.textContent = relative(Date.parse(t.dateTime));
+  };
+  refreshTimes();
+  setInterval(refreshTimes, 30000);
+
+  // ---- instant actions: like, repost, bookmark, delete without leaving the page ------------
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("act")) return;
+    event.preventDefault();
+    const post = form.closest("article.post");
+    const bar = form.closest(".actions");
+    const button = $("button", form);
+    if (button) button.disabled = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { "X-Roost-Fragment": "actions" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) throw new Error(await response.text());
+      const html = await response.text();
+      if (html.trim() === "" && post) {
+        post.remove();
+      } else if (bar) {
+        const template = document.createElement("template");
+        template.innerHTML = html;
+        const fresh = template.content.firstElementChild;
+        const key = button && button.dataset.key;
+        bar.replaceWith(fresh);
+        const again = key ? $(`[data-key="${key}"]`, fresh) : $("button", fresh);
+        if (again) again.focus();
+      }
+    } catch (e) {
+      if (button) button.disabled = false;
+      form.submit(); // fall back to the plain form, which shows the error as a page
+    }
+  });
+
+  // ---- live: new posts and notifications ----------------------------------------------------
+  const banner = $("#new-posts");
+  const badge = $("#unread");
+  let fresh = 0;
+  if (window.EventSource && (banner || badge)) {
+    const live = new EventSource("/web/live");
+    live.addEventListener("update", () => {
+      if (!banner) return;
+      fresh += 1;
+      banner.replaceChildren();
+      const link = document.createElement("a");
+      link.href = "/";
+      link.className = "button";
+      link.textContent = fresh === 1 ? "1 new post" : `${fresh} new posts`;
+      banner.append(link);
+    });
+    live.addEventListener("notification", () => {
+      if (!badge || location.pathname === "/notifications") return;
+      const n = Number(badge.textContent || "0") + 1;
+      badge.textContent = String(n);
+      badge.setAttribute("aria-label", `${n} unread`);
+      badge.hidden = false;
+    });
+  }
+
+  // ---- keyboard shortcuts -------------------------------------------------------------------
+  const help = $("#help");
+  let current = -1;
+  const posts = () => $$("article.post");
+  const select = (i) => {
+    const all = posts();
+    if (all.length === 0) return;
+    current = Math.max(0, Math.min(all.length - 1, i));
+    for (const p of all) p.classList.remove("selected");
+    all[current].classList.add("selected");
+    all[current].focus();
+  };
+  const selected = () => posts()[current] || document.activeElement?.closest?.("article.post");
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, textarea, select, [contenteditable]")) return;
+    const post = selected();
+    switch (event.key) {
+      case "j": select(current + 1); break;
+      case "k": select(current - 1); break;
+      case "n": {
+        const box = $("#status");
+        if (box) box.focus();
+        else location.href = "/#status";
+        break;
+      }
+      case "l": if (post) $('[data-key="l"]', post)?.click(); break;
+      case "r": if (post) $('[data-key="r"]', post)?.click(); break;
+      case "o": if (post) location.href = post.dataset.url; break;
+      case "?": if (help && !help.open) help.showModal(); break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+})();

@@ -1,0 +1,476 @@
+//! Posts on a page: the card with its actions, the composer (new post, reply, quote), editing,
+//! and the actions' forms. An action submitted by the script (header `X-Roost-Fragment`) is
+//! answered with the post's new action bar instead of a redirect, so the page does not move.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, PreEscaped};
+use roost_core::model::Status;
+use roost_core::query::{self, Interactions};
+use roost_core::text::countable_length;
+use roost_raft::ReadView;
+use roost_types::{Command, Id, NewStatus, Visibility};
+use serde::Deserialize;
+
+use super::pages::{problem, safe_back, see_other, CsrfForm};
+use super::session::{WebUser, WEB_CLIENT_ID};
+use super::{page, time};
+use crate::entities::Renderer;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{de, Input};
+use crate::service::propose;
+use crate::AppState;
+
+/// Posts longer than this (as counted) are collapsed behind "Show more".
+const LONG_POST: usize = 500;
+/// The request header the script sends to get a post's action bar back instead of a redirect.
+const FRAGMENT_HEADER: &str = "x-roost-fragment";
+
+/// What a post card needs besides the post: the viewer and their per-request facts.
+pub struct Cards<'r> {
+    pub view: &'r ReadView,
+    pub r: Renderer<'r, ReadView>,
+    pub user: &'r WebUser,
+    has_bookmarks: bool,
+}
+
+impl<'r> Cards<'r> {
+    pub fn new(
+        view: &'r ReadView,
+        state: &'r AppState,
+        user: &'r WebUser,
+        context: roost_types::FilterContext,
+    ) -> ApiResult<Self> {
+        let r = Renderer::new(view, user.id(), state).filtering(context)?;
+        Ok(Cards { view, r, user, has_bookmarks: query::has_bookmarks(view, user.id())? })
+    }
+
+    /// Every post of a timeline page as cards (those a filter hides are left out).
+    pub fn all(&mut self, items: &[query::Shown]) -> ApiResult<Vec<Markup>> {
+        let mut out = Vec::with_capacity(items.len());
+        for (s, o) in items {
+            if let Some(card) = self.card(s, o.as_ref())? {
+                out.push(card);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One post (or a repost of `original`) as an article; `None` if a filter hides it or its
+    /// author is gone.
+    pub fn card(&mut self, s: &Status, original: Option<&Status>) -> ApiResult<Option<Markup>> {
+        let shown = original.unwrap_or(s);
+        let Some(warnings) = self.r.filter_titles(shown) else { return Ok(None) };
+        let Some(author) = query::account(self.view, shown.author)? else { return Ok(None) };
+        let booster = match original {
+            Some(_) => query::account(self.view, s.author)?,
+            None => None,
+        };
+        let mine = query::interactions(self.view, self.user.id(), shown, self.has_bookmarks)?;
+        let content = self.r.content(&shown.text, &shown.mentions)?;
+        let quoted = match shown.quote_of {
+            Some(q) => self.quoted(q)?,
+            None => None,
+        };
+        let replying_to = match shown.in_reply_to {
+            Some(p) => match query::visible_status(self.view, self.user.id(), p)? {
+                Some((parent, _)) => query::account(self.view, parent.author)?.map(|a| (a.username, parent.id)),
+                None => None,
+            },
+            None => None,
+        };
+        let name = display_name(&author);
+        let url = format!("/@{}/{}", author.username, shown.id);
+        let long = countable_length(&shown.text) > LONG_POST;
+        let body = html! {
+            @if long {
+                details.long {
+                    summary { "Long post — show all" }
+                    div.content { (PreEscaped(&content)) }
+                }
+            } @else {
+                div.content { (PreEscaped(&content)) }
+            }
+            @if let Some(q) = &quoted { (q) }
+        };
+        Ok(Some(html! {
+            article.card.post tabindex="-1" aria-label={ "Post by " (name) } data-id=(shown.id) data-url=(url) {
+                @if let Some(b) = &booster {
+                    p.meta { a href={ "/@" (b.username) } { (display_name(b)) } " reposted" }
+                }
+                header {
+                    a.name href={ "/@" (author.username) } { (name) }
+                    span.handle { "@" (author.username) }
+                    a.when href=(url) { (time(shown.created_at)) }
+                    @if shown.edited_at.is_some() { a.meta href={ (url) "#history" } { "· edited" } }
+                    span.meta { "· " (visibility_label(shown.visibility)) }
+                }
+                @if let Some((to, parent)) = &replying_to {
+                    p.meta { "Replying to " a href={ "/@" (to) "/" (parent) } { "@" (to) } }
+                }
+                @if !warnings.is_empty() {
+                    details.filtered {
+                        summary { "Filtered: " (warnings.join(", ")) }
+                        (body)
+                    }
+                } @else if !shown.spoiler_text.is_empty() {
+                    details.cw {
+                        summary { (shown.spoiler_text) }
+                        (body)
+                    }
+                } @else {
+                    (body)
+                }
+                (actions(self.user, shown, &author.username, &mine))
+            }
+        }))
+    }
+
+    /// The post a quote quotes, small, or a note that it is gone or not visible.
+    fn quoted(&mut self, id: Id) -> ApiResult<Option<Markup>> {
+        let Some((q, _)) = query::visible_status(self.view, self.user.id(), id)? else {
+            return Ok(Some(html! { blockquote.quote { p.meta { "This post is unavailable." } } }));
+        };
+        let Some(author) = query::account(self.view, q.author)? else { return Ok(None) };
+        let content = self.r.content(&q.text, &q.mentions)?;
+        Ok(Some(html! {
+            blockquote.quote {
+                p { a.name href={ "/@" (author.username) } { (display_name(&author)) } " "
+                    span.handle { "@" (author.username) } " "
+                    a href={ "/@" (author.username) "/" (q.id) } { (time(q.created_at)) } }
+                @if q.spoiler_text.is_empty() { div.content { (PreEscaped(&content)) } }
+                @else { details.cw { summary { (q.spoiler_text) } div.content { (PreEscaped(&content)) } } }
+            }
+        }))
+    }
+}
+
+pub fn display_name(a: &roost_core::model::Account) -> &str {
+    if a.display_name.is_empty() {
+        &a.username
+    } else {
+        &a.display_name
+    }
+}
+
+fn visibility_label(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Public => "public",
+        Visibility::Unlisted => "unlisted",
+        Visibility::Private => "followers",
+        Visibility::Direct => "mentioned only",
+    }
+}
+
+/// A post's action bar: reply, like, repost, quote, bookmark; edit and delete for its author.
+fn actions(user: &WebUser, s: &Status, author: &str, mine: &Interactions) -> Markup {
+    let form = |label: &str, verb: &str, pressed: Option<bool>, count: Option<u64>, key: Option<&str>| {
+        html! {
+            form.act method="post" action={ "/web/statuses/" (s.id) "/" (verb) } {
+                input type="hidden" name="csrf" value=(user.csrf());
+                @if let Some(p) = pressed {
+                    button type="submit" aria-pressed=(p) data-key=[key] { (label) @if let Some(n) = count { " " span.count { (n) } } }
+                } @else {
+                    button type="submit" data-key=[key] { (label) }
+                }
+            }
+        }
+    };
+    let shareable = matches!(s.visibility, Visibility::Public | Visibility::Unlisted);
+    html! {
+        div.actions {
+            a.button href={ "/@" (author) "/" (s.id) "#reply" } data-key="r" { "Reply " span.count { (s.replies_count) } }
+            @if mine.favourited { (form("Liked", "unfavourite", Some(true), Some(s.favourites_count), Some("l"))) }
+            @else { (form("Like", "favourite", Some(false), Some(s.favourites_count), Some("l"))) }
+            @if shareable {
+                @if mine.reblogged { (form("Reposted", "unreblog", Some(true), Some(s.reblogs_count), None)) }
+                @else { (form("Repost", "reblog", Some(false), Some(s.reblogs_count), None)) }
+                a.button href={ "/?quote=" (s.id) "#status" } { "Quote" }
+            }
+            @if mine.bookmarked { (form("Bookmarked", "unbookmark", Some(true), None, None)) }
+            @else { (form("Bookmark", "bookmark", Some(false), None, None)) }
+            @if s.author == user.id() {
+                a.button href={ "/web/statuses/" (s.id) "/edit" } { "Edit" }
+                (form("Delete", "delete", None, None, None))
+            }
+        }
+    }
+}
+
+/// What the composer starts with.
+#[derive(Default)]
+pub struct Draft<'a> {
+    pub text: &'a str,
+    pub spoiler_text: &'a str,
+    pub in_reply_to: Option<Id>,
+    pub quote_of: Option<Id>,
+    pub visibility: Option<Visibility>,
+    pub error: Option<&'a str>,
+    /// Where to go after posting.
+    pub back: &'a str,
+}
+
+/// The composer: text with a live counter, content warning, who can see it; replying to or
+/// quoting a post when the draft says so.
+pub fn composer(state: &AppState, user: &WebUser, d: &Draft<'_>) -> Markup {
+    let max = state.config().max_post_chars;
+    let default = d.visibility.unwrap_or_else(|| {
+        state
+            .node()
+            .read()
+            .ok()
+            .and_then(|v| query::preferences(&v, user.id()).ok())
+            .map_or(Visibility::Public, |p| p.default_visibility)
+    });
+    let (form_label, label) = if d.in_reply_to.is_some() {
+        ("Reply", "Your reply")
+    } else if d.quote_of.is_some() {
+        ("Quote", "Your quote")
+    } else {
+        ("New post", "What's happening?")
+    };
+    let choices = [
+        (Visibility::Public, "Everyone"),
+        (Visibility::Unlisted, "Everyone, not in public timelines"),
+        (Visibility::Private, "Followers only"),
+        (Visibility::Direct, "Mentioned people only"),
+    ];
+    html! {
+        form.card.composer #reply method="post" action="/web/statuses" aria-label=(form_label) {
+            input type="hidden" name="csrf" value=(user.csrf());
+            input type="hidden" name="back" value=(d.back);
+            @if let Some(id) = d.in_reply_to { input type="hidden" name="in_reply_to_id" value=(id); }
+            @if let Some(id) = d.quote_of { input type="hidden" name="quote_id" value=(id); }
+            label for="status" { (label) }
+            @if let Some(message) = d.error { p.error role="alert" #compose-error { (message) } }
+            textarea #status name="status" required data-max=(max) aria-describedby="counter" { (d.text) }
+            div.row {
+                div {
+                    label for="spoiler_text" { "Content warning (optional)" }
+                    input #spoiler_text type="text" name="spoiler_text" value=(d.spoiler_text);
+                }
+                div {
+                    label for="visibility" { "Who can see it" }
+                    select #visibility name="visibility" {
+                        @for (v, text) in choices {
+                            option value=(v.as_str()) selected[v == default] { (text) }
+                        }
+                    }
+                }
+            }
+            p.row {
+                span #counter .meta aria-live="polite" { (max - countable_length(d.text).min(max)) " characters left" }
+                button type="submit" { @if d.in_reply_to.is_some() { "Reply" } @else { "Post" } }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ComposeForm {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    csrf: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    spoiler_text: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    visibility: Option<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    in_reply_to_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    quote_id: Option<Id>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    back: Option<String>,
+}
+
+/// `POST /web/statuses`: a new post, reply or quote. A refused post comes back in the
+/// composer with the reason, nothing lost.
+pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Input<ComposeForm>) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(&state, Some(&user), &e);
+    }
+    let back = safe_back(f.back.as_deref()).to_string();
+    let visibility = f.visibility.as_deref().and_then(Visibility::parse);
+    let result = async {
+        let (text, spoiler_text) =
+            crate::api::statuses::checked_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
+        let visibility = match f.visibility.as_deref() {
+            None | Some("") => query::preferences(&state.node().read()?, user.id())?.default_visibility,
+            Some(_) => visibility.ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?,
+        };
+        {
+            let view = state.node().read()?;
+            for target in [f.in_reply_to_id, f.quote_id].into_iter().flatten() {
+                query::visible_status(&view, user.id(), target)?.ok_or(ApiError::NotFound)?;
+            }
+        }
+        let new = NewStatus {
+            author: user.id(),
+            text,
+            in_reply_to: f.in_reply_to_id,
+            quote_of: f.quote_id,
+            visibility,
+            spoiler_text,
+            sensitive: false,
+            language: None,
+            idempotency_key: None,
+            application: Some(WEB_CLIENT_ID.into()),
+        };
+        propose(&state, Command::CreateStatus(new)).await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&back),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let draft = Draft {
+                text: f.status.as_deref().unwrap_or_default(),
+                spoiler_text: f.spoiler_text.as_deref().unwrap_or_default(),
+                in_reply_to: f.in_reply_to_id,
+                quote_of: f.quote_id,
+                visibility,
+                error: Some(&e.to_string()),
+                back: &back,
+            };
+            let body = html! { h1 { "New post" } (composer(&state, &user, &draft)) };
+            page(StatusCode::UNPROCESSABLE_ENTITY, &state, "New post", Some(&user), body)
+        }
+        Err(e) => problem(&state, Some(&user), &e),
+    }
+}
+
+/// The member's own post, for editing.
+fn own_post(state: &AppState, user: &WebUser, id: &str) -> ApiResult<(Status, String)> {
+    let id: Id = id.parse().map_err(|_| ApiError::NotFound)?;
+    let view = state.node().read()?;
+    let (s, o) = query::visible_status(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    if s.author != user.id() || o.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    let url = format!("/@{}/{}", user.account.username, s.id);
+    Ok((s, url))
+}
+
+fn edit_form(state: &AppState, user: &WebUser, s: &Status, text: &str, spoiler: &str, error: Option<&str>) -> Markup {
+    let max = state.config().max_post_chars;
+    html! {
+        h1 { "Edit post" }
+        form.card.composer method="post" action={ "/web/statuses/" (s.id) "/edit" } aria-label="Edit post" {
+            input type="hidden" name="csrf" value=(user.csrf());
+            label for="status" { "Text" }
+            @if let Some(message) = error { p.error role="alert" { (message) } }
+            textarea #status name="status" required data-max=(max) aria-describedby="counter" { (text) }
+            label for="spoiler_text" { "Content warning (optional)" }
+            input #spoiler_text type="text" name="spoiler_text" value=(spoiler);
+            p.row {
+                span #counter .meta aria-live="polite" { (max - countable_length(text).min(max)) " characters left" }
+                button type="submit" { "Save" }
+            }
+        }
+    }
+}
+
+/// `GET /web/statuses/:id/edit`
+pub async fn edit_page(State(state): State<AppState>, user: WebUser, Path(id): Path<String>) -> Response {
+    match own_post(&state, &user, &id) {
+        Ok((s, _)) => {
+            let body = edit_form(&state, &user, &s, &s.text, &s.spoiler_text, None);
+            page(StatusCode::OK, &state, "Edit post", Some(&user), body)
+        }
+        Err(e) => problem(&state, Some(&user), &e),
+    }
+}
+
+/// `POST /web/statuses/:id/edit`: saves the new version; the old one stays in its history.
+pub async fn edit(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Input(f): Input<ComposeForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(&state, Some(&user), &e);
+    }
+    let (s, url) = match own_post(&state, &user, &id) {
+        Ok(found) => found,
+        Err(e) => return problem(&state, Some(&user), &e),
+    };
+    let result = async {
+        let (text, spoiler_text) =
+            crate::api::statuses::checked_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
+        let command = Command::EditStatus {
+            actor: user.id(),
+            status: s.id,
+            text,
+            spoiler_text,
+            sensitive: s.sensitive,
+            language: s.language.clone(),
+        };
+        propose(&state, command).await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&url),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let text = f.status.as_deref().unwrap_or_default();
+            let spoiler = f.spoiler_text.as_deref().unwrap_or_default();
+            let body = edit_form(&state, &user, &s, text, spoiler, Some(&e.to_string()));
+            page(StatusCode::UNPROCESSABLE_ENTITY, &state, "Edit post", Some(&user), body)
+        }
+        Err(e) => problem(&state, Some(&user), &e),
+    }
+}
+
+/// `POST /web/statuses/:id/:action`: like, repost, bookmark (and undo), delete; then back, or
+/// (for the script) the post's new action bar.
+pub async fn act(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Input(f): Input<CsrfForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(&state, Some(&user), &e);
+    }
+    let account = user.id();
+    let result = async {
+        let status: Id = id.parse().map_err(|_| ApiError::NotFound)?;
+        // Only what the member may see can be acted on; anything else is not found.
+        query::visible_status(&state.node().read()?, account, status)?.ok_or(ApiError::NotFound)?;
+        let command = match action.as_str() {
+            "favourite" => Command::Favourite { account, status },
+            "unfavourite" => Command::Unfavourite { account, status },
+            "reblog" => Command::Reblog { account, status, visibility: Visibility::Public },
+            "unreblog" => Command::Unreblog { account, status },
+            "bookmark" => Command::Bookmark { account, status },
+            "unbookmark" => Command::Unbookmark { account, status },
+            "delete" => Command::DeleteStatus { actor: account, status },
+            _ => return Err(ApiError::NotFound),
+        };
+        propose(&state, command).await?;
+        Ok(status)
+    }
+    .await;
+    let status = match result {
+        Ok(s) => s,
+        Err(e) if headers.contains_key(FRAGMENT_HEADER) => return (e.status(), e.to_string()).into_response(),
+        Err(e) => return problem(&state, Some(&user), &e),
+    };
+    if !headers.contains_key(FRAGMENT_HEADER) {
+        return see_other(safe_back(f.back.as_deref()));
+    }
+    // The script replaces the post's action bar with this (nothing, for a deleted post).
+    let bar = (|| -> ApiResult<Markup> {
+        let view = state.node().read()?;
+        let Some((s, _)) = query::visible_status(&view, account, status)? else { return Ok(html! {}) };
+        let Some(author) = query::account(&view, s.author)? else { return Ok(html! {}) };
+        let mine = query::interactions(&view, account, &s, query::has_bookmarks(&view, account)?)?;
+        Ok(actions(&user, &s, &author.username, &mine))
+    })();
+    match bar {
+        Ok(markup) => Html(markup.into_string()).into_response(),
+        Err(e) => (e.status(), e.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,226 @@
+//! Settings: profile, preferences, password, and the sessions and apps holding the member's
+//! account, each revocable.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use roost_core::query;
+use roost_types::{Command, Visibility};
+use serde::Deserialize;
+
+use super::pages::{problem, see_other};
+use super::session::{WebUser, WEB_CLIENT_ID};
+use super::timelines::or_problem;
+use super::{page, time};
+use crate::error::{ApiError, ApiResult};
+use crate::params::{de, Input};
+use crate::service::{self, propose, MAX_DISPLAY_NAME, MAX_NOTE};
+use crate::AppState;
+
+/// `GET /settings` (`?saved=…` says what was just saved).
+pub async fn show(State(state): State<AppState>, user: WebUser, Input(p): Input<SavedParams>) -> Response {
+    let built = settings_page(&state, &user, p.saved.as_deref(), None);
+    or_problem(&state, &user, built)
+}
+
+#[derive(Deserialize, Default)]
+pub struct SavedParams {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    saved: Option<String>,
+}
+
+fn settings_page(
+    state: &AppState,
+    user: &WebUser,
+    saved: Option<&str>,
+    error: Option<(&str, &str)>,
+) -> ApiResult<Response> {
+    let view = state.node().read()?;
+    let a = &user.account;
+    let prefs = query::preferences(&view, a.id)?;
+    let tokens = query::account_tokens(&view, a.id)?;
+    let mut sessions = Vec::with_capacity(tokens.len());
+    for (hash, t) in &tokens {
+        let app = query::app(&view, &t.client_id)?.map(|a| a.name).unwrap_or_else(|| t.client_id.clone());
+        sessions.push((hex(hash), t, app, *hash == user.token_hash()));
+    }
+    let error_for = |part: &str| error.filter(|(p, _)| *p == part).map(|(_, m)| m.to_string());
+    let choices = [
+        (Visibility::Public, "Everyone"),
+        (Visibility::Unlisted, "Everyone, not in public timelines"),
+        (Visibility::Private, "Followers only"),
+    ];
+    let csrf = user.csrf();
+    let body = html! {
+        h1 { "Settings" }
+        @if let Some(what) = saved { p.notice role="status" { "Saved: " (what) "." } }
+        form.card method="post" action="/settings/profile" aria-labelledby="profile-h" {
+            h2 #profile-h { "Profile" }
+            @if let Some(m) = error_for("profile") { p.error role="alert" { (m) } }
+            input type="hidden" name="csrf" value=(csrf);
+            label for="display_name" { "Display name" }
+            input #display_name type="text" name="display_name" value=(a.display_name) maxlength=(MAX_DISPLAY_NAME);
+            label for="note" { "Bio" }
+            textarea #note name="note" maxlength=(MAX_NOTE) { (a.note) }
+            label { input type="checkbox" name="locked" value="true" checked[a.locked]; " Approve new followers by hand" }
+            p { button type="submit" { "Save profile" } }
+        }
+        form.card method="post" action="/settings/preferences" aria-labelledby="prefs-h" {
+            h2 #prefs-h { "Preferences" }
+            input type="hidden" name="csrf" value=(csrf);
+            label for="default_visibility" { "New posts are seen by" }
+            select #default_visibility name="default_visibility" {
+                @for (v, text) in choices { option value=(v.as_str()) selected[v == prefs.default_visibility] { (text) } }
+            }
+            p { button type="submit" { "Save preferences" } }
+        }
+        form.card method="post" action="/settings/password" aria-labelledby="password-h" {
+            h2 #password-h { "Password" }
+            @if let Some(m) = error_for("password") { p.error role="alert" { (m) } }
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="username" value=(a.username) autocomplete="username";
+            label for="current_password" { "Current password" }
+            input #current_password type="password" name="current_password" autocomplete="current-password" required;
+            label for="new_password" { "New password (at least 8 characters)" }
+            input #new_password type="password" name="new_password" autocomplete="new-password" required minlength="8";
+            p { button type="submit" { "Change password" } }
+        }
+        section.card aria-labelledby="sessions-h" {
+            h2 #sessions-h { "Sessions and authorised apps" }
+            p.meta { "Everything that can act as you. Revoking one signs it out at once." }
+            ul.people {
+                @for (id, t, app, current) in &sessions {
+                    li {
+                        strong { @if t.client_id == WEB_CLIENT_ID { "Web browser" } @else { (app) } }
+                        " " span.meta { "since " (time(t.created_at)) " · " (t.scopes.join(" ")) }
+                        @if *current { " " span.badge.current { "this session" } }
+                        form.inline method="post" action="/settings/revoke" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="token" value=(id);
+                            button.plain type="submit" { "Revoke" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(page(status, state, "Settings", Some(user), body))
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    csrf: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    note: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    locked: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    default_visibility: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    current_password: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    new_password: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    token: Option<String>,
+}
+
+/// `POST /settings/profile|preferences|password|revoke`
+pub async fn save(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(part): Path<String>,
+    Input(f): Input<SettingsForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
+        return problem(&state, Some(&user), &e);
+    }
+    let result = match part.as_str() {
+        "profile" => save_profile(&state, &user, &f).await.map(|_| "profile"),
+        "preferences" => save_preferences(&state, &user, &f).await.map(|_| "preferences"),
+        "password" => save_password(&state, &user, &f).await.map(|_| "password"),
+        "revoke" => revoke(&state, &user, &f).await.map(|_| "revoked"),
+        _ => Err(ApiError::NotFound),
+    };
+    match result {
+        Ok("revoked") if f.token.as_deref().and_then(unhex) == Some(user.token_hash()) => see_other("/auth/sign_in"),
+        Ok(what) => see_other(&format!("/settings?saved={what}")),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            settings_page(&state, &user, None, Some((&part, &e.to_string())))
+                .unwrap_or_else(|e| problem(&state, Some(&user), &e))
+        }
+        Err(e) => problem(&state, Some(&user), &e),
+    }
+}
+
+async fn save_profile(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
+    let display_name = f.display_name.as_deref().unwrap_or_default().trim().to_string();
+    let note = f.note.as_deref().unwrap_or_default().trim().replace("\r\n", "\n");
+    if display_name.chars().count() > MAX_DISPLAY_NAME {
+        return Err(ApiError::unprocessable(format!("Display name is longer than {MAX_DISPLAY_NAME} characters")));
+    }
+    if note.chars().count() > MAX_NOTE {
+        return Err(ApiError::unprocessable(format!("Bio is longer than {MAX_NOTE} characters")));
+    }
+    let command = Command::UpdateAccount {
+        account: user.id(),
+        display_name: Some(display_name),
+        note: Some(note),
+        locked: Some(f.locked.unwrap_or(false)),
+        bot: None,
+    };
+    propose(state, command).await.map(|_| ())
+}
+
+async fn save_preferences(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
+    let v = f
+        .default_visibility
+        .as_deref()
+        .and_then(Visibility::parse)
+        .filter(|v| *v != Visibility::Direct)
+        .ok_or_else(|| ApiError::unprocessable("Choose who sees new posts"))?;
+    let sensitive = query::preferences(&state.node().read()?, user.id())?.default_sensitive;
+    propose(state, Command::SetPreferences { account: user.id(), default_visibility: v, default_sensitive: sensitive })
+        .await
+        .map(|_| ())
+}
+
+async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
+    let new = f.new_password.clone().unwrap_or_default();
+    service::validate_password(&new)?;
+    let current = f.current_password.clone().unwrap_or_default();
+    if !service::verify_password(user.account.password_hash.clone(), current).await? {
+        return Err(ApiError::unprocessable("The current password is not right"));
+    }
+    let password_hash = service::hash_password(new).await?;
+    propose(state, Command::SetPassword { account: user.id(), password_hash }).await.map(|_| ())
+}
+
+async fn revoke(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
+    let hash = f.token.as_deref().and_then(unhex).ok_or(ApiError::NotFound)?;
+    // Only the member's own tokens.
+    let mine = query::account_tokens(&state.node().read()?, user.id())?.iter().any(|(h, _)| *h == hash);
+    if !mine {
+        return Err(ApiError::NotFound);
+    }
+    propose(state, Command::RevokeToken { token_hash: hash }).await.map(|_| ())
+}
