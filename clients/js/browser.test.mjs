@@ -71,6 +71,14 @@ async function screenshots(page, name) {
     for (const scheme of ["light", "dark"]) {
       await page.setViewportSize(viewport);
       await page.emulateMedia({ colorScheme: scheme });
+      // Usable at this width: nothing makes the page scroll sideways.
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      const culprits = wide <= viewport.width ? [] : await page.evaluate((w) =>
+        Array.from(document.querySelectorAll("body *"))
+          .filter((e) => e.getBoundingClientRect().right > w && !e.closest(".scroll"))
+          .slice(0, 5)
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`), viewport.width);
+      assert.ok(wide <= viewport.width, `${name} is ${wide} px wide at ${viewport.width} px: ${culprits.join(", ")}`);
       await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}-${scheme}.png`), fullPage: true });
     }
   }
@@ -162,11 +170,16 @@ test("two members join through invites and talk, live (JavaScript on)", async ()
   // Nina's unread badge counts up live while she stays on her page.
   await nina.locator("#unread:not([hidden])").waitFor({ timeout: 10000 });
 
-  // Omar replies on the post's page, then quotes it.
+  // Omar replies in place, under the post on his home; the reply is in the post's thread.
   await article(omar, "welcome to").getByRole("link", { name: /^Reply/ }).click();
-  await omar.waitForURL(/\/@nina\/\d+#reply$/);
-  await omar.getByLabel("Your reply").fill("@nina thanks, glad to be here");
-  await omar.getByRole("button", { name: "Reply", exact: true }).click();
+  const inline = omar.getByLabel("Reply to @nina");
+  assert.equal(await inline.inputValue(), "@nina ");
+  await inline.fill("@nina thanks, glad to be here");
+  await omar.locator("form.inline-reply").getByRole("button", { name: "Reply" }).click();
+  await omar.waitForURL(`${URL_}/`);
+  await article(omar, "glad to be here").waitFor();
+  await article(omar, "welcome to").locator("a.when").click();
+  await omar.waitForURL(/\/@nina\/\d+$/);
   await article(omar, "glad to be here").waitFor();
   await check(omar, "post");
   await omar.goto(`${URL_}/`);
@@ -217,13 +230,34 @@ test("two members join through invites and talk, live (JavaScript on)", async ()
   await nina.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
   await nina.keyboard.press("Escape");
 
+  // A third-party app's consent page shares the design.
+  const app = await (await fetch(`${URL_}/api/v1/apps`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ client_name: "Pixel", redirect_uris: "urn:ietf:wg:oauth:2.0:oob", scopes: "read write" }),
+  })).json();
+  await nina.goto(`${URL_}/oauth/authorize?response_type=code&client_id=${app.client_id}&redirect_uri=urn:ietf:wg:oauth:2.0:oob&scope=read`);
+  await nina.getByRole("button", { name: "Authorize" }).waitFor();
+  await check(nina, "consent");
+
   // The other main pages, checked and photographed.
   for (const [path, name] of [["/local", "local"], ["/tags/roostweb", "hashtag"], ["/bookmarks", "bookmarks"],
-    ["/lists", "lists"], ["/search?q=om", "search"], ["/@nina/with_replies", "profile-replies"],
+    ["/lists", "lists"], ["/search?q=om", "search"], ["/@omar/following", "following"], ["/@nina/with_replies", "profile-replies"],
     ["/@nina/likes", "profile-likes"], ["/@nina/followers", "followers"]]) {
     await nina.goto(`${URL_}${path}`);
     await check(nina, name);
   }
+  // A list: made, filled, read.
+  await nina.goto(`${URL_}/lists`);
+  await nina.getByLabel("Title of the new list").fill("Friends");
+  await nina.getByRole("button", { name: "Create list" }).click();
+  await nina.getByRole("link", { name: "Friends" }).click();
+  await nina.getByText(/^Members/).click();
+  await nina.getByLabel("Add someone you follow").fill("omar");
+  await nina.getByRole("button", { name: "Add", exact: true }).click();
+  await article(nina, "meet Nina").waitFor();
+  await check(nina, "list");
+
   await nina.goto(`${URL_}/search?q=om`);
   await nina.getByRole("link", { name: "Omar" }).waitFor();
   await nina.goto(`${URL_}/tags/roostweb`);

@@ -9,6 +9,7 @@ mod http;
 mod stats;
 mod storage;
 mod streaming;
+mod web;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ enum Cmd {
     Replay(http::ReplayOptions),
     /// Deliver posts to many streaming connections and measure the delay.
     Streaming(streaming::Options),
+    /// The web app's home page under load (time to first byte) and its weight.
+    Web(web::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +60,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Streaming(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(streaming::run(opts))
+        }
+        Cmd::Web(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(web::run(opts))
         }
     }
 }

@@ -110,6 +110,72 @@
     });
   }
 
+  // ---- notifications: opening the page reads them (the form is the no-script fallback) ------
+  const markRead = $("#mark-read");
+  if (markRead) {
+    fetch(markRead.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(markRead)),
+      credentials: "same-origin",
+      redirect: "manual",
+    }).then(() => {
+      markRead.remove();
+      if (badge) {
+        badge.textContent = "0";
+        badge.hidden = true;
+      }
+    });
+  }
+
+  // ---- reply in place: a composer under the post instead of going to its page ---------------
+  const csrfValue = () => $('input[name="csrf"]')?.value;
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[data-key="r"]') : null;
+    const post = link?.closest("article.post");
+    // On the post's own page its composer is already there: the link just goes to it.
+    if (!post || !csrfValue() || link.pathname === location.pathname) return;
+    event.preventDefault();
+    const open = post.nextElementSibling;
+    if (open && open.classList.contains("inline-reply")) {
+      $("textarea", open).focus();
+      return;
+    }
+    const form = document.createElement("form");
+    form.className = "card composer inline-reply";
+    form.method = "post";
+    form.action = "/web/statuses";
+    const hidden = (name, value) => {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    };
+    hidden("csrf", csrfValue());
+    hidden("in_reply_to_id", post.dataset.id);
+    hidden("visibility", post.dataset.visibility);
+    hidden("back", location.pathname + location.search);
+    const id = `reply-${post.dataset.id}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = `Reply to @${post.dataset.author}`;
+    const area = document.createElement("textarea");
+    area.id = id;
+    area.name = "status";
+    area.required = true;
+    area.value = `@${post.dataset.author} `;
+    const row = document.createElement("p");
+    row.className = "row";
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = "Reply";
+    row.append(button);
+    form.append(label, area, row);
+    post.after(form);
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+  });
+
   // ---- keyboard shortcuts -------------------------------------------------------------------
   const help = $("#help");
   let current = -1;

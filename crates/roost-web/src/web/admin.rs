@@ -89,7 +89,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                     p { button type="submit" { "Create invite link" } }
                 }
                 @if !invites.is_empty() {
-                    table {
+                    div.scroll { table {
                         caption.visually-hidden { "Invites" }
                         thead { tr { th scope="col" { "Created" } th scope="col" { "Role" } th scope="col" { "Used" } th scope="col" { "State" } th scope="col" { span.visually-hidden { "Actions" } } } }
                         tbody {
@@ -109,7 +109,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                                 }
                             }
                         }
-                    }
+                    } }
                 }
             }
         }
@@ -137,7 +137,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
         }
         section.card aria-labelledby="members-h" {
             h2 #members-h { "Members" }
-            table {
+            div.scroll { table {
                 caption.visually-hidden { "Members" }
                 thead { tr { th scope="col" { "Member" } th scope="col" { "Role" } th scope="col" { "Joined" } th scope="col" { span.visually-hidden { "Actions" } } } }
                 tbody {
@@ -171,7 +171,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                         }
                     }
                 }
-            }
+            } }
             @if members.len() >= MEMBERS_PAGE {
                 @if let Some(last) = members.last() { p.more { a.button href={ "/admin?after=" (last.id) } rel="next" { "More members" } } }
             }

@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tags/{tag}", get(timelines::hashtag))
         .route("/bookmarks", get(timelines::bookmarks))
         .route("/notifications", get(timelines::notifications))
+        .route("/web/notifications/read", post(timelines::notifications_read))
         .route("/search", get(people::search))
         .route("/lists", get(timelines::lists).post(timelines::create_list))
         .route("/lists/{id}", get(timelines::list))

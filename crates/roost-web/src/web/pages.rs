@@ -92,6 +92,7 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Input(f)
         Err(ApiError::TooManyRequests) => {
             return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts: wait a while and try again.")
         }
+        Err(ApiError::Forbidden(message)) => return again(StatusCode::FORBIDDEN, &message),
         Err(e) => return problem(&state, None, &e),
     };
     signed_in(&state, account.id).await

@@ -95,7 +95,8 @@ impl<'r> Cards<'r> {
             @if let Some(q) = &quoted { (q) }
         };
         Ok(Some(html! {
-            article.card.post tabindex="-1" aria-label={ "Post by " (name) } data-id=(shown.id) data-url=(url) {
+            article.card.post tabindex="-1" aria-label={ "Post by " (name) } data-id=(shown.id) data-url=(url)
+                data-author=(author.username) data-visibility=(shown.visibility.as_str()) {
                 @if let Some(b) = &booster {
                     p.meta { a href={ "/@" (b.username) } { (display_name(b)) } " reposted" }
                 }

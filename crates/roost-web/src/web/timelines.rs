@@ -16,7 +16,6 @@ use super::post::{composer, display_name, Cards, Draft};
 use super::session::WebUser;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::propose;
 use crate::AppState;
 
 /// Posts per page of a timeline.
@@ -205,36 +204,12 @@ fn kind_text(kind: NotificationKind) -> &'static str {
 }
 
 pub async fn notifications(State(state): State<AppState>, user: WebUser, Input(p): Input<TimelineParams>) -> Response {
-    let view = match state.node().read() {
-        Ok(v) => v,
-        Err(e) => return problem(&state, Some(&user), &e.into()),
-    };
-    let found = (|| -> ApiResult<_> {
-        let page_ = Page { max_id: p.max_id, limit: NOTIFICATIONS_PAGE, ..Page::default() };
-        let items = query::notifications(&view, user.id(), &NotificationFilter::default(), &page_)?;
-        let marker = query::marker(&view, user.id(), MarkerTimeline::Notifications)?.map(|m| m.last_read_id);
-        Ok((items, marker))
-    })();
-    let (items, read_up_to) = match found {
-        Ok(f) => f,
-        Err(e) => return problem(&state, Some(&user), &e),
-    };
-    drop(view);
-    // Opening the page reads them: the badge clears here and in the member's other tabs.
-    if let Some((newest, _)) = items.first() {
-        if p.max_id.is_none() && read_up_to.is_none_or(|r| r < newest.id) {
-            let command = Command::SetMarker {
-                account: user.id(),
-                timeline: MarkerTimeline::Notifications,
-                last_read_id: newest.id,
-            };
-            if let Err(e) = propose(&state, command).await {
-                tracing::warn!(error = %e, "saving the notifications marker failed");
-            }
-        }
-    }
     let built = (|| {
         let view = state.node().read()?;
+        let page_ = Page { max_id: p.max_id, limit: NOTIFICATIONS_PAGE, ..Page::default() };
+        let items = query::notifications(&view, user.id(), &NotificationFilter::default(), &page_)?;
+        let read_up_to = query::marker(&view, user.id(), MarkerTimeline::Notifications)?.map(|m| m.last_read_id);
+        let newest_unread = items.first().map(|(n, _)| n.id).filter(|&n| read_up_to.is_none_or(|r| r < n));
         let mut groups: Vec<Group> = Vec::new();
         for (n, s) in items.iter().cloned() {
             let Some(from) = query::account(&view, n.from)? else { continue };
@@ -276,6 +251,14 @@ pub async fn notifications(State(state): State<AppState>, user: WebUser, Input(p
         let last = items.last().map(|(n, _)| n.id).filter(|_| items.len() >= NOTIFICATIONS_PAGE);
         let body = html! {
             h1 { "Notifications" }
+            // The script sends this form once the page is shown; without it, the reader does.
+            @if let Some(newest) = newest_unread {
+                form #mark-read method="post" action="/web/notifications/read" {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    input type="hidden" name="last_read_id" value=(newest);
+                    button.plain type="submit" { "Mark all as read" }
+                }
+            }
             @if rows.is_empty() { p.card { "No notifications yet." } }
             ol.notifications aria-label="Notifications" { @for r in &rows { (r) } }
             @if let Some(id) = last { p.more { a.button href={ "/notifications?max_id=" (id) } rel="next" { "Older notifications" } } }
@@ -283,6 +266,25 @@ pub async fn notifications(State(state): State<AppState>, user: WebUser, Input(p
         Ok(page(StatusCode::OK, &state, "Notifications", Some(&user), body))
     })();
     or_problem(&state, &user, built)
+}
+
+#[derive(Deserialize)]
+pub struct ReadForm {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    csrf: Option<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    last_read_id: Option<Id>,
+}
+
+/// `POST /web/notifications/read`: the member has seen notifications up to `last_read_id` (the
+/// read marker their other apps see too).
+pub async fn notifications_read(State(state): State<AppState>, user: WebUser, Input(f): Input<ReadForm>) -> Response {
+    let csrf = CsrfForm { csrf: f.csrf, back: Some("/notifications".into()) };
+    run_form(&state, &user, &csrf, || {
+        let last_read_id = f.last_read_id.ok_or_else(|| ApiError::unprocessable("Which notifications were read?"))?;
+        Ok(Command::SetMarker { account: user.id(), timeline: MarkerTimeline::Notifications, last_read_id })
+    })
+    .await
 }
 
 // ---- lists ---------------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ pub async fn lists(State(state): State<AppState>, user: WebUser) -> Response {
             }
             form.card method="post" action="/lists" aria-label="New list" {
                 input type="hidden" name="csrf" value=(user.csrf());
-                label for="title" { "New list" }
+                label for="title" { "Title of the new list" }
                 input #title type="text" name="title" required maxlength="100";
                 label { input type="checkbox" name="exclusive" value="true"; " Leave its members' posts out of home" }
                 p { button type="submit" { "Create list" } }

@@ -123,6 +123,16 @@ fn sign_in_post_act_and_sign_out_without_javascript() {
     let (status, page, _) = alice.get("/");
     assert_eq!(status, 200);
     let csrf = hidden(&page, "csrf");
+    // Bob's follow is an unread notification: the badge says so until she marks it read.
+    assert!(page.contains("aria-label=\"1 unread\""), "the badge counts it");
+    let (status, page, _) = alice.get("/notifications");
+    assert_eq!(status, 200);
+    assert!(page.contains("followed you"));
+    let newest = hidden(&page, "last_read_id");
+    assert_eq!(alice.post("/web/notifications/read", &[("last_read_id", &newest)]).0, 403, "no CSRF token");
+    assert_eq!(alice.post("/web/notifications/read", &[("csrf", &csrf), ("last_read_id", &newest)]).0, 303);
+    let (_, page, _) = alice.get("/");
+    assert!(page.contains("aria-label=\"0 unread\"") && !alice.get("/notifications").1.contains("Mark all as read"));
     assert_eq!(alice.post("/web/statuses", &[("status", "hello <script>alert(1)</script>")]).0, 403, "no CSRF token");
     assert_eq!(alice.post("/web/statuses", &[("csrf", &csrf), ("status", "hello <script>alert(1)</script>")]).0, 303);
     let home = bob.get("/api/v1/timelines/home");
