@@ -111,10 +111,21 @@ pub(crate) fn create_account_by_invite(
     Ok(outcome)
 }
 
-pub(crate) fn set_password(t: &mut impl Tables, account: Id, password_hash: &str) -> Result<Outcome> {
+pub(crate) fn set_password(
+    t: &mut impl Tables,
+    account: Id,
+    password_hash: &str,
+    keep: Option<&[u8; 32]>,
+) -> Result<Outcome> {
     let Some(mut a) = query::account(t, account)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     a.password_hash = password_hash.to_string();
     accounts::save(t, &a)?;
+    // Whoever knew the old password is signed out everywhere else.
+    for hash in query::account_token_hashes(t, account)? {
+        if Some(&hash) != keep {
+            crate::oauth::revoke_token(t, &hash)?;
+        }
+    }
     Ok(Outcome::done())
 }
 

@@ -150,7 +150,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
                 display_name.as_deref(),
             )
         }
-        Command::SetPassword { account, password_hash } => admin::set_password(t, *account, password_hash),
+        Command::SetPassword { account, password_hash, keep } => {
+            admin::set_password(t, *account, password_hash, keep.as_ref())
+        }
         Command::SetRole { actor, account, role } => admin::set_role(t, *actor, *account, *role),
         Command::Suspend { actor, account } => admin::suspend(t, at, *actor, *account),
         Command::Unsuspend { actor, account } => admin::unsuspend(t, *actor, *account),

@@ -84,7 +84,7 @@ pub(crate) fn revoke_token(t: &mut impl Tables, token_hash: &[u8; 32]) -> Result
 
 /// Ends every token of an account (its sessions and authorised apps).
 pub(crate) fn revoke_all(t: &mut impl Tables, account: Id) -> Result<()> {
-    for (hash, _) in query::account_tokens(t, account)? {
+    for hash in query::account_token_hashes(t, account)? {
         revoke_token(t, &hash)?;
     }
     Ok(())

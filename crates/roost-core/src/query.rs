@@ -831,18 +831,23 @@ pub fn count_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8])
 
 // ---- administration ------------------------------------------------------------------------
 
-/// An account's tokens (web sessions and apps' tokens), newest first, at most 200.
-pub fn account_tokens(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<([u8; 32], Token)>> {
+/// The hashes of every token an account holds (web sessions and apps' tokens).
+pub fn account_token_hashes(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<[u8; 32]>> {
     let (lo, hi) = prefix_bounds(&k1(account));
     let mut hashes = Vec::new();
     t.scan(Table::AccountToken, Bound::Included(lo.as_slice()), bound_ref(&hi), Dir::Forward, &mut |k, _| {
         if let Ok(h) = <[u8; 32]>::try_from(&k[8..]) {
             hashes.push(h);
         }
-        Ok(hashes.len() < 200)
+        Ok(true)
     })?;
-    let mut out = Vec::with_capacity(hashes.len());
-    for h in hashes {
+    Ok(hashes)
+}
+
+/// An account's tokens with their records, newest first: the sessions and apps it sees.
+pub fn account_tokens(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<([u8; 32], Token)>> {
+    let mut out = Vec::new();
+    for h in account_token_hashes(t, account)? {
         if let Some(tok) = token(t, &h)? {
             out.push((h, tok));
         }

@@ -1121,4 +1121,13 @@ fn roles_and_suspensions_follow_rank() {
     assert_eq!(token(&mut w, 3), Outcome::done());
     w.run(Command::RevokeToken { token_hash: [3; 32] });
     assert!(query::account_tokens(&w.t, member).unwrap().is_empty(), "revoking leaves no index entry");
+
+    // A new password ends every session but the one that set it.
+    for n in 4..7 {
+        token(&mut w, n);
+    }
+    w.run(Command::SetPassword { account: member, password_hash: "y".into(), keep: Some([5; 32]) });
+    let left: Vec<[u8; 32]> = query::account_tokens(&w.t, member).unwrap().into_iter().map(|(h, _)| h).collect();
+    assert_eq!(left, vec![[5; 32]]);
+    assert_eq!(query::account(&w.t, member).unwrap().map(|a| a.password_hash), Some("y".to_string()));
 }

@@ -371,11 +371,12 @@ pub enum Command {
         password_hash: String,
         display_name: Option<String>,
     },
-    /// Replaces an account's password (hashed with argon2id before proposing). Other sessions
-    /// stay unless the member revokes them.
+    /// Replaces an account's password (hashed with argon2id before proposing) and ends every
+    /// session and app token of the account but `keep` (the session that changed it).
     SetPassword {
         account: Id,
         password_hash: String,
+        keep: Option<[u8; 32]>,
     },
     /// Gives an account a role. `actor` `None` is the operator; otherwise an admin who outranks
     /// both the account's role and the new one. Nobody becomes or stops being the owner this way.

@@ -212,7 +212,8 @@ async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm) -> Ap
         return Err(ApiError::unprocessable("The current password is not right"));
     }
     let password_hash = service::hash_password(new).await?;
-    propose(state, Command::SetPassword { account: user.id(), password_hash }).await.map(|_| ())
+    let keep = Some(user.token_hash());
+    propose(state, Command::SetPassword { account: user.id(), password_hash, keep }).await.map(|_| ())
 }
 
 async fn revoke(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {

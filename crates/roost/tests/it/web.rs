@@ -243,6 +243,8 @@ fn invites_settings_sessions_and_admin_without_javascript() {
     assert!(page.contains("current password is not right"));
     let form = [("csrf", csrf.as_str()), ("current_password", PASSWORD), ("new_password", "a new password")];
     assert_eq!(mia.post("/settings/password", &form).0, 303);
+    assert_eq!(mia.get("/settings").0, 200, "the session that changed it stays");
+    assert_eq!(mia_api.get("/api/v1/accounts/verify_credentials").status, 401, "every other token ends");
     assert!(server.token("mia", PASSWORD).is_none() && server.token("mia", "a new password").is_some());
 
     // Sessions: a second browser's session is listed and revoked from the first.
