@@ -294,3 +294,30 @@ fn invites_settings_sessions_and_admin_without_javascript() {
     let path = link.strip_prefix(&server.base).unwrap();
     assert_eq!(Browser::new(&server).get(path).0, 200);
 }
+
+#[test]
+fn session_cookies_are_secure_behind_https() {
+    let dir = tempfile::tempdir().unwrap();
+    // Served over TLS by a proxy in front: the public URL says https.
+    let server = Server::start_with(dir.path(), &["--public-url", "https://roost.example"], &[]);
+    server.create_user("alice");
+    let mut b = Browser::new(&server);
+    let (_, page, headers) = b.get("/auth/sign_in");
+    let set = headers[SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("roost_sign_in=") && set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+    let resp = b
+        .http
+        .post(format!("{}/auth/sign_in", server.base))
+        .header(COOKIE, b.cookie_header())
+        .form(&[("csrf", hidden(&page, "csrf").as_str()), ("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .unwrap();
+    let session = resp
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("roost_session="))
+        .expect("a session cookie");
+    assert!(session.contains("Secure") && session.contains("SameSite=Lax"), "{session}");
+}
