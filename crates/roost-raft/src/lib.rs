@@ -12,9 +12,10 @@
 //! - Every applied entry extends the BLAKE3 chain head, in the same transaction as its effects.
 //!
 //! # Boundaries
-//! Knows openraft and the storage API of `roost-store`; knows nothing of HTTP. Between nodes it
-//! will speak the cluster protocol (a later issue); today a node is a cluster of one and
-//! [`network::NoPeers`] refuses every peer.
+//! Knows openraft and the storage API of `roost-store`; knows nothing of HTTP. A single node
+//! runs with [`network::NoPeers`]; a cluster member is started with a transport (an openraft
+//! network factory) and a [`Forwarder`] that sends a follower's proposals to the leader, both
+//! provided by `roost-cluster`.
 
 // openraft's storage traits fix their error type (`StorageError`, 200+ bytes); boxing it in
 // our helpers would only add conversions.
@@ -66,6 +67,53 @@ pub enum Error {
     Unavailable(String),
     #[error("timed out waiting for log index {0} to be applied")]
     Timeout(u64),
+    /// This node is not the leader; the leader, if one is known.
+    #[error("not the leader")]
+    NotLeader { leader: Option<(u64, BasicNode)> },
+}
+
+/// Sends a proposal to the leader's node and returns what applying it there produced.
+pub trait Forwarder: Send + Sync + 'static {
+    fn forward(
+        &self,
+        leader: &BasicNode,
+        req: Request,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Applied>> + Send + '_>>;
+}
+
+/// How a node joins a cluster when it starts.
+pub struct ClusterOptions<N> {
+    /// This node's ID (unique in the cluster, kept across restarts).
+    pub id: u64,
+    /// Where peers reach this node (its cluster address).
+    pub addr: String,
+    /// The transport to peers.
+    pub network: N,
+    /// Sends this node's proposals to the leader when it is not the leader.
+    pub forwarder: Arc<dyn Forwarder>,
+    /// Make a new one-node cluster of an empty data directory (else wait to be added).
+    pub bootstrap: bool,
+}
+
+/// What `status` says of a node.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NodeStatus {
+    pub id: u64,
+    /// leader, follower, learner or candidate.
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub committed_index: u64,
+    /// The members: (ID, address, voter?).
+    pub members: Vec<(u64, String, bool)>,
+    /// On the leader: how far each member's log matches the leader's.
+    pub replication: Vec<(u64, Option<u64>)>,
+    /// Elections this node has seen start (terms it entered).
+    pub elections: u64,
+    /// The hash chain's head over the applied log, hex (empty if unreadable).
+    pub chain_head: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,6 +139,10 @@ pub struct Node {
     /// Events of applied transactions (see [`Node::subscribe`]).
     events: tokio::sync::broadcast::Sender<state_machine::Events>,
     id: u64,
+    /// Where a follower's proposals go (`None`: a single node).
+    forwarder: Option<Arc<dyn Forwarder>>,
+    /// Terms this node has entered since it started.
+    elections: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The raft log's database file inside a data directory.
@@ -98,14 +150,104 @@ pub const LOG_FILE: &str = "log.redb";
 /// The state machine's database file inside a data directory.
 pub const STATE_FILE: &str = "state.redb";
 
+/// How long a forwarded write waits to be applied on the node that forwarded it.
+const FORWARDED_APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The highest index a majority of voters hold: on the leader, from what it knows each voter
+/// matched; elsewhere, what this node applied (a lower bound: only committed entries apply).
+fn committed_index(m: &openraft::RaftMetrics<u64, BasicNode>, voters: &std::collections::BTreeSet<u64>) -> u64 {
+    let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+    let Some(replication) = &m.replication else { return applied };
+    let mut matched: Vec<u64> = voters
+        .iter()
+        .map(|v| {
+            if *v == m.id {
+                m.last_log_index.unwrap_or(0)
+            } else {
+                replication.get(v).copied().flatten().map(|l| l.index).unwrap_or(0)
+            }
+        })
+        .collect();
+    matched.sort_unstable_by(|a, b| b.cmp(a));
+    matched.get(matched.len() / 2).copied().unwrap_or(applied).max(applied)
+}
+
+/// Counts the terms a node enters (each is an election somewhere in the cluster).
+async fn count_elections(
+    mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
+    count: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let mut term = metrics.borrow().current_term;
+    while metrics.changed().await.is_ok() {
+        let now = metrics.borrow().current_term;
+        if now > term {
+            count.fetch_add(now - term, std::sync::atomic::Ordering::Relaxed);
+            term = now;
+        }
+    }
+}
+
 impl Node {
-    /// Opens the data directory and starts raft. A fresh directory becomes a cluster of one.
+    /// Opens the data directory and starts raft as a single node: a fresh directory becomes a
+    /// cluster of one, with no peers.
     pub async fn start(data_dir: &Path) -> Result<Node> {
+        let node = Node::open(data_dir, 1, network::NoPeers, None).await?;
+        if !node.raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
+            let members = std::collections::BTreeMap::from([(1, BasicNode::new("local"))]);
+            node.raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
+        }
+        Ok(node)
+    }
+
+    /// Opens the data directory and starts raft as a member of a cluster. A fresh directory
+    /// either starts a new cluster of one (`bootstrap`) or waits to be added by the leader.
+    /// A directory that ran as a single node keeps its state and becomes the first member, at
+    /// `addr`.
+    pub async fn start_clustered<N>(data_dir: &Path, o: ClusterOptions<N>) -> Result<Node>
+    where
+        N: openraft::network::RaftNetworkFactory<TypeConfig>,
+    {
+        let node = Node::open(data_dir, o.id, o.network, Some(o.forwarder)).await?;
+        if !node.raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
+            if o.bootstrap {
+                let members = std::collections::BTreeMap::from([(o.id, BasicNode::new(&o.addr))]);
+                node.raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
+            }
+        } else {
+            node.update_own_address(&o.addr).await?;
+        }
+        Ok(node)
+    }
+
+    /// When this node is the only voter (a former single node, or a restart at a new address),
+    /// records the address its peers must use.
+    async fn update_own_address(&self, addr: &str) -> Result<()> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let mut voters = membership.membership().voter_ids();
+        let only_me = voters.next() == Some(self.id) && voters.next().is_none();
+        let current = membership.membership().get_node(&self.id).map(|n| n.addr.clone());
+        if !only_me || current.as_deref() == Some(addr) {
+            return Ok(());
+        }
+        // A lone voter elects itself at once.
+        self.wait_leader(Duration::from_secs(10)).await?;
+        let nodes = std::collections::BTreeMap::from([(self.id, BasicNode::new(addr))]);
+        self.raft
+            .change_membership(openraft::ChangeMembers::SetNodes(nodes), false)
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?;
+        tracing::info!(addr, "this node's cluster address is recorded");
+        Ok(())
+    }
+
+    async fn open<N>(data_dir: &Path, id: u64, network: N, forwarder: Option<Arc<dyn Forwarder>>) -> Result<Node>
+    where
+        N: openraft::network::RaftNetworkFactory<TypeConfig>,
+    {
         // Two files, so that appending to the log and applying to the state are two writers that
         // do not wait for each other.
         let log_store = Store::open(&data_dir.join(LOG_FILE))?;
         let store = Store::open(&data_dir.join(STATE_FILE))?.with_row_cache();
-        let id = 1;
         let config = Config {
             cluster_name: "roost".into(),
             heartbeat_interval: 250,
@@ -114,7 +256,8 @@ impl Node {
             // Openraft hands the log store up to this many waiting entries at once: the size of a
             // group commit.
             max_payload_entries: 1024,
-            // Compaction and snapshot transfer arrive with clustering; until then the log is kept.
+            // Compaction and snapshot transfer arrive with a later step of clustering; until then
+            // the log is kept, and a new member catches up by replaying it.
             snapshot_policy: SnapshotPolicy::Never,
             ..Config::default()
         };
@@ -123,13 +266,11 @@ impl Node {
         let sm = StateMachine::new(store.clone())?;
         let home = sm.home();
         let events = sm.event_sender();
-        let raft = Raft::new(id, config, network::NoPeers, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
-        if !raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
-            let members = std::collections::BTreeMap::from([(id, BasicNode::new("local"))]);
-            raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
-        }
+        let raft = Raft::new(id, config, network, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
+        let elections = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(count_elections(raft.metrics(), elections.clone()));
         let batcher = batcher::Batcher::start(raft.clone());
-        Ok(Node { raft, batcher, store, log_store, home, events, id })
+        Ok(Node { raft, batcher, store, log_store, home, events, id, forwarder, elections })
     }
 
     pub fn id(&self) -> u64 {
@@ -137,9 +278,76 @@ impl Node {
     }
 
     /// Appends a request to the log (in a batch with whatever else is waiting) and waits until
-    /// it is committed and applied here.
+    /// it is committed and applied here. On a follower, the request goes to the leader and the
+    /// answer comes once this node has applied it too (so that reading here sees it).
     pub async fn propose(&self, req: Request) -> Result<Applied> {
+        if self.forwarder.is_none() {
+            return self.batcher.propose(req).await;
+        }
+        match self.batcher.propose(req.clone()).await {
+            Err(Error::NotLeader { leader: Some((leader, node)) }) if leader != self.id => {
+                let Some(f) = &self.forwarder else { return Err(Error::NotLeader { leader: Some((leader, node)) }) };
+                let applied = f.forward(&node, req).await?;
+                self.wait_applied(applied.index, FORWARDED_APPLY_TIMEOUT).await?;
+                Ok(applied)
+            }
+            other => other,
+        }
+    }
+
+    /// Proposes on this node only, never forwarding (what a leader does for its followers).
+    pub async fn propose_here(&self, req: Request) -> Result<Applied> {
         self.batcher.propose(req).await
+    }
+
+    /// The raft instance, for the cluster transport and membership changes.
+    pub fn raft(&self) -> &RaftHandle {
+        &self.raft
+    }
+
+    /// Waits until some node is known to lead.
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<u64> {
+        let m = self
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader")
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        m.current_leader.ok_or_else(|| Error::Unavailable("no leader".into()))
+    }
+
+    /// This node's view of the cluster.
+    pub fn status(&self) -> NodeStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let members = membership.nodes().map(|(id, n)| (*id, n.addr.clone(), voters.contains(id))).collect();
+        let role = match m.state {
+            openraft::ServerState::Leader => "leader",
+            openraft::ServerState::Candidate => "candidate",
+            openraft::ServerState::Learner => "learner",
+            openraft::ServerState::Follower if voters.contains(&m.id) => "follower",
+            openraft::ServerState::Follower => "learner",
+            openraft::ServerState::Shutdown => "shutdown",
+        };
+        let replication = m
+            .replication
+            .as_ref()
+            .map(|r| r.iter().map(|(id, log)| (*id, log.map(|l| l.index))).collect())
+            .unwrap_or_default();
+        NodeStatus {
+            id: m.id,
+            role: role.into(),
+            term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            committed_index: committed_index(&m, &voters),
+            members,
+            replication,
+            elections: self.elections.load(std::sync::atomic::Ordering::Relaxed),
+            chain_head: self.chain_head().map(|c| c.hex()).unwrap_or_default(),
+        }
     }
 
     /// Events of every transaction this node applies from now on, in log order, once the

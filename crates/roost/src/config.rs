@@ -38,6 +38,11 @@ pub struct FileConfig {
     /// Addresses of reverse proxies in front of Roost, whose `X-Forwarded-For` names the real
     /// client (for per-address rate limits). Default none: the header is ignored.
     pub trusted_proxies: Option<Vec<String>>,
+    /// The address this node's peers reach it on (`HOST:PORT`); set it to run as a member of a
+    /// cluster. Default none: a single node.
+    pub cluster_listen: Option<String>,
+    /// The cluster address of any member, to join that cluster on first start.
+    pub join: Option<String>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -47,6 +52,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub cluster_listen: Option<String>,
+    pub join: Option<String>,
 }
 
 /// The resolved configuration.
@@ -60,6 +67,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub rate_limit: roost_web::limits::RateLimit,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where peers reach this node; `None`: a single node.
+    pub cluster_listen: Option<SocketAddr>,
+    /// A member's cluster address to join on first start.
+    pub join: Option<String>,
 }
 
 impl Config {
@@ -107,9 +118,27 @@ impl Config {
             .iter()
             .map(|p| p.parse().with_context(|| format!("trusted_proxies: {p:?} is not an IP address")))
             .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+        let cluster_listen = match o.cluster_listen.or(f.cluster_listen) {
+            Some(a) => {
+                let addr: SocketAddr = a.parse().with_context(|| format!("cluster address {a:?} is not HOST:PORT"))?;
+                anyhow::ensure!(
+                    !addr.ip().is_unspecified(),
+                    "cluster address {a:?} must be one peers can reach (not 0.0.0.0 or ::)"
+                );
+                Some(addr)
+            }
+            None => None,
+        };
+        let join = o.join.or(f.join);
+        anyhow::ensure!(
+            join.is_none() || cluster_listen.is_some(),
+            "joining a cluster needs a cluster address (--cluster-listen)"
+        );
         Ok(Config {
             rate_limit,
             trusted_proxies,
+            cluster_listen,
+            join,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             public_url,

@@ -25,10 +25,31 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config::prepare_data_dir(&config.data_dir)?;
-    let node = Node::start(&config.data_dir)
-        .await
-        .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
-    node.wait_ready(READY_TIMEOUT).await.context("waiting for the node to become ready")?;
+    // Shared by the HTTP servers: the member-facing one and, in a cluster, the peers' one.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let (node, cluster) = match config.cluster_listen {
+        None => {
+            let node = Node::start(&config.data_dir)
+                .await
+                .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
+            node.wait_ready(READY_TIMEOUT).await.context("waiting for the node to become ready")?;
+            (node, None)
+        }
+        Some(addr) => {
+            let (node, task) = start_cluster_member(&config, addr, until_stopped()).await?;
+            (node, Some(task))
+        }
+    };
 
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
@@ -62,12 +83,72 @@ pub async fn run(
     let app = roost_web::app(state);
     let app =
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    axum::serve(listener, app).with_graceful_shutdown(until_stopped()).await.context("serving HTTP")?;
 
     tracing::info!("shutting down");
     admin.stop();
+    if let Some(task) = cluster {
+        task.abort();
+    }
     node.shutdown().await;
     Ok(())
+}
+
+/// Starts this node as a member of a cluster: its identity, the peers' listener, raft with the
+/// HTTP transport; then, on a first start with `join`, asks a member to add it and waits until
+/// it has caught up and votes.
+async fn start_cluster_member(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Node, tokio::task::JoinHandle<()>)> {
+    let secret = std::env::var(roost_cluster::SECRET_ENV).ok();
+    let identity = roost_cluster::Identity::load_or_create(&config.data_dir, config.join.is_some(), secret)
+        .context("the node's cluster identity")?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for peers on {addr}"))?;
+    let addr = listener.local_addr()?.to_string();
+    let options = roost_raft::ClusterOptions {
+        id: identity.node_id,
+        addr: addr.clone(),
+        network: roost_cluster::Transport::new(&identity.secret),
+        forwarder: std::sync::Arc::new(roost_cluster::HttpForwarder::new(&identity.secret)),
+        bootstrap: config.join.is_none(),
+    };
+    let node = Node::start_clustered(&config.data_dir, options)
+        .await
+        .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
+    let peers = roost_cluster::router(node.clone(), &identity.secret);
+    let peers = peers.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, peers).with_graceful_shutdown(stopped).await {
+            tracing::error!("serving peers: {e}");
+        }
+    });
+    tracing::info!(node = identity.node_id, %addr, "listening for peers");
+    println!("roost cluster node {} on {addr}", identity.node_id);
+    let member = node.status().members.iter().any(|(id, _, _)| *id == identity.node_id);
+    if let (Some(url), false) = (&config.join, member) {
+        tracing::info!(%url, "joining the cluster: catching up as a learner, then voting");
+        let mut attempt = 0;
+        loop {
+            match roost_cluster::join(url, &identity.secret, identity.node_id, &addr).await {
+                Ok(_) => break,
+                Err(roost_cluster::Error::Unauthorized) => anyhow::bail!(roost_cluster::Error::Unauthorized),
+                Err(e) if attempt < 30 => {
+                    attempt += 1;
+                    tracing::warn!("joining through {url}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => anyhow::bail!("could not join the cluster through {url}: {e}"),
+            }
+        }
+    }
+    // A member restarting while most of its cluster is down still serves reads; writes wait
+    // for a leader.
+    if let Err(e) = node.wait_leader(Duration::from_secs(10)).await {
+        tracing::warn!("no leader yet ({e}); serving reads, writes wait for one");
+    }
+    Ok((node, task))
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -36,11 +36,49 @@ enum Cmd {
         /// The URL members use to reach this instance [default: http://LISTEN].
         #[arg(long, env = "ROOST_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Run as a cluster member: the address peers reach this node on (HOST:PORT).
+        #[arg(long, env = "ROOST_CLUSTER_LISTEN")]
+        cluster_listen: Option<String>,
+        /// On first start, join the cluster of the member at this cluster address (needs the
+        /// cluster's secret in ROOST_CLUSTER_SECRET).
+        #[arg(long, env = "ROOST_JOIN")]
+        join: Option<String>,
     },
     /// Operate a running server through its data directory's admin socket.
     Admin {
         #[command(subcommand)]
         command: AdminCmd,
+    },
+    /// Look at and change a cluster through any member's cluster address.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Every member: role, term, log and applied indexes, chain head, lag, reachability.
+    Status {
+        /// A member's cluster address (HOST:PORT).
+        #[arg(long)]
+        server: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// A data directory holding the cluster secret (else ROOST_CLUSTER_SECRET).
+        #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Take a node out of the cluster (to replace a dead one, add its successor with --join).
+    Remove {
+        node_id: u64,
+        /// A member's cluster address (HOST:PORT).
+        #[arg(long)]
+        server: String,
+        /// A data directory holding the cluster secret (else ROOST_CLUSTER_SECRET).
+        #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
     },
 }
 
@@ -80,6 +118,110 @@ enum AdminCmd {
     },
 }
 
+/// The cluster secret: from the data directory if it holds one, else from the environment.
+fn cluster_secret(data_dir: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join(roost_cluster::SECRET_FILE))
+        .ok()
+        .or_else(|| std::env::var(roost_cluster::SECRET_ENV).ok())
+        .map(|s| s.trim().to_string())
+}
+
+fn cluster(command: ClusterCmd) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (ClusterCmd::Status { data_dir, .. } | ClusterCmd::Remove { data_dir, .. }) = &command;
+    let Some(secret) = cluster_secret(data_dir) else {
+        eprintln!(
+            "roost: no cluster secret: run where --data-dir holds {} or set {}",
+            roost_cluster::SECRET_FILE,
+            roost_cluster::SECRET_ENV
+        );
+        return ExitCode::from(2);
+    };
+    let result = runtime.block_on(async {
+        match command {
+            ClusterCmd::Status { server, json, .. } => cluster_status(&server, &secret, json).await,
+            ClusterCmd::Remove { node_id, server, .. } => {
+                let status = roost_cluster::remove(&server, &secret, node_id).await?;
+                println!(
+                    "node {node_id} removed; members now: {:?}",
+                    status.members.iter().map(|m| m.0).collect::<Vec<_>>()
+                );
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks the given member for the membership, then every member for its own view.
+async fn cluster_status(server: &str, secret: &str, json: bool) -> anyhow::Result<()> {
+    let first = roost_cluster::status(server, secret).await?;
+    let mut rows = Vec::new();
+    for (id, addr, voter) in &first.members {
+        let s = if *id == first.id { Ok(first.clone()) } else { roost_cluster::status(addr, secret).await };
+        rows.push((*id, addr.clone(), *voter, s.ok()));
+    }
+    // Lag: how far a member's applied log is behind the newest commit anyone reports.
+    let committed = rows.iter().filter_map(|r| r.3.as_ref().map(|s| s.committed_index)).max().unwrap_or(0);
+    if json {
+        let members: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(id, addr, voter, s)| {
+                serde_json::json!({
+                    "id": id.to_string(),
+                    "address": addr,
+                    "voter": voter,
+                    "reachable": s.is_some(),
+                    "role": s.as_ref().map(|s| s.role.clone()),
+                    "term": s.as_ref().map(|s| s.term),
+                    "leader": s.as_ref().and_then(|s| s.leader).map(|l| l.to_string()),
+                    "last_log_index": s.as_ref().map(|s| s.last_log_index),
+                    "applied_index": s.as_ref().map(|s| s.applied_index),
+                    "chain_head": s.as_ref().map(|s| s.chain_head.clone()),
+                    "lag": s.as_ref().map(|s| committed.saturating_sub(s.applied_index)),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "members": members }))?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} REACHABLE",
+        "NODE", "ADDRESS", "ROLE", "TERM", "LAST LOG", "APPLIED", "CHAIN HEAD", "LAG"
+    );
+    for (id, addr, _, s) in &rows {
+        match s {
+            Some(s) => println!(
+                "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} yes",
+                id,
+                addr,
+                s.role,
+                s.term,
+                s.last_log_index,
+                s.applied_index,
+                s.chain_head.get(..16).unwrap_or(""),
+                committed.saturating_sub(s.applied_index)
+            ),
+            None => {
+                println!("{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} no", id, addr, "?", "", "", "", "", "")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A duration such as `90s`, `30m`, `12h` or `7d`, in seconds.
 fn parse_duration(s: &str) -> Result<u64, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -101,9 +243,10 @@ fn parse_duration(s: &str) -> Result<u64, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Serve { config, data_dir, listen, public_url } => {
-            serve(config, Overrides { data_dir, listen, public_url })
+        Cmd::Serve { config, data_dir, listen, public_url, cluster_listen, join } => {
+            serve(config, Overrides { data_dir, listen, public_url, cluster_listen, join })
         }
+        Cmd::Cluster { command } => cluster(command),
         Cmd::Admin { command } => match command {
             AdminCmd::CreateUser { username, password_stdin, role, display_name, email, data_dir } => {
                 create_user(username, password_stdin, role, display_name, email, data_dir)

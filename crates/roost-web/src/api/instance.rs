@@ -1,6 +1,8 @@
 //! Instance metadata (readable without signing in) and Roost's node status.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_core::{counter, STATUS_COUNT, USER_COUNT};
 use serde::Deserialize;
@@ -153,4 +155,84 @@ pub async fn node(State(state): State<AppState>, user: User, Input(p): Input<Nod
         out["state_digest"] = digest.iter().map(|b| format!("{b:02x}")).collect::<String>().into();
     }
     Ok(Json(out))
+}
+
+/// `GET /readyz`: 200 when this node can serve (a leader is known, so writes go through), 503
+/// otherwise; for load balancers, without a token.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let s = state.node().status();
+    match s.leader {
+        Some(leader) => {
+            (StatusCode::OK, format!("ready: leader {leader}, applied {}\n", s.applied_index)).into_response()
+        }
+        None => (StatusCode::SERVICE_UNAVAILABLE, "not ready: no leader\n").into_response(),
+    }
+}
+
+/// `GET /metrics`: the node's raft state in Prometheus text format (counts and indexes only,
+/// no content), without a token so that a scraper needs none.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    use std::fmt::Write;
+    let s = state.node().status();
+    let mut out = String::with_capacity(1024);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let roles = ["leader", "follower", "candidate", "learner"];
+    let role_samples: Vec<(String, u64)> =
+        roles.iter().map(|r| (format!("{{role=\"{r}\"}}"), u64::from(s.role == *r))).collect();
+    metric("roost_raft_role", "gauge", "This node's raft role (1 for the current one).", &role_samples);
+    metric("roost_raft_term", "gauge", "The current raft term.", &[(String::new(), s.term)]);
+    metric(
+        "roost_raft_leader",
+        "gauge",
+        "The leader's node ID (0: none known).",
+        &[(String::new(), s.leader.unwrap_or(0))],
+    );
+    metric(
+        "roost_raft_last_log_index",
+        "gauge",
+        "The last index in this node's log.",
+        &[(String::new(), s.last_log_index)],
+    );
+    metric(
+        "roost_raft_commit_index",
+        "gauge",
+        "The last index known committed.",
+        &[(String::new(), s.committed_index)],
+    );
+    metric(
+        "roost_raft_apply_index",
+        "gauge",
+        "The last index applied to this node's state.",
+        &[(String::new(), s.applied_index)],
+    );
+    metric(
+        "roost_raft_members",
+        "gauge",
+        "Members of the cluster (voters and learners).",
+        &[(String::new(), s.members.len() as u64)],
+    );
+    let lag: Vec<(String, u64)> = s
+        .replication
+        .iter()
+        .map(|(id, matched)| (format!("{{node=\"{id}\"}}"), s.last_log_index.saturating_sub(matched.unwrap_or(0))))
+        .collect();
+    metric("roost_raft_replication_lag", "gauge", "On the leader: entries each member's log is behind.", &lag);
+    metric(
+        "roost_raft_elections_total",
+        "counter",
+        "Terms this node has entered since it started.",
+        &[(String::new(), s.elections)],
+    );
+    metric(
+        "roost_streaming_connections",
+        "gauge",
+        "Open live-stream connections.",
+        &[(String::new(), state.hub().connections() as u64)],
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

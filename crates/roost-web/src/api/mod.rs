@@ -36,7 +36,7 @@ use crate::AppState;
 /// over. Callers are accounts (or app tokens) for requests with a valid token, addresses
 /// otherwise.
 pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if req.uri().path() == "/healthz" {
+    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
         return next.run(req).await;
     }
     let caller = match caller_of(&state, &mut req) {
@@ -216,6 +216,8 @@ pub fn routes() -> Router<AppState> {
         .route("/avatars/original/missing.png", get(avatar))
         .route("/headers/original/missing.png", get(header))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(instance::readyz))
+        .route("/metrics", get(instance::metrics))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({"error": "Method not allowed"})))

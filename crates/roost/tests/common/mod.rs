@@ -24,6 +24,8 @@ pub fn roost_bin() -> &'static str {
 pub struct Server {
     child: Option<Child>,
     pub base: String,
+    /// For a cluster member: its node ID and cluster address, as it printed them.
+    pub cluster: Option<(String, String)>,
     pub data_dir: PathBuf,
     log: PathBuf,
     http: Client,
@@ -68,20 +70,31 @@ impl Server {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("roost listening on ") {
-                    let _ = tx.send(url.to_string());
+                    let _ = tx.send((true, url.to_string()));
+                } else if let Some(node) = line.strip_prefix("roost cluster node ") {
+                    let _ = tx.send((false, node.to_string()));
                 }
             }
         });
-        let base = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("roost did not start; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        let mut cluster = None;
+        let base = loop {
+            match rx.recv_timeout(START_TIMEOUT) {
+                Ok((true, url)) => break url,
+                Ok((false, node)) => {
+                    let (id, addr) = node.split_once(" on ").unwrap();
+                    cluster = Some((id.to_string(), addr.to_string()));
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("roost did not start; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                }
             }
         };
         Server {
             child: Some(child),
             base,
+            cluster,
             data_dir,
             log,
             http: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
@@ -91,6 +104,17 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`…) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+    }
+
+    /// Waits for the process to exit by itself; its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
     }
 
     /// kill -9.

@@ -1,0 +1,163 @@
+//! The receiving side, served on the node's cluster address: raft RPCs, forwarded writes,
+//! membership changes and status.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openraft::{BasicNode, ChangeMembers};
+use roost_raft::{Node, NodeStatus};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::transport::{ForwardAnswer, JoinRequest, RemoveRequest};
+use crate::{secret_matches, AUTHORIZATION};
+
+/// Largest RPC body: a batch of log entries, or one snapshot chunk.
+const MAX_RPC_BYTES: usize = 128 * 1024 * 1024;
+
+#[derive(Clone)]
+struct Peer {
+    node: Node,
+    secret: Arc<str>,
+}
+
+/// The cluster listener's routes. Serve with `into_make_service_with_connect_info::<SocketAddr>`
+/// so that refusals can name the caller.
+pub fn router(node: Node, secret: &str) -> Router {
+    let peer = Peer { node, secret: secret.into() };
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+        .route("/cluster/propose", post(propose))
+        .route("/cluster/join", post(join))
+        .route("/cluster/remove", post(remove))
+        .route("/cluster/status", get(status))
+        .layer(middleware::from_fn_with_state(peer.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
+        .with_state(peer)
+}
+
+/// Refuses (and logs) any request without the cluster secret.
+async fn authenticate(State(peer): State<Peer>, req: Request, next: Next) -> Response {
+    let presented = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if secret_matches(&peer.secret, presented) {
+        return next.run(req).await;
+    }
+    let from = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string()).unwrap_or_default();
+    tracing::warn!(%from, path = %req.uri().path(), "refused a cluster request without the cluster secret");
+    (StatusCode::UNAUTHORIZED, "the cluster secret is wrong or missing").into_response()
+}
+
+/// Decodes an RPC body, or says why it could not (as the 400 to answer with).
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    postcard::from_bytes(body)
+        .map_err(|e| Box::new((StatusCode::BAD_REQUEST, format!("undecodable RPC: {e}")).into_response()))
+}
+
+fn encode<T: Serialize>(value: &T) -> Response {
+    match postcard::to_allocvec(value) {
+        Ok(bytes) => bytes.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn append(State(p): State<Peer>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(rpc) => encode(&p.node.raft().append_entries(rpc).await),
+        Err(r) => *r,
+    }
+}
+
+async fn vote(State(p): State<Peer>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(rpc) => encode(&p.node.raft().vote(rpc).await),
+        Err(r) => *r,
+    }
+}
+
+async fn snapshot(State(p): State<Peer>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(rpc) => encode(&p.node.raft().install_snapshot(rpc).await),
+        Err(r) => *r,
+    }
+}
+
+/// A follower's forwarded write, proposed here (never forwarded again: a node that lost the
+/// leadership says so and the follower's client retries).
+async fn propose(State(p): State<Peer>, body: Bytes) -> Response {
+    let req = match decode(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let answer: ForwardAnswer = match p.node.propose_here(req).await {
+        Ok(applied) => Ok((applied.index, applied.outcome)),
+        Err(e) => Err(e.to_string()),
+    };
+    encode(&answer)
+}
+
+/// Where the leader can be reached, if this node knows (and it is not this node).
+fn leader_addr(node: &Node) -> Option<String> {
+    let s = node.status();
+    let leader = s.leader.filter(|l| *l != s.id)?;
+    s.members.into_iter().find(|(id, _, _)| *id == leader).map(|(_, addr, _)| addr)
+}
+
+fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, message.to_string()).into_response()
+}
+
+/// Adds a node: as a learner first (this returns once it has caught up), then as a voter.
+async fn join(State(p): State<Peer>, Json(j): Json<JoinRequest>) -> Response {
+    if let Some(leader) = leader_addr(&p.node) {
+        return match crate::transport::join(&leader, &p.secret, j.node_id, &j.addr).await {
+            Ok(status) => Json(status).into_response(),
+            Err(e) => refused(StatusCode::BAD_GATEWAY, e),
+        };
+    }
+    let raft = p.node.raft();
+    tracing::info!(node = j.node_id, addr = %j.addr, "adding a node: it catches up as a learner first");
+    if let Err(e) = raft.add_learner(j.node_id, BasicNode::new(&j.addr), true).await {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, format!("adding the learner: {e}"));
+    }
+    let voters = BTreeSet::from([j.node_id]);
+    if let Err(e) = raft.change_membership(ChangeMembers::AddVoterIds(voters), false).await {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, format!("promoting it to voter: {e}"));
+    }
+    tracing::info!(node = j.node_id, "the node is a voter");
+    Json(p.node.status()).into_response()
+}
+
+/// Takes a node out of the cluster (voter or learner).
+async fn remove(State(p): State<Peer>, Json(r): Json<RemoveRequest>) -> Response {
+    if let Some(leader) = leader_addr(&p.node) {
+        return match crate::transport::remove(&leader, &p.secret, r.node_id).await {
+            Ok(status) => Json(status).into_response(),
+            Err(e) => refused(StatusCode::BAD_GATEWAY, e),
+        };
+    }
+    let s: NodeStatus = p.node.status();
+    let Some((_, _, voter)) = s.members.iter().find(|(id, _, _)| *id == r.node_id) else {
+        return refused(StatusCode::NOT_FOUND, format!("node {} is not a member", r.node_id));
+    };
+    let ids = BTreeSet::from([r.node_id]);
+    let change = if *voter { ChangeMembers::RemoveVoters(ids) } else { ChangeMembers::RemoveNodes(ids) };
+    if let Err(e) = p.node.raft().change_membership(change, false).await {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, format!("removing node {}: {e}", r.node_id));
+    }
+    tracing::info!(node = r.node_id, "the node was removed from the cluster");
+    Json(p.node.status()).into_response()
+}
+
+async fn status(State(p): State<Peer>) -> Json<NodeStatus> {
+    Json(p.node.status())
+}

@@ -1,0 +1,353 @@
+//! Fault injection on a real cluster: three `roost serve` processes on loopback, formed with
+//! `--cluster-listen` and `--join`, under a steady concurrent write load. The leader is killed
+//! with kill -9 (and restarted), a follower is paused with SIGSTOP, all three are restarted at
+//! once; a history check then finds every acknowledged post exactly once on every node, and
+//! the nodes agree on the chain head and the state digest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{roost_bin, Server, PASSWORD};
+use serde_json::Value;
+
+/// Concurrent writers, each posting through the nodes in turn.
+const WRITERS: usize = 4;
+/// A bound on any wait for the cluster to settle.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// One member: its directory and the addresses it keeps across restarts.
+struct Member {
+    root: PathBuf,
+    listen: String,
+    cluster_listen: String,
+    server: Option<Server>,
+}
+
+impl Member {
+    fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    fn id(&self) -> String {
+        self.server().cluster.as_ref().unwrap().0.clone()
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    /// (Re)starts the process at the member's addresses.
+    fn start(&mut self, secret: Option<&str>, join: Option<&str>) {
+        // The load is heavier than a member's: no rate limits.
+        let config = self.root.join("unlimited.toml");
+        std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n").unwrap();
+        let config = config.to_str().unwrap().to_string();
+        let mut args = vec!["--config", &config, "--listen", &self.listen, "--cluster-listen", &self.cluster_listen];
+        if let Some(j) = join {
+            args.extend(["--join", j]);
+        }
+        let env: Vec<(&str, &str)> = secret.map(|s| vec![("ROOST_CLUSTER_SECRET", s)]).unwrap_or_default();
+        self.server = Some(Server::start_with(&self.root, &args, &env));
+    }
+}
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+fn member(root: &Path, name: &str) -> Member {
+    let root = root.join(name);
+    std::fs::create_dir_all(&root).unwrap();
+    Member { root, listen: free_addr(), cluster_listen: free_addr(), server: None }
+}
+
+/// `roost cluster status --json` through one member.
+fn cluster_status(via: &Member, secret: &str) -> Option<Vec<Value>> {
+    let out = Command::new(roost_bin())
+        .args(["cluster", "status", "--json", "--server", &via.cluster_listen, "--data-dir", "/nonexistent"])
+        .env("ROOST_CLUSTER_SECRET", secret)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["members"].as_array().cloned()
+}
+
+/// Waits until every member is reachable and agrees on the applied index and chain head (and
+/// there is a leader); returns the leader's node ID.
+fn settled(members: &[Member], secret: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let live: Vec<&Member> = members.iter().filter(|m| m.server.is_some()).collect();
+        if let Some(rows) = cluster_status(live[0], secret) {
+            let reachable: Vec<&Value> = rows.iter().filter(|r| r["reachable"] == true).collect();
+            let heads: BTreeSet<String> =
+                reachable.iter().map(|r| format!("{}/{}", r["applied_index"], r["chain_head"])).collect();
+            let leader =
+                reachable.iter().find(|r| r["role"] == "leader").map(|r| r["id"].as_str().unwrap().to_string());
+            if reachable.len() == live.len() && heads.len() == 1 {
+                if let Some(l) = leader {
+                    return l;
+                }
+            }
+        }
+        assert!(started.elapsed() < SETTLE, "the cluster did not settle: {:?}", cluster_status(live[0], secret));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What the writers saw: (text, post ID) for each acknowledged post; how many failed.
+#[derive(Default)]
+struct History {
+    acked: Vec<(String, String)>,
+    failed: usize,
+    /// When each acknowledgement arrived.
+    acked_at: Vec<Instant>,
+}
+
+/// Starts writers that post as alice through every node in turn until `stop`.
+fn writers(
+    bases: Vec<String>,
+    token: String,
+    stop: Arc<AtomicBool>,
+    history: Arc<Mutex<History>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..WRITERS)
+        .map(|w| {
+            let (bases, token, stop, history) = (bases.clone(), token.clone(), stop.clone(), history.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                let mut i = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let text = format!("w{w}-{i}");
+                    let base = &bases[(w + i) % bases.len()];
+                    i += 1;
+                    let resp = http
+                        .post(format!("{base}/api/v1/statuses"))
+                        .bearer_auth(&token)
+                        .form(&[("status", &text)])
+                        .send();
+                    let mut h = history.lock().unwrap();
+                    match resp {
+                        Ok(r) if r.status() == 200 => {
+                            let v: Value = r.json().unwrap();
+                            h.acked.push((text, v["id"].as_str().unwrap().to_string()));
+                            h.acked_at.push(Instant::now());
+                        }
+                        _ => {
+                            h.failed += 1;
+                            drop(h);
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Every post of alice's that a node holds, by text (a text seen twice is kept twice).
+fn posts_on(base: &str, token: &str, alice: &str) -> BTreeMap<String, Vec<String>> {
+    let http = reqwest::blocking::Client::new();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut max_id: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/api/v1/accounts/{alice}/statuses?limit=40");
+        if let Some(m) = &max_id {
+            url.push_str(&format!("&max_id={m}"));
+        }
+        let page: Vec<Value> = http.get(url).bearer_auth(token).send().unwrap().json().unwrap();
+        if page.is_empty() {
+            return out;
+        }
+        for p in &page {
+            let text = p["content"].as_str().unwrap().trim_start_matches("<p>").trim_end_matches("</p>").to_string();
+            out.entry(text).or_default().push(p["id"].as_str().unwrap().to_string());
+        }
+        max_id = page.last().map(|p| p["id"].as_str().unwrap().to_string());
+    }
+}
+
+/// The state digest a node reports (an admin's token).
+fn digest(base: &str, token: &str) -> String {
+    let http = reqwest::blocking::Client::new();
+    let v: Value =
+        http.get(format!("{base}/api/roost/v1/node?digest=true")).bearer_auth(token).send().unwrap().json().unwrap();
+    v["state_digest"].as_str().unwrap().to_string()
+}
+
+/// Every acknowledged post exists exactly once on every node, no post exists twice, and the
+/// nodes hold the same state.
+fn check_history(members: &[Member], token: &str, alice: &str, history: &History) {
+    let mut digests = BTreeSet::new();
+    for m in members {
+        let posts = posts_on(&m.base(), token, alice);
+        for (text, id) in &history.acked {
+            assert_eq!(posts.get(text), Some(&vec![id.clone()]), "acknowledged {text} ({id}) on node {}", m.id());
+        }
+        let twice: Vec<&String> = posts.iter().filter(|(_, ids)| ids.len() > 1).map(|(t, _)| t).collect();
+        assert!(twice.is_empty(), "posted twice on node {}: {twice:?}", m.id());
+        digests.insert(digest(&m.base(), token));
+    }
+    assert_eq!(digests.len(), 1, "the nodes' states differ");
+}
+
+#[test]
+fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members: Vec<Member> = ["n1", "n2", "n3"].iter().map(|n| member(dir.path(), n)).collect();
+
+    // Form the cluster: the first node creates it (and its secret); the others join with it.
+    members[0].start(None, None);
+    let secret = std::fs::read_to_string(members[0].server().data_dir.join("cluster.secret")).unwrap();
+    let first = members[0].cluster_listen.clone();
+    for m in &mut members[1..] {
+        m.start(Some(&secret), Some(&first));
+    }
+    settled(&members, &secret);
+    let rows = cluster_status(&members[2], &secret).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["voter"] == true), "{rows:?}");
+
+    // A wrong secret is refused, and the refusal is logged.
+    let mut intruder = member(dir.path(), "intruder");
+    let out = Command::new(roost_bin())
+        .args(["serve", "--data-dir", intruder.root.join("data").to_str().unwrap()])
+        .args(["--listen", &intruder.listen, "--cluster-listen", &intruder.cluster_listen, "--join", &first])
+        .env("ROOST_CLUSTER_SECRET", "not the secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a node with a wrong secret must not join");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cluster secret"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(members[0].server().log().contains("refused a cluster request"));
+    intruder.server = None;
+
+    // Accounts through a follower's admin socket (forwarded to the leader); a token through
+    // another node; read-your-writes across nodes with the index token.
+    let alice_id = members[1].server().create_user("alice");
+    let token = members[2].server().token("alice", PASSWORD).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let written = http
+        .post(format!("{}/api/v1/statuses", members[1].base()))
+        .bearer_auth(&token)
+        .form(&[("status", "hello cluster")])
+        .send()
+        .unwrap();
+    assert_eq!(written.status(), 200);
+    let index = written.headers()["x-roost-index"].to_str().unwrap().to_string();
+    let id = written.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    for m in &members {
+        let r = http
+            .get(format!("{}/api/v1/statuses/{id}", m.base()))
+            .bearer_auth(&token)
+            .header("x-roost-min-index", &index)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "node {} reads the write made through another", m.id());
+    }
+
+    // Under load: kill -9 the leader; writes resume through the survivors.
+    let stop = Arc::new(AtomicBool::new(false));
+    let history = Arc::new(Mutex::new(History::default()));
+    let bases: Vec<String> = members.iter().map(Member::base).collect();
+    let threads = writers(bases, token.clone(), stop.clone(), history.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let leader = settled(&members, &secret);
+    let victim = members.iter().position(|m| m.id() == leader).unwrap();
+    let killed_at = Instant::now();
+    members[victim].server.as_mut().unwrap().kill9();
+    members[victim].server = None;
+    let failover = loop {
+        let first_after = history.lock().unwrap().acked_at.iter().find(|t| **t > killed_at).copied();
+        if let Some(t) = first_after {
+            break t - killed_at;
+        }
+        assert!(killed_at.elapsed() < SETTLE, "no write succeeded after the leader died");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    println!("failover: first acknowledged write {} ms after kill -9 of the leader", failover.as_millis());
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The killed node comes back and catches up, still under load.
+    members[victim].start(None, None);
+    std::thread::sleep(Duration::from_secs(2));
+
+    // A follower paused (SIGSTOP) and resumed: the others go on; it catches up.
+    let leader = settled(&members, &secret);
+    let paused = members.iter().position(|m| m.id() != leader).unwrap();
+    members[paused].server().signal("STOP");
+    let before = history.lock().unwrap().acked.len();
+    std::thread::sleep(Duration::from_secs(3));
+    members[paused].server().signal("CONT");
+    assert!(history.lock().unwrap().acked.len() > before, "writes went on while a follower was paused");
+    std::thread::sleep(Duration::from_secs(1));
+
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    settled(&members, &secret);
+    {
+        let h = history.lock().unwrap();
+        println!("{} writes acknowledged, {} failed", h.acked.len(), h.failed);
+        assert!(h.acked.len() > 50, "the load made progress");
+        check_history(&members, &token, &alice_id, &h);
+    }
+
+    // All three restarted at once (kill -9): every acknowledged write is still there.
+    for m in &mut members {
+        m.server.as_mut().unwrap().kill9();
+        m.server = None;
+    }
+    for m in &mut members {
+        m.start(None, None);
+    }
+    settled(&members, &secret);
+    check_history(&members, &token, &alice_id, &history.lock().unwrap());
+
+    // Remove a node while the cluster serves: two members remain and accept writes.
+    let leader = settled(&members, &secret);
+    let gone = members.iter().position(|m| m.id() != leader).unwrap();
+    let out = Command::new(roost_bin())
+        .args([
+            "cluster",
+            "remove",
+            &members[gone].id(),
+            "--server",
+            &members[(gone + 1) % 3].cluster_listen,
+            "--data-dir",
+            "/nonexistent",
+        ])
+        .env("ROOST_CLUSTER_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    members[gone].server.as_mut().unwrap().kill9();
+    let removed = members.remove(gone);
+    assert_eq!(cluster_status(&members[0], &secret).unwrap().len(), 2);
+    let r = http
+        .post(format!("{}/api/v1/statuses", members[0].base()))
+        .bearer_auth(&token)
+        .form(&[("status", "after removal")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(removed);
+}
