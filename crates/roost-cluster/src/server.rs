@@ -41,6 +41,7 @@ pub fn router(node: Node, secret: &str) -> Router {
         .route("/cluster/join", post(join))
         .route("/cluster/remove", post(remove))
         .route("/cluster/status", get(status))
+        .route("/cluster/read-index", get(read_index))
         .layer(middleware::from_fn_with_state(peer.clone(), authenticate))
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(peer)
@@ -156,6 +157,14 @@ async fn remove(State(p): State<Peer>, Json(r): Json<RemoveRequest>) -> Response
     }
     tracing::info!(node = r.node_id, "the node was removed from the cluster");
     Json(p.node.status()).into_response()
+}
+
+/// The leader's read index, for a follower that must see every acknowledged write.
+async fn read_index(State(p): State<Peer>) -> Response {
+    match p.node.read_index().await {
+        Ok(index) => Json(index).into_response(),
+        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
 }
 
 async fn status(State(p): State<Peer>) -> Json<NodeStatus> {

@@ -178,6 +178,28 @@ impl Forwarder for HttpForwarder {
             Ok(Applied { index, outcome })
         })
     }
+
+    fn read_index(
+        &self,
+        leader: &BasicNode,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = roost_raft::Result<u64>> + Send + '_>> {
+        let url = format!("{}/cluster/read-index", base_url(&leader.addr));
+        Box::pin(async move {
+            let unavailable = |e: &dyn std::fmt::Display| roost_raft::Error::Unavailable(format!("read index: {e}"));
+            let resp = self
+                .http
+                .get(url)
+                .header(AUTHORIZATION, format!("Bearer {}", self.secret))
+                .timeout(FORWARD_TIMEOUT)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if !resp.status().is_success() {
+                return Err(unavailable(&format!("the leader answered {}", resp.status())));
+            }
+            resp.json::<u64>().await.map_err(|e| unavailable(&e))
+        })
+    }
 }
 
 /// A node asking to join: its ID and cluster address.

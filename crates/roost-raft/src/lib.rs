@@ -25,9 +25,9 @@ mod batcher;
 mod chain;
 mod log_store;
 pub mod network;
+mod snapshot;
 pub mod state_machine;
 
-use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +50,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
 );
 
 pub type RaftHandle = Raft<TypeConfig>;
@@ -79,6 +79,12 @@ pub trait Forwarder: Send + Sync + 'static {
         leader: &BasicNode,
         req: Request,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Applied>> + Send + '_>>;
+
+    /// The leader's read index: an index that covers every write acknowledged before the call.
+    fn read_index(
+        &self,
+        leader: &BasicNode,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send + '_>>;
 }
 
 /// How a node joins a cluster when it starts.
@@ -93,6 +99,7 @@ pub struct ClusterOptions<N> {
     pub forwarder: Arc<dyn Forwarder>,
     /// Make a new one-node cluster of an empty data directory (else wait to be added).
     pub bootstrap: bool,
+    pub tuning: Tuning,
 }
 
 /// What `status` says of a node.
@@ -150,6 +157,27 @@ pub const LOG_FILE: &str = "log.redb";
 /// The state machine's database file inside a data directory.
 pub const STATE_FILE: &str = "state.redb";
 
+/// Raft's timing and compaction: see the operations guide for when to change them.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// How often the leader tells followers it is alive.
+    pub heartbeat_ms: u64,
+    /// A follower that hears nothing from a leader for this long (up to twice as long, at
+    /// random) starts an election.
+    pub election_timeout_ms: u64,
+    /// Log entries (each a batch of requests) between snapshots; the log before a snapshot is
+    /// purged, except the last [`Tuning::log_kept`] entries.
+    pub snapshot_every: u64,
+    /// Entries kept after a snapshot, so that a member briefly behind catches up from the log.
+    pub log_kept: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning { heartbeat_ms: 250, election_timeout_ms: 500, snapshot_every: 20_000, log_kept: 5_000 }
+    }
+}
+
 /// How long a forwarded write waits to be applied on the node that forwarded it.
 const FORWARDED_APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -191,7 +219,12 @@ impl Node {
     /// Opens the data directory and starts raft as a single node: a fresh directory becomes a
     /// cluster of one, with no peers.
     pub async fn start(data_dir: &Path) -> Result<Node> {
-        let node = Node::open(data_dir, 1, network::NoPeers, None).await?;
+        Node::start_single(data_dir, Tuning::default()).await
+    }
+
+    /// [`Node::start`] with non-default tuning.
+    pub async fn start_single(data_dir: &Path, tuning: Tuning) -> Result<Node> {
+        let node = Node::open(data_dir, 1, network::NoPeers, None, tuning).await?;
         if !node.raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
             let members = std::collections::BTreeMap::from([(1, BasicNode::new("local"))]);
             node.raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
@@ -207,7 +240,7 @@ impl Node {
     where
         N: openraft::network::RaftNetworkFactory<TypeConfig>,
     {
-        let node = Node::open(data_dir, o.id, o.network, Some(o.forwarder)).await?;
+        let node = Node::open(data_dir, o.id, o.network, Some(o.forwarder), o.tuning).await?;
         if !node.raft.is_initialized().await.map_err(|e| Error::Raft(e.to_string()))? {
             if o.bootstrap {
                 let members = std::collections::BTreeMap::from([(o.id, BasicNode::new(&o.addr))]);
@@ -240,7 +273,13 @@ impl Node {
         Ok(())
     }
 
-    async fn open<N>(data_dir: &Path, id: u64, network: N, forwarder: Option<Arc<dyn Forwarder>>) -> Result<Node>
+    async fn open<N>(
+        data_dir: &Path,
+        id: u64,
+        network: N,
+        forwarder: Option<Arc<dyn Forwarder>>,
+        tuning: Tuning,
+    ) -> Result<Node>
     where
         N: openraft::network::RaftNetworkFactory<TypeConfig>,
     {
@@ -250,20 +289,24 @@ impl Node {
         let store = Store::open(&data_dir.join(STATE_FILE))?.with_row_cache();
         let config = Config {
             cluster_name: "roost".into(),
-            heartbeat_interval: 250,
-            election_timeout_min: 500,
-            election_timeout_max: 1000,
+            heartbeat_interval: tuning.heartbeat_ms,
+            election_timeout_min: tuning.election_timeout_ms,
+            election_timeout_max: tuning.election_timeout_ms * 2,
             // Openraft hands the log store up to this many waiting entries at once: the size of a
             // group commit.
             max_payload_entries: 1024,
-            // Compaction and snapshot transfer arrive with a later step of clustering; until then
-            // the log is kept, and a new member catches up by replaying it.
-            snapshot_policy: SnapshotPolicy::Never,
+            // A snapshot (a file, see `snapshot`) every SNAPSHOT_EVERY entries lets the log
+            // before it be purged, bounding disk use; a member too far behind, or new, gets the
+            // snapshot in chunks, then the log after it.
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_every),
+            max_in_snapshot_log_to_keep: tuning.log_kept,
+            // Installing a large snapshot's last chunk waits for the whole install.
+            install_snapshot_timeout: 120_000,
             ..Config::default()
         };
         let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
         let log = LogStore::new(log_store.clone());
-        let sm = StateMachine::new(store.clone())?;
+        let sm = StateMachine::new(store.clone(), data_dir)?;
         let home = sm.home();
         let events = sm.event_sender();
         let raft = Raft::new(id, config, network, log, sm).await.map_err(|e| Error::Raft(e.to_string()))?;
@@ -281,18 +324,62 @@ impl Node {
     /// it is committed and applied here. On a follower, the request goes to the leader and the
     /// answer comes once this node has applied it too (so that reading here sees it).
     pub async fn propose(&self, req: Request) -> Result<Applied> {
-        if self.forwarder.is_none() {
-            return self.batcher.propose(req).await;
-        }
-        match self.batcher.propose(req.clone()).await {
-            Err(Error::NotLeader { leader: Some((leader, node)) }) if leader != self.id => {
-                let Some(f) = &self.forwarder else { return Err(Error::NotLeader { leader: Some((leader, node)) }) };
+        let Some(f) = &self.forwarder else { return self.batcher.propose(req).await };
+        // Where the request goes is decided once, before it is proposed: a request handed to
+        // raft here and refused after a leader change may still be committed by the next leader,
+        // so it is never sent again (that would apply it twice). The caller gets an error.
+        let leader = {
+            let m = self.raft.metrics().borrow().clone();
+            match m.current_leader {
+                Some(l) if l != self.id => m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)),
+                Some(_) => None,
+                None => return Err(Error::Unavailable("no leader yet: an election is under way".into())),
+            }
+        };
+        match leader {
+            Some((_, node)) => {
                 let applied = f.forward(&node, req).await?;
                 self.wait_applied(applied.index, FORWARDED_APPLY_TIMEOUT).await?;
                 Ok(applied)
             }
-            other => other,
+            None => self.batcher.propose(req).await.map_err(|e| match e {
+                Error::NotLeader { .. } => {
+                    Error::Unavailable("the leader changed: the write may or may not be applied".into())
+                }
+                other => other,
+            }),
         }
+    }
+
+    /// Waits until this node has applied every write acknowledged anywhere in the cluster
+    /// before the call (the leader's read index). A single node, or the leader, has nothing
+    /// to wait for. Used when a request names something this node does not know yet (a token
+    /// issued through another node a moment ago).
+    pub async fn catch_up(&self, timeout: Duration) -> Result<()> {
+        let Some(f) = &self.forwarder else { return Ok(()) };
+        let (leader, node) = {
+            let m = self.raft.metrics().borrow().clone();
+            let Some(leader) = m.current_leader else { return Err(Error::Unavailable("no leader".into())) };
+            (leader, m.membership_config.membership().get_node(&leader).cloned())
+        };
+        if leader == self.id {
+            return Ok(());
+        }
+        let Some(node) = node else { return Err(Error::Unavailable("the leader's address is unknown".into())) };
+        let index = tokio::time::timeout(timeout, f.read_index(&node))
+            .await
+            .map_err(|_| Error::Unavailable("the leader did not answer".into()))??;
+        self.wait_applied(index, timeout).await
+    }
+
+    /// The read index, on the leader: confirms leadership with a quorum and returns the index
+    /// every earlier acknowledged write is at or below.
+    pub async fn read_index(&self) -> Result<u64> {
+        let read = self.raft.ensure_linearizable().await.map_err(|e| match e.forward_to_leader::<BasicNode>() {
+            Some(_) => Error::NotLeader { leader: None },
+            None => Error::Unavailable(e.to_string()),
+        })?;
+        Ok(read.map(|l| l.index).unwrap_or(0))
     }
 
     /// Proposes on this node only, never forwarding (what a leader does for its followers).

@@ -1,6 +1,6 @@
 //! Applying committed entries to the state tables, and snapshots of the state.
 
-use std::io::Cursor;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use roost_core::effects::{Effects, Event};
@@ -14,7 +14,7 @@ use openraft::{
 };
 use roost_store::{Durability, ReadView, Store, StoreError};
 use roost_types::Outcome;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::chain::{chain_step, ChainHead};
 use crate::log_store::blocking;
@@ -55,22 +55,16 @@ pub(crate) fn read_chain(view: &ReadView) -> Result<ChainHead, crate::Error> {
     Ok(get(view.meta_get(CHAIN)?)?)
 }
 
-/// Everything a snapshot holds. Built from one read transaction, so it is consistent.
-#[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    applied: Option<LogId<u64>>,
-    membership: StoredMembership<u64, BasicNode>,
-    chain: ChainHead,
-    /// Raw state entries: keys with their table prefix.
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
 /// The state machine store; clones share the database.
 #[derive(Clone)]
 pub struct StateMachine {
     store: Store,
-    /// The last snapshot built or installed, shared with the snapshot builders (clones).
+    /// The last snapshot built or installed (its file), shared with the snapshot builders.
     current: Arc<Mutex<Option<CurrentSnapshot>>>,
+    /// Where snapshot files live.
+    snapshots: PathBuf,
+    /// The file a snapshot being received from the leader is written to.
+    receiving: Arc<Mutex<Option<PathBuf>>>,
     /// When the state was last made durable.
     last_checkpoint: std::time::Instant,
     /// The derived home-timeline index, fed after each applied transaction commits.
@@ -105,7 +99,7 @@ impl HomeSource for SharedHome {
 /// The most posts walked when rebuilding home timelines at start-up.
 const REBUILD_POSTS: usize = 2_000_000;
 
-type CurrentSnapshot = (SnapshotMeta<u64, BasicNode>, Vec<u8>);
+type CurrentSnapshot = (SnapshotMeta<u64, BasicNode>, PathBuf);
 
 /// Brings the stored state to the record format this binary reads (`roost_core::migrate`).
 fn migrate(store: &Store) -> Result<(), crate::Error> {
@@ -119,15 +113,22 @@ fn migrate(store: &Store) -> Result<(), crate::Error> {
 }
 
 impl StateMachine {
-    /// Opens the state machine over a store, rebuilding the home index from its state.
-    pub fn new(store: Store) -> Result<StateMachine, crate::Error> {
+    /// Opens the state machine over a store (with its snapshots in `data_dir/snapshots`),
+    /// rebuilding the home index from its state.
+    pub fn new(store: Store, data_dir: &std::path::Path) -> Result<StateMachine, crate::Error> {
+        let snapshots =
+            crate::snapshot::dir(data_dir).map_err(|e| crate::Error::Store(StoreError::Engine(e.to_string())))?;
+        discard_partial_install(&store)?;
+        let current = latest_snapshot(&snapshots);
         migrate(&store)?;
         let started = std::time::Instant::now();
         let index = HomeIndex::rebuild(&store.read()?, REBUILD_POSTS).map_err(|e| crate::Error::Store(e.into()))?;
         tracing::info!(elapsed = ?started.elapsed(), "home timelines rebuilt");
         Ok(StateMachine {
             store,
-            current: Arc::default(),
+            current: Arc::new(Mutex::new(current)),
+            snapshots,
+            receiving: Arc::default(),
             last_checkpoint: std::time::Instant::now(),
             home: SharedHome(Arc::new(RwLock::new(index))),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
@@ -155,11 +156,76 @@ impl StateMachine {
         roost_core::digest(&self.store.read()?).map_err(|e| crate::Error::Store(e.into()))
     }
 
+    /// Makes `snapshot` the current one and deletes the file of the one it replaces.
     fn set_current(&self, snapshot: CurrentSnapshot) {
         // A poisoned lock still holds a whole value: the guard is only ever replaced whole.
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        let old = self.current.lock().unwrap_or_else(|e| e.into_inner()).replace(snapshot.clone());
+        if let Some((_, path)) = old.filter(|(_, p)| *p != snapshot.1) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), "removing an old snapshot: {e}");
+            }
+        }
     }
 }
+
+/// A state left half-installed by a crash is thrown away: raft sends the snapshot again.
+fn discard_partial_install(store: &Store) -> Result<(), crate::Error> {
+    let partial = store.read()?.meta_get(crate::snapshot::INSTALLING)?.is_some();
+    if partial {
+        tracing::warn!("a snapshot install was interrupted: clearing the partial state, the leader sends it again");
+        store.write(Durability::Durable, |txn| {
+            txn.clear_state()?;
+            for key in [APPLIED, MEMBERSHIP, CHAIN, crate::snapshot::INSTALLING] {
+                txn.meta_delete(key)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The newest complete snapshot file in `dir` (removing anything else there).
+fn latest_snapshot(dir: &std::path::Path) -> Option<CurrentSnapshot> {
+    let mut found: Vec<(SnapshotMeta<u64, BasicNode>, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let complete = path.extension().is_some_and(|e| e == "snap") && !path.to_string_lossy().contains("incoming-");
+        match complete.then(|| crate::snapshot::header(&path)) {
+            Some(Ok(h)) => found.push((meta_of(&h), path)),
+            _ => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    found.sort_by_key(|(m, _)| m.last_log_id.map(|l| l.index));
+    let newest = found.pop();
+    for (_, old) in found {
+        let _ = std::fs::remove_file(old);
+    }
+    newest
+}
+
+fn meta_of(h: &crate::snapshot::Header) -> SnapshotMeta<u64, BasicNode> {
+    let snapshot_id = match h.applied {
+        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, h.chain.hex()),
+        None => format!("empty-{}", h.chain.hex()),
+    };
+    SnapshotMeta { last_log_id: h.applied, last_membership: h.membership.clone(), snapshot_id }
+}
+
+/// The file name of a snapshot.
+fn snapshot_file(dir: &std::path::Path, meta: &SnapshotMeta<u64, BasicNode>) -> PathBuf {
+    match meta.last_log_id {
+        Some(l) => dir.join(format!("{:020}-{}.snap", l.index, l.leader_id.term)),
+        None => dir.join("empty.snap"),
+    }
+}
+
+async fn open_snapshot(path: &std::path::Path) -> Result<Box<tokio::fs::File>, StorageError<u64>> {
+    Ok(Box::new(tokio::fs::File::open(path).await.map_err(snap_err)?))
+}
+
+impl StateMachine {}
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = StateMachine;
@@ -253,30 +319,49 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError<u64>> {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = self.snapshots.join(format!("incoming-{nanos}.snap"));
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await
+            .map_err(snap_err)?;
+        *self.receiving.lock().unwrap_or_else(|e| e.into_inner()) = Some(path);
+        Ok(Box::new(file))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<u64, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        mut snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError<u64>> {
-        let bytes = snapshot.into_inner();
-        let file: SnapshotFile = postcard::from_bytes(&bytes).map_err(snap_err)?;
+        use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+        snapshot.flush().await.map_err(snap_err)?;
+        // What was handed over is copied to a file of our own (written durably) before anything
+        // is installed: the handle may be the file the leader's chunks went to, or any other.
+        let path = self.snapshots.join("incoming-install.snap");
+        let mut copy = tokio::fs::File::create(&path).await.map_err(snap_err)?;
+        snapshot.seek(std::io::SeekFrom::Start(0)).await.map_err(snap_err)?;
+        tokio::io::copy(&mut snapshot, &mut copy).await.map_err(snap_err)?;
+        copy.sync_all().await.map_err(snap_err)?;
+        drop((snapshot, copy));
+        if let Some(received) = self.receiving.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = std::fs::remove_file(received);
+        }
         let store = self.store.clone();
+        let from = path.clone();
         blocking(move || {
-            store
-                .write(Durability::Durable, |txn| {
-                    txn.clear_state()?;
-                    for (k, v) in &file.entries {
-                        txn.put_raw_state(k, v)?;
-                    }
-                    txn.meta_put(APPLIED, &put(&file.applied)?)?;
-                    txn.meta_put(MEMBERSHIP, &put(&file.membership)?)?;
-                    txn.meta_put(CHAIN, &put(&file.chain)?)
-                })
-                .map_err(sm_write_err)
+            crate::snapshot::install(&from, &store, |txn, h| {
+                txn.meta_put(APPLIED, &put(&h.applied)?)?;
+                txn.meta_put(MEMBERSHIP, &put(&h.membership)?)?;
+                txn.meta_put(CHAIN, &put(&h.chain)?)
+            })
+            .map_err(snap_err)
         })
         .await?;
         // A snapshot from a node running an older binary arrives in its format.
@@ -284,47 +369,45 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let index = HomeIndex::rebuild(&self.store.read().map_err(sm_read_err)?, REBUILD_POSTS)
             .map_err(|e| sm_read_err(std::io::Error::other(e.to_string())))?;
         *self.home.write() = index;
-        self.set_current((meta.clone(), bytes));
+        let kept = snapshot_file(&self.snapshots, meta);
+        std::fs::rename(&path, &kept).map_err(snap_err)?;
+        tracing::info!(index = ?meta.last_log_id.map(|l| l.index), "snapshot installed");
+        self.set_current((meta.clone(), kept));
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
-        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(current
-            .as_ref()
-            .map(|(meta, bytes)| Snapshot { meta: meta.clone(), snapshot: Box::new(Cursor::new(bytes.clone())) }))
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match current {
+            Some((meta, path)) => Ok(Some(Snapshot { meta, snapshot: open_snapshot(&path).await? })),
+            None => Ok(None),
+        }
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
         let store = self.store.clone();
-        let file = blocking(move || {
+        let dir = self.snapshots.clone();
+        let (meta, path) = blocking(move || {
             // Make every deferred state-machine commit durable before the log behind it may be
             // purged.
             store.write(Durability::Durable, |_| Ok::<_, StoreError>(())).map_err(sm_write_err)?;
             let view = store.read().map_err(sm_read_err)?;
-            let mut entries = Vec::new();
-            view.state_entries(&mut |k, v| {
-                entries.push((k.to_vec(), v.to_vec()));
-                Ok(())
-            })
-            .map_err(sm_read_err)?;
-            Ok(SnapshotFile {
+            let header = crate::snapshot::Header {
                 applied: get(view.meta_get(APPLIED).map_err(sm_read_err)?).map_err(sm_read_err)?,
                 membership: get(view.meta_get(MEMBERSHIP).map_err(sm_read_err)?).map_err(sm_read_err)?,
                 chain: read_chain(&view).map_err(|e| sm_read_err(std::io::Error::other(e.to_string())))?,
-                entries,
-            })
+            };
+            let meta = meta_of(&header);
+            let path = snapshot_file(&dir, &meta);
+            let started = std::time::Instant::now();
+            let size = crate::snapshot::write(&path, &view, &header).map_err(snap_err)?;
+            tracing::info!(index = ?header.applied.map(|l| l.index), size, elapsed = ?started.elapsed(), "snapshot built");
+            Ok((meta, path))
         })
         .await?;
-        let bytes = postcard::to_stdvec(&file).map_err(snap_err)?;
-        let snapshot_id = match file.applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, file.chain.hex()),
-            None => format!("empty-{}", file.chain.hex()),
-        };
-        let meta = SnapshotMeta { last_log_id: file.applied, last_membership: file.membership, snapshot_id };
-        self.set_current((meta.clone(), bytes.clone()));
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        self.set_current((meta.clone(), path.clone()));
+        Ok(Snapshot { meta, snapshot: open_snapshot(&path).await? })
     }
 }

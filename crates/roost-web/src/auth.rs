@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use roost_core::model::{Account, Token};
 use roost_core::query;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::scopes;
 use crate::AppState;
 
@@ -52,6 +52,21 @@ pub(crate) struct Resolved {
     pub token: Token,
 }
 
+/// Looks a token up; one this node does not know may have been issued through another node a
+/// moment ago, so in a cluster it asks again once caught up with the leader.
+pub(crate) async fn known_token(state: &AppState, hash: &[u8; 32]) -> ApiResult<Option<Token>> {
+    if let Some(t) = query::token(&state.node().read()?, hash)? {
+        return Ok(Some(t));
+    }
+    if state.node().catch_up(CATCH_UP_TIMEOUT).await.is_err() {
+        return Ok(None);
+    }
+    Ok(query::token(&state.node().read()?, hash)?)
+}
+
+/// How long a follower waits to catch up before deciding a token is unknown.
+const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A valid token, for an app alone or for a user.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -64,15 +79,15 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let view = state.node().read()?;
         let (hash, token) = match parts.extensions.remove::<Resolved>() {
             Some(r) => (r.hash, r.token),
             None => {
                 let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
                 let hash = token_hash(&raw);
-                (hash, query::token(&view, &hash)?.ok_or(ApiError::Unauthorized)?)
+                (hash, known_token(state, &hash).await?.ok_or(ApiError::Unauthorized)?)
             }
         };
+        let view = state.node().read()?;
         // Every route that takes a token has a scope rule; one without is refused.
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
         let need = scopes::required(&parts.method, route)

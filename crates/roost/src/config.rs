@@ -43,6 +43,12 @@ pub struct FileConfig {
     pub cluster_listen: Option<String>,
     /// The cluster address of any member, to join that cluster on first start.
     pub join: Option<String>,
+    /// Raft heartbeat interval in milliseconds. Default 250.
+    pub heartbeat_ms: Option<u64>,
+    /// Raft election timeout in milliseconds (a random wait between it and twice it). Default 500.
+    pub election_timeout_ms: Option<u64>,
+    /// Log entries between snapshots (the log before one is purged). Default 20000.
+    pub snapshot_every: Option<u64>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -71,6 +77,7 @@ pub struct Config {
     pub cluster_listen: Option<SocketAddr>,
     /// A member's cluster address to join on first start.
     pub join: Option<String>,
+    pub tuning: roost_raft::Tuning,
 }
 
 impl Config {
@@ -134,11 +141,25 @@ impl Config {
             join.is_none() || cluster_listen.is_some(),
             "joining a cluster needs a cluster address (--cluster-listen)"
         );
+        let d = roost_raft::Tuning::default();
+        let tuning = roost_raft::Tuning {
+            heartbeat_ms: f.heartbeat_ms.unwrap_or(d.heartbeat_ms),
+            election_timeout_ms: f.election_timeout_ms.unwrap_or(d.election_timeout_ms),
+            snapshot_every: f.snapshot_every.unwrap_or(d.snapshot_every),
+            log_kept: f.snapshot_every.map_or(d.log_kept, |n| d.log_kept.min(n / 4).max(1)),
+        };
+        anyhow::ensure!((10..=10_000).contains(&tuning.heartbeat_ms), "heartbeat_ms must be between 10 and 10000");
+        anyhow::ensure!(
+            tuning.election_timeout_ms >= 2 * tuning.heartbeat_ms && tuning.election_timeout_ms <= 60_000,
+            "election_timeout_ms must be at least twice heartbeat_ms, and at most 60000"
+        );
+        anyhow::ensure!(tuning.snapshot_every >= 10, "snapshot_every must be at least 10");
         Ok(Config {
             rate_limit,
             trusted_proxies,
             cluster_listen,
             join,
+            tuning,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             public_url,

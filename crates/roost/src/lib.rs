@@ -39,7 +39,7 @@ pub async fn run(
     };
     let (node, cluster) = match config.cluster_listen {
         None => {
-            let node = Node::start(&config.data_dir)
+            let node = Node::start_single(&config.data_dir, config.tuning)
                 .await
                 .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
             node.wait_ready(READY_TIMEOUT).await.context("waiting for the node to become ready")?;
@@ -113,6 +113,7 @@ async fn start_cluster_member(
         network: roost_cluster::Transport::new(&identity.secret),
         forwarder: std::sync::Arc::new(roost_cluster::HttpForwarder::new(&identity.secret)),
         bootstrap: config.join.is_none(),
+        tuning: config.tuning,
     };
     let node = Node::start_clustered(&config.data_dir, options)
         .await

@@ -17,7 +17,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<u64>> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.redb")).unwrap();
-        Ok((dir, LogStore::new(store.clone()), StateMachine::new(store).unwrap()))
+        let sm = StateMachine::new(store.clone(), dir.path()).unwrap();
+        Ok((dir, LogStore::new(store), sm))
     }
 }
 
@@ -144,7 +145,8 @@ async fn replaying_the_log_into_a_fresh_store_gives_the_same_chain_and_state() {
         node.log_entries(0).unwrap().iter().map(|(_, bytes)| postcard::from_bytes(bytes).unwrap()).collect();
     assert_eq!(entries.last().unwrap().log_id.index, head.index);
     let fresh_dir = tempfile::tempdir().unwrap();
-    let mut fresh = StateMachine::new(Store::open(&fresh_dir.path().join("replay.redb")).unwrap()).unwrap();
+    let mut fresh =
+        StateMachine::new(Store::open(&fresh_dir.path().join("replay.redb")).unwrap(), fresh_dir.path()).unwrap();
     // Apply in uneven batches: batching must not change the result.
     let mut rest = entries.as_slice();
     while !rest.is_empty() {

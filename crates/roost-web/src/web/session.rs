@@ -111,8 +111,8 @@ impl FromRequestParts<AppState> for WebUser {
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
             return Err(SignInFirst.into_response());
         };
+        let token = crate::auth::known_token(state, &token_hash(&secret)).await.map_err(IntoResponse::into_response)?;
         let view = state.node().read().map_err(|e| ApiError::from(e).into_response())?;
-        let token = query::token(&view, &token_hash(&secret)).map_err(|e| ApiError::from(e).into_response())?;
         // Only the web client's own tokens make sessions: an app's token in a cookie is not one.
         let Some(token) = token.filter(|t| t.client_id == WEB_CLIENT_ID) else {
             return Err(SignInFirst.into_response());

@@ -49,7 +49,10 @@ impl Member {
     fn start(&mut self, secret: Option<&str>, join: Option<&str>) {
         // The load is heavier than a member's: no rate limits.
         let config = self.root.join("unlimited.toml");
-        std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n").unwrap();
+        // Snapshots every 50 entries, so that the log is compacted and a new member must be sent
+        // a snapshot.
+        std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\nsnapshot_every = 50\n")
+            .unwrap();
         let config = config.to_str().unwrap().to_string();
         let mut args = vec!["--config", &config, "--listen", &self.listen, "--cluster-listen", &self.cluster_listen];
         if let Some(j) = join {
@@ -109,13 +112,28 @@ fn settled(members: &[Member], secret: &str) -> String {
     }
 }
 
+/// The leader's node ID, once one is known to the first live member.
+fn find_leader(members: &[Member], secret: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let live = members.iter().find(|m| m.server.is_some()).unwrap();
+        if let Some(rows) = cluster_status(live, secret) {
+            if let Some(l) = rows.iter().find(|r| r["role"] == "leader") {
+                return l["id"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(started.elapsed() < SETTLE, "no leader");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// What the writers saw: (text, post ID) for each acknowledged post; how many failed.
 #[derive(Default)]
 struct History {
     acked: Vec<(String, String)>,
     failed: usize,
-    /// When each acknowledgement arrived.
-    acked_at: Vec<Instant>,
+    /// For each acknowledged write: when it was sent and when its acknowledgement arrived.
+    acked_at: Vec<(Instant, Instant)>,
 }
 
 /// Starts writers that post as alice through every node in turn until `stop`.
@@ -135,6 +153,7 @@ fn writers(
                     let text = format!("w{w}-{i}");
                     let base = &bases[(w + i) % bases.len()];
                     i += 1;
+                    let sent = Instant::now();
                     let resp = http
                         .post(format!("{base}/api/v1/statuses"))
                         .bearer_auth(&token)
@@ -145,7 +164,7 @@ fn writers(
                         Ok(r) if r.status() == 200 => {
                             let v: Value = r.json().unwrap();
                             h.acked.push((text, v["id"].as_str().unwrap().to_string()));
-                            h.acked_at.push(Instant::now());
+                            h.acked_at.push((sent, Instant::now()));
                         }
                         _ => {
                             h.failed += 1;
@@ -196,7 +215,13 @@ fn check_history(members: &[Member], token: &str, alice: &str, history: &History
     for m in members {
         let posts = posts_on(&m.base(), token, alice);
         for (text, id) in &history.acked {
-            assert_eq!(posts.get(text), Some(&vec![id.clone()]), "acknowledged {text} ({id}) on node {}", m.id());
+            assert_eq!(
+                posts.get(text),
+                Some(&vec![id.clone()]),
+                "acknowledged {text} ({id}) on node {}: {} posts there",
+                m.id(),
+                posts.len()
+            );
         }
         let twice: Vec<&String> = posts.iter().filter(|(_, ids)| ids.len() > 1).map(|(t, _)| t).collect();
         assert!(twice.is_empty(), "posted twice on node {}: {twice:?}", m.id());
@@ -269,13 +294,15 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
     let bases: Vec<String> = members.iter().map(Member::base).collect();
     let threads = writers(bases, token.clone(), stop.clone(), history.clone());
     std::thread::sleep(Duration::from_secs(2));
-    let leader = settled(&members, &secret);
+    let leader = find_leader(&members, &secret);
     let victim = members.iter().position(|m| m.id() == leader).unwrap();
     let killed_at = Instant::now();
     members[victim].server.as_mut().unwrap().kill9();
     members[victim].server = None;
     let failover = loop {
-        let first_after = history.lock().unwrap().acked_at.iter().find(|t| **t > killed_at).copied();
+        // The first acknowledgement of a write sent after the kill.
+        let first_after =
+            history.lock().unwrap().acked_at.iter().filter(|(sent, _)| *sent > killed_at).map(|(_, at)| *at).min();
         if let Some(t) = first_after {
             break t - killed_at;
         }
@@ -290,13 +317,31 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
     std::thread::sleep(Duration::from_secs(2));
 
     // A follower paused (SIGSTOP) and resumed: the others go on; it catches up.
-    let leader = settled(&members, &secret);
+    let leader = find_leader(&members, &secret);
     let paused = members.iter().position(|m| m.id() != leader).unwrap();
     members[paused].server().signal("STOP");
-    let before = history.lock().unwrap().acked.len();
+    let through = members.iter().find(|m| m.id() == leader).unwrap().base();
+    let r = http
+        .post(format!("{through}/api/v1/statuses"))
+        .bearer_auth(&token)
+        .form(&[("status", "while paused")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "a majority commits while a follower is paused");
     std::thread::sleep(Duration::from_secs(3));
     members[paused].server().signal("CONT");
-    assert!(history.lock().unwrap().acked.len() > before, "writes went on while a follower was paused");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // A fourth node from an empty data directory joins under load: the log before the last
+    // snapshot is gone, so it is sent the snapshot (in chunks, into a file), then the tail.
+    let mut fourth = member(dir.path(), "n4");
+    fourth.start(Some(&secret), Some(&members[1].cluster_listen));
+    members.push(fourth);
+    let started = Instant::now();
+    while cluster_status(&members[3], &secret).map(|r| r.len()) != Some(4) {
+        assert!(started.elapsed() < SETTLE, "the fourth node never saw itself a member");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     std::thread::sleep(Duration::from_secs(1));
 
     stop.store(true, Ordering::Relaxed);
@@ -304,6 +349,8 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
         t.join().unwrap();
     }
     settled(&members, &secret);
+    let installed = members[3].server().log();
+    assert!(installed.contains("snapshot installed"), "the new member was sent a snapshot:\n{installed}");
     {
         let h = history.lock().unwrap();
         println!("{} writes acknowledged, {} failed", h.acked.len(), h.failed);
@@ -311,7 +358,7 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
         check_history(&members, &token, &alice_id, &h);
     }
 
-    // All three restarted at once (kill -9): every acknowledged write is still there.
+    // All restarted at once (kill -9): every acknowledged write is still there.
     for m in &mut members {
         m.server.as_mut().unwrap().kill9();
         m.server = None;
@@ -341,7 +388,7 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     members[gone].server.as_mut().unwrap().kill9();
     let removed = members.remove(gone);
-    assert_eq!(cluster_status(&members[0], &secret).unwrap().len(), 2);
+    assert_eq!(cluster_status(&members[0], &secret).unwrap().len(), 3);
     let r = http
         .post(format!("{}/api/v1/statuses", members[0].base()))
         .bearer_auth(&token)
