@@ -63,6 +63,18 @@ impl Drop for Server {
 const BENCH_CONFIG: &str = "bench.toml";
 
 pub(crate) fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+    start_server_with(bin, data_dir, &["--listen", "127.0.0.1:0"], &[], "")
+}
+
+/// Starts `roost serve` on `data_dir` with the benchmark's configuration (plus `extra_config`
+/// lines), extra flags and environment; returns once it listens.
+pub(crate) fn start_server_with(
+    bin: &PathBuf,
+    data_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    extra_config: &str,
+) -> anyhow::Result<Server> {
     if !data_dir.exists() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -70,11 +82,13 @@ pub(crate) fn start_server(bin: &PathBuf, data_dir: &std::path::Path) -> anyhow:
         std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let config = data_dir.join(BENCH_CONFIG);
-    std::fs::write(&config, "rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n")
+    std::fs::write(&config, format!("rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n{extra_config}"))
         .with_context(|| format!("writing {}", config.display()))?;
     let mut child = Command::new(bin)
-        .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--data-dir", &data_dir.to_string_lossy()])
         .args(["--config", &config.to_string_lossy()])
+        .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", std::env::var("ROOST_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -4,6 +4,7 @@
 //! then drives it with concurrent clients and reports throughput, p50/p99 latency and the
 //! server's memory. See BENCHMARKS.md for the figures and the commands.
 
+mod cluster;
 mod dataset;
 mod http;
 mod stats;
@@ -44,6 +45,8 @@ enum Cmd {
     Streaming(streaming::Options),
     /// The web app's home page under load (time to first byte) and its weight.
     Web(web::Options),
+    /// Three nodes on the dataset: catch-up, committed writes, reads per node, failover.
+    Cluster(cluster::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +67,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Web(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(web::run(opts))
+        }
+        Cmd::Cluster(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(cluster::run(opts))
         }
     }
 }

@@ -47,6 +47,11 @@ impl Server {
 
     /// Starts a server on `root/data` with extra flags and environment.
     pub fn start_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_wrapped(root, &[], args, env)
+    }
+
+    /// Like [`Server::start_with`], run through `wrapper` (such as `ip netns exec NS`).
+    pub fn start_wrapped(root: &Path, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         let data_dir = env
             .iter()
             .find(|(k, _)| *k == "ROOST_DATA_DIR")
@@ -54,7 +59,14 @@ impl Server {
             .unwrap_or_else(|| root.join("data"));
         let log = root.join("server.log");
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let mut cmd = Command::new(roost_bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(roost_bin());
+                c
+            }
+            None => Command::new(roost_bin()),
+        };
         cmd.arg("serve");
         if !args.contains(&"--data-dir") && !env.iter().any(|(k, _)| *k == "ROOST_DATA_DIR") {
             cmd.args(["--data-dir", data_dir.to_str().unwrap()]);
