@@ -33,7 +33,14 @@ impl Identity {
         let node_id = match std::fs::read_to_string(&id_path) {
             Ok(s) => s.trim().parse().map_err(|_| Error::Refused(format!("{} is not a node ID", id_path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = if data_dir.join(LOG_FILE).exists() { 1 } else { random_id() };
+                let former_single_node = data_dir.join(LOG_FILE).exists();
+                if former_single_node && joining {
+                    return Err(Error::Refused(format!(
+                        "{} already holds a Roost node with its own data: --join needs an empty data directory",
+                        data_dir.display()
+                    )));
+                }
+                let id = if former_single_node { 1 } else { random_id() };
                 write_private(&id_path, &id.to_string())?;
                 id
             }

@@ -174,7 +174,7 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Tuning {
-        Tuning { heartbeat_ms: 250, election_timeout_ms: 500, snapshot_every: 20_000, log_kept: 5_000 }
+        Tuning { heartbeat_ms: 100, election_timeout_ms: 300, snapshot_every: 20_000, log_kept: 5_000 }
     }
 }
 

@@ -43,9 +43,9 @@ pub struct FileConfig {
     pub cluster_listen: Option<String>,
     /// The cluster address of any member, to join that cluster on first start.
     pub join: Option<String>,
-    /// Raft heartbeat interval in milliseconds. Default 250.
+    /// Raft heartbeat interval in milliseconds. Default 100.
     pub heartbeat_ms: Option<u64>,
-    /// Raft election timeout in milliseconds (a random wait between it and twice it). Default 500.
+    /// Raft election timeout in milliseconds (a random wait between it and twice it). Default 300.
     pub election_timeout_ms: Option<u64>,
     /// Log entries between snapshots (the log before one is purged). Default 20000.
     pub snapshot_every: Option<u64>,
