@@ -25,6 +25,7 @@ mod batcher;
 mod chain;
 mod log_store;
 pub mod network;
+mod restore;
 mod snapshot;
 pub mod state_machine;
 
@@ -38,6 +39,7 @@ use roost_types::{Outcome, Request};
 
 pub use chain::{chain_step, ChainHead};
 pub use log_store::LogStore;
+pub use restore::{restore, Restored};
 pub use roost_store::ReadView;
 pub use state_machine::StateMachine;
 

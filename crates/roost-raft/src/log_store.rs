@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 use crate::TypeConfig;
 
-const VOTE: &str = "vote";
-const PURGED: &str = "last_purged";
+pub(crate) const VOTE: &str = "vote";
+pub(crate) const PURGED: &str = "last_purged";
 const COMMITTED: &str = "committed";
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError<u64> {

@@ -24,9 +24,9 @@ use crate::TypeConfig;
 /// means more log to re-apply after a crash.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-const APPLIED: &str = "sm_applied";
-const MEMBERSHIP: &str = "sm_membership";
-const CHAIN: &str = "sm_chain";
+pub(crate) const APPLIED: &str = "sm_applied";
+pub(crate) const MEMBERSHIP: &str = "sm_membership";
+pub(crate) const CHAIN: &str = "sm_chain";
 
 fn sm_read_err(e: impl std::error::Error + 'static) -> StorageError<u64> {
     StorageIOError::read_state_machine(&e).into()

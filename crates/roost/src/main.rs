@@ -54,6 +54,16 @@ enum Cmd {
         #[command(subcommand)]
         command: ClusterCmd,
     },
+    /// Disaster recovery: make a new one-node cluster from a copy of any member's data
+    /// directory (the copy is read, not changed). Start it with `roost serve`; others can join.
+    Restore {
+        /// The copied data directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new node's data directory (must not hold a node).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +257,22 @@ fn main() -> ExitCode {
             serve(config, Overrides { data_dir, listen, public_url, cluster_listen, join })
         }
         Cmd::Cluster { command } => cluster(command),
+        Cmd::Restore { from, data_dir } => match roost_raft::restore(&from, &data_dir) {
+            Ok(r) => {
+                println!(
+                    "restored into {}: applied index {}, chain head {}; start it with `roost serve --data-dir {}`",
+                    data_dir.display(),
+                    r.applied_index,
+                    r.chain.hex(),
+                    data_dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("roost: restoring from {}: {e}", from.display());
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Admin { command } => match command {
             AdminCmd::CreateUser { username, password_stdin, role, display_name, email, data_dir } => {
                 create_user(username, password_stdin, role, display_name, email, data_dir)
