@@ -39,6 +39,35 @@ pub struct Options {
     /// Raft election timeout for the nodes [default: Roost's].
     #[arg(long)]
     election_timeout_ms: Option<u64>,
+    /// Also measure reads with each node held to this many CPUs (a cgroup v1 CPU quota, so
+    /// needs root), to show reads scaling with nodes that have CPUs of their own.
+    #[arg(long)]
+    cpu_per_node: Option<f64>,
+}
+
+/// Holds a process to `cpus` CPUs with a cgroup v1 quota; dropping it lifts the limit.
+struct CpuCap {
+    dir: PathBuf,
+    pid: u32,
+}
+
+impl CpuCap {
+    fn new(name: &str, pid: u32, cpus: f64) -> anyhow::Result<CpuCap> {
+        let dir = PathBuf::from("/sys/fs/cgroup/cpu").join(name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating {} (needs root and cgroup v1)", dir.display()))?;
+        std::fs::write(dir.join("cpu.cfs_period_us"), "100000")?;
+        std::fs::write(dir.join("cpu.cfs_quota_us"), format!("{}", (cpus * 100_000.0) as u64))?;
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string())?;
+        Ok(CpuCap { dir, pid })
+    }
+}
+
+impl Drop for CpuCap {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/sys/fs/cgroup/cpu/cgroup.procs", self.pid.to_string());
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 /// A node: its directory, addresses, and process.
@@ -218,23 +247,35 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     println!("- 3 nodes on loopback, fsync on, {} concurrent clients, {} s per phase\n", o.concurrency, o.seconds);
     println!("| operation | nodes serving | requests | failed | throughput (/s) | p50 (ms) | p99 (ms) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let (mut lat, failed, secs) = load(&http, all.clone(), tokens.clone(), o.concurrency, o.seconds, true).await;
-    println!(
-        "| create-status (committed by a majority) | 3 | {} | {failed} | {:.0} | {:.2} | {:.2} |",
-        lat.len(),
-        lat.len() as f64 / secs,
-        lat.percentile_ms(50.0),
-        lat.percentile_ms(99.0)
-    );
-    for (label, bases) in [(1, one.clone()), (3, all.clone())] {
-        let (mut lat, failed, secs) = load(&http, bases, tokens.clone(), o.concurrency, o.seconds, false).await;
+    let row = |operation: &str, nodes: usize, (mut lat, failed, secs): (Latencies, usize, f64)| {
         println!(
-            "| home timeline (limit 20) | {label} | {} | {failed} | {:.0} | {:.2} | {:.2} |",
+            "| {operation} | {nodes} | {} | {failed} | {:.0} | {:.2} | {:.2} |",
             lat.len(),
             lat.len() as f64 / secs,
             lat.percentile_ms(50.0),
             lat.percentile_ms(99.0)
         );
+    };
+    let measured = load(&http, all.clone(), tokens.clone(), o.concurrency, o.seconds, true).await;
+    row("create-status (committed by a majority)", 3, measured);
+    for (n, bases) in [(1, one.clone()), (3, all.clone())] {
+        row("home timeline (limit 20)", n, load(&http, bases, tokens.clone(), o.concurrency, o.seconds, false).await);
+    }
+
+    // Reads again with every node held to the same CPU share: one node serving, then three.
+    if let Some(cpus) = o.cpu_per_node {
+        let caps = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                CpuCap::new(&format!("roost-bench-n{i}"), n.server.as_ref().map_or(0, |s| s.child.id()), cpus)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let operation = format!("home timeline (limit 20), each node held to {cpus} CPU");
+        for (n, bases) in [(1, one.clone()), (3, all.clone())] {
+            row(&operation, n, load(&http, bases, tokens.clone(), o.concurrency, o.seconds, false).await);
+        }
+        drop(caps);
     }
 
     // Elections during the load phases (a healthy cluster under load holds no needless ones).
@@ -307,6 +348,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         failovers.record(took);
         nodes[victim].start(&bin, None, None)?;
         caught_up(&bin, &nodes, &secret)?;
+    }
+    if o.kills == 0 {
+        return Ok(());
     }
     println!(
         "\nFailover over {} kill -9 of the leader (first acknowledged write sent after the kill): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
