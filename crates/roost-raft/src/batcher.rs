@@ -71,15 +71,18 @@ async fn run(raft: RaftHandle, mut rx: mpsc::Receiver<(Request, Waiter)>) {
                     }
                 }
                 Err(e) => {
-                    // Not the leader (any more): the proposals go to the one there is, if known.
-                    let leader = e.forward_to_leader().map(|f| (f.leader_id, f.leader_node.clone()));
+                    // Not the leader (any more): raft may still commit what it took, so the
+                    // requests are not sent anywhere else; their callers learn it may or may not
+                    // be applied.
+                    let lost_leadership = e.forward_to_leader::<openraft::BasicNode>().is_some();
                     let unavailable = matches!(e, openraft::error::RaftError::APIError(_));
                     for w in waiters {
-                        let err = match &leader {
-                            Some((Some(id), Some(node))) => Error::NotLeader { leader: Some((*id, node.clone())) },
-                            Some(_) => Error::NotLeader { leader: None },
-                            None if unavailable => Error::Unavailable(e.to_string()),
-                            None => Error::Raft(e.to_string()),
+                        let err = if lost_leadership {
+                            Error::Unavailable("the leader changed: the write may or may not be applied".into())
+                        } else if unavailable {
+                            Error::Unavailable(e.to_string())
+                        } else {
+                            Error::Raft(e.to_string())
                         };
                         let _ = w.send(Err(err));
                     }

@@ -69,9 +69,6 @@ pub enum Error {
     Unavailable(String),
     #[error("timed out waiting for log index {0} to be applied")]
     Timeout(u64),
-    /// This node is not the leader; the leader, if one is known.
-    #[error("not the leader")]
-    NotLeader { leader: Option<(u64, BasicNode)> },
 }
 
 /// Sends a proposal to the leader's node and returns what applying it there produced.
@@ -331,25 +328,21 @@ impl Node {
         // raft here and refused after a leader change may still be committed by the next leader,
         // so it is never sent again (that would apply it twice). The caller gets an error.
         let leader = {
-            let m = self.raft.metrics().borrow().clone();
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
             match m.current_leader {
-                Some(l) if l != self.id => m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)),
+                Some(l) if l != self.id => m.membership_config.membership().get_node(&l).cloned(),
                 Some(_) => None,
                 None => return Err(Error::Unavailable("no leader yet: an election is under way".into())),
             }
         };
         match leader {
-            Some((_, node)) => {
+            Some(node) => {
                 let applied = f.forward(&node, req).await?;
                 self.wait_applied(applied.index, FORWARDED_APPLY_TIMEOUT).await?;
                 Ok(applied)
             }
-            None => self.batcher.propose(req).await.map_err(|e| match e {
-                Error::NotLeader { .. } => {
-                    Error::Unavailable("the leader changed: the write may or may not be applied".into())
-                }
-                other => other,
-            }),
+            None => self.batcher.propose(req).await,
         }
     }
 
@@ -378,7 +371,7 @@ impl Node {
     /// every earlier acknowledged write is at or below.
     pub async fn read_index(&self) -> Result<u64> {
         let read = self.raft.ensure_linearizable().await.map_err(|e| match e.forward_to_leader::<BasicNode>() {
-            Some(_) => Error::NotLeader { leader: None },
+            Some(_) => Error::Unavailable("not the leader".into()),
             None => Error::Unavailable(e.to_string()),
         })?;
         Ok(read.map(|l| l.index).unwrap_or(0))
