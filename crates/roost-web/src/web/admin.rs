@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::html;
+use maud::{html, Markup};
 use roost_core::query::{self, Page};
 use roost_types::{Command, Id, Role};
 use serde::Deserialize;
@@ -99,13 +99,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                                     td { (i.role.as_str()) }
                                     td { (i.uses) @if let Some(m) = i.max_uses { " / " (m) } }
                                     td { @if i.revoked { "withdrawn" } @else if i.usable(now) { "open" } @else { "expired or used up" } }
-                                    td { @if i.usable(now) {
-                                        form.inline method="post" action="/admin/revoke_invite" {
-                                            input type="hidden" name="csrf" value=(csrf);
-                                            input type="hidden" name="id" value=(i.id);
-                                            button.plain type="submit" { "Withdraw" }
-                                        }
-                                    } }
+                                    td { @if i.usable(now) { (id_form(&csrf, "revoke_invite", i.id, html! { "Withdraw" })) } }
                                 }
                             }
                         }
@@ -126,11 +120,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                             " " span.meta { (time(r.created_at)) " · " (format!("{:?}", r.category).to_lowercase()) }
                         }
                         @if !r.comment.is_empty() { blockquote { (r.comment) } }
-                        form.inline method="post" action="/admin/resolve" {
-                            input type="hidden" name="csrf" value=(csrf);
-                            input type="hidden" name="id" value=(r.id);
-                            button.plain type="submit" { "Mark resolved" }
-                        }
+                        (id_form(&csrf, "resolve", r.id, html! { "Mark resolved" }))
                     }
                 }
             }
@@ -161,11 +151,10 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                             td { (time(m.created_at)) }
                             td {
                                 @if role.outranks(m.role) && m.id != user.id() {
-                                    form.inline method="post" action={ "/admin/" (if *suspended { "unsuspend" } else { "suspend" }) } {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="id" value=(m.id);
-                                        button.plain type="submit" { @if *suspended { "Lift suspension" } @else { "Suspend" } span.visually-hidden { " @" (m.username) } }
-                                    }
+                                    (id_form(&csrf, if *suspended { "unsuspend" } else { "suspend" }, m.id, html! {
+                                        @if *suspended { "Lift suspension" } @else { "Suspend" }
+                                        span.visually-hidden { " @" (m.username) }
+                                    }))
                                 }
                             }
                         }
@@ -178,6 +167,17 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
         }
     };
     Ok(page(StatusCode::OK, state, "Admin", Some(user), body))
+}
+
+/// A one-button form that applies `/admin/ACTION` to the record with this ID.
+fn id_form(csrf: &str, action: &str, id: Id, label: Markup) -> Markup {
+    html! {
+        form.inline method="post" action={ "/admin/" (action) } {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="id" value=(id);
+            button.plain type="submit" { (label) }
+        }
+    }
 }
 
 #[derive(Deserialize)]

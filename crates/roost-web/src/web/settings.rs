@@ -43,7 +43,7 @@ fn settings_page(
     let mut sessions = Vec::with_capacity(tokens.len());
     for (hash, t) in &tokens {
         let app = query::app(&view, &t.client_id)?.map(|a| a.name).unwrap_or_else(|| t.client_id.clone());
-        sessions.push((hex(hash), t, app, *hash == user.token_hash()));
+        sessions.push((service::hex(hash), t, app, *hash == user.token_hash()));
     }
     let error_for = |part: &str| error.filter(|(p, _)| *p == part).map(|(_, m)| m.to_string());
     let choices = [
@@ -107,10 +107,6 @@ fn settings_page(
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(page(status, state, "Settings", Some(user), body))
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
