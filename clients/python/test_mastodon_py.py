@@ -225,10 +225,18 @@ class Roost(unittest.TestCase):
         seen = self.alice.poll(post["poll"]["id"])
         self.assertEqual([o["votes_count"] for o in seen["options"]], [1, 0, 2])
         self.assertEqual((seen["votes_count"], seen["voters_count"]), (3, 2))
+        # A multiple-choice poll takes a later vote for other options, as on Mastodon; the same
+        # option again is refused, and the author does not vote at all.
+        again = self.bob.poll_vote(post["poll"]["id"], [1])
+        self.assertEqual(again["own_votes"], [0, 1, 2])
+        self.assertEqual(again["voters_count"], 2)
         with self.assertRaises(MastodonAPIError) as e:
-            self.bob.poll_vote(post["poll"]["id"], [1])
+            self.bob.poll_vote(post["poll"]["id"], [2])
         self.assertEqual(e.exception.args[1], 422)
-        self.assertEqual(self.bob.status(post["id"])["poll"]["own_votes"], [0, 2])
+        with self.assertRaises(MastodonAPIError) as e:
+            self.alice.poll_vote(post["poll"]["id"], [0])
+        self.assertEqual(e.exception.args[1], 422)
+        self.assertEqual(self.bob.status(post["id"])["poll"]["own_votes"], [0, 1, 2])
         with self.assertRaises(MastodonAPIError):
             self.alice.status_post("too short", poll=self.alice.make_poll(["only one"], expires_in=3600))
 

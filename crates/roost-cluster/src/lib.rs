@@ -23,7 +23,7 @@ mod transport;
 
 pub use identity::{Identity, SECRET_ENV, SECRET_FILE};
 pub use server::router;
-pub use transport::{join, remove, status, HttpForwarder, Transport};
+pub use transport::{join, members_protocol, remove, status, HttpForwarder, Transport};
 
 /// Errors of cluster calls.
 #[derive(Debug, thiserror::Error)]

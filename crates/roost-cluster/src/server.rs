@@ -120,10 +120,22 @@ fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
 /// Adds a node: as a learner first (this returns once it has caught up), then as a voter.
 async fn join(State(p): State<Peer>, Json(j): Json<JoinRequest>) -> Response {
     if let Some(leader) = leader_addr(&p.node) {
-        return match crate::transport::join(&leader, &p.secret, j.node_id, &j.addr).await {
+        return match crate::transport::join_as(&leader, &p.secret, &j).await {
             Ok(status) => Json(status).into_response(),
             Err(e) => refused(StatusCode::BAD_GATEWAY, e),
         };
+    }
+    // A node that cannot read every command the cluster may now log would stop at the first.
+    let active = p.node.active_protocol().unwrap_or(1);
+    if j.protocol < active {
+        tracing::warn!(node = j.node_id, addr = %j.addr, protocol = j.protocol, active, "refused a node running an older version");
+        return refused(
+            StatusCode::CONFLICT,
+            format!(
+                "this cluster runs protocol {active}; the joining node speaks only {}: upgrade it to this cluster's version first",
+                j.protocol
+            ),
+        );
     }
     let raft = p.node.raft();
     tracing::info!(node = j.node_id, addr = %j.addr, "adding a node: it catches up as a learner first");

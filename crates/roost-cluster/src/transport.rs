@@ -202,11 +202,18 @@ impl Forwarder for HttpForwarder {
     }
 }
 
-/// A node asking to join: its ID and cluster address.
+/// A node asking to join: its ID, cluster address and the newest protocol it speaks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinRequest {
     pub node_id: u64,
     pub addr: String,
+    /// Nodes from before protocols existed do not send it: they speak 1.
+    #[serde(default = "protocol_one")]
+    pub protocol: u32,
+}
+
+fn protocol_one() -> u32 {
+    1
 }
 
 /// An operator's request to take a node out of the cluster.
@@ -248,7 +255,14 @@ async fn operator_call<T: DeserializeOwned>(
 /// Asks a member (any: a follower passes it to the leader) to add this node: first as a
 /// learner that catches up, then as a voter. Returns once it is a voter.
 pub async fn join(member: &str, secret: &str, node_id: u64, addr: &str) -> Result<NodeStatus> {
-    let body = serde_json::to_value(JoinRequest { node_id, addr: addr.into() }).map_err(std::io::Error::other)?;
+    let request = JoinRequest { node_id, addr: addr.into(), protocol: roost_types::PROTOCOL };
+    let body = serde_json::to_value(request).map_err(std::io::Error::other)?;
+    operator_call(member, secret, "/cluster/join", Some(body), Duration::from_secs(600)).await
+}
+
+/// Passes another node's join request on (to the leader), as it was made.
+pub(crate) async fn join_as(member: &str, secret: &str, request: &JoinRequest) -> Result<NodeStatus> {
+    let body = serde_json::to_value(request).map_err(std::io::Error::other)?;
     operator_call(member, secret, "/cluster/join", Some(body), Duration::from_secs(600)).await
 }
 
@@ -261,4 +275,20 @@ pub async fn remove(member: &str, secret: &str, node_id: u64) -> Result<NodeStat
 /// A member's view of the cluster.
 pub async fn status(member: &str, secret: &str) -> Result<NodeStatus> {
     operator_call(member, secret, "/cluster/status", None, Duration::from_secs(5)).await
+}
+
+/// The newest protocol every member speaks (voters and learners, this node included), or `None`
+/// if a member cannot be asked right now: a protocol is activated only when all of them are
+/// known to speak it.
+pub async fn members_protocol(node: &roost_raft::Node, secret: &str) -> Option<u32> {
+    let own = node.status();
+    let mut lowest = own.protocol;
+    for (id, addr, _) in &own.members {
+        if *id == own.id {
+            continue;
+        }
+        let s = status(addr, secret).await.ok()?;
+        lowest = lowest.min(s.protocol);
+    }
+    Some(lowest)
 }

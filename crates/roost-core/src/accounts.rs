@@ -1,6 +1,6 @@
 //! Creating and editing accounts.
 
-use roost_types::{Id, MarkerTimeline, Millis, Outcome, Rejection, Role};
+use roost_types::{Id, MarkerTimeline, Millis, Outcome, ProfileUpdate, Rejection, Role, Visibility};
 
 use crate::effects::EffectSink;
 use crate::ids::next_id;
@@ -18,6 +18,11 @@ pub(crate) fn create(
     display_name: Option<&str>,
 ) -> Result<Outcome> {
     let lower = username.to_ascii_lowercase();
+    // From protocol 2 on there is exactly one owner (see `add`).
+    let one_owner = crate::protocol::at_least(t, 2)?;
+    if one_owner && role == Role::Owner && crate::protocol::owner(t)?.is_some() {
+        return Ok(Outcome::Rejected(Rejection::OwnerExists));
+    }
     if t.get(Table::Username, lower.as_bytes())?.is_some() {
         return Ok(Outcome::Rejected(Rejection::UsernameTaken));
     }
@@ -43,14 +48,87 @@ pub(crate) fn create(
         following_count: 0,
         statuses_count: 0,
         last_status_at: None,
+        fields: Vec::new(),
+        hide_collections: false,
+        indexable: true,
+        discoverable: true,
     };
     put_value(t, Table::Account, &k1(id), &account)?;
+    if one_owner && role == Role::Owner {
+        crate::protocol::set_owner(t, id)?;
+    }
     crate::ids::bump(t, crate::ids::USER_COUNT, 1)?;
     t.put(Table::Username, lower.as_bytes(), &k1(id))?;
     if let Some(e) = &email {
         t.put(Table::Email, e.as_bytes(), &k1(id))?;
     }
     Ok(Outcome::created(id))
+}
+
+/// Creates an account whose role, when not given, is decided here: the owner if the instance
+/// has none yet, else a member. Deciding it in `apply` is what makes accounts created at the
+/// same moment on an empty instance one owner and members, not several owners.
+pub(crate) fn add(
+    t: &mut impl Tables,
+    at: Millis,
+    username: &str,
+    email: Option<&str>,
+    password_hash: &str,
+    role: Option<Role>,
+    display_name: Option<&str>,
+) -> Result<Outcome> {
+    let role = match role {
+        Some(r) => r,
+        None if crate::protocol::owner(t)?.is_none() => Role::Owner,
+        None => Role::Member,
+    };
+    create(t, at, username, email, password_hash, role, display_name)
+}
+
+/// Applies a profile change (protocol 2's `UpdateProfile`).
+pub(crate) fn update_profile(
+    t: &mut impl Tables,
+    at: Millis,
+    u: &ProfileUpdate,
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
+    let Some(mut a) = query::account(t, u.account)? else {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    };
+    if let Some(fields) = &u.fields {
+        a.fields = fields.iter().take(roost_types::MAX_PROFILE_FIELDS).cloned().collect();
+    }
+    if let Some(h) = u.hide_collections {
+        a.hide_collections = h;
+    }
+    if let Some(i) = u.indexable {
+        a.indexable = i;
+    }
+    if let Some(d) = u.discoverable {
+        a.discoverable = d;
+    }
+    save(t, &a)?;
+    update(t, at, u.account, u.display_name.as_deref(), u.note.as_deref(), u.locked, u.bot, fx)
+}
+
+/// A member's defaults for new posts (protocol 2's `SetPostingDefaults`).
+pub(crate) fn set_posting_defaults(
+    t: &mut impl Tables,
+    account: Id,
+    default_visibility: Visibility,
+    default_sensitive: bool,
+    default_language: Option<&str>,
+) -> Result<Outcome> {
+    if query::account(t, account)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    let prefs = crate::model::Preferences {
+        default_visibility,
+        default_sensitive,
+        default_language: default_language.map(str::to_string),
+    };
+    put_value(t, Table::Preferences, &k1(account), &prefs)?;
+    Ok(Outcome::done())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -83,6 +83,14 @@ pub(crate) fn revoke_invite(t: &mut impl Tables, actor: Option<Id>, invite: Id) 
     let Some(mut i) = get_value::<Invite>(t, Table::Invite, &k1(invite))? else {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     };
+    // From protocol 2 on, an admin withdraws their own invites and those of lower ranks (the
+    // operator's count as the owner's).
+    if actor.is_some() && i.created_by != actor && crate::protocol::at_least(t, 2)? {
+        let creator = actor_role(t, i.created_by)?.unwrap_or(Role::Member);
+        if !role.outranks(creator) {
+            return Ok(Outcome::Rejected(Rejection::Forbidden));
+        }
+    }
     i.revoked = true;
     put_value(t, Table::Invite, &k1(invite), &i)?;
     Ok(Outcome::done())
@@ -147,6 +155,17 @@ pub(crate) fn set_role(t: &mut impl Tables, actor: Option<Id>, account: Id, role
     Ok(Outcome::done())
 }
 
+/// Whether `actor` may act as a moderator on something of `account`'s (remove their posts):
+/// a moderator who outranks them. The operator (`None`) may.
+pub(crate) fn may_moderate(t: &impl Tables, actor: Option<Id>, account: Id) -> Result<bool> {
+    let Some(role) = actor_role(t, actor)? else { return Ok(false) };
+    if actor.is_none() {
+        return Ok(true);
+    }
+    let target = query::account(t, account)?.map_or(Role::Member, |a| a.role);
+    Ok(role.can_moderate() && role.outranks(target))
+}
+
 /// Whether `actor` may suspend or lift the suspension of `account`.
 fn may_suspend(t: &impl Tables, actor: Option<Id>, account: Id) -> Result<std::result::Result<(), Rejection>> {
     let Some(role) = actor_role(t, actor)? else { return Ok(Err(Rejection::Forbidden)) };
@@ -186,17 +205,31 @@ pub(crate) fn set_preferences(
     if query::account(t, account)?.is_none() {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     }
-    put_value(t, Table::Preferences, &k1(account), &Preferences { default_visibility, default_sensitive })?;
+    let default_language = query::preferences(t, account)?.default_language;
+    put_value(
+        t,
+        Table::Preferences,
+        &k1(account),
+        &Preferences { default_visibility, default_sensitive, default_language },
+    )?;
     Ok(Outcome::done())
 }
 
 pub(crate) fn resolve_report(t: &mut impl Tables, actor: Id, report: Id) -> Result<Outcome> {
-    if !actor_role(t, Some(actor))?.is_some_and(Role::can_moderate) {
+    let Some(role) = actor_role(t, Some(actor))?.filter(|r| r.can_moderate()) else {
         return Ok(Outcome::Rejected(Rejection::Forbidden));
-    }
+    };
     let Some(mut r) = get_value::<Report>(t, Table::Report, &k1(report))? else {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     };
+    // From protocol 2 on, a report is closed only by someone who outranks the reported account
+    // (nobody closes the reports about themselves).
+    if crate::protocol::at_least(t, 2)? {
+        let target = query::account(t, r.target)?.map_or(Role::Member, |a| a.role);
+        if r.target == actor || !role.outranks(target) {
+            return Ok(Outcome::Rejected(Rejection::Forbidden));
+        }
+    }
     r.resolved = true;
     put_value(t, Table::Report, &k1(report), &r)?;
     t.delete(Table::OpenReport, &k1(report))?;

@@ -143,12 +143,17 @@ pub(crate) fn followers_with_flags(t: &(impl ReadTables + ?Sized), account: Id) 
 
 /// Whose home timelines a post belongs in: its author; each follower who may see it (for a
 /// reblog, each who wants reblogs; for a reply, only followers who also follow the account
-/// replied to, as on Mastodon); for a direct post, the mentioned accounts instead.
+/// replied to, as on Mastodon); for a direct post, the mentioned accounts that follow its
+/// author instead (a direct message from a stranger reaches conversations and notifications,
+/// not the home timeline, as on Mastodon).
 pub(crate) fn fan_out_targets(t: &(impl ReadTables + ?Sized), s: &Status, followers: &[(Id, bool)]) -> Result<Vec<Id>> {
     let mut out = vec![s.author];
     if s.visibility == Visibility::Direct {
         for &m in &s.mentions {
-            if m != s.author && !crate::visibility::blocked_either_way(t, m, s.author)? {
+            if m != s.author
+                && crate::visibility::follows(t, m, s.author)?
+                && !crate::visibility::blocked_either_way(t, m, s.author)?
+            {
                 out.push(m);
             }
         }

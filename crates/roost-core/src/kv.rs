@@ -125,11 +125,25 @@ pub enum Table {
     Preferences = 53,
     /// (account, token hash) → () : an account's tokens, for its sessions and authorised apps
     AccountToken = 54,
+    // Tables from here on are written only once protocol 2 is active (see `protocol`), and
+    // filled from the rest of the state when it is activated.
+    /// (followed, follower) → () : followers who asked to hear of every post
+    NotifyOf = 55,
+    /// (ends at, poll status) → () : polls still running, soonest end first
+    PollEnd = 56,
+    /// (account, scheduled id) → `ScheduledPost`
+    Scheduled = 57,
+    /// (publish at, scheduled id) → account : scheduled posts, soonest first
+    ScheduledDue = 58,
+    /// (created at, client id) → () : apps no member has signed in to yet; they expire
+    AppPending = 59,
+    /// (client id, 0, token hash) → () : an app's tokens of its own (client credentials)
+    AppOnlyToken = 60,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 54] = [
+    pub const ALL: [Table; 60] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -184,6 +198,12 @@ impl Table {
         Table::Suspended,
         Table::Preferences,
         Table::AccountToken,
+        Table::NotifyOf,
+        Table::PollEnd,
+        Table::Scheduled,
+        Table::ScheduledDue,
+        Table::AppPending,
+        Table::AppOnlyToken,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -32,8 +32,11 @@ mod ids;
 mod lists;
 mod notifications;
 mod oauth;
+pub mod protocol;
+mod scheduled;
 mod social;
 mod statuses;
+mod tick;
 
 pub use ids::{counter, id_millis, STATUS_COUNT, USER_COUNT};
 pub use kv::{MemTables, ReadTables, Table, Tables};
@@ -60,6 +63,10 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
     let at = req.at;
     // Housekeeping by the log's clock, before the command itself: timed mutes that are over.
     social::expire_mutes(t, at)?;
+    // A variant newer than the protocol the cluster activated is refused (see `protocol`).
+    if req.command.since() > protocol::active(t)? && !matches!(req.command, Command::ActivateProtocol { .. }) {
+        return Ok(Outcome::Rejected(roost_types::Rejection::NotActive));
+    }
     match &req.command {
         Command::CreateAccount { username, email, password_hash, role, display_name } => {
             accounts::create(t, at, username, email.as_deref(), password_hash, *role, display_name.as_deref())
@@ -160,6 +167,29 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             admin::set_preferences(t, *account, *default_visibility, *default_sensitive)
         }
         Command::ResolveReport { actor, report } => admin::resolve_report(t, *actor, *report),
+        Command::ActivateProtocol { version } => protocol::activate(t, at, *version),
+        Command::AddAccount { username, email, password_hash, role, display_name } => {
+            accounts::add(t, at, username, email.as_deref(), password_hash, *role, display_name.as_deref())
+        }
+        Command::Tick => tick::tick(t, at, fx),
+        Command::ScheduleStatus { status, poll, scheduled_at } => {
+            scheduled::schedule(t, at, status, poll.as_ref(), *scheduled_at)
+        }
+        Command::RescheduleStatus { account, scheduled, scheduled_at } => {
+            scheduled::reschedule(t, *account, *scheduled, *scheduled_at)
+        }
+        Command::CancelScheduledStatus { account, scheduled } => scheduled::cancel(t, *account, *scheduled),
+        Command::UpdateProfile(update) => accounts::update_profile(t, at, update, fx),
+        Command::SetPostingDefaults { account, default_visibility, default_sensitive, default_language } => {
+            accounts::set_posting_defaults(
+                t,
+                *account,
+                *default_visibility,
+                *default_sensitive,
+                default_language.as_deref(),
+            )
+        }
+        Command::TouchToken { token_hash } => oauth::touch_token(t, at, token_hash),
     }
 }
 

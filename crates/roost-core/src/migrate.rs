@@ -14,11 +14,11 @@ use roost_types::{Id, Millis, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::kv::{decode, encode, get_value, put_value, Dir, Table, Tables};
-use crate::model::{Mute, Status};
+use crate::model::{Account, Mute, Preferences, Status, Token};
 use crate::Result;
 
 /// The format this code reads and writes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 const FORMAT_KEY: &[u8] = b"format";
 /// Records re-encoded per scan while migrating, to bound memory.
 const CHUNK: usize = 10_000;
@@ -42,6 +42,11 @@ pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
     }
     if from < 4 {
         index_tokens(t)?;
+    }
+    if from < 5 {
+        reencode::<AccountV4, Account>(t, Table::Account)?;
+        reencode::<TokenV4, Token>(t, Table::Token)?;
+        reencode::<PreferencesV4, Preferences>(t, Table::Preferences)?;
     }
     put_value(t, Table::Meta, FORMAT_KEY, &FORMAT)?;
     Ok(Some(from))
@@ -87,6 +92,88 @@ fn index_tokens(t: &mut impl Tables) -> Result<()> {
         t.put(Table::AccountToken, &k, &[])?;
     }
     Ok(())
+}
+
+/// `Account` before format 5 (no profile fields or search and listing choices).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AccountV4 {
+    pub id: Id,
+    pub username: String,
+    pub display_name: String,
+    pub note: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: roost_types::Role,
+    pub locked: bool,
+    pub bot: bool,
+    pub created_at: Millis,
+    pub followers_count: u64,
+    pub following_count: u64,
+    pub statuses_count: u64,
+    pub last_status_at: Option<Millis>,
+}
+
+impl From<AccountV4> for Account {
+    fn from(a: AccountV4) -> Account {
+        Account {
+            id: a.id,
+            username: a.username,
+            display_name: a.display_name,
+            note: a.note,
+            email: a.email,
+            password_hash: a.password_hash,
+            role: a.role,
+            locked: a.locked,
+            bot: a.bot,
+            created_at: a.created_at,
+            followers_count: a.followers_count,
+            following_count: a.following_count,
+            statuses_count: a.statuses_count,
+            last_status_at: a.last_status_at,
+            fields: Vec::new(),
+            hide_collections: false,
+            indexable: true,
+            discoverable: true,
+        }
+    }
+}
+
+/// `Token` before format 5 (no record of its last use: its creation stands in).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TokenV4 {
+    pub client_id: String,
+    pub account: Option<Id>,
+    pub scopes: Vec<String>,
+    pub created_at: Millis,
+}
+
+impl From<TokenV4> for Token {
+    fn from(t: TokenV4) -> Token {
+        Token {
+            client_id: t.client_id,
+            account: t.account,
+            scopes: t.scopes,
+            created_at: t.created_at,
+            last_used: t.created_at,
+        }
+    }
+}
+
+/// `Preferences` before format 5 (no default language).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PreferencesV4 {
+    pub default_visibility: Visibility,
+    pub default_sensitive: bool,
+}
+
+impl From<PreferencesV4> for Preferences {
+    fn from(p: PreferencesV4) -> Preferences {
+        Preferences {
+            default_visibility: p.default_visibility,
+            default_sensitive: p.default_sensitive,
+            default_language: None,
+        }
+    }
 }
 
 /// `Mute` before format 3 (no expiry).

@@ -26,6 +26,14 @@ pub struct Account {
     pub following_count: u64,
     pub statuses_count: u64,
     pub last_status_at: Option<Millis>,
+    /// The profile's name/value rows (format 5), at most `MAX_PROFILE_FIELDS`.
+    pub fields: Vec<(String, String)>,
+    /// Others may not list whom the account follows and who follows it.
+    pub hide_collections: bool,
+    /// The account's public posts may appear in search results.
+    pub indexable: bool,
+    /// The account may be suggested to others.
+    pub discoverable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +86,10 @@ pub enum NotificationKind {
     FollowRequest,
     /// A post the recipient reblogged was edited.
     Update,
+    /// An account the recipient follows with notifications on posted.
+    Status,
+    /// A poll the recipient voted in, or wrote, has ended.
+    Poll,
 }
 
 impl NotificationKind {
@@ -91,6 +103,8 @@ impl NotificationKind {
             NotificationKind::Quote => "quote",
             NotificationKind::FollowRequest => "follow_request",
             NotificationKind::Update => "update",
+            NotificationKind::Status => "status",
+            NotificationKind::Poll => "poll",
         }
     }
 
@@ -103,6 +117,8 @@ impl NotificationKind {
             "quote" => Some(NotificationKind::Quote),
             "follow_request" => Some(NotificationKind::FollowRequest),
             "update" => Some(NotificationKind::Update),
+            "status" => Some(NotificationKind::Status),
+            "poll" => Some(NotificationKind::Poll),
             _ => None,
         }
     }
@@ -151,6 +167,9 @@ pub struct Token {
     pub account: Option<Id>,
     pub scopes: Vec<String>,
     pub created_at: Millis,
+    /// When it was last seen in use, to the day (format 5): the least recently used are pruned
+    /// first when an account or app holds too many.
+    pub last_used: Millis,
 }
 
 /// An OAuth authorization code, redeemable once for a token until it expires.
@@ -258,14 +277,26 @@ impl Invite {
 }
 
 /// A member's defaults for new posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preferences {
     pub default_visibility: Visibility,
     pub default_sensitive: bool,
+    /// The language of new posts that name none (format 5).
+    pub default_language: Option<String>,
 }
 
 impl Default for Preferences {
     fn default() -> Self {
-        Preferences { default_visibility: Visibility::Public, default_sensitive: false }
+        Preferences { default_visibility: Visibility::Public, default_sensitive: false, default_language: None }
     }
+}
+
+/// A post waiting to be published at its time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledPost {
+    pub id: Id,
+    pub scheduled_at: Millis,
+    pub status: roost_types::NewStatus,
+    pub poll: Option<roost_types::PollSpec>,
+    pub created_at: Millis,
 }

@@ -29,6 +29,22 @@ pub(crate) fn notify(
     Ok(())
 }
 
+/// Notifies an account of something of its own (its poll ended): no blocks or mutes apply.
+pub(crate) fn notify_own(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    kind: NotificationKind,
+    status: Option<Id>,
+    fx: &mut dyn EffectSink,
+) -> Result<()> {
+    let id = next_id(t, at)?;
+    let n = Notification { id, account, kind, from: account, status, created_at: at };
+    put_value(t, Table::Notification, &k2(account, id), &n)?;
+    fx.event(Event::Notified { account, notification: id });
+    Ok(())
+}
+
 pub(crate) fn dismiss(t: &mut impl Tables, account: Id, notification: Id) -> Result<Outcome> {
     if t.delete(Table::Notification, &k2(account, notification))? {
         Ok(Outcome::done())

@@ -370,6 +370,8 @@ pub fn tag(t: &(impl ReadTables + ?Sized), viewer: Id, tag: &str, page: &Page) -
 pub struct AccountFilter<'a> {
     pub exclude_replies: bool,
     pub exclude_reblogs: bool,
+    /// Leave out direct posts (Mastodon's `exclude_direct`).
+    pub exclude_direct: bool,
     /// Only posts with this hashtag (lowercase).
     pub tagged: Option<&'a str>,
 }
@@ -390,7 +392,11 @@ pub fn account_statuses(
         let Some((s, o)) = visible(&mut v, id)? else { return Ok(None) };
         // A reply to oneself is part of a thread, not a reply to someone else.
         let replies_elsewhere = s.in_reply_to.is_some() && s.in_reply_to_account != Some(s.author);
-        if (filter.exclude_replies && replies_elsewhere) || (filter.exclude_reblogs && o.is_some()) {
+        let direct = s.visibility == roost_types::Visibility::Direct;
+        if (filter.exclude_replies && replies_elsewhere)
+            || (filter.exclude_reblogs && o.is_some())
+            || (filter.exclude_direct && direct)
+        {
             return Ok(None);
         }
         if filter.tagged.is_some_and(|t| !s.tags.iter().any(|x| x == t)) {
@@ -517,6 +523,8 @@ pub fn favourited_by(
 }
 
 /// Who reblogged a post the viewer may see, newest first, with the reblog's ID for paging.
+/// Only public and unlisted reblogs are listed (as on Mastodon): one shared with followers
+/// only is the reblogger's followers' business.
 pub fn reblogged_by(
     t: &(impl ReadTables + ?Sized),
     viewer: Id,
@@ -524,6 +532,16 @@ pub fn reblogged_by(
     page: &Page,
 ) -> Result<Option<Vec<(Id, Account)>>> {
     interacted(t, viewer, status, Table::Reblog, page)
+}
+
+/// Whether an interaction entry (its ID, and who) is listed: every favourite; only public and
+/// unlisted reblogs.
+fn listed(t: &(impl ReadTables + ?Sized), table: Table, id: Id) -> Result<bool> {
+    if table != Table::Reblog {
+        return Ok(true);
+    }
+    Ok(status(t, id)?
+        .is_some_and(|r| matches!(r.visibility, roost_types::Visibility::Public | roost_types::Visibility::Unlisted)))
 }
 
 /// Walks `table`'s (status, account) → time-ordered ID entries of one post, ordered by that ID.
@@ -544,6 +562,13 @@ fn interacted(
     all.retain(|&(id, _)| {
         page.max_id.is_none_or(|m| id < m) && page.since_id.is_none_or(|m| id > m) && page.min_id.is_none_or(|m| id > m)
     });
+    let mut kept = Vec::with_capacity(all.len());
+    for entry in all {
+        if listed(t, table, entry.0)? {
+            kept.push(entry);
+        }
+    }
+    let mut all = kept;
     // Newest first; with `min_id`, the page just above it.
     all.sort_unstable_by_key(|&(id, _)| std::cmp::Reverse(id));
     let limit = page.limit.clamp(1, MAX_PAGE);
@@ -900,4 +925,24 @@ pub fn invite_by_code(t: &(impl ReadTables + ?Sized), code_hash: &[u8; 32]) -> R
 /// Invites, newest first.
 pub fn invites(t: &(impl ReadTables + ?Sized), page: &Page) -> Result<Vec<crate::model::Invite>> {
     page_scan(t, Table::Invite, &[], page, |_, v| crate::kv::decode(v).map(Some))
+}
+
+// ---- scheduled posts -----------------------------------------------------------------------
+
+/// An account's scheduled posts, newest scheduled ID first.
+pub fn scheduled_posts(
+    t: &(impl ReadTables + ?Sized),
+    account: Id,
+    page: &Page,
+) -> Result<Vec<crate::model::ScheduledPost>> {
+    page_scan(t, Table::Scheduled, &k1(account), page, |_, v| crate::kv::decode(v).map(Some))
+}
+
+/// One of an account's scheduled posts.
+pub fn scheduled_post(
+    t: &(impl ReadTables + ?Sized),
+    account: Id,
+    id: Id,
+) -> Result<Option<crate::model::ScheduledPost>> {
+    get_value(t, Table::Scheduled, &k2(account, id))
 }

@@ -42,6 +42,7 @@ pub(crate) fn follow(
         f.reblogs = reblogs;
         f.notify = notify_posts;
         put_value(t, Table::Follow, &k2(account, target), &f)?;
+        set_notify(t, account, target, notify_posts)?;
         return Ok(Outcome::created(f.id));
     }
     let locked = query::account(t, target)?.is_some_and(|a| a.locked);
@@ -75,6 +76,7 @@ fn start_follow(
 ) -> Result<Id> {
     let id = next_id(t, at)?;
     put_value(t, Table::Follow, &k2(account, target), &Follow { id, ..flags })?;
+    set_notify(t, account, target, flags.notify)?;
     t.put(Table::Following, &k2(account, id), &k1(target))?;
     t.put(Table::Followers, &k2(target, id), &k1(account))?;
     adjust(t, account, |a| a.following_count += 1)?;
@@ -83,12 +85,39 @@ fn start_follow(
     Ok(id)
 }
 
-/// Removes a pending follow request; whether there was one, with its flags.
+/// Keeps `Table::NotifyOf` in step with a follow's `notify` flag (from protocol 2 on).
+fn set_notify(t: &mut impl Tables, follower: Id, target: Id, notify: bool) -> Result<()> {
+    if notify && crate::protocol::at_least(t, 2)? {
+        t.put(Table::NotifyOf, &k2(target, follower), &[])?;
+    } else {
+        t.delete(Table::NotifyOf, &k2(target, follower))?;
+    }
+    Ok(())
+}
+
+/// Removes a pending follow request; whether there was one, with its flags. From protocol 2
+/// on, the `follow_request` notification it raised goes with it, as on Mastodon.
 fn take_request(t: &mut impl Tables, requester: Id, target: Id) -> Result<Option<Follow>> {
     let Some(r) = get_value::<Follow>(t, Table::FollowRequest, &k2(requester, target))? else { return Ok(None) };
     t.delete(Table::FollowRequest, &k2(requester, target))?;
     t.delete(Table::FollowRequestByTarget, &k2(target, r.id))?;
+    if crate::protocol::at_least(t, 2)? {
+        forget_request_notification(t, target, requester, r.id)?;
+    }
     Ok(Some(r))
+}
+
+/// Deletes the notification a follow request raised. `follow` creates it right after the
+/// request, in the same command, so its ID is the request's plus one (IDs are issued one after
+/// another); it is deleted only if it is that notification, from that requester.
+fn forget_request_notification(t: &mut impl Tables, target: Id, requester: Id, request: Id) -> Result<()> {
+    let key = k2(target, request.saturating_add(1));
+    if let Some(n) = get_value::<crate::model::Notification>(t, Table::Notification, &key)? {
+        if n.kind == NotificationKind::FollowRequest && n.from == requester {
+            t.delete(Table::Notification, &key)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn authorize_request(
@@ -153,6 +182,7 @@ fn remove_follow(t: &mut impl Tables, account: Id, target: Id) -> Result<()> {
         t.delete(Table::Follow, &k2(account, target))?;
         t.delete(Table::Following, &k2(account, f.id))?;
         t.delete(Table::Followers, &k2(target, f.id))?;
+        t.delete(Table::NotifyOf, &k2(target, account))?;
         adjust(t, account, |a| a.following_count = a.following_count.saturating_sub(1))?;
         adjust(t, target, |a| a.followers_count = a.followers_count.saturating_sub(1))?;
         // Lists hold only followed accounts.
@@ -312,8 +342,15 @@ pub(crate) fn report(
     comment: &str,
     category: roost_types::ReportCategory,
 ) -> Result<Outcome> {
-    if let Some(r) = pair(t, reporter, target)? {
-        return Ok(Outcome::Rejected(r));
+    // From protocol 2 on, a member may report their own account, as on Mastodon (to draw the
+    // moderators' attention to it, say after losing control of it).
+    let own = reporter == target && crate::protocol::at_least(t, 2)?;
+    if !own {
+        if let Some(r) = pair(t, reporter, target)? {
+            return Ok(Outcome::Rejected(r));
+        }
+    } else if query::account(t, target)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
     }
     // Only the target's posts that the reporter can see may be named.
     for &id in statuses {

@@ -111,10 +111,11 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
             t.put(Table::Tag, &ks(tag, id), &[])?;
         }
     }
-    fan_out(t, &status, fx)?;
+    let homes = fan_out(t, &status, fx)?;
     if status.visibility == Visibility::Direct {
         crate::conversations::add(t, &status, fx)?;
     }
+    notify_subscribers(t, at, &status, &homes, fx)?;
 
     let mut notified = Vec::new();
     for &m in &status.mentions {
@@ -161,6 +162,9 @@ pub(crate) fn create_with_poll(
         hide_totals: poll.hide_totals,
     };
     put_value(t, Table::Poll, &k1(id), &record)?;
+    if crate::protocol::at_least(t, 2)? {
+        t.put(Table::PollEnd, &crate::protocol::poll_end_key(poll.expires_at, id), &[])?;
+    }
     Ok(outcome)
 }
 
@@ -175,7 +179,14 @@ pub(crate) fn vote(t: &mut impl Tables, at: Millis, account: Id, poll: Id, choic
     if at >= p.expires_at {
         return Ok(Outcome::Rejected(Rejection::PollExpired));
     }
-    if t.get(Table::PollVote, &k2(poll, account))?.is_some() {
+    let v2 = crate::protocol::at_least(t, 2)?;
+    // From protocol 2 on, as on Mastodon: authors do not vote in their own polls, and a voter in
+    // a multiple-choice poll may come back for options they did not choose yet.
+    if v2 && s.author == account {
+        return Ok(Outcome::Rejected(Rejection::OwnPoll));
+    }
+    let before: Option<Vec<u32>> = get_value(t, Table::PollVote, &k2(poll, account))?;
+    if before.is_some() && !(v2 && p.multiple) {
         return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
     }
     let mut chosen: Vec<u32> = choices.to_vec();
@@ -187,14 +198,27 @@ pub(crate) fn vote(t: &mut impl Tables, at: Millis, account: Id, poll: Id, choic
     if !fits {
         return Ok(Outcome::Rejected(Rejection::InvalidChoice));
     }
+    if before.as_ref().is_some_and(|b| chosen.iter().any(|c| b.contains(c))) {
+        return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
+    }
     for &c in &chosen {
         if let Some(v) = p.votes.get_mut(c as usize) {
             *v += 1;
         }
     }
-    p.voters += 1;
+    let all = match before {
+        Some(mut b) => {
+            b.extend(&chosen);
+            b.sort_unstable();
+            b
+        }
+        None => {
+            p.voters += 1;
+            chosen
+        }
+    };
     put_value(t, Table::Poll, &k1(poll), &p)?;
-    put_value(t, Table::PollVote, &k2(poll, account), &chosen)?;
+    put_value(t, Table::PollVote, &k2(poll, account), &all)?;
     Ok(Outcome::created(poll))
 }
 
@@ -279,9 +303,40 @@ pub(crate) fn edit(
     Ok(Outcome::created(id))
 }
 
+/// From protocol 2 on, followers who asked to hear of every post of the author (`notify` on
+/// their follow) get a `status` notification when a post reaches their home timeline, as on
+/// Mastodon: not for reblogs, direct posts, or replies to someone else.
+fn notify_subscribers(
+    t: &mut impl Tables,
+    at: Millis,
+    s: &Status,
+    homes: &[Id],
+    fx: &mut dyn EffectSink,
+) -> Result<()> {
+    let reply_elsewhere = s.in_reply_to_account.is_some_and(|a| a != s.author);
+    if s.reblog_of.is_some() || s.visibility == Visibility::Direct || reply_elsewhere {
+        return Ok(());
+    }
+    if !crate::protocol::at_least(t, 2)? {
+        return Ok(());
+    }
+    let mut subscribers = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(s.author));
+    t.scan(Table::NotifyOf, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        subscribers.push(read_u64(k, 8)?);
+        Ok(true)
+    })?;
+    for follower in subscribers {
+        if follower != s.author && homes.contains(&follower) {
+            notify(t, at, follower, NotificationKind::Status, s.author, Some(s.id), fx)?;
+        }
+    }
+    Ok(())
+}
+
 /// Sends a new post or reblog to the home timelines it belongs in (see
-/// [`crate::home::fan_out_targets`]).
-fn fan_out(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()> {
+/// [`crate::home::fan_out_targets`]); returns whose.
+fn fan_out(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<Vec<Id>> {
     let followers: Vec<(Id, bool)> = if s.visibility == Visibility::Direct {
         Vec::new()
     } else if s.reblog_of.is_some() {
@@ -297,8 +352,8 @@ fn fan_out(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<(
     // Only original public posts are listed publicly (see `create`).
     let public = s.visibility == Visibility::Public && s.reblog_of.is_none();
     let tags = if public { s.tags.clone() } else { Vec::new() };
-    fx.event(Event::Posted { status: s.id, home: targets, public, tags });
-    Ok(())
+    fx.event(Event::Posted { status: s.id, home: targets.clone(), public, tags });
+    Ok(targets)
 }
 
 pub(crate) fn followers_of(t: &impl Tables, account: Id) -> Result<Vec<Id>> {
@@ -315,7 +370,13 @@ pub(crate) fn delete(t: &mut impl Tables, actor: Id, id: Id, fx: &mut dyn Effect
     let Some(s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     if s.author != actor {
         let Some(a) = query::account(t, actor)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
-        if !a.role.can_moderate() {
+        // A moderator removes others' posts; from protocol 2 on, only posts of lower ranks.
+        let allowed = if crate::protocol::at_least(t, 2)? {
+            crate::admin::may_moderate(t, Some(actor), s.author)?
+        } else {
+            a.role.can_moderate()
+        };
+        if !allowed {
             let visible = can_see(t, actor, &s)?;
             return Ok(Outcome::Rejected(if visible { Rejection::Forbidden } else { Rejection::NotFound }));
         }
@@ -353,6 +414,9 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
     delete_prefix(t, Table::Replies, &k1(s.id))?;
     delete_prefix(t, Table::StatusEdit, &k1(s.id))?;
     if s.poll.is_some() {
+        if let Some(p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(s.id))? {
+            t.delete(Table::PollEnd, &crate::protocol::poll_end_key(p.expires_at, s.id))?;
+        }
         t.delete(Table::Poll, &k1(s.id))?;
         delete_prefix(t, Table::PollVote, &k1(s.id))?;
     }

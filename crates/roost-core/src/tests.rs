@@ -9,6 +9,24 @@ use crate::model::NotificationKind;
 use crate::query::{self, NotificationFilter, Page};
 use crate::{apply, digest, MemTables};
 
+mod protocol2;
+
+/// A public post of plain text, for tests to adjust.
+fn new_status(author: Id, text: &str) -> NewStatus {
+    NewStatus {
+        author,
+        text: text.into(),
+        in_reply_to: None,
+        quote_of: None,
+        visibility: Visibility::Public,
+        spoiler_text: String::new(),
+        sensitive: false,
+        language: None,
+        idempotency_key: None,
+        application: None,
+    }
+}
+
 /// A state plus a clock, with one helper per command.
 struct World {
     t: MemTables,
@@ -19,8 +37,16 @@ struct World {
 }
 
 impl World {
+    /// A state under protocol 1's rules (before any activation).
     fn new() -> World {
         World { t: MemTables::new(), home: crate::home::HomeIndex::new(), events: Vec::new(), now: 1_700_000_000_000 }
+    }
+
+    /// A state with the newest protocol activated, as a new instance has.
+    fn current() -> World {
+        let mut w = World::new();
+        assert_eq!(w.run(Command::ActivateProtocol { version: roost_types::PROTOCOL }), Outcome::done());
+        w
     }
 
     fn run(&mut self, command: Command) -> Outcome {
@@ -50,18 +76,7 @@ impl World {
     }
 
     fn post_with(&mut self, author: Id, text: &str, visibility: Visibility, in_reply_to: Option<Id>) -> Outcome {
-        self.run(Command::CreateStatus(NewStatus {
-            author,
-            text: text.into(),
-            in_reply_to,
-            quote_of: None,
-            visibility,
-            spoiler_text: String::new(),
-            sensitive: false,
-            language: None,
-            idempotency_key: None,
-            application: None,
-        }))
+        self.run(Command::CreateStatus(NewStatus { in_reply_to, visibility, ..new_status(author, text) }))
     }
 
     fn post(&mut self, author: Id, text: &str) -> Id {
@@ -291,18 +306,7 @@ fn edits_keep_history_retag_and_tell_rebloggers() {
 fn polls_count_votes_until_their_logged_end() {
     let mut w = World::new();
     let (a, b, c, d) = (w.user("a"), w.user("b"), w.user("c"), w.user("d"));
-    let new = |author| NewStatus {
-        author,
-        text: "which?".into(),
-        in_reply_to: None,
-        quote_of: None,
-        visibility: Visibility::Public,
-        spoiler_text: String::new(),
-        sensitive: false,
-        language: None,
-        idempotency_key: None,
-        application: None,
-    };
+    let new = |author| new_status(author, "which?");
     let ends = w.now + 1_000;
     let poll = |multiple| roost_types::NewPoll {
         options: vec!["x".into(), "y".into(), "z".into()],
@@ -566,9 +570,19 @@ fn private_and_direct_posts_reach_only_their_audience() {
     };
     assert!(w.sees(follower, private) && !w.sees(stranger, private) && w.sees(a, private));
     assert!(w.sees(friend, direct) && !w.sees(follower, direct) && !w.sees(stranger, direct));
-    assert_eq!(w.home(friend), vec![direct]);
+    // A direct message from someone the recipient does not follow reaches their conversations
+    // and notifications, not their home timeline (as on Mastodon); from someone they follow, it
+    // does.
+    assert_eq!(w.home(friend), Vec::<Id>::new());
     assert_eq!(w.home(follower), vec![private]);
     assert_eq!(w.notifications(friend), vec![NotificationKind::Mention]);
+    w.follow(friend, a);
+    let followed_dm = match w.post_with(a, "again @friend", Visibility::Direct, None) {
+        Outcome::Done { id: Some(id) } => id,
+        o => panic!("{o:?}"),
+    };
+    assert!(w.home(friend).contains(&followed_dm));
+    assert!(!w.home(friend).contains(&direct), "the stranger-time message stays out");
 }
 
 #[test]
@@ -725,7 +739,7 @@ fn mutes_hide_from_feeds_but_not_from_direct_reads() {
 const USERS: usize = 5;
 
 fn arb_command() -> impl Strategy<Value = (u8, u8, u8, u8)> {
-    (0u8..23, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
+    (0u8..27, 0u8..USERS as u8, 0u8..USERS as u8, 0u8..40)
 }
 
 /// Turns random numbers into commands over a small world, so that sequences hit the same
@@ -742,16 +756,10 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
     let vis = [Visibility::Public, Visibility::Unlisted, Visibility::Private, Visibility::Direct][n as usize % 4];
     match op {
         0 | 1 => Command::CreateStatus(NewStatus {
-            author: a,
-            text: format!("post {n} @u{b} #t{}", n % 3),
             in_reply_to: (n % 3 == 0).then_some(status),
             quote_of: (n % 7 == 0).then_some(status),
             visibility: vis,
-            spoiler_text: String::new(),
-            sensitive: false,
-            language: None,
-            idempotency_key: None,
-            application: None,
+            ..new_status(a, &format!("post {n} @u{b} #t{}", n % 3))
         }),
         2 => Command::DeleteStatus { actor: a, status },
         3 => Command::Favourite { account: a, status },
@@ -790,6 +798,18 @@ fn to_command(w: &World, users: &[Id], (op, a, b, n): (u8, u8, u8, u8)) -> Comma
             language: None,
         },
         21 => Command::MuteFor { account: a, target: b, notifications: true, expires_at: Some(w.now + i64::from(n)) },
+        23 => Command::Follow { account: a, target: b, reblogs: true, notify: true },
+        24 => Command::Tick,
+        25 => Command::ScheduleStatus {
+            status: NewStatus {
+                in_reply_to: (n % 3 == 0).then_some(status),
+                visibility: vis,
+                ..new_status(a, &format!("later {n} @u{b}"))
+            },
+            poll: None,
+            scheduled_at: w.now + i64::from(n % 5),
+        },
+        26 => Command::Vote { account: a, poll: status, choices: vec![u32::from(n % 3)] },
         _ => Command::Mute { account: a, target: b, notifications: n % 2 == 0 },
     }
 }
@@ -798,6 +818,14 @@ fn play(ops: &[(u8, u8, u8, u8)]) -> (World, Vec<Id>, Vec<Request>) {
     let mut w = World::new();
     let users: Vec<Id> = (0..USERS).map(|i| w.user(&format!("u{i}"))).collect();
     let mut log = Vec::new();
+    // Half the sequences run under the newest protocol's rules, activated after the accounts
+    // exist (as on an upgraded instance).
+    if ops.first().is_some_and(|op| op.3 % 2 == 0) {
+        w.now += 1;
+        let req = Request { at: w.now, command: Command::ActivateProtocol { version: roost_types::PROTOCOL } };
+        apply(&mut w.t, &req, &mut w.home).unwrap();
+        log.push(req);
+    }
     for &op in ops {
         let command = to_command(&w, &users, op);
         w.now += 1;
@@ -961,7 +989,8 @@ fn home_index_rebuilds_from_the_state() {
     let p1 = w.post(b, "one");
     let p2 = w.post(c, "not followed");
     let p3 = w.post(a, "mine");
-    let Outcome::Done { id: Some(d) } = w.post_with(c, "@a psst", Visibility::Direct, None) else { panic!() };
+    let Outcome::Done { id: Some(d) } = w.post_with(b, "@a psst", Visibility::Direct, None) else { panic!() };
+    let Outcome::Done { id: Some(stranger_dm) } = w.post_with(c, "@a hi", Visibility::Direct, None) else { panic!() };
     let rebuilt = crate::home::HomeIndex::rebuild(&w.t, 1_000_000).unwrap();
     let page = Page { limit: 40, ..Page::default() };
     let read = |h: &crate::home::HomeIndex| {
@@ -970,6 +999,7 @@ fn home_index_rebuilds_from_the_state() {
     assert_eq!(read(&rebuilt), vec![d, p3, p1]);
     assert_eq!(read(&rebuilt), read(&w.home));
     assert!(!read(&rebuilt).contains(&p2));
+    assert!(!read(&rebuilt).contains(&stranger_dm));
 }
 
 #[test]

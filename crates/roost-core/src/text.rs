@@ -132,6 +132,63 @@ pub fn countable_length(text: &str) -> usize {
         .sum()
 }
 
+/// The longest URL a post may hold, in bytes: a URL counts as [`URL_WEIGHT`] characters
+/// whatever its length, so without this bound a short-looking post could be megabytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// The longest URL in a text, in bytes (0 if it has none).
+pub fn longest_url(text: &str) -> usize {
+    tokenize(text).iter().filter_map(|t| if let Token::Url(u) = t { Some(u.len()) } else { None }).max().unwrap_or(0)
+}
+
+/// A limit on one stored string: at most `chars` characters (Unicode scalar values) and at most
+/// `bytes` bytes of UTF-8. Every string a member or an app may store has one, next to the rule
+/// it protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub chars: usize,
+    pub bytes: usize,
+}
+
+impl Limit {
+    /// A limit of `chars` characters and four bytes for each (the most one character takes).
+    pub const fn chars(chars: usize) -> Limit {
+        Limit { chars, bytes: chars * 4 }
+    }
+
+    /// Whether `s` is within the limit; counts bytes first, so a huge string is refused
+    /// without being walked.
+    pub fn admits(&self, s: &str) -> bool {
+        s.len() <= self.bytes && s.chars().count() <= self.chars
+    }
+}
+
+/// Text of several lines as a member typed it: newlines (`\r\n` and `\r` made `\n`) and
+/// tabs are kept, every other control character is dropped. Used for every multi-line field
+/// (posts, bios, report comments), whichever way it arrives.
+pub fn clean_multiline(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .map(|c| if c == '\r' { '\n' } else { c })
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+/// A one-line field (display names, titles, profile field names, content warnings): line
+/// breaks and tabs become spaces, every other control character is dropped, and the ends are
+/// trimmed.
+pub fn clean_line(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// Whether a username is acceptable: 1–30 ASCII letters, digits or underscores.
 pub fn valid_username(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_USERNAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -237,6 +294,26 @@ mod tests {
         // One family emoji is one grapheme.
         assert_eq!(countable_length("👨‍👩‍👧"), 1);
         assert_eq!(countable_length("héllo"), 5);
+    }
+
+    #[test]
+    fn limits_count_bytes_and_characters() {
+        let name = Limit::chars(3);
+        assert!(name.admits("abc") && name.admits("日本語") && !name.admits("abcd"));
+        // Combining marks: one grapheme, many characters and bytes.
+        let zalgo = format!("a{}", "\u{0301}".repeat(50));
+        assert_eq!(countable_length(&zalgo), 1);
+        assert!(!Limit { chars: 500, bytes: 64 }.admits(&zalgo));
+        let long_url = format!("see https://example.com/{}", "a".repeat(5000));
+        assert_eq!(countable_length(&long_url), 4 + URL_WEIGHT);
+        assert_eq!(longest_url(&long_url), 5000 + "https://example.com/".len());
+        assert_eq!(longest_url("no links"), 0);
+    }
+
+    #[test]
+    fn cleaning_keeps_what_a_member_typed() {
+        assert_eq!(clean_multiline("a\r\nb\rc\u{0}d\te\u{7}"), "a\nb\ncd\te");
+        assert_eq!(clean_line("  Ali\u{0}ce\nSmith\t "), "Alice Smith");
     }
 
     #[test]

@@ -120,6 +120,20 @@ pub struct NodeStatus {
     pub elections: u64,
     /// The hash chain's head over the applied log, hex (empty if unreadable).
     pub chain_head: String,
+    /// The newest protocol this node's binary speaks (nodes from before protocols existed do not
+    /// report one: they speak 1).
+    #[serde(default = "protocol_one")]
+    pub protocol: u32,
+    /// The protocol the cluster activated, as this node has applied it.
+    #[serde(default = "protocol_one")]
+    pub active_protocol: u32,
+    /// The node's release (`roost --version`).
+    #[serde(default)]
+    pub version: String,
+}
+
+fn protocol_one() -> u32 {
+    1
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -429,7 +443,21 @@ impl Node {
             replication,
             elections: self.elections.load(std::sync::atomic::Ordering::Relaxed),
             chain_head: self.chain_head().map(|c| c.hex()).unwrap_or_default(),
+            protocol: roost_types::PROTOCOL,
+            active_protocol: self.active_protocol().unwrap_or(1),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         }
+    }
+
+    /// The protocol the cluster activated, as this node has applied it.
+    pub fn active_protocol(&self) -> Result<u32> {
+        let view = self.store.read()?;
+        roost_core::protocol::active(&view).map_err(|e| Error::Store(e.into()))
+    }
+
+    /// Whether this node leads (a single node always does once started).
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
     }
 
     /// Events of every transaction this node applies from now on, in log order, once the

@@ -6,6 +6,15 @@
 //! The log is kept forever (and replayed by auditors), so **variants are only ever appended**:
 //! never reordered, removed or changed in meaning. A changed command gets a new variant; the old
 //! one keeps being applied as it always was.
+//!
+//! # Protocol versions
+//! A cluster upgrades one node at a time, so for a while its members run different binaries. A
+//! binary speaks protocol [`PROTOCOL`]: the command variants it can decode and the rules its
+//! `apply` follows. The state records the protocol the cluster has *activated*
+//! ([`Command::ActivateProtocol`], proposed by the leader once every member speaks it); a variant
+//! newer than that ([`Command::since`]) is refused, and a rule that changed is applied the old way
+//! until the activation entry, so every replica — and every auditor replaying the log — decides
+//! the same. Protocol 1 is everything before versions existed.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +105,11 @@ impl Visibility {
         }
     }
 }
+
+/// The newest protocol this binary speaks (see the module docs). Raise it, and mark the new
+/// variants in [`Command::since`], whenever a release adds command variants or changes what an
+/// existing one does.
+pub const PROTOCOL: u32 = 2;
 
 /// One proposal to the replicated log: a command plus everything non-deterministic that its
 /// application needs, decided once by the node that received the request.
@@ -406,7 +420,127 @@ pub enum Command {
         actor: Id,
         report: Id,
     },
+
+    // ---- protocol 2 ------------------------------------------------------------------------
+    /// Turns on protocol `version` (never lowers it). The leader proposes it once every member
+    /// reports that it speaks `version`.
+    ActivateProtocol {
+        version: u32,
+    },
+    /// Creates an account. `role` `None` means "the owner if the instance has none yet, else a
+    /// member"; the owner is decided here, so that accounts created at the same moment on an
+    /// empty instance make one owner. An owner is refused while there is one.
+    AddAccount {
+        username: String,
+        email: Option<String>,
+        password_hash: String,
+        role: Option<Role>,
+        display_name: Option<String>,
+    },
+    /// Housekeeping by the log's clock, proposed by the leader when something is due: scheduled
+    /// posts are published, timed mutes lift, ended polls notify, unused apps expire.
+    Tick,
+    /// Keeps a post to be published at `scheduled_at` (by the first [`Command::Tick`] at or after
+    /// it). Its poll, if any, runs from the moment it is published.
+    ScheduleStatus {
+        status: NewStatus,
+        poll: Option<PollSpec>,
+        scheduled_at: Millis,
+    },
+    /// Moves a scheduled post to another time.
+    RescheduleStatus {
+        account: Id,
+        scheduled: Id,
+        scheduled_at: Millis,
+    },
+    /// Drops a scheduled post before it is published.
+    CancelScheduledStatus {
+        account: Id,
+        scheduled: Id,
+    },
+    /// Changes a profile (replaces `UpdateAccount`, which stays for older entries); `None`
+    /// leaves a field as it is.
+    UpdateProfile(ProfileUpdate),
+    /// A member's defaults for new posts (replaces `SetPreferences`, adding the language).
+    SetPostingDefaults {
+        account: Id,
+        default_visibility: Visibility,
+        default_sensitive: bool,
+        default_language: Option<String>,
+    },
+    /// Records that a token was used (at most about once a day per token), so that the least
+    /// recently used are the ones pruned when an account or app holds too many.
+    TouchToken {
+        token_hash: [u8; 32],
+    },
 }
+
+impl Command {
+    /// The protocol that introduced this variant: proposed only once the cluster activated it.
+    pub fn since(&self) -> u32 {
+        match self {
+            Command::ActivateProtocol { .. }
+            | Command::AddAccount { .. }
+            | Command::Tick
+            | Command::ScheduleStatus { .. }
+            | Command::RescheduleStatus { .. }
+            | Command::CancelScheduledStatus { .. }
+            | Command::UpdateProfile(_)
+            | Command::SetPostingDefaults { .. }
+            | Command::TouchToken { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A profile change: each `None` leaves that part as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdate {
+    pub account: Id,
+    pub display_name: Option<String>,
+    pub note: Option<String>,
+    pub locked: Option<bool>,
+    pub bot: Option<bool>,
+    /// The profile's name/value table (at most [`MAX_PROFILE_FIELDS`]), replaced whole.
+    pub fields: Option<Vec<(String, String)>>,
+    /// Whether others may list whom the account follows and who follows it.
+    pub hide_collections: Option<bool>,
+    /// Whether the account's public posts may appear in search results.
+    pub indexable: Option<bool>,
+    /// Whether the account may be suggested to others and listed in the directory.
+    pub discoverable: Option<bool>,
+}
+
+/// Rows of a profile's name/value table, and how long a name or value may be (characters).
+pub const MAX_PROFILE_FIELDS: usize = 4;
+pub const MAX_PROFILE_FIELD_CHARS: usize = 255;
+
+/// A poll of a scheduled post: it runs for `expires_in` seconds from publication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollSpec {
+    pub options: Vec<String>,
+    pub expires_in: i64,
+    pub multiple: bool,
+    pub hide_totals: bool,
+}
+
+/// How long an app that no member has signed in to is kept (a day): registering apps needs no
+/// account, so unused ones must not pile up.
+pub const APP_UNUSED_LIFETIME_MS: Millis = 24 * 3600 * 1000;
+/// Apps no member has signed in to yet, on the whole instance.
+pub const MAX_UNUSED_APPS: usize = 10_000;
+/// Tokens an account may hold (sessions and authorised apps); beyond, the least recently used
+/// is revoked.
+pub const MAX_ACCOUNT_TOKENS: usize = 100;
+/// Tokens an app may hold for itself (client credentials); beyond, the least recently used is
+/// revoked.
+pub const MAX_APP_TOKENS: usize = 10;
+/// How stale a token's "last used" may get before a use is recorded again.
+pub const TOKEN_TOUCH_INTERVAL_MS: Millis = 24 * 3600 * 1000;
+
+/// Scheduled posts an account may hold, and how many may fall on one day, as on Mastodon.
+pub const MAX_SCHEDULED: usize = 300;
+pub const MAX_SCHEDULED_PER_DAY: usize = 25;
 
 /// Invites not yet withdrawn an instance may hold.
 pub const MAX_OPEN_INVITES: usize = 1_000;
@@ -660,4 +794,13 @@ pub enum Rejection {
     NotFollowed,
     /// The invite is unknown, withdrawn, expired or used up.
     InvalidInvite,
+    /// The command belongs to a protocol the cluster has not activated yet (a member runs an
+    /// older version).
+    NotActive,
+    /// Authors do not vote in their own polls.
+    OwnPoll,
+    /// The instance has an owner already; ownership is not given by creating or promoting.
+    OwnerExists,
+    /// Too many of these are waiting already (scheduled posts, unused apps).
+    TooMany,
 }

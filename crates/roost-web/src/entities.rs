@@ -121,7 +121,16 @@ pub struct AccountJson {
     pub noindex: bool,
     pub emojis: Vec<()>,
     pub roles: Vec<()>,
-    pub fields: Vec<()>,
+    pub fields: Vec<FieldJson>,
+}
+
+/// A row of a profile's name/value table; `value` is HTML in an account, plain text in its
+/// `source`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldJson {
+    pub name: String,
+    pub value: String,
+    pub verified_at: Option<String>,
 }
 
 /// The signed-in user's own account, with its editable source fields and role.
@@ -136,7 +145,7 @@ pub struct CredentialAccountJson {
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceJson {
     pub note: String,
-    pub fields: Vec<()>,
+    pub fields: Vec<FieldJson>,
     pub privacy: &'static str,
     pub sensitive: bool,
     pub language: Option<String>,
@@ -457,8 +466,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             display_name: a.display_name.clone(),
             locked: a.locked,
             bot: a.bot,
-            discoverable: true,
-            indexable: false,
+            discoverable: a.discoverable,
+            indexable: a.indexable,
             group: false,
             created_at: iso(a.created_at),
             note: html::render(&a.note, base, &|u| {
@@ -474,11 +483,19 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             following_count: a.following_count,
             statuses_count: a.statuses_count,
             last_status_at: a.last_status_at.map(|ms| iso(ms)[..10].to_string()),
-            hide_collections: false,
+            hide_collections: a.hide_collections,
             noindex: true,
             emojis: Vec::new(),
             roles: Vec::new(),
-            fields: Vec::new(),
+            fields: a
+                .fields
+                .iter()
+                .map(|(name, value)| FieldJson {
+                    name: name.clone(),
+                    value: html::render_inline(value, base),
+                    verified_at: None,
+                })
+                .collect(),
         }
     }
 
@@ -488,10 +505,14 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             account: self.account(a),
             source: SourceJson {
                 note: a.note.clone(),
-                fields: Vec::new(),
+                fields: a
+                    .fields
+                    .iter()
+                    .map(|(name, value)| FieldJson { name: name.clone(), value: value.clone(), verified_at: None })
+                    .collect(),
                 privacy: prefs.default_visibility.as_str(),
                 sensitive: prefs.default_sensitive,
-                language: None,
+                language: prefs.default_language.clone(),
                 follow_requests_count: 0,
             },
             role: RoleJson {

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 404: unknown, or invisible to the caller (the two are indistinguishable on purpose).
     #[error("Record not found")]
     NotFound,
+    /// 408: the body did not arrive in time.
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     /// 413: the body is larger than the limit.
     #[error("Request body too large")]
     TooLarge,
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::OAuth(..) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -109,6 +113,17 @@ impl ApiError {
             Rejection::NotPinnable => {
                 ApiError::unprocessable("Only your own public, unlisted or private posts can be pinned")
             }
+            Rejection::NotActive => {
+                tracing::warn!("refused a command the cluster has not activated: a member runs an older version");
+                ApiError::Unavailable
+            }
+            Rejection::OwnPoll => ApiError::unprocessable("Validation failed: You cannot vote in your own polls"),
+            Rejection::OwnerExists => ApiError::unprocessable(
+                "Validation failed: This instance has an owner already; create the account with another role",
+            ),
+            Rejection::TooMany => ApiError::unprocessable(
+                "Limit reached: too many of these are waiting (scheduled posts, or apps nobody has signed in to)",
+            ),
         }
     }
 }

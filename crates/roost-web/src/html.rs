@@ -87,6 +87,13 @@ pub fn render(text: &str, base: &str, mention: &dyn Fn(&str) -> Option<String>) 
     out
 }
 
+/// Renders one line of text (a profile field's value) without a paragraph around it: links
+/// become links, everything else is escaped.
+pub fn render_inline(text: &str, base: &str) -> String {
+    let html = render(&text.replace('\n', " "), base, &|_| None);
+    html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).map(str::to_string).unwrap_or(html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +118,13 @@ mod tests {
             "<p>hi <span class=\"h-card\"><a href=\"https://r.example/@alice\" class=\"u-url mention\">@<span>alice</span></a></span> @bob<br>see <a href=\"https://x.org/?a=1&amp;b=2\" target=\"_blank\" rel=\"nofollow noopener noreferrer ugc\">https://x.org/?a=1&amp;b=2</a></p><p><a href=\"https://r.example/tags/rust\" class=\"mention hashtag\" rel=\"tag\">#<span>Rust</span></a></p>",
         );
         check("", "");
+    }
+
+    #[test]
+    fn field_values_render_inline() {
+        assert_eq!(
+            render_inline("see https://x.org <b>", "https://r.example"),
+            "see <a href=\"https://x.org\" target=\"_blank\" rel=\"nofollow noopener noreferrer ugc\">https://x.org</a> &lt;b&gt;"
+        );
     }
 }

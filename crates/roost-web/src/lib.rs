@@ -23,6 +23,7 @@ pub mod params;
 pub mod scopes;
 pub mod service;
 pub mod streaming;
+pub mod timer;
 pub mod web;
 
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub struct WebConfig {
     pub title: String,
     /// Longest post, in characters as Mastodon counts them.
     pub max_post_chars: usize,
+    /// Largest post (text and content warning), in bytes.
+    pub max_post_bytes: usize,
+    /// How far ahead a post must be scheduled, at least (Mastodon: five minutes).
+    pub scheduled_min_secs: i64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Requests per caller and period (`X-RateLimit-*` headers, 429 beyond).
@@ -128,11 +133,20 @@ pub fn app(state: AppState) -> App {
         .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::rate_limit))
+        .layer(axum::middleware::map_response(no_sniffing))
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
     // Clients written against Rails ask for `/api/v1/instance/` as readily as without the
     // slash; the path is trimmed before routing, as Mastodon's router ignores it.
     NormalizePath::trim_trailing_slash(router)
+}
+
+/// Every response says its content type is to be believed: a browser must not guess HTML or
+/// script out of a JSON body or a post's text.
+async fn no_sniffing(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut()
+        .insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    resp
 }
 
 /// The HTTP application as a service: serve it with

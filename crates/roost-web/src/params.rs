@@ -74,7 +74,14 @@ async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let frame = frame.map_err(|e| {
+            let e = e.into_inner();
+            if e.downcast_ref::<roost_http::BodyTimeout>().is_some() {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen > DRAIN_LIMIT {

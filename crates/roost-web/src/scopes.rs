@@ -45,6 +45,8 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/statuses/{id}/bookmark" | "/api/v1/statuses/{id}/unbookmark" => &["write:bookmarks"],
         "/api/v1/statuses/{id}/pin" | "/api/v1/statuses/{id}/unpin" => &["write:accounts"],
         "/api/v1/statuses/{id}/favourited_by" | "/api/v1/statuses/{id}/reblogged_by" => &["read:accounts"],
+        "/api/v1/scheduled_statuses" | "/api/v1/scheduled_statuses/{id}" if get => &["read:statuses"],
+        "/api/v1/scheduled_statuses/{id}" => &["write:statuses"],
         "/api/v1/polls/{id}" => &["read:statuses"],
         "/api/v1/polls/{id}/votes" => &["write:statuses"],
         "/api/v1/favourites" => &["read:favourites"],

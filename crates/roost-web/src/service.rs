@@ -7,9 +7,11 @@ use argon2::Argon2;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
-use roost_core::{query, text};
+use roost_core::query;
+use roost_core::text::{self, Limit};
 use roost_raft::Applied;
 use roost_types::{Command, Id, Outcome, Request, Role};
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -22,8 +24,15 @@ pub const MIN_INDEX_HEADER: HeaderName = HeaderName::from_static("x-roost-min-in
 /// Longest password accepted (argon2 takes more, but nobody needs more).
 pub const MAX_PASSWORD: usize = 1024;
 pub const MIN_PASSWORD: usize = 8;
-pub const MAX_DISPLAY_NAME: usize = 30;
-pub const MAX_NOTE: usize = 500;
+/// A display name: one line of 30 characters, as on Mastodon.
+pub const DISPLAY_NAME: Limit = Limit::chars(30);
+/// A bio: 500 characters, as on Mastodon.
+pub const NOTE: Limit = Limit::chars(500);
+/// A profile field's name or value: 255 characters, as on Mastodon.
+pub const PROFILE_FIELD: Limit = Limit::chars(roost_types::MAX_PROFILE_FIELD_CHARS);
+/// A poll option's bytes (its length in characters is `MAX_POLL_OPTION_CHARS`, counted as
+/// graphemes: a grapheme may be many bytes).
+pub const POLL_OPTION_BYTES: usize = 200;
 
 /// The wall clock in milliseconds; read only here, before proposing.
 pub fn now_ms() -> i64 {
@@ -51,6 +60,13 @@ pub async fn propose(state: &AppState, command: Command) -> ApiResult<Applied> {
         Outcome::Rejected(r) => Err(ApiError::from_rejection(r)),
         Outcome::Done { .. } => Ok(applied),
     }
+}
+
+/// The protocol the cluster has activated: what commands may be proposed (see
+/// `roost_types::PROTOCOL`). Use cases whose command changed propose the older one while a
+/// rolling upgrade is under way.
+pub fn protocol(state: &AppState) -> ApiResult<u32> {
+    Ok(roost_core::protocol::active(&state.node().read()?)?)
 }
 
 /// The ID a successful command created.
@@ -115,6 +131,59 @@ pub struct NewAccount {
     pub email: Option<String>,
 }
 
+/// Refuses a string beyond its limit, naming the field.
+pub fn limited(field: &str, s: &str, limit: Limit) -> ApiResult<()> {
+    if limit.admits(s) {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(format!(
+        "Validation failed: {field} is too long (at most {} characters and {} bytes)",
+        limit.chars, limit.bytes
+    )))
+}
+
+/// A display name as stored: one line (see `text::clean_line`), within [`DISPLAY_NAME`].
+pub fn display_name(raw: &str) -> ApiResult<String> {
+    let name = text::clean_line(raw);
+    limited("Display name", &name, DISPLAY_NAME)?;
+    Ok(name)
+}
+
+/// A bio as stored: lines as typed (see `text::clean_multiline`), within [`NOTE`].
+pub fn bio(raw: &str) -> ApiResult<String> {
+    let note = text::clean_multiline(raw).trim().to_string();
+    limited("Note", &note, NOTE)?;
+    Ok(note)
+}
+
+/// A post's text and content warning, cleaned and within the instance's limits: its length
+/// as Mastodon counts it (graphemes, a link as 23), its size in bytes (which that count does
+/// not bound: a link may be long, a grapheme many characters), and every link's size.
+pub fn post_text(state: &AppState, status: Option<&str>, spoiler: Option<&str>) -> ApiResult<(String, String)> {
+    let text = text::clean_multiline(status.unwrap_or_default());
+    let spoiler_text = text::clean_line(spoiler.unwrap_or_default());
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: Text can't be blank"));
+    }
+    let max_bytes = state.config().max_post_bytes;
+    if text.len() + spoiler_text.len() > max_bytes {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Text is too large (at most {max_bytes} bytes with its content warning)"
+        )));
+    }
+    if text::longest_url(&text) > text::MAX_URL_BYTES {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: A link is longer than {} bytes",
+            text::MAX_URL_BYTES
+        )));
+    }
+    let max = state.config().max_post_chars;
+    if text::countable_length(&text) + spoiler_text.graphemes(true).count() > max {
+        return Err(ApiError::unprocessable(format!("Validation failed: Text character limit of {max} exceeded")));
+    }
+    Ok((text, spoiler_text))
+}
+
 /// Refuses an account's fields that do not fit: username, password, display name, email.
 fn validate_new_account(new: &NewAccount) -> ApiResult<()> {
     if !text::valid_username(&new.username) {
@@ -124,10 +193,8 @@ fn validate_new_account(new: &NewAccount) -> ApiResult<()> {
     }
     validate_password(&new.password)?;
     if let Some(d) = &new.display_name {
-        if d.chars().count() > MAX_DISPLAY_NAME {
-            return Err(ApiError::unprocessable(format!(
-                "Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters"
-            )));
+        if display_name(d)? != *d {
+            return Err(ApiError::unprocessable("Validation failed: Display name must be one line of text"));
         }
     }
     if let Some(e) = &new.email {
@@ -149,34 +216,28 @@ pub fn validate_password(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Validates and creates an account. The first account of an instance is its owner unless a
-/// role is given.
+/// Validates and creates an account. Without a role, the state machine makes it the owner if
+/// the instance has none yet, else a member (deciding it there is what keeps racing first
+/// sign-ups from making several owners).
 pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id, Role, u64)> {
     validate_new_account(&new)?;
-    let role = match new.role {
-        Some(r) => r,
-        None => {
-            let view = state.node().read()?;
-            if query::has_accounts(&view)? {
-                Role::Member
-            } else {
-                Role::Owner
-            }
-        }
-    };
     let password_hash = hash_password(new.password).await?;
-    let applied = propose(
-        state,
-        Command::CreateAccount {
-            username: new.username,
-            email: new.email,
-            password_hash,
-            role,
-            display_name: new.display_name,
-        },
-    )
-    .await?;
-    Ok((created_id(&applied)?, role, applied.index))
+    let (username, email, display_name) = (new.username, new.email, new.display_name);
+    let command = if protocol(state)? >= 2 {
+        Command::AddAccount { username, email, password_hash, role: new.role, display_name }
+    } else {
+        // During a rolling upgrade, as protocol 1 did it (the first account is decided here).
+        let role = match new.role {
+            Some(r) => r,
+            None if query::has_accounts(&state.node().read()?)? => Role::Member,
+            None => Role::Owner,
+        };
+        Command::CreateAccount { username, email, password_hash, role, display_name }
+    };
+    let applied = propose(state, command).await?;
+    let id = created_id(&applied)?;
+    let role = query::account(&state.node().read()?, id)?.map_or(Role::Member, |a| a.role);
+    Ok((id, role, applied.index))
 }
 
 /// The hash an invite code is stored under.

@@ -27,8 +27,15 @@ pub struct FileConfig {
     pub title: Option<String>,
     /// The longest post, in characters as Mastodon counts them. Default 500.
     pub max_post_chars: Option<usize>,
+    /// The largest post (text and content warning), in bytes: a link counts as 23 characters
+    /// whatever its length, and a character (a grapheme, such as an emoji of several code
+    /// points) may be many bytes, so characters alone do not bound a post's size. Default 16
+    /// bytes per character of `max_post_chars` (8,000 for 500).
+    pub max_post_bytes: Option<usize>,
     /// The largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: Option<usize>,
+    /// How far ahead a post must be scheduled, at least, in seconds. Default 300 (Mastodon's).
+    pub scheduled_status_min_secs: Option<i64>,
     /// Requests per account (or app token) per rate-limit period; 0 switches it off. Default 1500.
     pub rate_limit_authenticated: Option<u32>,
     /// Requests per IP address without a valid token, per period; 0 switches it off. Default 300.
@@ -49,6 +56,18 @@ pub struct FileConfig {
     pub election_timeout_ms: Option<u64>,
     /// Log entries between snapshots (the log before one is purged). Default 20000.
     pub snapshot_every: Option<u64>,
+    /// Seconds a client has to send a request's head (line and headers); also how long a
+    /// keep-alive connection may sit idle. Default 10.
+    pub request_header_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's whole body. Default 30.
+    pub request_body_timeout_secs: Option<u64>,
+    /// Seconds a response may wait on a client that does not read it. Default 30.
+    pub response_write_timeout_secs: Option<u64>,
+    /// Connections open at once (live streams included). Default 8192.
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address (reverse proxies named in
+    /// `trusted_proxies` are not capped). Default 256.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -70,6 +89,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub title: String,
     pub max_post_chars: usize,
+    pub max_post_bytes: usize,
+    pub scheduled_min_secs: i64,
     pub max_body_bytes: usize,
     pub rate_limit: roost_web::limits::RateLimit,
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -78,6 +99,8 @@ pub struct Config {
     /// A member's cluster address to join on first start.
     pub join: Option<String>,
     pub tuning: roost_raft::Tuning,
+    /// Timeouts and connection caps of the member-facing listener.
+    pub http: roost_http::Limits,
 }
 
 impl Config {
@@ -106,6 +129,16 @@ impl Config {
         }
         let max_post_chars = f.max_post_chars.unwrap_or(500);
         anyhow::ensure!((1..=100_000).contains(&max_post_chars), "max_post_chars must be between 1 and 100000");
+        let max_post_bytes = f.max_post_bytes.unwrap_or(max_post_chars * 16);
+        anyhow::ensure!(
+            (max_post_chars..=1024 * 1024).contains(&max_post_bytes),
+            "max_post_bytes must be between max_post_chars and 1048576"
+        );
+        let scheduled_min_secs = f.scheduled_status_min_secs.unwrap_or(300);
+        anyhow::ensure!(
+            (1..=86_400).contains(&scheduled_min_secs),
+            "scheduled_status_min_secs must be between 1 and 86400"
+        );
         let max_body_bytes = f.max_body_bytes.unwrap_or(1024 * 1024);
         anyhow::ensure!(
             (1024..=64 * 1024 * 1024).contains(&max_body_bytes),
@@ -154,7 +187,31 @@ impl Config {
             "election_timeout_ms must be at least twice heartbeat_ms, and at most 60000"
         );
         anyhow::ensure!(tuning.snapshot_every >= 10, "snapshot_every must be at least 10");
+        let d = roost_http::Limits::default();
+        let secs = |v: Option<u64>, default: std::time::Duration, key: &str| -> anyhow::Result<std::time::Duration> {
+            let s = v.unwrap_or(default.as_secs());
+            anyhow::ensure!((1..=3600).contains(&s), "{key} must be between 1 and 3600 seconds");
+            Ok(std::time::Duration::from_secs(s))
+        };
+        let http = roost_http::Limits {
+            header_timeout: secs(f.request_header_timeout_secs, d.header_timeout, "request_header_timeout_secs")?,
+            body_timeout: secs(f.request_body_timeout_secs, d.body_timeout, "request_body_timeout_secs")?,
+            write_timeout: secs(f.response_write_timeout_secs, d.write_timeout, "response_write_timeout_secs")?,
+            max_connections: f.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_ip: f.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
+            exempt: trusted_proxies.clone(),
+            ..d
+        };
+        anyhow::ensure!(
+            (16..=1_000_000).contains(&http.max_connections),
+            "max_connections must be between 16 and 1000000"
+        );
+        anyhow::ensure!(
+            (1..=http.max_connections).contains(&http.max_connections_per_ip),
+            "max_connections_per_ip must be between 1 and max_connections"
+        );
         Ok(Config {
+            http,
             rate_limit,
             trusted_proxies,
             cluster_listen,
@@ -165,6 +222,8 @@ impl Config {
             public_url,
             title: f.title.unwrap_or_else(|| "Roost".to_string()),
             max_post_chars,
+            max_post_bytes,
+            scheduled_min_secs,
             max_body_bytes,
         })
     }

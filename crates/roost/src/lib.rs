@@ -46,8 +46,8 @@ pub async fn run(
             (node, None)
         }
         Some(addr) => {
-            let (node, task) = start_cluster_member(&config, addr, until_stopped()).await?;
-            (node, Some(task))
+            let (node, task, secret) = start_cluster_member(&config, addr, until_stopped()).await?;
+            (node, Some((task, secret)))
         }
     };
 
@@ -59,11 +59,25 @@ pub async fn run(
             public_url: public_url.trim_end_matches('/').to_string(),
             title: config.title.clone(),
             max_post_chars: config.max_post_chars,
+            max_post_bytes: config.max_post_bytes,
+            scheduled_min_secs: config.scheduled_min_secs,
             max_body_bytes: config.max_body_bytes,
             rate_limit: config.rate_limit,
             trusted_proxies: config.trusted_proxies.clone(),
         },
     );
+
+    // A single node speaks for the whole cluster: it turns on its own protocol at once. A
+    // cluster's leader does so once every member reports that it speaks it.
+    match &cluster {
+        None => roost_web::timer::activate_protocol(&state, roost_types::PROTOCOL)
+            .await
+            .map_err(|e| anyhow::anyhow!("activating protocol {}: {e}", roost_types::PROTOCOL))?,
+        Some((_, secret)) => {
+            tokio::spawn(activate_when_all_speak(state.clone(), secret.clone()));
+        }
+    }
+    let timer = tokio::spawn(roost_web::timer::run(state.clone()));
 
     let admin = admin::serve(&config.data_dir, state.clone()).await?;
 
@@ -81,17 +95,37 @@ pub async fn run(
     println!("roost listening on http://{addr}");
 
     let app = roost_web::app(state);
-    let app =
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
-    axum::serve(listener, app).with_graceful_shutdown(until_stopped()).await.context("serving HTTP")?;
+    roost_http::serve(listener, app, http_limits(&config), until_stopped()).await.context("serving HTTP")?;
 
     tracing::info!("shutting down");
     admin.stop();
-    if let Some(task) = cluster {
+    timer.abort();
+    if let Some((task, _)) = cluster {
         task.abort();
     }
     node.shutdown().await;
     Ok(())
+}
+
+/// The member-facing listener's limits, with the connection cap brought within the open-file
+/// limit (raised as far as the system allows first).
+fn http_limits(config: &Config) -> roost_http::Limits {
+    let mut limits = config.http.clone();
+    // Each connection is a file; the stores, snapshots and peers need some too.
+    const RESERVED_FILES: u64 = 512;
+    let wanted = limits.max_connections as u64 + RESERVED_FILES;
+    let files = roost_http::raise_open_files(wanted);
+    if files < wanted {
+        let fits = files.saturating_sub(RESERVED_FILES).max(16) as usize;
+        tracing::warn!(
+            open_files = files,
+            max_connections = limits.max_connections,
+            "the open-file limit is too low for max_connections: serving at most {fits} connections"
+        );
+        limits.max_connections = fits;
+        limits.max_connections_per_ip = limits.max_connections_per_ip.min(fits);
+    }
+    limits
 }
 
 /// Starts this node as a member of a cluster: its identity, the peers' listener, raft with the
@@ -101,7 +135,7 @@ async fn start_cluster_member(
     config: &Config,
     addr: std::net::SocketAddr,
     stopped: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(Node, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(Node, tokio::task::JoinHandle<()>, String)> {
     let secret = std::env::var(roost_cluster::SECRET_ENV).ok();
     let identity = roost_cluster::Identity::load_or_create(&config.data_dir, config.join.is_some(), secret)
         .context("the node's cluster identity")?;
@@ -119,9 +153,15 @@ async fn start_cluster_member(
         .await
         .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
     let peers = roost_cluster::router(node.clone(), &identity.secret);
-    let peers = peers.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Peers send snapshot chunks and batches of entries: bodies may take longer than a member's.
+    let limits = roost_http::Limits {
+        body_timeout: Duration::from_secs(120),
+        write_timeout: Duration::from_secs(120),
+        max_connections: 1024,
+        ..roost_http::Limits::default()
+    };
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, peers).with_graceful_shutdown(stopped).await {
+        if let Err(e) = roost_http::serve(listener, peers, limits, stopped).await {
             tracing::error!("serving peers: {e}");
         }
     });
@@ -149,7 +189,23 @@ async fn start_cluster_member(
     if let Err(e) = node.wait_leader(Duration::from_secs(10)).await {
         tracing::warn!("no leader yet ({e}); serving reads, writes wait for one");
     }
-    Ok((node, task))
+    Ok((node, task, identity.secret.clone()))
+}
+
+/// On the leader, activates the newest protocol every member speaks, whenever that rises (a
+/// rolling upgrade finished).
+async fn activate_when_all_speak(state: roost_web::AppState, secret: String) {
+    loop {
+        let node = state.node();
+        if node.is_leader() && node.active_protocol().unwrap_or(1) < roost_types::PROTOCOL {
+            if let Some(lowest) = roost_cluster::members_protocol(node, &secret).await {
+                if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
+                    tracing::warn!("activating protocol {lowest}: {e}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

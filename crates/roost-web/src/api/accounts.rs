@@ -15,7 +15,7 @@ use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
-use crate::service::{propose, Written, MAX_DISPLAY_NAME, MAX_NOTE};
+use crate::service::{self, propose, Written};
 use crate::AppState;
 
 pub async fn verify_credentials(State(state): State<AppState>, user: User) -> ApiResult<Json<CredentialAccountJson>> {
@@ -34,14 +34,23 @@ pub struct UpdateCredentials {
     locked: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     bot: Option<bool>,
-    /// Default visibility of new posts, as a form field…
-    #[serde(rename = "source[privacy]", default, deserialize_with = "de::string_opt")]
-    source_privacy: Option<String>,
-    #[serde(rename = "source[sensitive]", default, deserialize_with = "de::bool_opt")]
-    source_sensitive: Option<bool>,
-    /// …or as JSON.
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    discoverable: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    hide_collections: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    indexable: Option<bool>,
+    /// The profile's name/value table: `fields_attributes[0][name]=…` in a form, an array or an
+    /// object keyed by position in JSON.
+    #[serde(default)]
+    fields_attributes: Option<serde_json::Value>,
+    /// Defaults for new posts: `source[privacy]`, `source[sensitive]`, `source[language]`.
     #[serde(default)]
     source: Option<SourceParams>,
+    #[serde(default)]
+    avatar: Option<serde_json::Value>,
+    #[serde(default)]
+    header: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -50,6 +59,57 @@ pub struct SourceParams {
     privacy: Option<String>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     sensitive: Option<bool>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    language: Option<String>,
+}
+
+/// The rows of `fields_attributes`, in order, without empty ones; refused beyond
+/// `MAX_PROFILE_FIELDS` or beyond a field's limit.
+fn profile_fields(v: serde_json::Value) -> ApiResult<Vec<(String, String)>> {
+    use serde_json::Value;
+    let rows: Vec<Value> = match v {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        Value::Object(map) => {
+            let mut keyed = map
+                .into_iter()
+                .map(|(k, v)| k.parse::<usize>().map(|i| (i, v)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ApiError::unprocessable("fields_attributes must be indexed 0, 1, 2…"))?;
+            keyed.sort_by_key(|(i, _)| *i);
+            keyed.into_iter().map(|(_, v)| v).collect()
+        }
+        _ => return Err(ApiError::unprocessable("fields_attributes must be a list of name and value pairs")),
+    };
+    let text = |row: &Value, key: &str| -> ApiResult<String> {
+        match row.get(key) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(roost_core::text::clean_line(s)),
+            Some(_) => Err(ApiError::unprocessable(format!("fields_attributes: {key} must be text"))),
+        }
+    };
+    let mut fields = Vec::new();
+    for row in &rows {
+        let (name, value) = (text(row, "name")?, text(row, "value")?);
+        if name.is_empty() && value.is_empty() {
+            continue;
+        }
+        service::limited("Profile field name", &name, service::PROFILE_FIELD)?;
+        service::limited("Profile field value", &value, service::PROFILE_FIELD)?;
+        fields.push((name, value));
+    }
+    if fields.len() > roost_types::MAX_PROFILE_FIELDS {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: A profile has at most {} fields",
+            roost_types::MAX_PROFILE_FIELDS
+        )));
+    }
+    Ok(fields)
+}
+
+/// A file part that arrived (a multipart field with a file name), or a non-empty value.
+fn given(v: &Option<serde_json::Value>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
 }
 
 pub async fn update_credentials(
@@ -57,18 +117,14 @@ pub async fn update_credentials(
     user: User,
     Input(p): Input<UpdateCredentials>,
 ) -> ApiResult<Written<Json<CredentialAccountJson>>> {
-    if p.display_name.as_ref().is_some_and(|d| d.chars().count() > MAX_DISPLAY_NAME) {
-        return Err(ApiError::unprocessable(format!(
-            "Validation failed: Display name is longer than {MAX_DISPLAY_NAME} characters"
-        )));
+    if given(&p.avatar) || given(&p.header) {
+        return Err(ApiError::unprocessable("Avatars and headers cannot be uploaded yet"));
     }
-    if p.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
-        return Err(ApiError::unprocessable(format!("Validation failed: Note is longer than {MAX_NOTE} characters")));
-    }
+    let display_name = p.display_name.as_deref().map(service::display_name).transpose()?;
+    let note = p.note.as_deref().map(service::bio).transpose()?;
+    let fields = p.fields_attributes.map(profile_fields).transpose()?;
     let source = p.source.unwrap_or_default();
-    let privacy = p.source_privacy.or(source.privacy);
-    let sensitive = p.source_sensitive.or(source.sensitive);
-    let default_visibility = match privacy.as_deref() {
+    let default_visibility = match source.privacy.as_deref() {
         None | Some("") => None,
         Some(v) => Some(
             roost_types::Visibility::parse(v)
@@ -76,27 +132,53 @@ pub async fn update_credentials(
                 .ok_or_else(|| ApiError::unprocessable("Validation failed: Privacy is not included in the list"))?,
         ),
     };
-    let clean = |s: Option<String>| s.map(|s| s.chars().filter(|c| !c.is_control() || *c == '\n').collect::<String>());
-    if default_visibility.is_some() || sensitive.is_some() {
+    let language = match source.language.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(l) => Some(super::statuses::checked_language(Some(l.to_string()))?),
+    };
+    let v2 = service::protocol(&state)? >= 2;
+    let newer = fields.is_some()
+        || p.hide_collections.is_some()
+        || p.indexable.is_some()
+        || p.discoverable.is_some()
+        || language.is_some();
+    if newer && !v2 {
+        // A member still runs the version before these existed (a rolling upgrade).
+        return Err(ApiError::Unavailable);
+    }
+    if default_visibility.is_some() || source.sensitive.is_some() || language.is_some() {
         let now = query::preferences(&state.node().read()?, user.id())?;
-        let command = Command::SetPreferences {
-            account: user.id(),
-            default_visibility: default_visibility.unwrap_or(now.default_visibility),
-            default_sensitive: sensitive.unwrap_or(now.default_sensitive),
+        let default_visibility = default_visibility.unwrap_or(now.default_visibility);
+        let default_sensitive = source.sensitive.unwrap_or(now.default_sensitive);
+        let command = if v2 {
+            Command::SetPostingDefaults {
+                account: user.id(),
+                default_visibility,
+                default_sensitive,
+                default_language: language.unwrap_or(now.default_language),
+            }
+        } else {
+            Command::SetPreferences { account: user.id(), default_visibility, default_sensitive }
         };
         propose(&state, command).await?;
     }
-    let applied = propose(
-        &state,
-        Command::UpdateAccount {
+    let command = if v2 {
+        Command::UpdateProfile(roost_types::ProfileUpdate {
             account: user.id(),
-            display_name: clean(p.display_name).map(|d| d.replace('\n', " ")),
-            note: clean(p.note),
+            display_name,
+            note,
             locked: p.locked,
             bot: p.bot,
-        },
-    )
-    .await?;
+            fields,
+            hide_collections: p.hide_collections,
+            indexable: p.indexable,
+            discoverable: p.discoverable,
+        })
+    } else {
+        Command::UpdateAccount { account: user.id(), display_name, note, locked: p.locked, bot: p.bot }
+    };
+    let applied = propose(&state, command).await?;
     let view = state.node().read()?;
     let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
     let r = Renderer::new(&view, user.id(), &state);
@@ -178,6 +260,8 @@ pub struct StatusesQuery {
     #[serde(default, deserialize_with = "de::bool_opt")]
     exclude_reblogs: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
+    exclude_direct: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
     pinned: Option<bool>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     only_media: Option<bool>,
@@ -212,6 +296,7 @@ pub async fn statuses(
     let filter = AccountFilter {
         exclude_replies: p.exclude_replies.unwrap_or(false),
         exclude_reblogs: p.exclude_reblogs.unwrap_or(false),
+        exclude_direct: p.exclude_direct.unwrap_or(false),
         tagged: tagged.as_deref(),
     };
     let items = query::account_statuses(&view, user.id(), id, filter, &p.page.page(MAX_LIMIT))?;

@@ -12,6 +12,7 @@ mod markers;
 mod notifications;
 pub(crate) mod oauth;
 mod reports;
+mod scheduled;
 pub(crate) mod statuses;
 pub(crate) mod streaming;
 mod timelines;
@@ -36,13 +37,15 @@ use crate::AppState;
 /// over. Callers are accounts (or app tokens) for requests with a valid token, addresses
 /// otherwise.
 pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+    if matches!(req.uri().path(), "/healthz" | "/health" | "/readyz" | "/metrics") {
         return next.run(req).await;
     }
     let caller = match caller_of(&state, &mut req) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    // Later layers ask who is calling (a read that waits for an index needs a member).
+    req.extensions_mut().insert(caller.clone());
     let Some(quota) = state.limiter().count(caller) else { return next.run(req).await };
     let mut resp = if quota.exceeded { ApiError::TooManyRequests.into_response() } else { next.run(req).await };
     let reset: chrono::DateTime<chrono::Utc> = quota.reset.into();
@@ -146,6 +149,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/statuses/{id}/reblogged_by", get(statuses::reblogged_by))
         .route("/api/v1/statuses/{id}/bookmark", post(statuses::bookmark))
         .route("/api/v1/statuses/{id}/unbookmark", post(statuses::unbookmark))
+        .route("/api/v1/scheduled_statuses", get(scheduled::index))
+        .route("/api/v1/scheduled_statuses/{id}", get(scheduled::show).put(scheduled::update).delete(scheduled::cancel))
         .route("/api/v1/polls/{id}", get(statuses::poll))
         .route("/api/v1/polls/{id}/votes", post(statuses::vote))
         .route("/api/v1/favourites", get(statuses::favourites))
@@ -216,6 +221,7 @@ pub fn routes() -> Router<AppState> {
         .route("/avatars/original/missing.png", get(avatar))
         .route("/headers/original/missing.png", get(header))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/health", get(|| async { "OK" }))
         .route("/readyz", get(instance::readyz))
         .route("/metrics", get(instance::metrics))
         .fallback(|| async { ApiError::NotFound })
@@ -224,10 +230,16 @@ pub fn routes() -> Router<AppState> {
         })
 }
 
-/// Waits until this node has applied the log index named by `X-Roost-Min-Index`.
+/// Waits until this node has applied the log index named by `X-Roost-Min-Index`. Only for
+/// callers with a valid token or session: a stranger's far-future index must not hold a
+/// request (and a connection) for seconds.
 pub async fn read_your_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let known = matches!(
+        req.extensions().get::<crate::limits::Caller>(),
+        Some(crate::limits::Caller::Account(_) | crate::limits::Caller::App(_))
+    );
     let wanted = req.headers().get(MIN_INDEX_HEADER).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
-    if let Some(index) = wanted {
+    if let Some(index) = wanted.filter(|_| known) {
         if let Err(e) = state.node().wait_applied(index, READ_YOUR_WRITES_WAIT).await {
             return ApiError::from(e).into_response();
         }

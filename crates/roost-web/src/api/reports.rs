@@ -25,7 +25,12 @@ pub struct ReportParams {
     category: Option<String>,
     #[serde(default, deserialize_with = "de::bool_opt")]
     forward: Option<bool>,
+    #[serde(default, deserialize_with = "de::strings")]
+    rule_ids: Vec<String>,
 }
+
+/// A report's comment: lines as typed, within 1,000 characters (Mastodon's).
+const COMMENT: roost_core::text::Limit = roost_core::text::Limit::chars(MAX_REPORT_COMMENT_CHARS);
 
 /// Mastodon's Report entity, as its reporter sees it.
 #[derive(Debug, Serialize)]
@@ -49,11 +54,11 @@ pub async fn create(
     Input(p): Input<ReportParams>,
 ) -> ApiResult<Written<Json<ReportJson>>> {
     let target = p.account_id.ok_or_else(|| ApiError::unprocessable("account_id is required"))?;
-    let comment = p.comment.unwrap_or_default();
-    if comment.chars().count() > MAX_REPORT_COMMENT_CHARS {
-        return Err(ApiError::unprocessable(format!(
-            "The comment is longer than {MAX_REPORT_COMMENT_CHARS} characters"
-        )));
+    let comment = roost_core::text::clean_multiline(p.comment.as_deref().unwrap_or_default());
+    crate::service::limited("Comment", &comment, COMMENT)?;
+    if !p.rule_ids.is_empty() {
+        // The instance publishes no rules (`GET /api/v1/instance/rules` is empty).
+        return Err(ApiError::unprocessable("Validation failed: Rule ids does not reference valid rules"));
     }
     if p.status_ids.len() > MAX_REPORT_STATUSES {
         return Err(ApiError::unprocessable(format!("A report names at most {MAX_REPORT_STATUSES} posts")));

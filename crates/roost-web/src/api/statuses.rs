@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
 use axum::Json;
 use roost_core::query;
-use roost_core::text::countable_length;
 use roost_raft::ReadView;
 use roost_types::{
     Command, Id, NewPoll, NewStatus, Visibility, MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_SECONDS,
@@ -47,29 +47,9 @@ pub struct CreateStatus {
     media_ids: Vec<String>,
     #[serde(default)]
     poll: Option<serde_json::Value>,
-}
-
-/// Keeps newlines and tabs, drops other control characters, and normalises line endings.
-fn clean_text(s: &str) -> String {
-    s.replace("\r\n", "\n").chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
-}
-
-/// The text and content warning of a new or edited post, cleaned and within the length limit.
-pub(crate) fn checked_text(
-    state: &AppState,
-    status: Option<&str>,
-    spoiler: Option<&str>,
-) -> ApiResult<(String, String)> {
-    let text = clean_text(status.unwrap_or_default());
-    let spoiler_text = clean_text(spoiler.unwrap_or_default()).replace('\n', " ");
-    if text.trim().is_empty() {
-        return Err(ApiError::unprocessable("Validation failed: Text can't be blank"));
-    }
-    let max = state.config().max_post_chars;
-    if countable_length(&text) + spoiler_text.graphemes(true).count() > max {
-        return Err(ApiError::unprocessable(format!("Validation failed: Text character limit of {max} exceeded")));
-    }
-    Ok((text, spoiler_text))
+    /// When to publish it (ISO 8601); at least `scheduled_status_min_secs` ahead.
+    #[serde(default, deserialize_with = "de::string_opt")]
+    scheduled_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,11 +67,13 @@ struct PollParams {
 /// A poll's options, duration in seconds, `multiple` and `hide_totals`, within Mastodon's limits.
 fn checked_poll(v: serde_json::Value) -> ApiResult<(Vec<String>, i64, bool, bool)> {
     let p: PollParams = serde_json::from_value(v).map_err(|e| ApiError::unprocessable(format!("Invalid poll: {e}")))?;
-    let options: Vec<String> = p.options.iter().map(|o| clean_text(o).trim().to_string()).collect();
-    if options.len() < 2 || options.len() > MAX_POLL_OPTIONS {
+    if p.options.len() < 2 || p.options.len() > MAX_POLL_OPTIONS {
         return Err(ApiError::unprocessable(format!("A poll needs 2 to {MAX_POLL_OPTIONS} options")));
     }
-    if options.iter().any(|o| o.is_empty() || o.graphemes(true).count() > MAX_POLL_OPTION_CHARS) {
+    let options: Vec<String> = p.options.iter().map(|o| roost_core::text::clean_line(o)).collect();
+    let too_long =
+        |o: &String| o.len() > crate::service::POLL_OPTION_BYTES || o.graphemes(true).count() > MAX_POLL_OPTION_CHARS;
+    if options.iter().any(|o| o.is_empty() || too_long(o)) {
         return Err(ApiError::unprocessable(format!("Poll options must be 1 to {MAX_POLL_OPTION_CHARS} characters")));
     }
     if (1..options.len()).any(|i| options[..i].contains(&options[i])) {
@@ -107,7 +89,7 @@ fn checked_poll(v: serde_json::Value) -> ApiResult<(Vec<String>, i64, bool, bool
 }
 
 /// A language code (`en`, `pt-BR`), or none.
-fn checked_language(language: Option<String>) -> ApiResult<Option<String>> {
+pub(crate) fn checked_language(language: Option<String>) -> ApiResult<Option<String>> {
     let language = language.filter(|l| !l.is_empty());
     if language
         .as_ref()
@@ -132,7 +114,7 @@ pub async fn create(
     user: User,
     headers: HeaderMap,
     Input(p): Input<CreateStatus>,
-) -> ApiResult<Written<Json<StatusJson>>> {
+) -> ApiResult<axum::response::Response> {
     if !p.media_ids.is_empty() {
         return Err(ApiError::unprocessable("Media attachments are not supported yet"));
     }
@@ -140,13 +122,18 @@ pub async fn create(
         Some(v) if !v.is_null() => Some(checked_poll(v)?),
         _ => None,
     };
-    let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
+    let (text, spoiler_text) = crate::service::post_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
+    let prefs = query::preferences(&state.node().read()?, user.id())?;
     let visibility = match p.visibility.as_deref() {
-        None | Some("") => query::preferences(&state.node().read()?, user.id())?.default_visibility,
+        None | Some("") => prefs.default_visibility,
         Some(v) => Visibility::parse(v)
             .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
     };
-    let language = checked_language(p.language)?;
+    let language = checked_language(p.language)?.or(prefs.default_language);
+    let scheduled_at = match p.scheduled_at.as_deref() {
+        None | Some("") => None,
+        Some(when) => Some(super::scheduled::checked_time(&state, when)?),
+    };
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => {
             let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
@@ -165,7 +152,8 @@ pub async fn create(
         if let Some(key) = &idempotency_key {
             if let Some(id) = query::idempotent_status(&view, user.id(), key)? {
                 let shown = visible(&view, user.id(), id)?;
-                return Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), state.node().applied_index()));
+                let json = render_one(&state, &view, user.id(), &shown)?;
+                return Ok(Written(Json(json), state.node().applied_index()).into_response());
             }
         }
         for target in [p.in_reply_to_id, quote_of].into_iter().flatten() {
@@ -184,6 +172,15 @@ pub async fn create(
         idempotency_key,
         application: Some(user.token.client_id.clone()),
     };
+    if let Some(at) = scheduled_at {
+        let poll = poll.map(|(options, expires_in, multiple, hide_totals)| roost_types::PollSpec {
+            options,
+            expires_in,
+            multiple,
+            hide_totals,
+        });
+        return Ok(super::scheduled::schedule(&state, &user, new, poll, at).await?.into_response());
+    }
     let command = match poll {
         Some((options, expires_in, multiple, hide_totals)) => Command::CreateStatusWithPoll {
             status: new,
@@ -195,7 +192,7 @@ pub async fn create(
     let id = created_id(&applied)?;
     let view = state.node().read()?;
     let shown = visible(&view, user.id(), id)?;
-    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index))
+    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index).into_response())
 }
 
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<StatusJson>> {
@@ -298,7 +295,7 @@ pub async fn edit(
     if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(ApiError::unprocessable("Polls cannot be changed by an edit yet"));
     }
-    let (text, spoiler_text) = checked_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
+    let (text, spoiler_text) = crate::service::post_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
     let language = checked_language(p.language)?;
     visible(&state.node().read()?, user.id(), id)?;
     let command = Command::EditStatus {

@@ -295,8 +295,7 @@ pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Inp
     let back = safe_back(f.back.as_deref()).to_string();
     let visibility = f.visibility.as_deref().and_then(Visibility::parse);
     let result = async {
-        let (text, spoiler_text) =
-            crate::api::statuses::checked_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
+        let (text, spoiler_text) = crate::service::post_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
         let visibility = match f.visibility.as_deref() {
             None | Some("") => query::preferences(&state.node().read()?, user.id())?.default_visibility,
             Some(_) => visibility.ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?,
@@ -398,8 +397,7 @@ pub async fn edit(
         Err(e) => return problem(&state, Some(&user), &e),
     };
     let result = async {
-        let (text, spoiler_text) =
-            crate::api::statuses::checked_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
+        let (text, spoiler_text) = crate::service::post_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
         let command = Command::EditStatus {
             actor: user.id(),
             status: s.id,

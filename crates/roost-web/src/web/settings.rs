@@ -15,7 +15,7 @@ use super::timelines::or_problem;
 use super::{page, time};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{self, propose, MAX_DISPLAY_NAME, MAX_NOTE};
+use crate::service::{self, propose, DISPLAY_NAME, NOTE};
 use crate::AppState;
 
 /// `GET /settings` (`?saved=…` says what was just saved).
@@ -60,9 +60,9 @@ fn settings_page(
             @if let Some(m) = error_for("profile") { p.error role="alert" { (m) } }
             input type="hidden" name="csrf" value=(csrf);
             label for="display_name" { "Display name" }
-            input #display_name type="text" name="display_name" value=(a.display_name) maxlength=(MAX_DISPLAY_NAME);
+            input #display_name type="text" name="display_name" value=(a.display_name) maxlength=(DISPLAY_NAME.chars);
             label for="note" { "Bio" }
-            textarea #note name="note" maxlength=(MAX_NOTE) { (a.note) }
+            textarea #note name="note" maxlength=(NOTE.chars) { (a.note) }
             label { input type="checkbox" name="locked" value="true" checked[a.locked]; " Approve new followers by hand" }
             p { button type="submit" { "Save profile" } }
         }
@@ -169,14 +169,9 @@ pub async fn save(
 }
 
 async fn save_profile(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
-    let display_name = f.display_name.as_deref().unwrap_or_default().trim().to_string();
-    let note = f.note.as_deref().unwrap_or_default().trim().replace("\r\n", "\n");
-    if display_name.chars().count() > MAX_DISPLAY_NAME {
-        return Err(ApiError::unprocessable(format!("Display name is longer than {MAX_DISPLAY_NAME} characters")));
-    }
-    if note.chars().count() > MAX_NOTE {
-        return Err(ApiError::unprocessable(format!("Bio is longer than {MAX_NOTE} characters")));
-    }
+    // The same cleaning and limits as the API's `update_credentials`.
+    let display_name = service::display_name(f.display_name.as_deref().unwrap_or_default())?;
+    let note = service::bio(f.note.as_deref().unwrap_or_default())?;
     let command = Command::UpdateAccount {
         account: user.id(),
         display_name: Some(display_name),

@@ -200,6 +200,8 @@ fn kind_text(kind: NotificationKind) -> &'static str {
         NotificationKind::Mention => "mentioned you",
         NotificationKind::Quote => "quoted your post",
         NotificationKind::Update => "edited a post you reposted",
+        NotificationKind::Status => "posted",
+        NotificationKind::Poll => "ran a poll that has ended",
     }
 }
 

@@ -226,7 +226,13 @@ fn every_endpoint_needs_a_token_with_its_scope() {
     );
     let (client_id, client_secret) =
         (app.json["client_id"].as_str().unwrap().to_string(), app.json["client_secret"].as_str().unwrap().to_string());
+    // One token per scope: an account holds a bounded number of tokens (the least recently
+    // used are revoked beyond it), so the test does not mint one per request.
+    let tokens = std::cell::RefCell::new(std::collections::HashMap::<String, String>::new());
     let token_with = |scope: &str| {
+        if let Some(t) = tokens.borrow().get(scope) {
+            return t.clone();
+        }
         let r = server.anon().post_form(
             "/oauth/token",
             &[
@@ -239,7 +245,9 @@ fn every_endpoint_needs_a_token_with_its_scope() {
             ],
         );
         assert_eq!(r.status, 200, "{:?}", r.json);
-        r.json["access_token"].as_str().unwrap().to_string()
+        let t = r.json["access_token"].as_str().unwrap().to_string();
+        tokens.borrow_mut().insert(scope.to_string(), t.clone());
+        t
     };
     let push_only = token_with("push");
     let (b, a) = (bob.id.as_str(), post.as_str());
@@ -281,6 +289,10 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("GET", format!("/api/v1/statuses/{a}/reblogged_by"), "read", "write"),
         ("POST", format!("/api/v1/statuses/{a}/unbookmark"), "write:bookmarks", "read:bookmarks"),
         ("GET", format!("/api/v1/polls/{a}"), "read:statuses", "write:statuses"),
+        ("GET", "/api/v1/scheduled_statuses".into(), "read:statuses", "write:statuses"),
+        ("GET", "/api/v1/scheduled_statuses/1".into(), "read", "write"),
+        ("PUT", "/api/v1/scheduled_statuses/1".into(), "write:statuses", "read:statuses"),
+        ("DELETE", "/api/v1/scheduled_statuses/1".into(), "write", "read"),
         ("POST", format!("/api/v1/polls/{a}/votes?choices[]=0"), "write:statuses", "read:statuses"),
         ("GET", "/api/v1/favourites".into(), "read:favourites", "read:bookmarks"),
         ("GET", "/api/v1/bookmarks".into(), "read:bookmarks", "read:favourites"),
@@ -367,6 +379,7 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         "/avatars/original/missing.png",
         "/headers/original/missing.png",
         "/healthz",
+        "/health",
         "/readyz",
         "/metrics",
         "/api/v1/streaming/health",

@@ -30,7 +30,11 @@ fn audiences_blocks_and_mutes() {
     assert_eq!(profile(&stranger), vec![unlisted.clone(), public.clone()]);
     assert_eq!(profile(&follower), vec![private.clone(), unlisted.clone(), public.clone()]);
     assert_eq!(follower.get("/api/v1/timelines/home").ids(), vec![private.clone(), unlisted.clone(), public.clone()]);
-    assert_eq!(friend.get("/api/v1/timelines/home").ids(), vec![direct.clone()]);
+    // A direct message from someone one does not follow stays out of the home timeline (as on
+    // Mastodon): it is in conversations and notifications.
+    assert_eq!(friend.get("/api/v1/timelines/home").ids(), Vec::<String>::new());
+    assert_eq!(friend.get("/api/v1/conversations").json[0]["last_status"]["id"], direct.as_str());
+    assert_eq!(friend.get("/api/v1/notifications").json[0]["status"]["id"], direct.as_str());
     assert_eq!(stranger.get("/api/v1/timelines/public").ids(), vec![public.clone()]);
     assert_eq!(friend.get("/api/v1/timelines/tag/vis").ids(), vec![public.clone()]);
 

@@ -220,7 +220,7 @@ fn invites_settings_sessions_and_admin_without_javascript() {
     let long = "x".repeat(31);
     let (status, page, _) = mia.post("/settings/profile", &[("csrf", &csrf), ("display_name", &long)]);
     assert_eq!(status, 422);
-    assert!(page.contains("Display name is longer"));
+    assert!(page.contains("Display name is too long"));
     assert_eq!(mia.post("/settings/preferences", &[("csrf", &csrf), ("default_visibility", "private")]).0, 303);
     let zed_api = server.user("zed");
     let mia_api = crate::common::Api { token: server.token("mia", PASSWORD), ..zed_api.clone() };

@@ -1,0 +1,173 @@
+//! Scheduled posts: `POST /api/v1/statuses` with `scheduled_at`, and
+//! `/api/v1/scheduled_statuses` to list, move and cancel them. The leader publishes each when
+//! its time comes (see `timer`).
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::Json;
+use roost_core::model::ScheduledPost;
+use roost_core::query;
+use roost_types::{Command, Millis, NewStatus, PollSpec};
+use serde::{Deserialize, Serialize};
+
+use super::parse_id;
+use crate::auth::User;
+use crate::entities::iso;
+use crate::error::{ApiError, ApiResult};
+use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
+use crate::params::{de, Input};
+use crate::service::{created_id, now_ms, propose, Written};
+use crate::AppState;
+
+/// Mastodon's ScheduledStatus entity.
+#[derive(Serialize)]
+pub struct ScheduledJson {
+    id: String,
+    scheduled_at: String,
+    params: ParamsJson,
+    media_attachments: [(); 0],
+}
+
+#[derive(Serialize)]
+struct ParamsJson {
+    text: String,
+    poll: Option<PollParamsJson>,
+    media_ids: Option<Vec<String>>,
+    sensitive: bool,
+    spoiler_text: String,
+    visibility: &'static str,
+    in_reply_to_id: Option<String>,
+    quoted_status_id: Option<String>,
+    language: Option<String>,
+    application_id: Option<String>,
+    scheduled_at: Option<String>,
+    idempotency: Option<String>,
+    with_rate_limit: bool,
+}
+
+#[derive(Serialize)]
+struct PollParamsJson {
+    options: Vec<String>,
+    expires_in: String,
+    multiple: bool,
+    hide_totals: bool,
+}
+
+fn json(p: &ScheduledPost) -> ScheduledJson {
+    let s = &p.status;
+    ScheduledJson {
+        id: p.id.to_string(),
+        scheduled_at: iso(p.scheduled_at),
+        params: ParamsJson {
+            text: s.text.clone(),
+            poll: p.poll.as_ref().map(|poll| PollParamsJson {
+                options: poll.options.clone(),
+                expires_in: poll.expires_in.to_string(),
+                multiple: poll.multiple,
+                hide_totals: poll.hide_totals,
+            }),
+            media_ids: None,
+            sensitive: s.sensitive,
+            spoiler_text: s.spoiler_text.clone(),
+            visibility: s.visibility.as_str(),
+            in_reply_to_id: s.in_reply_to.map(|i| i.to_string()),
+            quoted_status_id: s.quote_of.map(|i| i.to_string()),
+            language: s.language.clone(),
+            application_id: s.application.clone(),
+            scheduled_at: None,
+            idempotency: s.idempotency_key.clone(),
+            with_rate_limit: false,
+        },
+        media_attachments: [],
+    }
+}
+
+/// The time a post is to be published, from the client's ISO 8601 text: at least the
+/// instance's minimum ahead (Mastodon's is five minutes), and within a year.
+pub(crate) fn checked_time(state: &AppState, when: &str) -> ApiResult<Millis> {
+    let at = chrono::DateTime::parse_from_rfc3339(when.trim())
+        .map_err(|_| ApiError::unprocessable("Validation failed: Scheduled at must be a date and time (ISO 8601)"))?
+        .timestamp_millis();
+    let min = state.config().scheduled_min_secs.saturating_mul(1000);
+    let now = now_ms();
+    if at < now.saturating_add(min) {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: Scheduled at The scheduled date must be at least {} seconds in the future",
+            state.config().scheduled_min_secs
+        )));
+    }
+    if at > now.saturating_add(MAX_AHEAD_MS) {
+        return Err(ApiError::unprocessable("Validation failed: Scheduled at must be within a year"));
+    }
+    Ok(at)
+}
+
+/// How far ahead a post may be scheduled.
+const MAX_AHEAD_MS: Millis = 366 * 24 * 3600 * 1000;
+
+/// Keeps a checked post for later; answers with the ScheduledStatus entity.
+pub(crate) async fn schedule(
+    state: &AppState,
+    user: &User,
+    status: NewStatus,
+    poll: Option<PollSpec>,
+    scheduled_at: Millis,
+) -> ApiResult<Written<Json<ScheduledJson>>> {
+    let applied = propose(state, Command::ScheduleStatus { status, poll, scheduled_at }).await?;
+    let id = created_id(&applied)?;
+    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(json(&post)), applied.index))
+}
+
+/// `GET /api/v1/scheduled_statuses`
+pub async fn index(
+    State(state): State<AppState>,
+    user: User,
+    uri: Uri,
+    Input(p): Input<PageParams>,
+) -> ApiResult<Paged<ScheduledJson>> {
+    let view = state.node().read()?;
+    let items = query::scheduled_posts(&view, user.id(), &p.page(MAX_LIMIT))?;
+    let link = link_header(state.config(), &uri, &items, |s| s.id);
+    Ok(Paged(items.iter().map(json).collect(), link))
+}
+
+/// `GET /api/v1/scheduled_statuses/:id`
+pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<ScheduledJson>> {
+    let id = parse_id(&id)?;
+    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Json(json(&post)))
+}
+
+#[derive(Deserialize)]
+pub struct Reschedule {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    scheduled_at: Option<String>,
+}
+
+/// `PUT /api/v1/scheduled_statuses/:id`: moves it to another time.
+pub async fn update(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(p): Input<Reschedule>,
+) -> ApiResult<Written<Json<ScheduledJson>>> {
+    let id = parse_id(&id)?;
+    let when = p.scheduled_at.ok_or_else(|| ApiError::unprocessable("scheduled_at is required"))?;
+    let scheduled_at = checked_time(&state, &when)?;
+    let applied =
+        propose(&state, Command::RescheduleStatus { account: user.id(), scheduled: id, scheduled_at }).await?;
+    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(json(&post)), applied.index))
+}
+
+/// `DELETE /api/v1/scheduled_statuses/:id`: it will not be published.
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<serde_json::Value>>> {
+    let id = parse_id(&id)?;
+    let applied = propose(&state, Command::CancelScheduledStatus { account: user.id(), scheduled: id }).await?;
+    Ok(Written(Json(serde_json::json!({})), applied.index))
+}
