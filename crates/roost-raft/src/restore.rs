@@ -31,6 +31,8 @@ pub fn restore(from: &Path, to: &Path) -> Result<Restored> {
         return Err(unavailable(format!("{} already holds a node: restore into a new directory", to.display())));
     }
     std::fs::create_dir_all(to).map_err(|e| unavailable(format!("creating {}: {e}", to.display())))?;
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(|e| unavailable(format!("restricting {}: {e}", to.display())))?;
     std::fs::copy(from.join(STATE_FILE), to.join(STATE_FILE))
         .map_err(|e| unavailable(format!("copying {}: {e}", from.join(STATE_FILE).display())))?;
     let state = Store::open(&to.join(STATE_FILE))?;

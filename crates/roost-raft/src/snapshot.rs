@@ -57,7 +57,7 @@ impl<W: Write> Write for Hashing<W> {
 /// returns its size.
 pub(crate) fn write(path: &Path, view: &ReadView, header: &Header) -> std::io::Result<u64> {
     let tmp = path.with_extension("partial");
-    let file = std::fs::File::create(&tmp)?;
+    let file = private_file(&tmp)?;
     let mut w = Hashing { inner: BufWriter::with_capacity(1 << 20, file), hash: blake3::Hasher::new() };
     w.write_all(MAGIC)?;
     let head = postcard::to_stdvec(header).map_err(io)?;
@@ -198,9 +198,18 @@ pub(crate) fn install(
     }
 }
 
-/// Where snapshots live in a data directory, made if needed.
+/// Where snapshots live in a data directory, made if needed: readable by its owner only (a
+/// snapshot is the whole state).
 pub(crate) fn dir(data_dir: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
     let d = data_dir.join("snapshots");
     std::fs::create_dir_all(&d)?;
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
     Ok(d)
+}
+
+/// Creates (or truncates) a file only its owner may read or write.
+pub(crate) fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(0o600).open(path)
 }

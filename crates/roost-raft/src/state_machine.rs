@@ -323,14 +323,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let path = self.snapshots.join(format!("incoming-{nanos}.snap"));
-        let file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .await
-            .map_err(snap_err)?;
+        let file = tokio::fs::File::from_std(crate::snapshot::private_file(&path).map_err(snap_err)?);
         *self.receiving.lock().unwrap_or_else(|e| e.into_inner()) = Some(path);
         Ok(Box::new(file))
     }
@@ -345,7 +338,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // What was handed over is copied to a file of our own (written durably) before anything
         // is installed: the handle may be the file the leader's chunks went to, or any other.
         let path = self.snapshots.join("incoming-install.snap");
-        let mut copy = tokio::fs::File::create(&path).await.map_err(snap_err)?;
+        let mut copy = tokio::fs::File::from_std(crate::snapshot::private_file(&path).map_err(snap_err)?);
         snapshot.seek(std::io::SeekFrom::Start(0)).await.map_err(snap_err)?;
         tokio::io::copy(&mut snapshot, &mut copy).await.map_err(snap_err)?;
         copy.sync_all().await.map_err(snap_err)?;

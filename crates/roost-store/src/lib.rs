@@ -75,6 +75,10 @@ impl Store {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        // The database holds every direct message and password hash: its owner's eyes only,
+        // whatever the umask or the file copied in (`roost restore`) said.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| StoreError::Open(format!("restricting {}: {e}", path.display())))?;
         let store = Store { db: Arc::new(db), rows: None };
         // Create the tables so that read transactions can always open them.
         store.write(Durability::Durable, |_| Ok::<_, StoreError>(()))?;

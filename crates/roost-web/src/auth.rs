@@ -128,3 +128,20 @@ impl FromRequestParts<AppState> for User {
         }
     }
 }
+
+/// The client's address: the peer's, or behind a trusted proxy the one it names (set by the
+/// rate-limit layer, which works it out first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(*ip);
+        }
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientIp(peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))))
+    }
+}

@@ -41,6 +41,10 @@ pub enum ApiError {
     /// 429: too many requests.
     #[error("Too many requests")]
     TooManyRequests,
+    /// 429 with `Retry-After`: too many failed tries from here; the next may come after this
+    /// many seconds.
+    #[error("Too many failed attempts: try again in {0} seconds")]
+    SlowDown(u64),
     /// 503: the node cannot accept writes now (no leader, shutting down).
     #[error("Service temporarily unavailable")]
     Unavailable,
@@ -64,7 +68,7 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,7 +143,11 @@ impl IntoResponse for ApiError {
             ApiError::OAuth(code, d) => serde_json::json!({ "error": code, "error_description": d }),
             _ => serde_json::json!({ "error": self.to_string() }),
         };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let ApiError::SlowDown(secs) = self {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

@@ -24,6 +24,7 @@ pub mod scopes;
 pub mod service;
 pub mod streaming;
 pub mod timer;
+pub mod uris;
 pub mod web;
 
 use std::sync::Arc;
@@ -78,6 +79,7 @@ struct Inner {
     config: WebConfig,
     entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
+    password_work: service::PasswordWork,
     limiter: limits::RateLimiter,
     hub: Arc<streaming::Hub>,
 }
@@ -96,6 +98,7 @@ impl AppState {
                 config,
                 entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
+                password_work: service::PasswordWork::default(),
                 hub,
             }),
         }
@@ -115,6 +118,10 @@ impl AppState {
 
     pub fn sign_ins(&self) -> &limits::SignInGuard {
         &self.inner.sign_ins
+    }
+
+    pub fn password_work(&self) -> &service::PasswordWork {
+        &self.inner.password_work
     }
 
     pub fn limiter(&self) -> &limits::RateLimiter {

@@ -1,58 +1,107 @@
 //! Node-local guards against abuse. They are not replicated state: each node protects itself.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 
-/// Failed password sign-ins per login name. After [`SignInGuard::MAX_FAILURES`] failures within
-/// [`SignInGuard::WINDOW`], further attempts for that name are refused with 429 until the
-/// window passes: this slows password guessing and stops it from burning CPU on argon2.
+/// Failed password checks, so that guessing is slow without letting anyone lock a member out.
+///
+/// Failures count per (login, client address): after [`SignInGuard::FREE_TRIES`] failures,
+/// each further try from that address for that login must wait twice as long as the last
+/// (1 s, 2 s, 4 s… up to [`SignInGuard::MAX_WAIT`]). The member, trying from elsewhere, is not
+/// slowed at all. Failures also count per address across logins, with more free tries
+/// ([`SignInGuard::FREE_TRIES_PER_ADDRESS`]), so that one address cannot try many accounts in
+/// turn. A success clears its (login, address) count. Counts are forgotten after
+/// [`SignInGuard::WINDOW`] without failures.
 #[derive(Default)]
 pub struct SignInGuard {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    pairs: Mutex<HashMap<(String, IpAddr), Failures>>,
+    addresses: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+/// Recent failures of one key.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl Failures {
+    /// How long after the last failure the next try may come, given `free` tries without delay.
+    fn wait(&self, free: u32) -> Duration {
+        if self.count < free {
+            return Duration::ZERO;
+        }
+        let doublings = (self.count - free).min(20);
+        Duration::from_secs(1u64 << doublings).min(SignInGuard::MAX_WAIT)
+    }
+
+    /// The time left before the next try is allowed, if any.
+    fn blocked_for(&self, free: u32) -> Option<Duration> {
+        let wait = self.wait(free);
+        let since = self.last.elapsed();
+        (since < wait).then(|| wait - since)
+    }
 }
 
 impl SignInGuard {
-    pub const MAX_FAILURES: u32 = 10;
-    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-    /// Names tracked at once; beyond this, expired entries are dropped (then all, if need be).
+    /// Failures from one address for one login before delays begin.
+    pub const FREE_TRIES: u32 = 3;
+    /// Failures from one address, over all logins, before delays begin.
+    pub const FREE_TRIES_PER_ADDRESS: u32 = 20;
+    /// The longest delay between two tries.
+    pub const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+    /// How long failures are remembered after the last one.
+    pub const WINDOW: Duration = Duration::from_secs(60 * 60);
+    /// Keys tracked at once; beyond, the stale ones are dropped (then all, if need be).
     const CAPACITY: usize = 100_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+    fn lock<K, V>(m: &Mutex<HashMap<K, V>>) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
         // Entries are replaced whole, so a poisoned lock is still consistent.
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Refuses a sign-in attempt for a login that failed too often recently.
-    pub fn check(&self, login: &str) -> Result<(), ApiError> {
-        let key = login.to_lowercase();
-        let mut map = self.lock();
-        match map.get(&key) {
-            Some(&(_, since)) if since.elapsed() >= Self::WINDOW => {
-                map.remove(&key);
-                Ok(())
-            }
-            Some(&(n, _)) if n >= Self::MAX_FAILURES => Err(ApiError::TooManyRequests),
-            _ => Ok(()),
+    fn key(login: &str, from: IpAddr) -> (String, IpAddr) {
+        (login.trim().to_lowercase(), from)
+    }
+
+    /// Refuses a try that comes too soon after failures from this address: 429, saying when
+    /// to try again.
+    pub fn check(&self, login: &str, from: IpAddr) -> Result<(), ApiError> {
+        let pair = Self::lock(&self.pairs).get(&Self::key(login, from)).and_then(|f| f.blocked_for(Self::FREE_TRIES));
+        let address = Self::lock(&self.addresses).get(&from).and_then(|f| f.blocked_for(Self::FREE_TRIES_PER_ADDRESS));
+        match pair.max(address) {
+            // Rounded up: a client that waits as long as it is told is let in.
+            Some(wait) => Err(ApiError::SlowDown((wait.as_millis().div_ceil(1000) as u64).max(1))),
+            None => Ok(()),
         }
     }
 
-    pub fn failed(&self, login: &str) {
-        let mut map = self.lock();
-        if map.len() >= Self::CAPACITY {
-            map.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-            if map.len() >= Self::CAPACITY {
-                map.clear();
+    pub fn failed(&self, login: &str, from: IpAddr) {
+        fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Failures>, key: K) {
+            if map.len() >= SignInGuard::CAPACITY {
+                map.retain(|_, f| f.last.elapsed() < SignInGuard::WINDOW);
+                if map.len() >= SignInGuard::CAPACITY {
+                    map.clear();
+                }
             }
+            let now = Instant::now();
+            let f = map.entry(key).or_insert(Failures { count: 0, last: now });
+            if f.last.elapsed() >= SignInGuard::WINDOW {
+                f.count = 0;
+            }
+            f.count = f.count.saturating_add(1);
+            f.last = now;
         }
-        let entry = map.entry(login.to_lowercase()).or_insert((0, Instant::now()));
-        entry.0 += 1;
+        count(&mut Self::lock(&self.pairs), Self::key(login, from));
+        count(&mut Self::lock(&self.addresses), from);
     }
 
-    pub fn succeeded(&self, login: &str) {
-        self.lock().remove(&login.to_lowercase());
+    pub fn succeeded(&self, login: &str, from: IpAddr) {
+        Self::lock(&self.pairs).remove(&Self::key(login, from));
     }
 }
 
@@ -60,17 +109,44 @@ impl SignInGuard {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn locks_after_repeated_failures_per_login() {
+    fn failures_slow_the_address_that_fails_not_the_member() {
         let g = SignInGuard::default();
-        for _ in 0..SignInGuard::MAX_FAILURES {
-            assert!(g.check("Alice").is_ok());
-            g.failed("alice");
+        let attacker = ip("203.0.113.9");
+        for _ in 0..SignInGuard::FREE_TRIES {
+            assert!(g.check("alice", attacker).is_ok());
+            g.failed("Alice", attacker);
         }
-        assert!(matches!(g.check("ALICE"), Err(ApiError::TooManyRequests)));
-        assert!(g.check("bob").is_ok());
-        g.succeeded("alice");
-        assert!(g.check("alice").is_ok());
+        assert!(matches!(g.check("ALICE", attacker), Err(ApiError::SlowDown(_))), "the attacker waits");
+        assert!(g.check("alice", ip("198.51.100.1")).is_ok(), "alice, elsewhere, does not");
+        assert!(g.check("bob", attacker).is_ok(), "another login from the same address has its own count");
+        g.succeeded("alice", attacker);
+        assert!(g.check("alice", attacker).is_ok());
+    }
+
+    #[test]
+    fn delays_double_up_to_a_bound() {
+        let f = |count| Failures { count, last: Instant::now() };
+        assert_eq!(f(2).wait(3), Duration::ZERO);
+        assert_eq!(f(3).wait(3), Duration::from_secs(1));
+        assert_eq!(f(5).wait(3), Duration::from_secs(4));
+        assert_eq!(f(40).wait(3), SignInGuard::MAX_WAIT);
+    }
+
+    #[test]
+    fn one_address_cannot_try_many_accounts() {
+        let g = SignInGuard::default();
+        let attacker = ip("203.0.113.9");
+        for i in 0..SignInGuard::FREE_TRIES_PER_ADDRESS {
+            let login = format!("member{i}");
+            assert!(g.check(&login, attacker).is_ok(), "{login}");
+            g.failed(&login, attacker);
+        }
+        assert!(g.check("someone_new", attacker).is_err());
     }
 }
 

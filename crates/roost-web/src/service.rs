@@ -100,26 +100,124 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hashes a password with argon2id, off the async executor (it takes tens of milliseconds).
-pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+/// Where argon2 runs: on blocking threads, a bounded number at a time, with a bounded queue.
+/// Each hash takes tens of milliseconds of a core; without a bound, a flood of sign-in attempts
+/// (even wrong ones, which cost as much) would take every core from everyone else.
+pub struct PasswordWork {
+    running: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
-/// Checks a password against a stored hash, off the async executor.
-pub async fn verify_password(hash: String, password: String) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || match PasswordHash::new(&hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))
+impl Default for PasswordWork {
+    fn default() -> PasswordWork {
+        // Half the cores at most (one on a two-core machine): the rest serve reads and writes.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        PasswordWork {
+            running: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
 }
+
+impl PasswordWork {
+    /// Password checks that may wait for a turn; beyond, a check is refused at once (429).
+    pub const MAX_WAITING: usize = 32;
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= Self::MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::TooManyRequests);
+        }
+        let permit = self.running.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+/// Hashes a password with argon2id (see [`PasswordWork`]).
+pub async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
+    state
+        .password_work()
+        .run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+}
+
+/// Checks a password against a stored hash (see [`PasswordWork`]).
+pub async fn verify_password(state: &AppState, hash: String, password: String) -> ApiResult<bool> {
+    state
+        .password_work()
+        .run(move || match PasswordHash::new(&hash) {
+            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+            Err(_) => false,
+        })
+        .await
+}
+
+/// Checks a login (username or email) and password from a client address, counting failures
+/// against the pair (see `limits::SignInGuard`). The account on success; `None` for a wrong
+/// login or password, with the same effort either way. A suspended account is refused (403).
+pub async fn sign_in(
+    state: &AppState,
+    login: &str,
+    password: String,
+    from: std::net::IpAddr,
+) -> ApiResult<Option<roost_core::model::Account>> {
+    state.sign_ins().check(login, from)?;
+    if password.len() > MAX_PASSWORD {
+        return Ok(None);
+    }
+    let found = {
+        let view = state.node().read()?;
+        if login.contains('@') {
+            query::account_by_email(&view, login)?
+        } else {
+            query::account_by_username(&view, login)?
+        }
+    };
+    let Some(account) = found else {
+        // Spend the same effort as a real check, so timing does not reveal usernames.
+        let _ = verify_password(state, DUMMY_HASH.to_string(), password).await?;
+        state.sign_ins().failed(login, from);
+        return Ok(None);
+    };
+    if !verify_password(state, account.password_hash.clone(), password).await? {
+        state.sign_ins().failed(login, from);
+        return Ok(None);
+    }
+    state.sign_ins().succeeded(login, from);
+    if query::suspended(&state.node().read()?, account.id)? {
+        return Err(ApiError::Forbidden("This account is suspended".into()));
+    }
+    Ok(Some(account))
+}
+
+/// Checks a signed-in member's current password before a change that needs it, throttled like
+/// a sign-in (a stolen session must not be a way to guess the password).
+pub async fn confirm_password(
+    state: &AppState,
+    account: &roost_core::model::Account,
+    password: String,
+    from: std::net::IpAddr,
+) -> ApiResult<bool> {
+    state.sign_ins().check(&account.username, from)?;
+    let ok = verify_password(state, account.password_hash.clone(), password).await?;
+    if ok {
+        state.sign_ins().succeeded(&account.username, from);
+    } else {
+        state.sign_ins().failed(&account.username, from);
+    }
+    Ok(ok)
+}
+
+/// An argon2id hash of a random password, checked against when the account does not exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4N7uDBcGNX6r1Dh7N2EmqRjdfuSNVl1DXg2iBDmK6Wk";
 
 /// What an operator or an invite supplies to create an account.
 #[derive(Debug, Clone)]
@@ -221,7 +319,7 @@ pub fn validate_password(password: &str) -> ApiResult<()> {
 /// sign-ups from making several owners).
 pub async fn create_account(state: &AppState, new: NewAccount) -> ApiResult<(Id, Role, u64)> {
     validate_new_account(&new)?;
-    let password_hash = hash_password(new.password).await?;
+    let password_hash = hash_password(state, new.password).await?;
     let (username, email, display_name) = (new.username, new.email, new.display_name);
     let command = if protocol(state)? >= 2 {
         Command::AddAccount { username, email, password_hash, role: new.role, display_name }
@@ -274,7 +372,7 @@ pub async fn create_account_by_invite(state: &AppState, code: &str, new: NewAcco
     if !query::invite_by_code(&state.node().read()?, &code_hash)?.is_some_and(|i| i.usable(now_ms())) {
         return Err(ApiError::from_rejection(roost_types::Rejection::InvalidInvite));
     }
-    let password_hash = hash_password(new.password).await?;
+    let password_hash = hash_password(state, new.password).await?;
     let applied = propose(
         state,
         Command::CreateAccountByInvite {

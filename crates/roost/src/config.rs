@@ -229,14 +229,56 @@ impl Config {
     }
 }
 
-/// Creates the data directory if needed, readable by its owner only.
+/// Makes every file this process creates from now on readable by its owner only (0600, and
+/// 0700 for directories), whatever the umask it was started with.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates the data directory if needed, and makes it and everything in it readable by its
+/// owner only: it holds every direct message and password hash. What others could read (a
+/// directory made by hand, a copy restored with a loose umask) is tightened, and said so.
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::DirBuilderExt;
+    private_files();
     if !dir.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
     }
     anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    tighten(dir, 0)
+}
+
+/// How deep [`tighten`] goes (the data directory has one level of subdirectories).
+const TIGHTEN_DEPTH: usize = 4;
+
+/// Takes group and other permissions away from `path` and, for a directory, what it holds.
+fn tighten(path: &Path, depth: usize) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // Not following symbolic links: a link's target is not ours to change.
+    let meta = std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    let wanted = if meta.is_dir() { 0o700 } else { mode & 0o700 };
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "others could read Roost's data: restricting it to its owner"
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    if meta.is_dir() && depth < TIGHTEN_DEPTH {
+        for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
+            tighten(&entry?.path(), depth + 1)?;
+        }
+    }
     Ok(())
 }
 

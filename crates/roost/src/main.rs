@@ -251,6 +251,9 @@ fn parse_duration(s: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    // Everything Roost writes (databases, snapshots, secrets, sockets, restored copies) is its
+    // owner's alone.
+    roost::config::private_files();
     let cli = Cli::parse();
     match cli.command {
         Cmd::Serve { config, data_dir, listen, public_url, cluster_listen, join } => {

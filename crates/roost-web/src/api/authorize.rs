@@ -16,8 +16,9 @@ use roost_core::query;
 use roost_types::Command;
 use serde::Deserialize;
 
-use super::oauth::{check_credentials, parse_scopes, scope_allowed, OOB};
+use super::oauth::{parse_scopes, scope_allowed, OOB};
 use crate::auth::token_hash;
+use crate::auth::ClientIp;
 use crate::error::ApiError;
 use crate::params::{de, Input};
 use crate::service::{propose, random_token};
@@ -68,35 +69,33 @@ struct Valid {
     code_challenge: Option<String>,
 }
 
-/// Why a request cannot go on: shown on the page when the client or redirect URI cannot be
-/// trusted, otherwise reported to the client through the redirect, as RFC 6749 §4.1.2.1 says.
-enum Refusal {
-    Page(StatusCode, &'static str),
-    Redirect(String, &'static str, &'static str),
-}
+/// Why a request cannot go on. Shown on the page, never redirected: until the member has
+/// signed in and decided, a redirect to an app's registered URI would let anyone use this
+/// instance's address to send browsers anywhere (RFC 6749 §4.1.2.1 allows telling the member
+/// instead).
+struct Refusal(StatusCode, &'static str);
 
 fn check(state: &AppState, p: &AuthorizeParams) -> Result<Valid, Refusal> {
-    let internal = |_| Refusal::Page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.");
+    let internal = |_| Refusal(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.");
     let view = state.node().read().map_err(|e| internal(ApiError::from(e)))?;
     let app = match p.client_id.as_deref() {
         Some(id) => query::app(&view, id).map_err(|e| internal(ApiError::from(e)))?,
         None => None,
     };
     let Some(app) = app else {
-        return Err(Refusal::Page(StatusCode::BAD_REQUEST, "This application is not registered with this server."));
+        return Err(Refusal(StatusCode::BAD_REQUEST, "This application is not registered with this server."));
     };
     let redirect_uri = match p.redirect_uri.as_deref() {
         Some(u) if app.redirect_uris.iter().any(|r| r == u) => u.to_string(),
         // One registered URI may be left out.
         None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
-        _ => {
-            return Err(Refusal::Page(
-                StatusCode::BAD_REQUEST,
-                "The redirect URI is not one this application registered.",
-            ))
-        }
+        _ => return Err(Refusal(StatusCode::BAD_REQUEST, "The redirect URI is not one this application registered.")),
     };
-    let back = |error, description| Err(Refusal::Redirect(redirect_uri.clone(), error, description));
+    if crate::uris::check_redirect_uri(&redirect_uri).is_err() {
+        // Registered before redirect URIs were checked, and not one a browser can be sent to.
+        return Err(Refusal(StatusCode::BAD_REQUEST, "This application's redirect URI is not valid."));
+    }
+    let back = |_error: &str, description| Err(Refusal(StatusCode::BAD_REQUEST, description));
     if p.response_type.as_deref() != Some("code") {
         return back(
             "unsupported_response_type",
@@ -128,22 +127,26 @@ pub async fn show(State(state): State<AppState>, Input(p): Input<AuthorizeParams
     }
 }
 
-pub async fn submit(State(state): State<AppState>, Input(form): Input<AuthorizeForm>) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(from): ClientIp,
+    Input(form): Input<AuthorizeForm>,
+) -> Response {
     let p = &form.params;
     let valid = match check(&state, p) {
         Ok(valid) => valid,
         Err(refusal) => return refuse(&state, refusal, p),
     };
     if form.decision.as_deref() != Some("approve") {
-        return redirect_error(&valid.redirect_uri, p, "access_denied", "The member denied the request.");
+        return redirect_error(&state, &valid.redirect_uri, p, "access_denied", "The member denied the request.");
     }
     let login = form.username.unwrap_or_default();
     let again = |status, message| page(status, &state, consent(&valid, p, Some(message), &login));
-    let account = match check_credentials(&state, login.trim(), form.password.unwrap_or_default()).await {
+    let account = match crate::service::sign_in(&state, login.trim(), form.password.unwrap_or_default(), from).await {
         Ok(Some(account)) => account,
         Ok(None) => return again(StatusCode::UNAUTHORIZED, "Wrong username, email or password."),
-        Err(ApiError::TooManyRequests) => {
-            return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Try again in a few minutes.")
+        Err(e @ (ApiError::TooManyRequests | ApiError::SlowDown(_))) => {
+            return again(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
         }
         Err(e) => return e.into_response(),
     };
@@ -166,38 +169,31 @@ pub async fn submit(State(state): State<AppState>, Input(form): Input<AuthorizeF
     if valid.redirect_uri == OOB {
         return page(StatusCode::OK, &state, show_code(&valid.app, &code));
     }
-    redirect(&valid.redirect_uri, &[("code", Some(&code)), ("state", p.state.as_deref())])
+    redirect(&state, &valid.redirect_uri, &[("code", Some(&code)), ("state", p.state.as_deref())])
 }
 
-fn refuse(state: &AppState, refusal: Refusal, p: &AuthorizeParams) -> Response {
-    match refusal {
-        Refusal::Page(status, message) => page(status, state, problem(message)),
-        Refusal::Redirect(uri, error, description) if uri != OOB => redirect_error(&uri, p, error, description),
-        Refusal::Redirect(_, _, description) => page(StatusCode::BAD_REQUEST, state, problem(description)),
-    }
+fn refuse(state: &AppState, Refusal(status, message): Refusal, _p: &AuthorizeParams) -> Response {
+    page(status, state, problem(message))
 }
 
-fn redirect_error(uri: &str, p: &AuthorizeParams, error: &str, description: &str) -> Response {
+/// The member said no: the app hears it (the member chose to go back to it).
+fn redirect_error(state: &AppState, uri: &str, p: &AuthorizeParams, error: &str, description: &str) -> Response {
     if uri == OOB {
-        return (StatusCode::FORBIDDEN, description.to_string()).into_response();
+        return page(StatusCode::FORBIDDEN, state, problem(description));
     }
-    redirect(uri, &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())])
+    redirect(
+        state,
+        uri,
+        &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())],
+    )
 }
 
 /// A redirect to the client with query parameters added to its redirect URI.
-fn redirect(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
-    let mut target = uri.to_string();
-    let mut sep = if uri.contains('?') { '&' } else { '?' };
-    for (name, value) in params {
-        if let Some(value) = value {
-            target.push(sep);
-            target.push_str(name);
-            target.push('=');
-            target.extend(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC));
-            sep = '&';
-        }
+fn redirect(state: &AppState, uri: &str, params: &[(&str, Option<&str>)]) -> Response {
+    match crate::uris::redirect_target(uri, params) {
+        Some(target) => (StatusCode::FOUND, [(LOCATION, target)]).into_response(),
+        None => page(StatusCode::BAD_REQUEST, state, problem("This application's redirect URI is not valid.")),
     }
-    (StatusCode::FOUND, [(LOCATION, target)]).into_response()
 }
 
 /// A whole page in the web app's design, never cached, never framed, running no script.

@@ -37,15 +37,15 @@ use crate::AppState;
 /// over. Callers are accounts (or app tokens) for requests with a valid token, addresses
 /// otherwise.
 pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if matches!(req.uri().path(), "/healthz" | "/health" | "/readyz" | "/metrics") {
-        return next.run(req).await;
-    }
     let caller = match caller_of(&state, &mut req) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     // Later layers ask who is calling (a read that waits for an index needs a member).
     req.extensions_mut().insert(caller.clone());
+    if matches!(req.uri().path(), "/healthz" | "/health" | "/readyz" | "/metrics") {
+        return next.run(req).await;
+    }
     let Some(quota) = state.limiter().count(caller) else { return next.run(req).await };
     let mut resp = if quota.exceeded { ApiError::TooManyRequests.into_response() } else { next.run(req).await };
     let reset: chrono::DateTime<chrono::Utc> = quota.reset.into();
@@ -58,9 +58,16 @@ pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: N
     resp
 }
 
-/// Who the request counts against; a valid token found on the way is kept for authentication.
+/// Who the request counts against; a valid token found on the way is kept for authentication,
+/// and the client's address for the handlers.
 fn caller_of(state: &AppState, req: &mut Request) -> Result<crate::limits::Caller, ApiError> {
     use crate::limits::Caller;
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let ip = client_address(peer, req.headers(), &state.config().trusted_proxies);
+    req.extensions_mut().insert(crate::auth::ClientIp(ip));
     if let Some(raw) = crate::auth::bearer_of(req.headers(), req.uri()) {
         let hash = crate::auth::token_hash(&raw);
         if let Some(token) = roost_core::query::token(&state.node().read()?, &hash)? {
@@ -76,11 +83,7 @@ fn caller_of(state: &AppState, req: &mut Request) -> Result<crate::limits::Calle
             return Ok(token.account.map_or(Caller::App(hash), Caller::Account));
         }
     }
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    Ok(Caller::Address(client_address(peer, req.headers(), &state.config().trusted_proxies)))
+    Ok(Caller::Address(ip))
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in

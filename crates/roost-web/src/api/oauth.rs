@@ -10,18 +10,23 @@ use roost_types::Command;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::{token_hash, Authenticated};
+use crate::auth::{token_hash, Authenticated, ClientIp};
 use crate::entities::{self, AppJson};
 use crate::error::{ApiError, ApiResult, INVALID_GRANT};
 use crate::params::{de, Input};
 use crate::service::{self, propose, random_token, Written};
 use crate::AppState;
 
-/// The out-of-band redirect URI: the code is shown to the user instead of redirected.
-pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
-const MAX_APP_NAME: usize = 200;
-const MAX_URI: usize = 2000;
-const MAX_REDIRECT_URIS: usize = 10;
+pub use crate::uris::OOB;
+
+/// An app's name: one line of 60 characters. Registering needs no account, and every app is
+/// kept in the log, so every field of one is small.
+const APP_NAME: roost_core::text::Limit = roost_core::text::Limit::chars(60);
+/// An app's website: a URL of at most 256 bytes.
+const MAX_WEBSITE: usize = 256;
+/// Redirect URIs one app may register, and their total size.
+const MAX_REDIRECT_URIS: usize = 5;
+const MAX_REDIRECT_URIS_BYTES: usize = 2048;
 
 /// Whether a scope is one Roost knows: `read`, `write`, `follow`, `push`, `profile`, `admin:read`,
 /// `admin:write`, and their `:sub` forms.
@@ -67,24 +72,42 @@ pub async fn create_app(
     State(state): State<AppState>,
     Input(p): Input<CreateApp>,
 ) -> ApiResult<Written<Json<AppJson>>> {
-    let name = p.client_name.unwrap_or_default().trim().to_string();
-    if name.is_empty() || name.chars().count() > MAX_APP_NAME {
-        return Err(ApiError::unprocessable(format!(
-            "Validation failed: Application name must be 1 to {MAX_APP_NAME} characters"
-        )));
+    let name = roost_core::text::clean_line(p.client_name.as_deref().unwrap_or_default());
+    if name.is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: Application name can't be blank"));
     }
-    let redirect_uris: Vec<String> =
-        p.redirect_uris.iter().flat_map(|s| s.split_whitespace()).map(str::to_string).collect();
+    service::limited("Application name", &name, APP_NAME)?;
+    // Several URIs come one per line (Mastodon's form); a URI never holds a space or a newline.
+    let redirect_uris: Vec<String> = p
+        .redirect_uris
+        .iter()
+        .flat_map(|s| s.split(['\n', ' ']))
+        .map(|u| u.trim_end_matches('\r'))
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
     if redirect_uris.is_empty() {
         return Err(ApiError::unprocessable("Validation failed: Redirect URI can't be blank"));
     }
     if redirect_uris.len() > MAX_REDIRECT_URIS
-        || redirect_uris.iter().any(|u| u.len() > MAX_URI || !(u == OOB || u.contains("://")))
+        || redirect_uris.iter().map(String::len).sum::<usize>() > MAX_REDIRECT_URIS_BYTES
     {
-        return Err(ApiError::unprocessable("Validation failed: Redirect URI must be an absolute URI"));
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: At most {MAX_REDIRECT_URIS} redirect URIs of {MAX_REDIRECT_URIS_BYTES} bytes in all"
+        )));
     }
-    if p.website.as_ref().is_some_and(|w| w.len() > MAX_URI) {
-        return Err(ApiError::unprocessable("Validation failed: Website is too long"));
+    for uri in &redirect_uris {
+        crate::uris::check_redirect_uri(uri)
+            .map_err(|why| ApiError::unprocessable(format!("Validation failed: {why}")))?;
+    }
+    let website = p.website.filter(|w| !w.is_empty());
+    if let Some(w) = &website {
+        let web = w.starts_with("https://") || w.starts_with("http://");
+        if w.len() > MAX_WEBSITE || !web || !w.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::unprocessable(format!(
+                "Validation failed: Website must be an http(s) URL of at most {MAX_WEBSITE} bytes"
+            )));
+        }
     }
     let scopes = parse_scopes(p.scopes.as_deref(), &["read".to_string()])?;
     let client_id = random_token();
@@ -95,7 +118,7 @@ pub async fn create_app(
             client_id: client_id.clone(),
             client_secret_hash: token_hash(&secret),
             name,
-            website: p.website.filter(|w| !w.is_empty()),
+            website,
             redirect_uris,
             scopes,
         },
@@ -148,6 +171,7 @@ fn authenticate_client(state: &AppState, id: Option<&str>, secret: Option<&str>)
 
 pub async fn token(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     Input(p): Input<TokenRequest>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
@@ -180,7 +204,7 @@ pub async fn token(
     let account = match p.grant_type.as_deref() {
         Some("password") => {
             let (Some(login), Some(password)) = (p.username, p.password) else { return Err(invalid_grant()) };
-            Some(check_credentials(&state, &login, password).await?.ok_or_else(invalid_grant)?.id)
+            Some(service::sign_in(&state, &login, password, from).await?.ok_or_else(invalid_grant)?.id)
         }
         Some("client_credentials") => None,
         Some(other) => {
@@ -273,51 +297,11 @@ pub(crate) fn pkce_s256(verifier: &str) -> String {
     BASE64_URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Checks a login (username or email) and password, counting failures against the login. The
-/// account on success; `None` for a wrong login or password, with the same effort either way.
-pub(crate) async fn check_credentials(
-    state: &AppState,
-    login: &str,
-    password: String,
-) -> ApiResult<Option<roost_core::model::Account>> {
-    state.sign_ins().check(login)?;
-    if password.len() > service::MAX_PASSWORD {
-        return Ok(None);
-    }
-    let found = {
-        let view = state.node().read()?;
-        if login.contains('@') {
-            query::account_by_email(&view, login)?
-        } else {
-            query::account_by_username(&view, login)?
-        }
-    };
-    let Some(account) = found else {
-        // Spend the same effort as a real check, so timing does not reveal usernames.
-        let _ = service::verify_password(DUMMY_HASH.to_string(), password).await;
-        state.sign_ins().failed(login);
-        return Ok(None);
-    };
-    if !service::verify_password(account.password_hash.clone(), password).await? {
-        state.sign_ins().failed(login);
-        return Ok(None);
-    }
-    state.sign_ins().succeeded(login);
-    if query::suspended(&state.node().read()?, account.id)? {
-        return Err(ApiError::Forbidden("This account is suspended".into()));
-    }
-    Ok(Some(account))
-}
-
 /// Whether an app registered with `registered` may receive `wanted`: the same scope, or a
 /// sub-scope of a registered one (`read:statuses` under `read`).
 pub(crate) fn scope_allowed(registered: &[String], wanted: &str) -> bool {
     registered.iter().any(|r| r == wanted || wanted.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with(':')))
 }
-
-/// An argon2id hash of a random password, checked against when the account does not exist.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4N7uDBcGNX6r1Dh7N2EmqRjdfuSNVl1DXg2iBDmK6Wk";
 
 #[derive(Deserialize)]
 pub struct RevokeRequest {

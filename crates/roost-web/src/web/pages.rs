@@ -70,7 +70,12 @@ pub struct SignInForm {
     password: Option<String>,
 }
 
-pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Input(f): Input<SignInForm>) -> Response {
+pub async fn sign_in(
+    State(state): State<AppState>,
+    crate::auth::ClientIp(from): crate::auth::ClientIp,
+    headers: HeaderMap,
+    Input(f): Input<SignInForm>,
+) -> Response {
     let Some(secret) = cookie(&headers, SIGN_IN_COOKIE).map(str::to_string) else {
         return see_other("/auth/sign_in");
     };
@@ -85,12 +90,11 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Input(f)
     let again = |status: StatusCode, message: &str| {
         page(status, &state, "Sign in", None, sign_in_form(&csrf_for(&secret), login.trim(), Some(message)))
     };
-    let account = match crate::api::oauth::check_credentials(&state, login.trim(), f.password.unwrap_or_default()).await
-    {
+    let account = match crate::service::sign_in(&state, login.trim(), f.password.unwrap_or_default(), from).await {
         Ok(Some(a)) => a,
         Ok(None) => return again(StatusCode::UNAUTHORIZED, "That username or password is not right."),
-        Err(ApiError::TooManyRequests) => {
-            return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts: wait a while and try again.")
+        Err(e @ (ApiError::TooManyRequests | ApiError::SlowDown(_))) => {
+            return again(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
         }
         Err(ApiError::Forbidden(message)) => return again(StatusCode::FORBIDDEN, &message),
         Err(e) => return problem(&state, None, &e),
@@ -175,16 +179,8 @@ pub(super) async fn run_form(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => see_other(safe_back(f.back.as_deref())),
+        Ok(_) => see_other(&crate::uris::back_path(f.back.as_deref())),
         Err(e) => problem(state, Some(user), &e),
-    }
-}
-
-/// A path on this site to return to, or home.
-pub(super) fn safe_back(back: Option<&str>) -> &str {
-    match back {
-        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b,
-        _ => "/",
     }
 }
 

@@ -13,7 +13,7 @@ use roost_raft::ReadView;
 use roost_types::{Command, Id, NewStatus, Visibility};
 use serde::Deserialize;
 
-use super::pages::{problem, safe_back, see_other, CsrfForm};
+use super::pages::{problem, see_other, CsrfForm};
 use super::session::{WebUser, WEB_CLIENT_ID};
 use super::{page, time};
 use crate::entities::Renderer;
@@ -292,7 +292,7 @@ pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Inp
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(&state, Some(&user), &e);
     }
-    let back = safe_back(f.back.as_deref()).to_string();
+    let back = crate::uris::back_path(f.back.as_deref());
     let visibility = f.visibility.as_deref().and_then(Visibility::parse);
     let result = async {
         let (text, spoiler_text) = crate::service::post_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
@@ -458,7 +458,7 @@ pub async fn act(
         Err(e) => return problem(&state, Some(&user), &e),
     };
     if !headers.contains_key(FRAGMENT_HEADER) {
-        return see_other(safe_back(f.back.as_deref()));
+        return see_other(&crate::uris::back_path(f.back.as_deref()));
     }
     // The script replaces the post's action bar with this (nothing, for a deleted post).
     let bar = (|| -> ApiResult<Markup> {

@@ -143,6 +143,7 @@ pub struct SettingsForm {
 /// `POST /settings/profile|preferences|password|revoke`
 pub async fn save(
     State(state): State<AppState>,
+    crate::auth::ClientIp(from): crate::auth::ClientIp,
     user: WebUser,
     Path(part): Path<String>,
     Input(f): Input<SettingsForm>,
@@ -153,7 +154,7 @@ pub async fn save(
     let result = match part.as_str() {
         "profile" => save_profile(&state, &user, &f).await.map(|_| "profile"),
         "preferences" => save_preferences(&state, &user, &f).await.map(|_| "preferences"),
-        "password" => save_password(&state, &user, &f).await.map(|_| "password"),
+        "password" => save_password(&state, &user, &f, from).await.map(|_| "password"),
         "revoke" => revoke(&state, &user, &f).await.map(|_| "revoked"),
         _ => Err(ApiError::NotFound),
     };
@@ -195,14 +196,14 @@ async fn save_preferences(state: &AppState, user: &WebUser, f: &SettingsForm) ->
         .map(|_| ())
 }
 
-async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
+async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm, from: std::net::IpAddr) -> ApiResult<()> {
     let new = f.new_password.clone().unwrap_or_default();
     service::validate_password(&new)?;
     let current = f.current_password.clone().unwrap_or_default();
-    if !service::verify_password(user.account.password_hash.clone(), current).await? {
+    if !service::confirm_password(state, &user.account, current, from).await? {
         return Err(ApiError::unprocessable("The current password is not right"));
     }
-    let password_hash = service::hash_password(new).await?;
+    let password_hash = service::hash_password(state, new).await?;
     let keep = Some(user.token_hash());
     propose(state, Command::SetPassword { account: user.id(), password_hash, keep }).await.map(|_| ())
 }

@@ -65,3 +65,186 @@ fn slow_clients_do_not_take_the_node_down() {
     // And the stalled address is served again.
     assert_eq!(server.anon().get("/api/v1/instance").status, 200);
 }
+
+/// Every file and directory under `dir` whose mode lets others in, with that mode.
+fn open_to_others(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            out.push((p.clone(), mode));
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn data_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A data directory made by hand, open to everyone, as an operator might have.
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("roost.toml");
+    std::fs::write(&config, "snapshot_every = 10\n").unwrap();
+    let mut server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let alice = server.user("alice");
+    for i in 0..40 {
+        alice.status(&format!("post {i}"));
+    }
+    // A snapshot was taken (every 10 entries).
+    let snapshots = data.join("snapshots");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&snapshots).map_or(0, |d| d.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no snapshot was taken");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(open_to_others(&data), vec![], "everything is 0600 or 0700");
+    assert_eq!(server.interrupt().code(), Some(0));
+
+    // Loosened behind its back (a copy with a careless umask): tightened at the next start.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("state.redb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&snapshots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    assert_eq!(open_to_others(&data), vec![]);
+    assert!(server.log().contains("restricting it to its owner"), "the operator is told");
+    drop(server);
+
+    // A restore from a copy that lost its modes writes a private directory.
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["state.redb", "log.redb"] {
+        std::fs::copy(data.join(f), copy.join(f)).unwrap();
+        std::fs::set_permissions(copy.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let restored = dir.path().join("restored");
+    let out = std::process::Command::new(crate::common::roost_bin())
+        .args(["restore", "--from", copy.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(open_to_others(&restored), vec![]);
+}
+
+#[test]
+fn forms_go_back_only_to_this_site_and_every_response_says_nosniff() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let bob = server.user("bob");
+    let post = bob.status("a post to like");
+    let mut browser = crate::web::Browser::new(&server);
+    server.create_user("mia");
+    assert_eq!(browser.sign_in("mia", crate::common::PASSWORD), 303);
+    let csrf = crate::web::hidden(&browser.get("/").1, "csrf");
+    let like = |b: &mut crate::web::Browser, back: &str| {
+        let (status, _, headers) =
+            b.post(&format!("/web/statuses/{post}/favourite"), &[("csrf", csrf.as_str()), ("back", back)]);
+        assert_eq!(status, 303);
+        headers["location"].to_str().unwrap().to_string()
+    };
+    for evil in
+        ["/\t/evil.example/", "//evil.example/", "/\\evil.example/", "/\n/evil.example", "https://evil.example/"]
+    {
+        assert_eq!(like(&mut browser, evil), "/", "{evil:?}");
+    }
+    assert_eq!(like(&mut browser, "/tags/café"), "/tags/caf%C3%A9", "non-ASCII paths come back whole");
+    assert_eq!(like(&mut browser, &format!("/@bob/{post}")), format!("/@bob/{post}"));
+
+    // Profiles saved through the web app are cleaned as the API cleans them.
+    let csrf = crate::web::hidden(&browser.get("/settings").1, "csrf");
+    let form = [("csrf", csrf.as_str()), ("display_name", "Mia\u{0}\u{7} M"), ("note", "line\u{0}one\r\nline two")];
+    assert_eq!(browser.post("/settings/profile", &form).0, 303);
+    let mia = crate::common::Api { token: server.token("mia", crate::common::PASSWORD), ..bob.clone() };
+    let me = mia.get("/api/v1/accounts/verify_credentials");
+    assert_eq!(me.json["display_name"], "Mia M");
+    assert_eq!(me.json["source"]["note"], "lineone\nline two");
+
+    for r in [
+        server.anon().get("/api/v1/instance"),
+        server.anon().get("/api/v1/timelines/public"),
+        bob.get("/api/v1/timelines/home"),
+        server.anon().get("/no/such/page"),
+    ] {
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    }
+    let (_, _, headers) = browser.get("/");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+#[test]
+fn a_stranger_cannot_hold_requests_with_a_far_future_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let http = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    let r =
+        http.get(format!("{}/api/v1/instance", server.base)).header("x-roost-min-index", "999999999").send().unwrap();
+    assert_eq!(r.status(), 200);
+    let stranger = started.elapsed();
+    // A member who names an index the node has not reached waits for it (up to five seconds),
+    // then hears that it is not there yet.
+    let started = Instant::now();
+    let r = http
+        .get(format!("{}/api/v1/timelines/home", server.base))
+        .bearer_auth(alice.token.as_ref().unwrap())
+        .header("x-roost-min-index", "999999999")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let member = started.elapsed();
+    assert!(member > stranger * 4, "the stranger was not held: {stranger:?} against {member:?}");
+}
+
+#[test]
+fn there_is_one_owner_and_moderators_act_only_on_lower_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    // Three first accounts at once on an empty instance: one owner.
+    let data_dir = server.data_dir.clone();
+    let made: Vec<(bool, String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["first", "second", "third"]
+            .iter()
+            .map(|name| s.spawn(|| crate::common::admin_create_user(&data_dir, name, crate::common::PASSWORD, &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(made.iter().all(|(ok, _, _)| *ok), "{made:?}");
+    let owners = made.iter().filter(|(_, _, err)| err.contains("(owner)")).count();
+    assert_eq!(owners, 1, "{made:?}");
+    let (ok, _, err) = server.admin_create_user("usurper", crate::common::PASSWORD, &["--role", "owner"]);
+    assert!(!ok && err.contains("owner already"), "{err}");
+
+    let (ok, _, _) = server.admin_create_user("admin", crate::common::PASSWORD, &["--role", "admin"]);
+    assert!(ok);
+    let (ok, _, _) = server.admin_create_user("moderator", crate::common::PASSWORD, &["--role", "moderator"]);
+    assert!(ok);
+    let api = |name: &str| crate::common::Api { token: server.token(name, crate::common::PASSWORD), ..server.anon() };
+    let owner_name = ["first", "second", "third"]
+        .into_iter()
+        .zip(&made)
+        .find(|(_, (_, _, err))| err.contains("(owner)"))
+        .map(|(n, _)| n)
+        .unwrap();
+    let (owner, admin, moderator) = (api(owner_name), api("admin"), api("moderator"));
+    let member = server.user("member");
+    let by_owner = owner.status("the owner's");
+    let by_admin = admin.status("the admin's");
+    let by_member = member.status("a member's");
+    for post in [&by_owner, &by_admin] {
+        assert_eq!(moderator.delete(&format!("/api/v1/statuses/{post}")).status, 403, "{post}");
+    }
+    assert_eq!(admin.delete(&format!("/api/v1/statuses/{by_owner}")).status, 403);
+    assert_eq!(moderator.delete(&format!("/api/v1/statuses/{by_member}")).status, 200);
+    assert_eq!(owner.delete(&format!("/api/v1/statuses/{by_admin}")).status, 200);
+}

@@ -92,32 +92,59 @@ fn bad_requests_are_refused_and_write_nothing() {
 }
 
 #[test]
-fn repeated_wrong_passwords_are_slowed_down() {
+fn repeated_wrong_passwords_slow_the_guesser_without_locking_the_member_out() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     server.user("target");
     server.user("bystander");
     let (id, secret) = server.app();
-    let attempt = |user: &str, password: &str| {
-        server.anon().post_form(
-            "/oauth/token",
-            &[
+    // Two clients on two loopback addresses: the guesser and the member.
+    let from = |last: u8| {
+        reqwest::blocking::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, last])).build().unwrap()
+    };
+    let (guesser, member) = (from(1), from(2));
+    let attempt = |client: &reqwest::blocking::Client, user: &str, password: &str| {
+        let r = client
+            .post(format!("{}/oauth/token", server.base))
+            .form(&[
                 ("grant_type", "password"),
-                ("client_id", &id),
-                ("client_secret", &secret),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
                 ("username", user),
                 ("password", password),
-            ],
-        )
+            ])
+            .send()
+            .unwrap();
+        let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        (r.status().as_u16(), retry)
     };
-    for _ in 0..10 {
-        assert_eq!(attempt("target", "guess").status, 400);
+    for _ in 0..3 {
+        assert_eq!(attempt(&guesser, "target", "guess").0, 400);
     }
-    let r = attempt("target", "guess");
-    assert_eq!(r.status, 429);
-    assert!(r.json["error"].is_string());
-    assert_eq!(attempt("TARGET", crate::common::PASSWORD).status, 429, "even the right password waits");
-    assert_eq!(attempt("bystander", crate::common::PASSWORD).status, 200, "other accounts are unaffected");
+    let (status, retry) = attempt(&guesser, "target", "guess");
+    assert_eq!(status, 429, "the guesser waits");
+    assert!(retry.is_some_and(|s| s >= 1), "and is told how long: {retry:?}");
+    assert_eq!(attempt(&member, "TARGET", crate::common::PASSWORD).0, 200, "the member is not locked out");
+    assert_eq!(attempt(&guesser, "bystander", crate::common::PASSWORD).0, 200, "other logins are unaffected");
+    // The wait doubles with each failure after it.
+    std::thread::sleep(std::time::Duration::from_secs(retry.unwrap()));
+    assert_eq!(attempt(&guesser, "target", "guess").0, 400, "after the wait, one more try");
+    let (status, retry) = attempt(&guesser, "target", "guess");
+    assert_eq!((status, retry), (429, Some(2)));
+
+    // The web app's change-password form is throttled the same way.
+    let mut browser = crate::web::Browser::new(&server);
+    assert_eq!(browser.sign_in("bystander", crate::common::PASSWORD), 303);
+    let csrf = crate::web::hidden(&browser.get("/settings").1, "csrf");
+    let change = |b: &mut crate::web::Browser, current: &str| {
+        let form = [("csrf", csrf.as_str()), ("current_password", current), ("new_password", "a new long password")];
+        b.post("/settings/password", &form).0
+    };
+    for _ in 0..3 {
+        assert_eq!(change(&mut browser, "wrong"), 422);
+    }
+    assert_eq!(change(&mut browser, "wrong"), 429);
+    assert_eq!(change(&mut browser, crate::common::PASSWORD), 429, "a stolen session cannot keep guessing");
 }
 
 #[test]

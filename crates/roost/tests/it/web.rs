@@ -8,14 +8,14 @@ use reqwest::redirect::Policy;
 use crate::common::{Server, PASSWORD};
 
 /// A browser without JavaScript: follows nothing by itself, keeps its cookies by hand.
-struct Browser {
+pub(crate) struct Browser {
     http: Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(server: &Server) -> Browser {
+    pub(crate) fn new(server: &Server) -> Browser {
         Browser {
             http: Client::builder().redirect(Policy::none()).build().unwrap(),
             base: server.base.clone(),
@@ -39,14 +39,14 @@ impl Browser {
         }
     }
 
-    fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    pub(crate) fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
         let resp = self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().unwrap();
         self.keep_cookies(&resp);
         let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
         (status, resp.text().unwrap(), headers)
     }
 
-    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, reqwest::header::HeaderMap) {
+    pub(crate) fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, reqwest::header::HeaderMap) {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -59,7 +59,7 @@ impl Browser {
         (status, resp.text().unwrap(), headers)
     }
 
-    fn sign_in(&mut self, username: &str, password: &str) -> u16 {
+    pub(crate) fn sign_in(&mut self, username: &str, password: &str) -> u16 {
         let (_, page, _) = self.get("/auth/sign_in");
         let csrf = hidden(&page, "csrf");
         self.post("/auth/sign_in", &[("csrf", &csrf), ("username", username), ("password", password)]).0
@@ -67,7 +67,7 @@ impl Browser {
 }
 
 /// The value of a hidden input of a page.
-fn hidden(page: &str, name: &str) -> String {
+pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in the page")) + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_string()
