@@ -713,6 +713,8 @@ pub struct Relationship {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    /// When the viewer's mute of the other lifts by itself, if it does.
+    pub muting_expires_at: Option<roost_types::Millis>,
     /// The viewer asked to follow the other, who has not answered yet.
     pub requested: bool,
     /// The other asked to follow the viewer.
@@ -731,6 +733,7 @@ pub fn relationship(t: &(impl ReadTables + ?Sized), viewer: Id, other: Id) -> Re
         blocked_by: t.get(Table::Block, &k2(other, viewer))?.is_some(),
         muting: mute.is_some(),
         muting_notifications: mute.is_some_and(|m| m.notifications),
+        muting_expires_at: mute.and_then(|m| m.expires_at),
         requested: t.get(Table::FollowRequest, &k2(viewer, other))?.is_some(),
         requested_by: t.get(Table::FollowRequest, &k2(other, viewer))?.is_some(),
     })

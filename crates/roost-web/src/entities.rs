@@ -353,6 +353,8 @@ pub struct RelationshipJson {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    /// When a timed mute lifts (ISO 8601), or `null`.
+    pub muting_expires_at: Option<String>,
     pub requested: bool,
     pub requested_by: bool,
     pub domain_blocking: bool,
@@ -372,6 +374,7 @@ pub fn relationship(id: Id, r: Relationship) -> RelationshipJson {
         blocked_by: r.blocked_by,
         muting: r.muting,
         muting_notifications: r.muting_notifications,
+        muting_expires_at: r.muting_expires_at.map(iso),
         requested: r.requested,
         requested_by: r.requested_by,
         domain_blocking: false,

@@ -32,11 +32,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
         if let Some(q) = req.uri().query() {
             parse_pairs(q.as_bytes(), &mut map)?;
         }
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let raw_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = raw_type.as_deref().map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let boundary = raw_type.as_deref().and_then(|t| multer::parse_boundary(t).ok());
         let body = read_body(req, state.config().max_body_bytes).await?;
         if !body.is_empty() {
             match content_type.as_deref() {
@@ -49,6 +47,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
                     }
                 }
                 Some("application/x-www-form-urlencoded") | None => parse_pairs(&body, &mut map)?,
+                Some("multipart/form-data") => {
+                    let boundary =
+                        boundary.ok_or_else(|| ApiError::bad_request("A multipart body needs a boundary"))?;
+                    parse_multipart(body, &boundary, &mut map).await?
+                }
                 Some(other) => {
                     return Err(ApiError::UnsupportedMedia(format!(
                         "Unsupported content type {other}: send application/json or application/x-www-form-urlencoded"
@@ -98,6 +101,38 @@ async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     Ok(buf)
 }
 
+/// Parses a `multipart/form-data` body (as browsers and some apps send forms) into `map`: text
+/// fields as their values, with the bracket conventions of forms. A file field becomes an object
+/// naming the file (`{"filename", "content_type", "size"}`): endpoints that take files see it
+/// and say whether they accept it; the bytes are not kept here.
+async fn parse_multipart(body: Vec<u8>, boundary: &str, map: &mut Map<String, Value>) -> Result<(), ApiError> {
+    let bad = |e: multer::Error| ApiError::bad_request(format!("Invalid multipart body: {e}"));
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
+    let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(u64::MAX));
+    let mut parts = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut count = 0;
+    while let Some(field) = parts.next_field().await.map_err(bad)? {
+        count += 1;
+        if count > MAX_PAIRS {
+            return Err(ApiError::bad_request("Too many parameters"));
+        }
+        let Some(name) = field.name().map(str::to_string) else { continue };
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let content_type = field.content_type().map(|m| m.to_string());
+                let size = field.bytes().await.map_err(bad)?.len();
+                let file = serde_json::json!({ "filename": filename, "content_type": content_type, "size": size });
+                insert_value(map, &name, file)?;
+            }
+            None => {
+                let text = field.text().await.map_err(bad)?;
+                insert(map, &name, text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses `a=1&b[]=2` into `map`, refusing invalid percent-encoding and invalid UTF-8.
 pub fn parse_pairs(input: &[u8], map: &mut Map<String, Value>) -> Result<(), ApiError> {
     let mut count = 0;
@@ -130,6 +165,11 @@ fn decode_component(raw: &[u8]) -> Result<String, ApiError> {
 
 /// Inserts one `key=value`, following Rails' bracket conventions.
 fn insert(map: &mut Map<String, Value>, key: &str, value: String) -> Result<(), ApiError> {
+    insert_value(map, key, Value::String(value))
+}
+
+/// [`insert`] of any JSON value.
+fn insert_value(map: &mut Map<String, Value>, key: &str, value: Value) -> Result<(), ApiError> {
     let (head, rest) = match key.find('[') {
         Some(i) => (&key[..i], &key[i..]),
         None => (key, ""),
@@ -163,7 +203,7 @@ fn insert(map: &mut Map<String, Value>, key: &str, value: String) -> Result<(), 
             }
         }
     }
-    *slot = Value::String(value);
+    *slot = value;
     Ok(())
 }
 
@@ -280,6 +320,22 @@ mod tests {
             serde_json::json!({"poll": {"options": ["a", "b"], "expires_in": "60"}}),
         );
         check("flag", serde_json::json!({"flag": ""}));
+    }
+
+    #[test]
+    fn multipart_forms_become_the_same_parameters() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"display_name\"\r\n\r\nAl\r\n--XyZ\r\nContent-Disposition: form-data; name=\"fields_attributes[0][name]\"\r\n\r\nTeam\r\n--XyZ\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n".to_vec();
+        let mut map = Map::new();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(parse_multipart(body, "XyZ", &mut map)).unwrap();
+        assert_eq!(
+            Value::Object(map),
+            serde_json::json!({
+                "display_name": "Al",
+                "fields_attributes": {"0": {"name": "Team"}},
+                "avatar": {"filename": "a.png", "content_type": "image/png", "size": 4},
+            })
+        );
     }
 
     #[test]

@@ -240,6 +240,19 @@ pub fn limited(field: &str, s: &str, limit: Limit) -> ApiResult<()> {
     )))
 }
 
+/// A list's title: one line of 100 characters.
+pub const LIST_TITLE: Limit = Limit::chars(100);
+
+/// A list title as stored (the API and the web app both name lists).
+pub fn list_title(raw: &str) -> ApiResult<String> {
+    let title = text::clean_line(raw);
+    if title.is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: A list needs a title"));
+    }
+    limited("Title", &title, LIST_TITLE)?;
+    Ok(title)
+}
+
 /// A display name as stored: one line (see `text::clean_line`), within [`DISPLAY_NAME`].
 pub fn display_name(raw: &str) -> ApiResult<String> {
     let name = text::clean_line(raw);

@@ -333,7 +333,11 @@ pub async fn followers(
 ) -> ApiResult<Paged<AccountJson>> {
     let id = parse_id(&id)?;
     let view = state.node().read()?;
-    visible_account(&view, user.id(), id)?;
+    let account = visible_account(&view, user.id(), id)?;
+    // An account that hides its collections shows them to itself only, as on Mastodon.
+    if account.hide_collections && id != user.id() {
+        return Ok(Paged(Vec::new(), None));
+    }
     let items = query::followers(&view, user.id(), id, &p.page(80))?;
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
@@ -347,7 +351,11 @@ pub async fn following(
 ) -> ApiResult<Paged<AccountJson>> {
     let id = parse_id(&id)?;
     let view = state.node().read()?;
-    visible_account(&view, user.id(), id)?;
+    let account = visible_account(&view, user.id(), id)?;
+    // An account that hides its collections shows them to itself only, as on Mastodon.
+    if account.hide_collections && id != user.id() {
+        return Ok(Paged(Vec::new(), None));
+    }
     let items = query::following(&view, user.id(), id, &p.page(80))?;
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
@@ -391,15 +399,30 @@ pub async fn blocks(
     Ok(account_page(&state, &view, user.id(), &uri, items))
 }
 
+/// A muted account as `GET /api/v1/mutes` lists it: with when the mute lifts.
+#[derive(serde::Serialize)]
+pub struct MutedJson {
+    #[serde(flatten)]
+    account: AccountJson,
+    mute_expires_at: Option<String>,
+}
+
 pub async fn mutes(
     State(state): State<AppState>,
     user: User,
     uri: Uri,
     Input(p): Input<PageParams>,
-) -> ApiResult<Paged<AccountJson>> {
+) -> ApiResult<Paged<MutedJson>> {
     let view = state.node().read()?;
     let items = query::mutes(&view, user.id(), &p.page(80))?;
-    Ok(account_page(&state, &view, user.id(), &uri, items))
+    let link = link_header(state.config(), &uri, &items, |i| i.0);
+    let r = Renderer::new(&view, user.id(), &state);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, a) in &items {
+        let ends = roost_core::visibility::mute(&view, user.id(), a.id)?.and_then(|m| m.expires_at);
+        out.push(MutedJson { account: r.account(a), mute_expires_at: ends.map(crate::entities::iso) });
+    }
+    Ok(Paged(out, link))
 }
 
 /// Runs a relationship command against a visible account and answers with the relationship.

@@ -17,8 +17,9 @@ use crate::params::{de, Input};
 use crate::service::{created_id, now_ms, propose, Written};
 use crate::AppState;
 
-const MAX_TITLE_CHARS: usize = 100;
-const MAX_KEYWORD_CHARS: usize = 100;
+/// A filter's title and each of its keywords: one line of 100 characters.
+const TITLE: roost_core::text::Limit = roost_core::text::Limit::chars(100);
+const KEYWORD: roost_core::text::Limit = roost_core::text::Limit::chars(100);
 
 #[derive(Deserialize)]
 pub struct FilterParams {
@@ -72,22 +73,24 @@ fn keyword_attributes(v: Option<Value>) -> ApiResult<Vec<KeywordAttributes>> {
 }
 
 fn checked_keyword(k: &str) -> ApiResult<String> {
-    let k = k.trim();
-    if k.is_empty() || k.chars().count() > MAX_KEYWORD_CHARS || k.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(format!("Keywords are 1 to {MAX_KEYWORD_CHARS} characters")));
+    let k = roost_core::text::clean_line(k);
+    if k.is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: A keyword can't be blank"));
     }
-    Ok(k.to_string())
+    crate::service::limited("Keyword", &k, KEYWORD)?;
+    Ok(k)
 }
 
 /// The spec a create or update asks for, starting from the current filter (for updates).
 fn spec(p: FilterParams, current: Option<&Filter>) -> ApiResult<FilterSpec> {
     let title = match p.title {
-        Some(t) => t.trim().to_string(),
+        Some(t) => roost_core::text::clean_line(&t),
         None => current.map(|f| f.title.clone()).unwrap_or_default(),
     };
-    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::unprocessable(format!("A filter needs a title of 1 to {MAX_TITLE_CHARS} characters")));
+    if title.is_empty() {
+        return Err(ApiError::unprocessable("Validation failed: A filter needs a title"));
     }
+    crate::service::limited("Title", &title, TITLE)?;
     let contexts = if p.context.is_empty() {
         match current {
             Some(f) => f.contexts.clone(),

@@ -19,7 +19,6 @@ use crate::service::{created_id, propose, Written};
 use crate::AppState;
 
 /// Longest list title, in characters.
-const MAX_TITLE_CHARS: usize = 100;
 
 #[derive(Debug, Serialize)]
 pub struct ListJson {
@@ -52,12 +51,12 @@ impl ListParams {
     /// The title, policy and exclusivity, each defaulting to `current` (or Mastodon's default).
     fn checked(self, current: Option<&List>) -> ApiResult<(String, RepliesPolicy, bool)> {
         let title = match self.title {
-            Some(t) => t.trim().to_string(),
-            None => current.map(|l| l.title.clone()).unwrap_or_default(),
+            Some(t) => crate::service::list_title(&t)?,
+            None => match current {
+                Some(l) => l.title.clone(),
+                None => return Err(ApiError::unprocessable("Validation failed: A list needs a title")),
+            },
         };
-        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable(format!("A list needs a title of 1 to {MAX_TITLE_CHARS} characters")));
-        }
         let policy = match self.replies_policy.as_deref() {
             Some(p) => RepliesPolicy::parse(p)
                 .ok_or_else(|| ApiError::unprocessable("replies_policy must be followed, list or none"))?,

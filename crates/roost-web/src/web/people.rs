@@ -116,6 +116,9 @@ fn profile_page(state: &AppState, user: &WebUser, username: &str, tab: Tab, max_
             let posts = cards.all(&items)?;
             (html! { @if posts.is_empty() { p.card { "No likes yet." } } @for p in &posts { (p) } }, next)
         }
+        Tab::Followers | Tab::Following if account.hide_collections && account.id != user.id() => {
+            (html! { p.card { (display_name(&account)) " keeps this list to themselves." } }, None)
+        }
         Tab::Followers | Tab::Following => {
             let people = if tab == Tab::Followers {
                 query::followers(&view, user.id(), account.id, &page_)?

@@ -329,11 +329,7 @@ pub struct ListForm {
 }
 
 fn list_title(title: Option<&str>) -> ApiResult<String> {
-    let t = title.unwrap_or_default().trim();
-    if t.is_empty() || t.chars().count() > 100 {
-        return Err(ApiError::unprocessable("A list needs a title of 1 to 100 characters"));
-    }
-    Ok(t.to_string())
+    crate::service::list_title(title.unwrap_or_default())
 }
 
 /// `POST /lists`: a new list.

@@ -333,6 +333,17 @@ impl Api {
         self.send(self.http.put(self.url(path)).form(form))
     }
 
+    /// Any method with a JSON body.
+    pub fn send_json(&self, method: &str, path: &str, body: &Value) -> Resp {
+        self.send(self.http.request(method.parse().unwrap(), self.url(path)).json(body))
+    }
+
+    /// Any method with a body of the given type.
+    pub fn send_raw(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let req = self.http.request(method.parse().unwrap(), self.url(path));
+        self.send(req.header("content-type", content_type).body(body))
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         self.send(self.http.delete(self.url(path)))
     }

@@ -248,3 +248,71 @@ fn there_is_one_owner_and_moderators_act_only_on_lower_ranks() {
     assert_eq!(moderator.delete(&format!("/api/v1/statuses/{by_member}")).status, 200);
     assert_eq!(owner.delete(&format!("/api/v1/statuses/{by_admin}")).status, 200);
 }
+
+/// The heaviest post the default limits accept: a link of the longest size allowed, made of
+/// characters that HTML escaping makes five times longer, then graphemes of many code points
+/// each, up to 500 characters as Mastodon counts them and 8,000 bytes.
+fn heaviest_post() -> String {
+    let link_base = "https://a.example/?";
+    let link = format!("{link_base}{}", "&".repeat(2048 - link_base.len()));
+    let grapheme = format!("&{}", "\u{301}".repeat(5)); // 11 bytes, one character
+    let room = 500 - 23 - 1;
+    let mut text = format!("{link} ");
+    for _ in 0..room {
+        if text.len() + grapheme.len() > 8000 {
+            break;
+        }
+        text.push_str(&grapheme);
+    }
+    text
+}
+
+#[test]
+fn the_largest_allowed_posts_keep_a_home_page_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(dir.path(), "rate_limit_authenticated = 0\n");
+    let alice = server.user("alice");
+    let heavy = heaviest_post();
+    assert!(heavy.len() > 7000, "{}", heavy.len());
+    for _ in 0..40 {
+        alice.status(&heavy);
+    }
+    // One byte more, one link byte more, or a megabyte link: refused.
+    let r = alice.post_form("/api/v1/statuses", &[("status", &format!("{heavy}&"))]);
+    assert_eq!(r.status, 422, "{:?}", r.json);
+    let long_link = format!("see https://a.example/{}", "x".repeat(2100));
+    let r = alice.post_form("/api/v1/statuses", &[("status", &long_link)]);
+    assert_eq!(r.status, 422);
+    assert!(r.json["error"].as_str().unwrap().contains("link"), "{:?}", r.json);
+    let huge = format!("https://a.example/{}", "x".repeat(1 << 19));
+    assert_eq!(alice.post_form("/api/v1/statuses", &[("status", &huge)]).status, 422);
+    // Other stored strings are bounded in bytes too, not only in characters.
+    let zalgo_option = format!("a{}", "\u{301}".repeat(200));
+    let r = alice.post_form(
+        "/api/v1/statuses",
+        &[
+            ("status", "poll"),
+            ("poll[options][]", &zalgo_option),
+            ("poll[options][]", "b"),
+            ("poll[expires_in]", "600"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{:?}", r.json);
+
+    const STATED: usize = 1536 * 1024;
+    let api = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/timelines/home?limit=40", server.base))
+        .bearer_auth(alice.token.as_ref().unwrap())
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .len();
+    let mut browser = crate::web::Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", crate::common::PASSWORD), 303);
+    let (status, page, _) = browser.get("/");
+    assert_eq!(status, 200);
+    eprintln!("home of 40 heaviest posts: API {api} bytes, web page {} bytes", page.len());
+    assert!(api < STATED, "the API's home page is {api} bytes");
+    assert!(page.len() < STATED, "the web app's home page is {} bytes", page.len());
+}

@@ -12,6 +12,7 @@ mod cli;
 mod clients;
 mod oauth;
 mod posts;
+mod promises;
 mod social;
 mod streaming;
 mod timelines;

@@ -217,7 +217,7 @@ fn bad_authorization_requests_are_refused_without_trusting_the_redirect() {
     // And app fields are small: nobody fills the log through this unauthenticated endpoint.
     let long_name = "n".repeat(61);
     assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", &long_name), ("redirect_uris", CALLBACK)]).status, 422);
-    let many = vec![CALLBACK; 6].join("\n");
+    let many = [CALLBACK; 6].join("\n");
     assert_eq!(anon.post_form("/api/v1/apps", &[("client_name", "a"), ("redirect_uris", &many)]).status, 422);
     let site = format!("https://example.org/{}", "w".repeat(300));
     let r = anon.post_form("/api/v1/apps", &[("client_name", "a"), ("redirect_uris", CALLBACK), ("website", &site)]);
