@@ -40,7 +40,8 @@ pub fn accounts(
     let mut seen = BTreeSet::new();
     let mut out: Vec<Account> = Vec::new();
     let mut keep = |a: Account, v: &mut Viewer<'_, _>, out: &mut Vec<Account>| -> Result<()> {
-        if seen.contains(&a.id) || (a.id != viewer && v.blocked(a.id)?) || (following_only && !v.follows(a.id)?) {
+        let hidden = a.id != viewer && (v.blocked(a.id)? || v.suspended_hidden(a.id)?);
+        if seen.contains(&a.id) || hidden || (following_only && !v.follows(a.id)?) {
             return Ok(());
         }
         seen.insert(a.id);
@@ -178,11 +179,13 @@ pub fn suggestions(t: &(impl ReadTables + ?Sized), viewer: Id, limit: usize) -> 
     })?;
     all.sort_by(|a, b| b.followers_count.cmp(&a.followers_count).then(a.id.cmp(&b.id)));
     let mut out = Vec::new();
+    let mut v = Viewer::new(t, viewer);
     for a in all {
         if out.len() >= limit {
             break;
         }
-        if a.id == viewer || visibility::follows(t, viewer, a.id)? || visibility::blocked_either_way(t, viewer, a.id)? {
+        // Only accounts that chose to be suggested (`discoverable`).
+        if a.id == viewer || !a.discoverable || v.follows(a.id)? || v.blocked(a.id)? || v.suspended_hidden(a.id)? {
             continue;
         }
         if visibility::mute(t, viewer, a.id)?.is_some() {

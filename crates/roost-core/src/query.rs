@@ -579,8 +579,9 @@ fn interacted(
         all.into_iter().take(limit).collect()
     };
     let mut out = Vec::with_capacity(chosen.len());
+    let mut v = Viewer::new(t, viewer);
     for (id, who) in chosen {
-        if who != viewer && visibility::blocked_either_way(t, viewer, who)? {
+        if who != viewer && (v.blocked(who)? || v.suspended_hidden(who)?) {
             continue;
         }
         if let Some(a) = account(t, who)? {
@@ -617,13 +618,20 @@ pub struct NotificationFilter {
 }
 
 /// A notification whose post, if any, still exists and is visible; `None` otherwise.
-fn live_notification(t: &(impl ReadTables + ?Sized), n: Notification) -> Result<Option<(Notification, Option<Shown>)>> {
-    if visibility::blocked_either_way(t, n.account, n.from)? || account(t, n.from)?.is_none() {
+fn live_notification<T: ReadTables + ?Sized>(
+    v: &mut Viewer<'_, T>,
+    n: Notification,
+) -> Result<Option<(Notification, Option<Shown>)>> {
+    let from_elsewhere = n.from != n.account;
+    if from_elsewhere && (v.blocked(n.from)? || v.suspended_hidden(n.from)?) {
+        return Ok(None);
+    }
+    if account(v.tables(), n.from)?.is_none() {
         return Ok(None);
     }
     match n.status {
         None => Ok(Some((n, None))),
-        Some(sid) => Ok(visible_status(t, n.account, sid)?.map(|s| (n, Some(s)))),
+        Some(sid) => Ok(visible(v, sid)?.map(|s| (n, Some(s)))),
     }
 }
 
@@ -633,15 +641,16 @@ pub fn notifications(
     filter: &NotificationFilter,
     page: &Page,
 ) -> Result<Vec<(Notification, Option<Shown>)>> {
-    page_scan(t, Table::Notification, &k1(viewer), page, |_, v| {
-        let n: Notification = crate::kv::decode(v)?;
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, Table::Notification, &k1(viewer), page, |_, value| {
+        let n: Notification = crate::kv::decode(value)?;
         let wanted = (filter.types.is_empty() || filter.types.contains(&n.kind))
             && !filter.exclude_types.contains(&n.kind)
             && filter.account.is_none_or(|a| a == n.from);
         if !wanted {
             return Ok(None);
         }
-        live_notification(t, n)
+        live_notification(&mut v, n)
     })
 }
 
@@ -651,7 +660,7 @@ pub fn notification(
     id: Id,
 ) -> Result<Option<(Notification, Option<Shown>)>> {
     match get_value::<Notification>(t, Table::Notification, &k2(viewer, id))? {
-        Some(n) => live_notification(t, n),
+        Some(n) => live_notification(&mut Viewer::new(t, viewer), n),
         None => Ok(None),
     }
 }
@@ -693,9 +702,10 @@ fn relation_list(
     if viewer != whose && visibility::blocked_either_way(t, viewer, whose)? {
         return Ok(Vec::new());
     }
-    page_scan(t, table, &k1(whose), page, |rid, v| {
-        let other = read_u64(v, 0)?;
-        if other != viewer && visibility::blocked_either_way(t, viewer, other)? {
+    let mut v = Viewer::new(t, viewer);
+    page_scan(t, table, &k1(whose), page, |rid, value| {
+        let other = read_u64(value, 0)?;
+        if other != viewer && (v.blocked(other)? || v.suspended_hidden(other)?) {
             return Ok(None);
         }
         Ok(account(t, other)?.map(|a| (rid, a)))

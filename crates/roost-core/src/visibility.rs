@@ -23,6 +23,8 @@ struct Relation {
     muted: bool,
     /// The viewer follows the author.
     follows: bool,
+    /// The author is suspended and the viewer may not see them (see [`Viewer::hides_suspended`]).
+    suspended: bool,
 }
 
 /// One account's view of the network, with per-author answers cached.
@@ -37,6 +39,9 @@ pub struct Viewer<'t, T: ReadTables + ?Sized> {
     following: Option<HashSet<Id>>,
     /// The hashtags the viewer follows, read when first needed.
     followed_tags: Option<Vec<String>>,
+    /// Whether suspended accounts are hidden from this viewer, read when first needed: from
+    /// protocol 2 on, whenever any account is suspended and the viewer is not a moderator.
+    hides_suspended: Option<bool>,
 }
 
 /// The most follows [`Viewer::preload_following`] reads in one scan; beyond, per-author
@@ -45,7 +50,15 @@ const PRELOAD_FOLLOWING_MAX: usize = 1000;
 
 impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
     pub fn new(t: &'t T, id: Id) -> Self {
-        Viewer { t, id, relations: HashMap::new(), any: None, following: None, followed_tags: None }
+        Viewer {
+            t,
+            id,
+            relations: HashMap::new(),
+            any: None,
+            following: None,
+            followed_tags: None,
+            hides_suspended: None,
+        }
     }
 
     /// Reads whom the viewer follows in one range scan instead of one lookup per author, for
@@ -91,11 +104,32 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
         self.t
     }
 
+    /// Whether this viewer is kept from suspended accounts' posts and profiles: a suspension
+    /// hides them from other members (moderators still see them) from protocol 2 on. Cheap when
+    /// nobody is suspended: one lookup per viewer.
+    pub fn hides_suspended(&mut self) -> Result<bool> {
+        if let Some(h) = self.hides_suspended {
+            return Ok(h);
+        }
+        let t = self.t;
+        let hides = crate::protocol::at_least(t, 2)?
+            && has_prefix(t, Table::Suspended, &[])?
+            && !crate::query::account(t, self.id)?.is_some_and(|a| a.role.can_moderate());
+        self.hides_suspended = Some(hides);
+        Ok(hides)
+    }
+
+    /// Whether `account` is hidden from this viewer because it is suspended.
+    pub fn suspended_hidden(&mut self, account: Id) -> Result<bool> {
+        Ok(account != self.id && self.relation(account)?.suspended)
+    }
+
     fn relation(&mut self, author: Id) -> Result<Relation> {
         if let Some(r) = self.relations.get(&author) {
             return Ok(*r);
         }
         let (blocks, blocked_by, mutes) = self.any()?;
+        let suspended = self.hides_suspended()? && crate::query::suspended(self.t, author)?;
         let (t, v) = (self.t, self.id);
         let r = Relation {
             blocked: (blocks && t.get(Table::Block, &k2(v, author))?.is_some())
@@ -105,6 +139,7 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
                 Some(set) => set.contains(&author),
                 None => t.get(Table::Follow, &k2(v, author))?.is_some(),
             },
+            suspended,
         };
         self.relations.insert(author, r);
         Ok(r)
@@ -117,7 +152,7 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
             return Ok(true);
         }
         let r = self.relation(s.author)?;
-        if r.blocked {
+        if r.blocked || r.suspended {
             return Ok(false);
         }
         Ok(match s.visibility {
@@ -200,6 +235,12 @@ pub fn follows(t: &(impl ReadTables + ?Sized), follower: Id, target: Id) -> Resu
 /// The mute `viewer` placed on `target`, if any.
 pub fn mute(t: &(impl ReadTables + ?Sized), viewer: Id, target: Id) -> Result<Option<Mute>> {
     get_value(t, Table::Mute, &k2(viewer, target))
+}
+
+/// Whether `viewer` may see `account` at all: not when it is suspended (from protocol 2 on)
+/// and the viewer is not a moderator. Blocks are the caller's to weigh.
+pub fn account_shown(t: &(impl ReadTables + ?Sized), viewer: Id, account: Id) -> Result<bool> {
+    Ok(!Viewer::new(t, viewer).suspended_hidden(account)?)
 }
 
 /// Whether `viewer` may see the post; see [`Viewer::can_see`].

@@ -99,6 +99,7 @@ impl FromRequestParts<AppState> for Authenticated {
             Some(id) => Some(query::account(&view, id)?.ok_or(ApiError::Unauthorized)?),
             None => None,
         };
+        crate::service::note_use(state, hash, &token);
         Ok(Authenticated { token, token_hash: hash, account })
     }
 }

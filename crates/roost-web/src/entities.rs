@@ -75,6 +75,8 @@ impl Bytes for RenderedStatus {
 /// An account's JSON and the facts about it that posts need.
 struct RenderedAccount {
     record: Account,
+    /// Whether it was suspended when rendered (kept outside the record, so compared apart).
+    suspended: bool,
     json: Arc<RawValue>,
     url: String,
 }
@@ -122,6 +124,9 @@ pub struct AccountJson {
     pub emojis: Vec<()>,
     pub roles: Vec<()>,
     pub fields: Vec<FieldJson>,
+    /// Present, and true, only for a suspended account (which only moderators see).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
 }
 
 /// A row of a profile's name/value table; `value` is HTML in an account, plain text in its
@@ -499,6 +504,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
                     verified_at: None,
                 })
                 .collect(),
+            suspended: query::suspended(view, a.id).unwrap_or(false).then_some(true),
         }
     }
 
@@ -546,11 +552,13 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         }
         let rendered = match query::account(self.view, id)? {
             Some(a) => Some(match self.cache.accounts.get(&id) {
-                Some(hit) if hit.record == a => hit,
+                Some(hit) if hit.record == a && hit.suspended == query::suspended(self.view, id)? => hit,
                 _ => {
                     let json = self.account(&a);
+                    let suspended = json.suspended.is_some();
                     let raw = serde_json::value::to_raw_value(&json).map_err(internal)?;
-                    let rendered = Arc::new(RenderedAccount { json: Arc::from(raw), url: json.url, record: a });
+                    let rendered =
+                        Arc::new(RenderedAccount { json: Arc::from(raw), url: json.url, record: a, suspended });
                     self.cache.accounts.insert(id, rendered.clone());
                     rendered
                 }

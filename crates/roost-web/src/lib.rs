@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cors;
 pub mod entities;
 pub mod error;
 pub mod html;
@@ -80,6 +81,7 @@ struct Inner {
     entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
     password_work: service::PasswordWork,
+    touching: service::Touching,
     limiter: limits::RateLimiter,
     hub: Arc<streaming::Hub>,
 }
@@ -99,6 +101,7 @@ impl AppState {
                 entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
                 password_work: service::PasswordWork::default(),
+                touching: service::Touching::default(),
                 hub,
             }),
         }
@@ -118,6 +121,10 @@ impl AppState {
 
     pub fn sign_ins(&self) -> &limits::SignInGuard {
         &self.inner.sign_ins
+    }
+
+    pub fn touching(&self) -> &service::Touching {
+        &self.inner.touching
     }
 
     pub fn password_work(&self) -> &service::PasswordWork {
@@ -141,6 +148,7 @@ pub fn app(state: AppState) -> App {
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::rate_limit))
         .layer(axum::middleware::map_response(no_sniffing))
+        .layer(axum::middleware::from_fn(cors::layer))
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
     // Clients written against Rails ask for `/api/v1/instance/` as readily as without the

@@ -69,6 +69,47 @@ pub fn protocol(state: &AppState) -> ApiResult<u32> {
     Ok(roost_core::protocol::active(&state.node().read()?)?)
 }
 
+/// Records that a token is in use, at most about once a day per token (so that the least
+/// recently used are the ones pruned when an account or app holds too many). The write is
+/// proposed in the background: the request that used the token does not wait for it.
+pub fn note_use(state: &AppState, token_hash: [u8; 32], token: &roost_core::model::Token) {
+    let now = now_ms();
+    if now.saturating_sub(token.last_used) < roost_types::TOKEN_TOUCH_INTERVAL_MS {
+        return;
+    }
+    if !state.touching().start(token_hash) {
+        return; // a touch of this token is on its way already
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        if protocol(&state).is_ok_and(|v| v >= 2) {
+            let req = Request { at: now_ms(), command: Command::TouchToken { token_hash } };
+            if let Err(e) = state.node().propose(req).await {
+                tracing::debug!("recording a token's use: {e}");
+            }
+        }
+        state.touching().done(&token_hash);
+    });
+}
+
+/// Tokens whose use is being recorded, so that a burst of requests proposes one touch.
+#[derive(Default)]
+pub struct Touching(std::sync::Mutex<std::collections::HashSet<[u8; 32]>>);
+
+impl Touching {
+    /// Most touches in flight at once; beyond, uses go unrecorded until some finish.
+    const MAX: usize = 10_000;
+
+    fn start(&self, hash: [u8; 32]) -> bool {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.len() < Self::MAX && set.insert(hash)
+    }
+
+    fn done(&self, hash: &[u8; 32]) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
+    }
+}
+
 /// The ID a successful command created.
 pub fn created_id(applied: &Applied) -> ApiResult<Id> {
     match applied.outcome {

@@ -186,10 +186,14 @@ pub async fn update_credentials(
 }
 
 /// An account the viewer may see: not one that blocks them (the blocker disappears for the
-/// blocked).
+/// blocked), nor a suspended one (unless the viewer moderates).
 fn visible_account(view: &ReadView, viewer: Id, id: Id) -> ApiResult<Account> {
     let account = query::account(view, id)?.ok_or(ApiError::NotFound)?;
     if id != viewer && query::relationship(view, viewer, id)?.blocked_by {
+        return Err(ApiError::NotFound);
+    }
+    // A suspended account is gone for everyone but moderators (and itself).
+    if !roost_core::visibility::account_shown(view, viewer, id)? {
         return Err(ApiError::NotFound);
     }
     Ok(account)

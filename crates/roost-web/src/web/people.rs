@@ -86,6 +86,10 @@ fn member(view: &roost_raft::ReadView, user: &WebUser, username: &str) -> ApiRes
     if query::relationship(view, user.id(), account.id)?.blocked_by {
         return Err(ApiError::NotFound);
     }
+    // A suspended member's profile is gone for everyone but moderators.
+    if !roost_core::visibility::account_shown(view, user.id(), account.id)? {
+        return Err(ApiError::NotFound);
+    }
     Ok(account)
 }
 
@@ -144,6 +148,7 @@ fn profile_page(state: &AppState, user: &WebUser, username: &str, tab: Tab, max_
         div.card.profile {
             h1 { (name) }
             p.meta { "@" (account.username)
+                @if query::suspended(&view, account.id)? { " · " span.badge.suspended { "suspended" } }
                 @if rel.followed_by { " · follows you" }
                 @if account.locked { " · approves followers" } }
             @if !account.note.is_empty() { div.content { (PreEscaped(&note)) } }

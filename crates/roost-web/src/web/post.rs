@@ -83,6 +83,8 @@ impl<'r> Cards<'r> {
         let name = display_name(&author);
         let url = format!("/@{}/{}", author.username, shown.id);
         let long = countable_length(&shown.text) > LONG_POST;
+        // Only moderators see a suspended member's posts; they see them marked.
+        let suspended = query::suspended(self.view, author.id)?;
         let body = html! {
             @if long {
                 details.long {
@@ -103,6 +105,7 @@ impl<'r> Cards<'r> {
                 header {
                     a.name href={ "/@" (author.username) } { (name) }
                     span.handle { "@" (author.username) }
+                    @if suspended { " " span.badge.suspended { "suspended" } }
                     a.when href=(url) { (time(shown.created_at)) }
                     @if shown.edited_at.is_some() { a.meta href={ (url) "#history" } { "· edited" } }
                     span.meta { "· " (visibility_label(shown.visibility)) }

@@ -121,6 +121,7 @@ impl FromRequestParts<AppState> for WebUser {
         let Some(account) = query::account(&view, id).map_err(|e| ApiError::from(e).into_response())? else {
             return Err(SignInFirst.into_response());
         };
+        crate::service::note_use(state, token_hash(&secret), &token);
         Ok(WebUser { account, token, secret })
     }
 }

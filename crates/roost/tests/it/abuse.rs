@@ -316,3 +316,76 @@ fn the_largest_allowed_posts_keep_a_home_page_small() {
     assert!(api < STATED, "the API's home page is {api} bytes");
     assert!(page.len() < STATED, "the web app's home page is {} bytes", page.len());
 }
+
+#[test]
+fn a_suspension_hides_the_member_until_it_is_lifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.create_user("owner");
+    let (ok, _, _) = server.admin_create_user("moderator", crate::common::PASSWORD, &["--role", "moderator"]);
+    assert!(ok);
+    let moderator = crate::common::Api { token: server.token("moderator", crate::common::PASSWORD), ..server.anon() };
+    let troll = server.user("troll");
+    let member = server.user("member");
+    member.post(&format!("/api/v1/accounts/{}/follow", troll.id));
+    let post = troll.status("something awful @member");
+    let seen = |who: &crate::common::Api| {
+        (
+            who.get(&format!("/api/v1/statuses/{post}")).status,
+            who.get(&format!("/api/v1/accounts/{}", troll.id)).status,
+            who.get("/api/v1/timelines/home").ids().contains(&post),
+            who.get("/api/v1/notifications").json.as_array().unwrap().len(),
+        )
+    };
+    assert_eq!(seen(&member), (200, 200, true, 1));
+
+    let mut staff = crate::web::Browser::new(&server);
+    assert_eq!(staff.sign_in("moderator", crate::common::PASSWORD), 303);
+    let csrf = crate::web::hidden(&staff.get("/admin").1, "csrf");
+    assert_eq!(staff.post("/admin/suspend", &[("csrf", csrf.as_str()), ("id", troll.id.as_str())]).0, 303);
+    assert_eq!(seen(&member), (404, 404, false, 0), "gone for members: posts, profile, notifications");
+    let (status, account, ..) = seen(&moderator);
+    assert_eq!((status, account), (200, 200), "moderators still see it");
+    assert_eq!(moderator.get(&format!("/api/v1/accounts/{}", troll.id)).json["suspended"], true, "marked");
+    let (_, page, _) = staff.get(&format!("/@troll/{post}"));
+    assert!(page.contains("suspended"), "marked in the web app too");
+
+    assert_eq!(staff.post("/admin/unsuspend", &[("csrf", csrf.as_str()), ("id", troll.id.as_str())]).0, 303);
+    assert_eq!(seen(&member), (200, 200, true, 1), "lifting it brings everything back");
+    assert!(member.get(&format!("/api/v1/accounts/{}", troll.id)).json.get("suspended").is_none());
+}
+
+#[test]
+fn tokens_are_bounded_per_app_and_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(dir.path(), "rate_limit_unauthenticated = 0\nrate_limit_authenticated = 0\n");
+    server.create_user("alice");
+    let (id, secret) = server.app();
+    let grant = |kind: &str| {
+        let mut form = vec![("grant_type", kind), ("client_id", id.as_str()), ("client_secret", secret.as_str())];
+        if kind == "password" {
+            form.extend([("username", "alice"), ("password", crate::common::PASSWORD)]);
+        }
+        let r = server.anon().post_form("/oauth/token", &form);
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        r.json["access_token"].as_str().unwrap().to_string()
+    };
+    let valid = |token: &str| {
+        crate::common::Api { token: Some(token.to_string()), ..server.anon() }
+            .get("/api/v1/apps/verify_credentials")
+            .status
+            == 200
+    };
+    // An app's own tokens: only the newest ten stay valid.
+    let own: Vec<String> = (0..15).map(|_| grant("client_credentials")).collect();
+    assert_eq!(own.iter().filter(|t| valid(t)).count(), 10);
+    assert!(!valid(&own[0]) && valid(&own[14]));
+    // A member's: a hundred at most, the least recently used going first.
+    let first = grant("password");
+    let rest: Vec<String> = (0..105).map(|_| grant("password")).collect();
+    assert!(!valid(&first));
+    assert_eq!(rest.iter().filter(|t| valid(t)).count(), 100);
+    let alice = crate::common::Api { token: rest.last().cloned(), ..server.anon() };
+    let sessions = alice.get("/api/v1/accounts/verify_credentials");
+    assert_eq!(sessions.status, 200);
+}

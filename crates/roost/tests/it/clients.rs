@@ -121,6 +121,14 @@ fn web_app_in_a_browser() {
     );
 }
 
+/// A browser app on an origin of its own (as Elk and Phanpy are) uses the API, its token
+/// endpoint and the streaming API through CORS, in Debian's Chromium.
+#[test]
+fn browser_app_on_another_origin() {
+    let dir = clients_dir().join("js");
+    run_suite(Path::new("node"), &["--test", "cors.test.mjs"], &dir);
+}
+
 #[test]
 fn megalodon() {
     let dir = clients_dir().join("js");
