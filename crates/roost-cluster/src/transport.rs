@@ -254,8 +254,9 @@ async fn operator_call<T: DeserializeOwned>(
 
 /// Asks a member (any: a follower passes it to the leader) to add this node: first as a
 /// learner that catches up, then as a voter. Returns once it is a voter.
-pub async fn join(member: &str, secret: &str, node_id: u64, addr: &str) -> Result<NodeStatus> {
-    let request = JoinRequest { node_id, addr: addr.into(), protocol: roost_types::PROTOCOL };
+/// `protocol` is the newest protocol the node speaks: a cluster that runs a newer one refuses it.
+pub async fn join(member: &str, secret: &str, node_id: u64, addr: &str, protocol: u32) -> Result<NodeStatus> {
+    let request = JoinRequest { node_id, addr: addr.into(), protocol };
     let body = serde_json::to_value(request).map_err(std::io::Error::other)?;
     operator_call(member, secret, "/cluster/join", Some(body), Duration::from_secs(600)).await
 }

@@ -163,6 +163,8 @@ pub struct Node {
     forwarder: Option<Arc<dyn Forwarder>>,
     /// Terms this node has entered since it started.
     elections: Arc<std::sync::atomic::AtomicU64>,
+    /// The newest protocol it reports speaking (see [`Tuning::protocol`]).
+    speaks: u32,
 }
 
 /// The raft log's database file inside a data directory.
@@ -183,11 +185,21 @@ pub struct Tuning {
     pub snapshot_every: u64,
     /// Entries kept after a snapshot, so that a member briefly behind catches up from the log.
     pub log_kept: u64,
+    /// The newest protocol this node says it speaks (at most `roost_types::PROTOCOL`): an
+    /// operator may set it lower on one node to hold the cluster at an older protocol, say to
+    /// keep a downgrade possible until a rollout is judged good.
+    pub protocol: u32,
 }
 
 impl Default for Tuning {
     fn default() -> Tuning {
-        Tuning { heartbeat_ms: 100, election_timeout_ms: 300, snapshot_every: 20_000, log_kept: 5_000 }
+        Tuning {
+            heartbeat_ms: 100,
+            election_timeout_ms: 300,
+            snapshot_every: 20_000,
+            log_kept: 5_000,
+            protocol: roost_types::PROTOCOL,
+        }
     }
 }
 
@@ -326,7 +338,8 @@ impl Node {
         let elections = Arc::new(std::sync::atomic::AtomicU64::new(0));
         tokio::spawn(count_elections(raft.metrics(), elections.clone()));
         let batcher = batcher::Batcher::start(raft.clone());
-        Ok(Node { raft, batcher, store, log_store, home, events, id, forwarder, elections })
+        let speaks = tuning.protocol.clamp(1, roost_types::PROTOCOL);
+        Ok(Node { raft, batcher, store, log_store, home, events, id, forwarder, elections, speaks })
     }
 
     pub fn id(&self) -> u64 {
@@ -443,7 +456,7 @@ impl Node {
             replication,
             elections: self.elections.load(std::sync::atomic::Ordering::Relaxed),
             chain_head: self.chain_head().map(|c| c.hex()).unwrap_or_default(),
-            protocol: roost_types::PROTOCOL,
+            protocol: self.speaks,
             active_protocol: self.active_protocol().unwrap_or(1),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -453,6 +466,11 @@ impl Node {
     pub fn active_protocol(&self) -> Result<u32> {
         let view = self.store.read()?;
         roost_core::protocol::active(&view).map_err(|e| Error::Store(e.into()))
+    }
+
+    /// The newest protocol this node reports speaking.
+    pub fn speaks(&self) -> u32 {
+        self.speaks
     }
 
     /// Whether this node leads (a single node always does once started).

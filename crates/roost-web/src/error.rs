@@ -45,6 +45,10 @@ pub enum ApiError {
     /// many seconds.
     #[error("Too many failed attempts: try again in {0} seconds")]
     SlowDown(u64),
+    /// 503: this needs a protocol the cluster has not turned on yet: a member runs an older
+    /// version (a rolling upgrade is under way, or an operator holds the cluster back).
+    #[error("This needs every node of the cluster to run a newer version of Roost (protocol {0}); a member runs an older one. Try again once the upgrade is done.")]
+    UpgradePending(u32),
     /// 503: the node cannot accept writes now (no leader, shutting down).
     #[error("Service temporarily unavailable")]
     Unavailable,
@@ -69,7 +73,7 @@ impl ApiError {
             ApiError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests | ApiError::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::UpgradePending(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,7 +123,7 @@ impl ApiError {
             }
             Rejection::NotActive => {
                 tracing::warn!("refused a command the cluster has not activated: a member runs an older version");
-                ApiError::Unavailable
+                ApiError::UpgradePending(roost_types::PROTOCOL)
             }
             Rejection::OwnPoll => ApiError::unprocessable("Validation failed: You cannot vote in your own polls"),
             Rejection::OwnerExists => ApiError::unprocessable(

@@ -68,6 +68,9 @@ pub struct FileConfig {
     /// Connections open at once from one client address (reverse proxies named in
     /// `trusted_proxies` are not capped). Default 256.
     pub max_connections_per_ip: Option<usize>,
+    /// The newest protocol this node reports speaking: set it lower than this release's to hold
+    /// the cluster at an older protocol (its new features wait). Default: this release's.
+    pub max_protocol: Option<u32>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -180,7 +183,13 @@ impl Config {
             election_timeout_ms: f.election_timeout_ms.unwrap_or(d.election_timeout_ms),
             snapshot_every: f.snapshot_every.unwrap_or(d.snapshot_every),
             log_kept: f.snapshot_every.map_or(d.log_kept, |n| d.log_kept.min(n / 4).max(1)),
+            protocol: f.max_protocol.unwrap_or(d.protocol),
         };
+        anyhow::ensure!(
+            (1..=roost_types::PROTOCOL).contains(&tuning.protocol),
+            "max_protocol must be between 1 and {} (this release's)",
+            roost_types::PROTOCOL
+        );
         anyhow::ensure!((10..=10_000).contains(&tuning.heartbeat_ms), "heartbeat_ms must be between 10 and 10000");
         anyhow::ensure!(
             tuning.election_timeout_ms >= 2 * tuning.heartbeat_ms && tuning.election_timeout_ms <= 60_000,

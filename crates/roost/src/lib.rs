@@ -70,9 +70,9 @@ pub async fn run(
     // A single node speaks for the whole cluster: it turns on its own protocol at once. A
     // cluster's leader does so once every member reports that it speaks it.
     match &cluster {
-        None => roost_web::timer::activate_protocol(&state, roost_types::PROTOCOL)
+        None => roost_web::timer::activate_protocol(&state, node.speaks())
             .await
-            .map_err(|e| anyhow::anyhow!("activating protocol {}: {e}", roost_types::PROTOCOL))?,
+            .map_err(|e| anyhow::anyhow!("activating protocol {}: {e}", node.speaks()))?,
         Some((_, secret)) => {
             tokio::spawn(activate_when_all_speak(state.clone(), secret.clone()));
         }
@@ -172,9 +172,12 @@ async fn start_cluster_member(
         tracing::info!(%url, "joining the cluster: catching up as a learner, then voting");
         let mut attempt = 0;
         loop {
-            match roost_cluster::join(url, &identity.secret, identity.node_id, &addr).await {
+            match roost_cluster::join(url, &identity.secret, identity.node_id, &addr, node.speaks()).await {
                 Ok(_) => break,
                 Err(roost_cluster::Error::Unauthorized) => anyhow::bail!(roost_cluster::Error::Unauthorized),
+                Err(e @ roost_cluster::Error::Refused(_)) if e.to_string().contains("protocol") => {
+                    anyhow::bail!("could not join the cluster through {url}: {e}")
+                }
                 Err(e) if attempt < 30 => {
                     attempt += 1;
                     tracing::warn!("joining through {url}: {e}; trying again");
@@ -197,7 +200,7 @@ async fn start_cluster_member(
 async fn activate_when_all_speak(state: roost_web::AppState, secret: String) {
     loop {
         let node = state.node();
-        if node.is_leader() && node.active_protocol().unwrap_or(1) < roost_types::PROTOCOL {
+        if node.is_leader() && node.active_protocol().unwrap_or(1) < node.speaks() {
             if let Some(lowest) = roost_cluster::members_protocol(node, &secret).await {
                 if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
                     tracing::warn!("activating protocol {lowest}: {e}");

@@ -201,6 +201,9 @@ async fn cluster_status(server: &str, secret: &str, json: bool) -> anyhow::Resul
                     "applied_index": s.as_ref().map(|s| s.applied_index),
                     "chain_head": s.as_ref().map(|s| s.chain_head.clone()),
                     "lag": s.as_ref().map(|s| committed.saturating_sub(s.applied_index)),
+                    "version": s.as_ref().map(|s| s.version.clone()),
+                    "protocol": s.as_ref().map(|s| s.protocol),
+                    "active_protocol": s.as_ref().map(|s| s.active_protocol),
                 })
             })
             .collect();
@@ -208,13 +211,13 @@ async fn cluster_status(server: &str, secret: &str, json: bool) -> anyhow::Resul
         return Ok(());
     }
     println!(
-        "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} REACHABLE",
-        "NODE", "ADDRESS", "ROLE", "TERM", "LAST LOG", "APPLIED", "CHAIN HEAD", "LAG"
+        "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} {:<10} {:>5} REACHABLE",
+        "NODE", "ADDRESS", "ROLE", "TERM", "LAST LOG", "APPLIED", "CHAIN HEAD", "LAG", "VERSION", "PROTO"
     );
     for (id, addr, _, s) in &rows {
         match s {
             Some(s) => println!(
-                "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} yes",
+                "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} {:<10} {:>5} yes",
                 id,
                 addr,
                 s.role,
@@ -222,12 +225,25 @@ async fn cluster_status(server: &str, secret: &str, json: bool) -> anyhow::Resul
                 s.last_log_index,
                 s.applied_index,
                 s.chain_head.get(..16).unwrap_or(""),
-                committed.saturating_sub(s.applied_index)
+                committed.saturating_sub(s.applied_index),
+                if s.version.is_empty() { "?" } else { &s.version },
+                s.protocol,
             ),
-            None => {
-                println!("{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} no", id, addr, "?", "", "", "", "", "")
-            }
+            None => println!(
+                "{:<20} {:<22} {:<9} {:>5} {:>9} {:>9} {:<16} {:>6} {:<10} {:>5} no",
+                id, addr, "?", "", "", "", "", "", "", ""
+            ),
         }
+    }
+    // What the cluster runs: the protocol it turned on, and whether a member holds it back.
+    let active = rows.iter().filter_map(|r| r.3.as_ref().map(|s| s.active_protocol)).max().unwrap_or(1);
+    let lowest = rows.iter().filter_map(|r| r.3.as_ref().map(|s| s.protocol)).min().unwrap_or(active);
+    println!(
+        "protocol {active} active; every member speaks {lowest} or newer (this release: {})",
+        roost_types::PROTOCOL
+    );
+    if lowest < roost_types::PROTOCOL {
+        println!("features of newer protocols wait until every member runs a release that speaks them");
     }
     Ok(())
 }

@@ -145,7 +145,7 @@ pub async fn update_credentials(
         || language.is_some();
     if newer && !v2 {
         // A member still runs the version before these existed (a rolling upgrade).
-        return Err(ApiError::Unavailable);
+        return Err(ApiError::UpgradePending(2));
     }
     if default_visibility.is_some() || source.sensitive.is_some() || language.is_some() {
         let now = query::preferences(&state.node().read()?, user.id())?;

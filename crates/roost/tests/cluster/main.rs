@@ -30,6 +30,8 @@ struct Member {
     listen: String,
     cluster_listen: String,
     server: Option<Server>,
+    /// More configuration lines for its next start.
+    extra: String,
 }
 
 impl Member {
@@ -59,8 +61,12 @@ impl Member {
         // on a shared machine, where a 100 ms heartbeat can starve (BENCHMARKS.md measures the
         // defaults on release builds).
         let tuning = "snapshot_every = 50\nheartbeat_ms = 250\nelection_timeout_ms = 750\n";
-        std::fs::write(&config, format!("rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n{tuning}"))
-            .unwrap();
+        let extra = &self.extra;
+        std::fs::write(
+            &config,
+            format!("rate_limit_authenticated = 0\nrate_limit_unauthenticated = 0\n{tuning}{extra}"),
+        )
+        .unwrap();
         let config = config.to_str().unwrap().to_string();
         let mut args = vec!["--config", &config, "--listen", &self.listen, "--cluster-listen", &self.cluster_listen];
         if let Some(j) = join {
@@ -80,7 +86,7 @@ fn free_addr() -> String {
 fn member(root: &Path, name: &str) -> Member {
     let root = root.join(name);
     std::fs::create_dir_all(&root).unwrap();
-    Member { root, listen: free_addr(), cluster_listen: free_addr(), server: None }
+    Member { root, listen: free_addr(), cluster_listen: free_addr(), server: None, extra: String::new() }
 }
 
 /// `roost cluster status --json` through one member.
@@ -582,6 +588,7 @@ fn a_partitioned_leader_cannot_commit_and_the_majority_goes_on() {
                 listen: format!("{}:8080", net.addr(i)),
                 cluster_listen: format!("{}:7070", net.addr(i)),
                 server: None,
+                extra: String::new(),
             }
         })
         .collect();
@@ -718,4 +725,60 @@ fn a_cluster_is_restored_from_one_copy() {
     cluster.push(joiner);
     settled(&cluster, &secret);
     check_history(&cluster, &token, &alice, &History { acked, ..History::default() });
+}
+
+/// A rolling upgrade, seen from the feature gate: while one member speaks only protocol 1 (an
+/// older release, here one held back with `max_protocol`), the leader keeps protocol 1, refuses
+/// what is newer with a clear error, and keeps older use cases working; once every member speaks
+/// protocol 2, the leader turns it on and the new commands go through.
+#[test]
+fn newer_commands_wait_until_every_member_speaks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members: Vec<Member> = ["p1", "p2", "p3"].iter().map(|n| member(dir.path(), n)).collect();
+    // The first member, which forms the cluster, speaks protocol 1: an old release's cluster.
+    members[0].extra = "max_protocol = 1\n".into();
+    let (secret, _) = form(&mut members);
+    settled(&members, &secret);
+    let rows = cluster_status(&members[0], &secret).unwrap();
+    assert!(rows.iter().all(|r| r["active_protocol"] == 1), "{rows:?}");
+    let held = rows.iter().find(|r| r["protocol"] == 1).expect("the held-back node reports protocol 1");
+    assert_eq!(held["address"], members[0].cluster_listen.as_str());
+    assert!(rows.iter().all(|r| r["version"].as_str().is_some_and(|v| !v.is_empty())), "{rows:?}");
+
+    // What protocol 1 knows still works (an account, a post); what is newer waits, saying why.
+    let alice = members[1].server().user("alice");
+    alice.status("still working");
+    let later = common::iso_in(86_400);
+    let r = alice.post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &later)]);
+    assert_eq!(r.status, 503, "{:?}", r.json);
+    assert!(r.json["error"].as_str().unwrap().contains("newer version"), "{:?}", r.json);
+
+    // The last member upgrades (restarts speaking protocol 2): the leader turns it on.
+    members[0].server = None;
+    members[0].extra.clear();
+    members[0].start(Some(&secret), None);
+    let started = Instant::now();
+    while !cluster_status(&members[1], &secret)
+        .is_some_and(|rows| rows.len() == 3 && rows.iter().all(|r| r["active_protocol"] == 2))
+    {
+        assert!(started.elapsed() < SETTLE, "protocol 2 was never turned on");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = alice.post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &common::iso_in(86_400))]);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+
+    // From now on a node that speaks only protocol 1 cannot join: it could not apply the log.
+    let mut old = member(dir.path(), "old");
+    old.extra = "max_protocol = 1\n".into();
+    let config = old.root.join("old.toml");
+    std::fs::write(&config, "max_protocol = 1\n").unwrap();
+    let out = Command::new(roost_bin())
+        .args(["serve", "--config", config.to_str().unwrap(), "--data-dir", old.root.join("data").to_str().unwrap()])
+        .args(["--listen", &old.listen, "--cluster-listen", &old.cluster_listen, "--join", &members[1].cluster_listen])
+        .env("ROOST_CLUSTER_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("protocol 2") && said.contains("upgrade"), "{said}");
 }
