@@ -292,32 +292,37 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     println!("\n- terms entered by the nodes since they started (elections), after the load phases: {elections}");
 
     // Failover: under a light steady write load through every node, kill -9 the leader and time
-    // the first acknowledged write sent after the kill; restart it and let it catch up.
+    // the first acknowledged write sent after the kill; count the writes that failed, those sent
+    // to the node that was killed apart from those sent to the others (which hold writes until
+    // a new leader is known, instead of failing); restart it and let it catch up.
     let mut failovers = Latencies::default();
+    let mut during = Latencies::default();
+    let (mut to_others, mut failed_others, mut to_victim, mut failed_victim) = (0usize, 0usize, 0usize, 0usize);
     for round in 0..o.kills {
         let stop = Arc::new(AtomicBool::new(false));
-        let acked: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+        // (node, sent, answered, succeeded)
+        let writes: Arc<Mutex<Vec<(usize, Instant, Instant, bool)>>> = Arc::default();
         let mut writers = Vec::new();
         for w in 0..4 {
-            let (h, bases, tokens, stop, acked) =
-                (http.clone(), all.clone(), tokens.clone(), stop.clone(), acked.clone());
+            let (h, bases, tokens, stop, writes) =
+                (http.clone(), all.clone(), tokens.clone(), stop.clone(), writes.clone());
             writers.push(tokio::spawn(async move {
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
+                    let node = i % bases.len();
                     let sent = Instant::now();
                     let req = h
-                        .post(format!("{}/api/v1/statuses", bases[i % bases.len()]))
+                        .post(format!("{}/api/v1/statuses", bases[node]))
                         .form(&[("status", format!("failover {round} {w} {i}"))])
                         .bearer_auth(&tokens[i % tokens.len()])
-                        .timeout(Duration::from_secs(5));
+                        .timeout(Duration::from_secs(10));
                     i += 1;
-                    match req.send().await {
-                        Ok(r) if r.status().is_success() => {
-                            if let Ok(mut a) = acked.lock() {
-                                a.push((sent, Instant::now()));
-                            }
-                        }
-                        _ => tokio::time::sleep(Duration::from_millis(10)).await,
+                    let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
+                    if let Ok(mut a) = writes.lock() {
+                        a.push((node, sent, Instant::now(), ok));
+                    }
+                    if !ok {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
             }));
@@ -327,12 +332,12 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         let killed = Instant::now();
         nodes[victim].server = None; // dropping the server kills it (SIGKILL)
         let took = loop {
-            let first = acked
+            let first = writes
                 .lock()
                 .map_err(|_| anyhow::anyhow!("lock"))?
                 .iter()
-                .filter(|(sent, _)| *sent > killed)
-                .map(|(_, at)| *at)
+                .filter(|(_, sent, _, ok)| *sent > killed && *ok)
+                .map(|(_, _, at, _)| *at)
                 .min();
             if let Some(at) = first {
                 break at - killed;
@@ -340,11 +345,36 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             anyhow::ensure!(killed.elapsed() < Duration::from_secs(60), "no write succeeded after the kill");
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
+        // Let the writes sent during the election finish before counting.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         stop.store(true, Ordering::Relaxed);
         for w in writers {
             let _ = w.await;
         }
-        eprintln!("kill {}: first write after {} ms", round + 1, took.as_millis());
+        let writes = writes.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+        // The writes in flight around the failover: sent from just before the kill until the
+        // cluster took writes again.
+        let window = |sent: Instant| sent + Duration::from_millis(200) > killed && sent < killed + took;
+        let (mut others, mut others_failed, mut victims, mut victims_failed) = (0, 0, 0, 0);
+        for (node, sent, answered, ok) in writes.iter().filter(|w| window(w.1)) {
+            if *node == victim {
+                victims += 1;
+                victims_failed += usize::from(!ok);
+            } else {
+                others += 1;
+                others_failed += usize::from(!ok);
+                during.record(*answered - *sent);
+            }
+        }
+        to_others += others;
+        failed_others += others_failed;
+        to_victim += victims;
+        failed_victim += victims_failed;
+        eprintln!(
+            "kill {}: first write after {} ms; failed {others_failed}/{others} sent to the others, {victims_failed}/{victims} to the killed node",
+            round + 1,
+            took.as_millis()
+        );
         failovers.record(took);
         nodes[victim].start(&bin, None, None)?;
         caught_up(&bin, &nodes, &secret)?;
@@ -358,6 +388,14 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         failovers.percentile_ms(50.0),
         failovers.percentile_ms(99.0),
         failovers.percentile_ms(100.0)
+    );
+    println!(
+        "\nWrites in flight during the failovers (sent from 200 ms before each kill until writes were taken again):\n\
+         - sent to the surviving nodes: {failed_others} failed of {to_others}; they waited p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n\
+         - sent to the node that was killed: {failed_victim} failed of {to_victim} (its process was gone)",
+        during.percentile_ms(50.0),
+        during.percentile_ms(99.0),
+        during.percentile_ms(100.0)
     );
     Ok(())
 }

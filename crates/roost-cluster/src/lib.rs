@@ -42,6 +42,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The request header holding the cluster secret.
 pub(crate) const AUTHORIZATION: &str = "authorization";
+/// The response header a node sets when it did not propose a forwarded write (it is not the
+/// leader): the follower may send the write again, to the next leader.
+pub(crate) const NOT_PROPOSED: &str = "x-roost-not-proposed";
 
 /// Whether a presented secret is the cluster's, compared in constant time.
 pub(crate) fn secret_matches(expected: &str, presented: Option<&str>) -> bool {

@@ -99,6 +99,13 @@ async fn propose(State(p): State<Peer>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(r) => return *r,
     };
+    // Not the leader (any more): say so before handing the write to raft, so that the follower
+    // knows it was not proposed and may send it to the next leader.
+    if !p.node.is_leader() {
+        let mut resp = refused(StatusCode::SERVICE_UNAVAILABLE, "not the leader: the write was not proposed");
+        resp.headers_mut().insert(crate::NOT_PROPOSED, axum::http::HeaderValue::from_static("1"));
+        return resp;
+    }
     let answer: ForwardAnswer = match p.node.propose_here(req).await {
         Ok(applied) => Ok((applied.index, applied.outcome)),
         Err(e) => Err(e.to_string()),

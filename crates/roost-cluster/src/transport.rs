@@ -158,7 +158,10 @@ impl Forwarder for HttpForwarder {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = roost_raft::Result<Applied>> + Send + '_>> {
         let url = format!("{}/cluster/propose", base_url(&leader.addr));
         Box::pin(async move {
+            // Whether the leader may have the write: a connection that was never made, or a
+            // leader that says it did not propose it, means it is nowhere.
             let unavailable = |e: &dyn std::fmt::Display| roost_raft::Error::Unavailable(format!("forwarding: {e}"));
+            let not_proposed = |e: &dyn std::fmt::Display| roost_raft::Error::NotProposed(format!("forwarding: {e}"));
             let body = postcard::to_allocvec(&req).map_err(|e| unavailable(&e))?;
             let resp = self
                 .http
@@ -168,7 +171,10 @@ impl Forwarder for HttpForwarder {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| unavailable(&e))?;
+                .map_err(|e| if e.is_connect() { not_proposed(&e) } else { unavailable(&e) })?;
+            if resp.headers().contains_key(crate::NOT_PROPOSED) {
+                return Err(not_proposed(&"the node asked is not the leader"));
+            }
             if !resp.status().is_success() {
                 return Err(unavailable(&format!("the leader answered {}", resp.status())));
             }

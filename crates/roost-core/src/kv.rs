@@ -139,11 +139,13 @@ pub enum Table {
     AppPending = 59,
     /// (client id, 0, token hash) → () : an app's tokens of its own (client credentials)
     AppOnlyToken = 60,
+    /// (account, idempotency key) → scheduled id : a scheduled post's Idempotency-Key
+    ScheduledIdempotency = 61,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 60] = [
+    pub const ALL: [Table; 61] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -204,6 +206,7 @@ impl Table {
         Table::ScheduledDue,
         Table::AppPending,
         Table::AppOnlyToken,
+        Table::ScheduledIdempotency,
     ];
 
     pub fn prefix(self) -> u8 {

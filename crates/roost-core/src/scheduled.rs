@@ -40,6 +40,13 @@ pub(crate) fn schedule(
     if query::account(t, account)?.is_none() {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     }
+    // A retry with the same Idempotency-Key gets the first scheduled post back.
+    let key = status.idempotency_key.as_deref().map(|k| idempotency_key(account, k));
+    if let Some(k) = &key {
+        if let Some(v) = t.get(Table::ScheduledIdempotency, k)? {
+            return Ok(Outcome::created(read_u64(&v, 0)?));
+        }
+    }
     let held = query::count_prefix(t, Table::Scheduled, &k1(account))? as usize;
     if held >= MAX_SCHEDULED || on_day(t, account, scheduled_at, None)? >= MAX_SCHEDULED_PER_DAY {
         return Ok(Outcome::Rejected(Rejection::TooMany));
@@ -48,7 +55,15 @@ pub(crate) fn schedule(
     let post = ScheduledPost { id, scheduled_at, status: status.clone(), poll: poll.cloned(), created_at: at };
     put_value(t, Table::Scheduled, &k2(account, id), &post)?;
     t.put(Table::ScheduledDue, &k2(scheduled_at.max(0) as u64, id), &k1(account))?;
+    if let Some(k) = &key {
+        t.put(Table::ScheduledIdempotency, k, &k1(id))?;
+    }
     Ok(Outcome::created(id))
+}
+
+/// The key of (account, Idempotency-Key) in `Table::ScheduledIdempotency`.
+fn idempotency_key(account: Id, key: &str) -> Vec<u8> {
+    crate::query::idempotency_key(account, key)
 }
 
 pub(crate) fn reschedule(t: &mut impl Tables, account: Id, id: Id, scheduled_at: Millis) -> Result<Outcome> {
@@ -71,7 +86,17 @@ pub(crate) fn cancel(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome
     };
     t.delete(Table::Scheduled, &k2(account, id))?;
     t.delete(Table::ScheduledDue, &k2(post.scheduled_at.max(0) as u64, id))?;
+    forget_key(t, &post)?;
     Ok(Outcome::done())
+}
+
+/// Drops a scheduled post's Idempotency-Key (it is cancelled or published: once published, the
+/// post's own key takes over).
+fn forget_key(t: &mut impl Tables, post: &ScheduledPost) -> Result<()> {
+    if let Some(k) = &post.status.idempotency_key {
+        t.delete(Table::ScheduledIdempotency, &idempotency_key(post.status.author, k))?;
+    }
+    Ok(())
 }
 
 /// Publishes the scheduled posts due by `at` (at most `max`), as if posted at `at`.
@@ -86,6 +111,7 @@ pub(crate) fn publish_due(t: &mut impl Tables, at: Millis, max: usize, fx: &mut 
         t.delete(Table::ScheduledDue, key)?;
         let Some(post) = get_value::<ScheduledPost>(t, Table::Scheduled, &k2(*account, *id))? else { continue };
         t.delete(Table::Scheduled, &k2(*account, *id))?;
+        forget_key(t, &post)?;
         // A refusal (the post it answers is gone) drops it, as on Mastodon.
         let _outcome = match &post.poll {
             Some(p) => {

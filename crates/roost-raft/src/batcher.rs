@@ -74,6 +74,8 @@ async fn run(raft: RaftHandle, mut rx: mpsc::Receiver<(Request, Waiter)>) {
                     // Not the leader (any more): raft may still commit what it took, so the
                     // requests are not sent anywhere else; their callers learn it may or may not
                     // be applied.
+                    // (openraft 0.9 also answers a write it had appended, when it steps down,
+                    // with ForwardToLeader: the two cannot be told apart here.)
                     let lost_leadership = e.forward_to_leader::<openraft::BasicNode>().is_some();
                     let unavailable = matches!(e, openraft::error::RaftError::APIError(_));
                     for w in waiters {

@@ -67,6 +67,10 @@ pub enum Error {
     /// This node cannot accept writes right now (no leader, shutting down).
     #[error("not ready to accept writes: {0}")]
     Unavailable(String),
+    /// The write was not handed to any leader (none was reachable, or the one asked was not the
+    /// leader any more): nothing of it can be in the log, so sending it again is safe.
+    #[error("not proposed: {0}")]
+    NotProposed(String),
     #[error("timed out waiting for log index {0} to be applied")]
     Timeout(u64),
 }
@@ -205,6 +209,11 @@ impl Default for Tuning {
 
 /// How long a forwarded write waits to be applied on the node that forwarded it.
 const FORWARDED_APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write that was not handed to a leader yet waits for one (an election takes
+/// about a second): its client sees latency rather than an error.
+const HOLD_FOR_LEADER: Duration = Duration::from_secs(5);
+/// How often a held write looks for a leader again.
+const LEADER_POLL: Duration = Duration::from_millis(50);
 
 /// The highest index a majority of voters hold: on the leader, from what it knows each voter
 /// matched; elsewhere, what this node applied (a lower bound: only committed entries apply).
@@ -349,27 +358,46 @@ impl Node {
     /// Appends a request to the log (in a batch with whatever else is waiting) and waits until
     /// it is committed and applied here. On a follower, the request goes to the leader and the
     /// answer comes once this node has applied it too (so that reading here sees it).
+    ///
+    /// During an election a write waits (up to [`HOLD_FOR_LEADER`]) for a leader, rather than
+    /// failing: until it is handed to a leader, nothing of it is in any log, so sending it when
+    /// one is known is safe. Once handed over, a write whose fate becomes unknown (the leader
+    /// died or stepped down before answering) is never sent again — it may yet be committed, and
+    /// applying it twice would be wrong — unless applying it twice is harmless
+    /// ([`roost_types::Command::is_idempotent`]: a post with an `Idempotency-Key`).
     pub async fn propose(&self, req: Request) -> Result<Applied> {
         let Some(f) = &self.forwarder else { return self.batcher.propose(req).await };
-        // Where the request goes is decided once, before it is proposed: a request handed to
-        // raft here and refused after a leader change may still be committed by the next leader,
-        // so it is never sent again (that would apply it twice). The caller gets an error.
-        let leader = {
-            let metrics = self.raft.metrics();
-            let m = metrics.borrow();
-            match m.current_leader {
-                Some(l) if l != self.id => m.membership_config.membership().get_node(&l).cloned(),
-                Some(_) => None,
-                None => return Err(Error::Unavailable("no leader yet: an election is under way".into())),
+        let deadline = tokio::time::Instant::now() + HOLD_FOR_LEADER;
+        let retry_unknown = req.command.is_idempotent();
+        loop {
+            let last_chance = tokio::time::Instant::now() >= deadline;
+            let leader = {
+                let metrics = self.raft.metrics();
+                let m = metrics.borrow();
+                m.current_leader.map(|l| (l, m.membership_config.membership().get_node(&l).cloned()))
+            };
+            let attempt = match leader {
+                None => Err(Error::NotProposed("no leader yet: an election is under way".into())),
+                Some((l, _)) if l == self.id => self.batcher.propose(req.clone()).await,
+                Some((_, None)) => Err(Error::NotProposed("the leader's address is not known yet".into())),
+                Some((_, Some(node))) => match f.forward(&node, req.clone()).await {
+                    Ok(applied) => {
+                        self.wait_applied(applied.index, FORWARDED_APPLY_TIMEOUT).await?;
+                        Ok(applied)
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match attempt {
+                Ok(applied) => return Ok(applied),
+                Err(Error::NotProposed(why)) if last_chance => {
+                    return Err(Error::Unavailable(format!("no leader took the write in time: {why}")))
+                }
+                Err(Error::NotProposed(_)) => {}
+                Err(Error::Unavailable(_)) if retry_unknown && !last_chance => {}
+                Err(e) => return Err(e),
             }
-        };
-        match leader {
-            Some(node) => {
-                let applied = f.forward(&node, req).await?;
-                self.wait_applied(applied.index, FORWARDED_APPLY_TIMEOUT).await?;
-                Ok(applied)
-            }
-            None => self.batcher.propose(req).await,
+            tokio::time::sleep(LEADER_POLL).await;
         }
     }
 

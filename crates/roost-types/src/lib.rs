@@ -476,6 +476,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether applying this command twice does what applying it once does, so that a write
+    /// whose fate is unknown (the leader died while committing it) may be sent again: a post or
+    /// scheduled post that carries the client's `Idempotency-Key`.
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Command::CreateStatus(s) | Command::CreateStatusWithPoll { status: s, .. } => s.idempotency_key.is_some(),
+            Command::ScheduleStatus { status, .. } => status.idempotency_key.is_some(),
+            _ => false,
+        }
+    }
+
     /// The protocol that introduced this variant: proposed only once the cluster activated it.
     pub fn since(&self) -> u32 {
         match self {

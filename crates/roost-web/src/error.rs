@@ -158,7 +158,7 @@ impl IntoResponse for ApiError {
 impl From<roost_raft::Error> for ApiError {
     fn from(e: roost_raft::Error) -> ApiError {
         match e {
-            roost_raft::Error::Unavailable(_) | roost_raft::Error::Timeout(_) => {
+            roost_raft::Error::Unavailable(_) | roost_raft::Error::NotProposed(_) | roost_raft::Error::Timeout(_) => {
                 tracing::warn!("write refused: {e}");
                 ApiError::Unavailable
             }

@@ -782,3 +782,80 @@ fn newer_commands_wait_until_every_member_speaks_them() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("protocol 2") && said.contains("upgrade"), "{said}");
 }
+
+/// Writes sent to the followers while the leader dies are held until a new leader is known,
+/// not refused: with an Idempotency-Key (so that even a write in flight to the dead leader may
+/// be sent again) not one fails, across three kills, and each is applied exactly once.
+#[test]
+fn writes_wait_through_a_failover_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members: Vec<Member> = ["f1", "f2", "f3"].iter().map(|n| member(dir.path(), n)).collect();
+    let (secret, _) = form(&mut members);
+    settled(&members, &secret);
+    let alice = members[0].server().user("alice");
+    let token = alice.token.clone().unwrap();
+    let mut acked: Vec<(String, String)> = Vec::new();
+    let (mut sent, mut failed) = (0usize, Vec::new());
+    for round in 0..3 {
+        let leader = find_leader(&members, &secret);
+        let victim = members.iter().position(|m| m.id() == leader).unwrap();
+        let followers: Vec<String> =
+            members.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, m)| m.base()).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let results: Arc<Mutex<Vec<(String, Result<String, String>)>>> = Arc::default();
+        let threads: Vec<_> = (0..4)
+            .map(|w| {
+                let (followers, token, stop, results) =
+                    (followers.clone(), token.clone(), stop.clone(), results.clone());
+                std::thread::spawn(move || {
+                    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let text = format!("r{round}-w{w}-{i}");
+                        let r = http
+                            .post(format!("{}/api/v1/statuses", followers[i % followers.len()]))
+                            .bearer_auth(&token)
+                            .header("idempotency-key", &text)
+                            .form(&[("status", &text)])
+                            .send();
+                        let outcome = match r {
+                            Ok(r) if r.status() == 200 => {
+                                Ok(r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string())
+                            }
+                            Ok(r) => Err(format!("{} {}", r.status(), r.text().unwrap_or_default())),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        results.lock().unwrap().push((text, outcome));
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        members[victim].server.as_mut().unwrap().kill9();
+        members[victim].server = None;
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().unwrap();
+        }
+        for (text, outcome) in results.lock().unwrap().drain(..) {
+            sent += 1;
+            match outcome {
+                Ok(id) => acked.push((text, id)),
+                Err(e) => failed.push((text, e)),
+            }
+        }
+        members[victim].start(None, None);
+        settled(&members, &secret);
+    }
+    assert!(sent > 50, "the writers ran ({sent} writes)");
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} writes failed during failovers: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    let history = History { acked, ..History::default() };
+    check_history(&members, &token, &alice.id, &history);
+}
