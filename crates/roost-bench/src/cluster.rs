@@ -153,6 +153,10 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A write during a failover: the node it went to, when it was sent and answered, whether it
+/// succeeded.
+type Write = (usize, Instant, Instant, bool);
+
 /// Posts (or reads home timelines, for random members) for `seconds` through the given nodes
 /// in turn; returns the latencies, the failures and the seconds taken.
 async fn load(
@@ -300,8 +304,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let (mut to_others, mut failed_others, mut to_victim, mut failed_victim) = (0usize, 0usize, 0usize, 0usize);
     for round in 0..o.kills {
         let stop = Arc::new(AtomicBool::new(false));
-        // (node, sent, answered, succeeded)
-        let writes: Arc<Mutex<Vec<(usize, Instant, Instant, bool)>>> = Arc::default();
+        let writes: Arc<Mutex<Vec<Write>>> = Arc::default();
         let mut writers = Vec::new();
         for w in 0..4 {
             let (h, bases, tokens, stop, writes) =

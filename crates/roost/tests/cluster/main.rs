@@ -802,7 +802,9 @@ fn writes_wait_through_a_failover_instead_of_failing() {
         let followers: Vec<String> =
             members.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, m)| m.base()).collect();
         let stop = Arc::new(AtomicBool::new(false));
-        let results: Arc<Mutex<Vec<(String, Result<String, String>)>>> = Arc::default();
+        // (text, the post's ID or why it failed)
+        type Outcomes = Vec<(String, Result<String, String>)>;
+        let results: Arc<Mutex<Outcomes>> = Arc::default();
         let threads: Vec<_> = (0..4)
             .map(|w| {
                 let (followers, token, stop, results) =
