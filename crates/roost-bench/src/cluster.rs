@@ -101,9 +101,11 @@ impl Node {
 }
 
 /// Runs `roost cluster status --json` through `via`; the members' rows.
-fn status(bin: &Path, via: &str, secret: &str) -> Option<Vec<serde_json::Value>> {
+fn status(bin: &Path, via: &Node, secret: &str) -> Option<Vec<serde_json::Value>> {
+    // A member's data directory holds the certificates the peers' TLS needs.
     let out = std::process::Command::new(bin)
-        .args(["cluster", "status", "--json", "--server", via, "--data-dir", "/nonexistent"])
+        .args(["cluster", "status", "--json", "--server", &via.cluster, "--data-dir"])
+        .arg(&via.dir)
         .env("ROOST_CLUSTER_SECRET", secret)
         .output()
         .ok()?;
@@ -116,7 +118,7 @@ fn leader(bin: &Path, nodes: &[Node], secret: &str) -> anyhow::Result<usize> {
     let started = Instant::now();
     loop {
         for n in nodes.iter().filter(|n| n.server.is_some()) {
-            if let Some(rows) = status(bin, &n.cluster, secret) {
+            if let Some(rows) = status(bin, n, secret) {
                 if let Some(l) = rows.iter().find(|r| r["role"] == "leader") {
                     let addr = l["address"].as_str().unwrap_or_default();
                     if let Some(i) = nodes.iter().position(|n| n.cluster == addr) {
@@ -134,7 +136,7 @@ fn leader(bin: &Path, nodes: &[Node], secret: &str) -> anyhow::Result<usize> {
 fn caught_up(bin: &Path, nodes: &[Node], secret: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        if let Some(rows) = status(bin, &nodes[0].cluster, secret) {
+        if let Some(rows) = status(bin, &nodes[0], secret) {
             let applied: Vec<u64> = rows.iter().filter_map(|r| r["applied_index"].as_u64()).collect();
             if applied.len() == nodes.len() && applied.iter().min() == applied.iter().max() {
                 return Ok(());

@@ -13,7 +13,8 @@ use crate::{Error, Result};
 pub const SECRET_FILE: &str = "cluster.secret";
 /// The environment variable a joining node reads the secret from (when its file is absent).
 pub const SECRET_ENV: &str = "ROOST_CLUSTER_SECRET";
-const NODE_ID_FILE: &str = "node.id";
+/// The file holding the node's ID: present once the directory held a cluster member.
+pub const NODE_ID_FILE: &str = "node.id";
 /// The raft log, whose presence says the directory held a node before.
 const LOG_FILE: &str = roost_raft::LOG_FILE;
 
@@ -81,7 +82,7 @@ fn random_secret() -> String {
 }
 
 /// Writes a file readable by its owner only, durably.
-fn write_private(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp)?;
     f.write_all(contents.as_bytes())?;

@@ -19,11 +19,13 @@
 
 mod identity;
 mod server;
+mod tls;
 mod transport;
 
-pub use identity::{Identity, SECRET_ENV, SECRET_FILE};
+pub use identity::{Identity, NODE_ID_FILE, SECRET_ENV, SECRET_FILE};
 pub use server::router;
-pub use transport::{join, members_protocol, remove, status, HttpForwarder, Transport};
+pub use tls::ClusterTls;
+pub use transport::{fetch_certificate, join, members_protocol, remove, status, HttpForwarder, Peering, Transport};
 
 /// Errors of cluster calls.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,8 @@ use roost_raft::{Node, NodeStatus};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::transport::{ForwardAnswer, JoinRequest, RemoveRequest};
+use crate::tls::ClusterTls;
+use crate::transport::{ForwardAnswer, JoinRequest, Peering, RemoveRequest};
 use crate::{secret_matches, AUTHORIZATION};
 
 /// Largest RPC body: a batch of log entries, or one snapshot chunk.
@@ -27,12 +28,16 @@ const MAX_RPC_BYTES: usize = 128 * 1024 * 1024;
 struct Peer {
     node: Node,
     secret: Arc<str>,
+    /// How this node calls the others (to pass a join or a removal to the leader).
+    peering: Peering,
+    /// The cluster's TLS material, when peers talk TLS.
+    tls: Option<Arc<ClusterTls>>,
 }
 
-/// The cluster listener's routes. Serve with `into_make_service_with_connect_info::<SocketAddr>`
-/// so that refusals can name the caller.
-pub fn router(node: Node, secret: &str) -> Router {
-    let peer = Peer { node, secret: secret.into() };
+/// The cluster listener's routes, served over TLS with `tls` (see `ClusterTls::server_config`)
+/// or, without, over plain HTTP.
+pub fn router(node: Node, secret: &str, peering: &Peering, tls: Option<ClusterTls>) -> Router {
+    let peer = Peer { node, secret: secret.into(), peering: peering.clone(), tls: tls.map(Arc::new) };
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -42,20 +47,68 @@ pub fn router(node: Node, secret: &str) -> Router {
         .route("/cluster/remove", post(remove))
         .route("/cluster/status", get(status))
         .route("/cluster/read-index", get(read_index))
+        .route("/cluster/ca", get(authority))
+        .route("/cluster/certificate", post(certificate))
         .layer(middleware::from_fn_with_state(peer.clone(), authenticate))
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(peer)
 }
 
-/// Refuses (and logs) any request without the cluster secret.
+/// Refuses (and logs) any request without the cluster secret, and, when peers talk TLS, any
+/// without a node certificate of the cluster — but for the two steps of joining, made before
+/// the joining node has one: `/cluster/ca` (answered with a proof, needs nothing) and
+/// `/cluster/certificate` (needs the secret).
 async fn authenticate(State(peer): State<Peer>, req: Request, next: Next) -> Response {
-    let presented = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if secret_matches(&peer.secret, presented) {
+    let path = req.uri().path();
+    if path == "/cluster/ca" {
         return next.run(req).await;
     }
     let from = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string()).unwrap_or_default();
-    tracing::warn!(%from, path = %req.uri().path(), "refused a cluster request without the cluster secret");
-    (StatusCode::UNAUTHORIZED, "the cluster secret is wrong or missing").into_response()
+    let presented = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if !secret_matches(&peer.secret, presented) {
+        tracing::warn!(%from, %path, "refused a cluster request without the cluster secret");
+        return (StatusCode::UNAUTHORIZED, "the cluster secret is wrong or missing").into_response();
+    }
+    let certified = req.extensions().get::<roost_http::ClientCertified>().is_some_and(|c| c.0);
+    if peer.tls.is_some() && !certified && path != "/cluster/certificate" {
+        tracing::warn!(%from, %path, "refused a cluster request without a node certificate of this cluster");
+        return (StatusCode::UNAUTHORIZED, "a node certificate of this cluster is required").into_response();
+    }
+    next.run(req).await
+}
+
+#[derive(serde::Deserialize)]
+struct AuthorityQuery {
+    nonce: String,
+}
+
+/// The cluster's authority, with the proof that this node knows the secret (for a joining
+/// node, which checks it before trusting the authority).
+async fn authority(State(p): State<Peer>, axum::extract::Query(q): axum::extract::Query<AuthorityQuery>) -> Response {
+    let Some(tls) = &p.tls else { return refused(StatusCode::NOT_FOUND, "this cluster's peers talk plain HTTP") };
+    if q.nonce.len() < 16 || q.nonce.len() > 128 {
+        return refused(StatusCode::BAD_REQUEST, "a nonce of 16 to 128 characters is needed");
+    }
+    let proof = crate::tls::ca_proof(&p.secret, &q.nonce, &tls.ca);
+    Json(crate::transport::CaAnswer { ca: tls.ca.clone(), proof }).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct CertificateRequest {
+    node_id: u64,
+}
+
+/// A certificate for a joining node (which presented the secret, over TLS it verified against
+/// the authority).
+async fn certificate(State(p): State<Peer>, Json(r): Json<CertificateRequest>) -> Response {
+    let Some(tls) = &p.tls else { return refused(StatusCode::NOT_FOUND, "this cluster's peers talk plain HTTP") };
+    match tls.issue(r.node_id) {
+        Ok(issued) => {
+            tracing::info!(node = r.node_id, "issued a node certificate to a joining node");
+            Json(issued).into_response()
+        }
+        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 /// Decodes an RPC body, or says why it could not (as the 400 to answer with).
@@ -127,7 +180,7 @@ fn refused(status: StatusCode, message: impl std::fmt::Display) -> Response {
 /// Adds a node: as a learner first (this returns once it has caught up), then as a voter.
 async fn join(State(p): State<Peer>, Json(j): Json<JoinRequest>) -> Response {
     if let Some(leader) = leader_addr(&p.node) {
-        return match crate::transport::join_as(&leader, &p.secret, &j).await {
+        return match crate::transport::join_as(&p.peering, &leader, &j).await {
             Ok(status) => Json(status).into_response(),
             Err(e) => refused(StatusCode::BAD_GATEWAY, e),
         };
@@ -160,7 +213,7 @@ async fn join(State(p): State<Peer>, Json(j): Json<JoinRequest>) -> Response {
 /// Takes a node out of the cluster (voter or learner).
 async fn remove(State(p): State<Peer>, Json(r): Json<RemoveRequest>) -> Response {
     if let Some(leader) = leader_addr(&p.node) {
-        return match crate::transport::remove(&leader, &p.secret, r.node_id).await {
+        return match crate::transport::remove(&p.peering, &leader, r.node_id).await {
             Ok(status) => Json(status).into_response(),
             Err(e) => refused(StatusCode::BAD_GATEWAY, e),
         };

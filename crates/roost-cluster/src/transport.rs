@@ -16,6 +16,7 @@ use roost_types::Request;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::tls::ClusterTls;
 use crate::{Error, Result, AUTHORIZATION};
 
 /// How long a forwarded write may take at the leader (it waits for a majority's fsync).
@@ -23,33 +24,62 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// A peer's base URL from its cluster address (`host:port` or a URL).
-pub(crate) fn base_url(addr: &str) -> String {
-    if addr.starts_with("http://") || addr.starts_with("https://") {
-        addr.trim_end_matches('/').to_string()
-    } else {
-        format!("http://{addr}")
-    }
+/// How this node reaches its peers: one HTTP client for every peer (over TLS verified against
+/// the cluster's authority, presenting this node's certificate, when the cluster has one) and
+/// the cluster secret. Cheap to clone.
+#[derive(Clone)]
+pub struct Peering {
+    http: reqwest::Client,
+    secret: Arc<str>,
+    scheme: &'static str,
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true)
+}
+
+impl Peering {
+    /// Peers over TLS with `tls`, or over plain HTTP without.
+    pub fn new(secret: &str, tls: Option<&ClusterTls>) -> Result<Peering> {
+        let (http, scheme) = match tls {
+            Some(t) => (builder().use_preconfigured_tls(t.client_config()?).build(), "https"),
+            None => (builder().build(), "http"),
+        };
+        let http = http.map_err(|e| Error::Refused(format!("the peers' HTTP client: {e}")))?;
+        Ok(Peering { http, secret: secret.into(), scheme })
+    }
+
+    /// For a joining node before it has a certificate: TLS verified against `ca`, no client
+    /// certificate.
+    pub(crate) fn anonymous(secret: &str, ca: &str) -> Result<Peering> {
+        let config = ClusterTls::anonymous_client(ca)?;
+        let http = builder().use_preconfigured_tls(config).build().map_err(|e| Error::Refused(e.to_string()))?;
+        Ok(Peering { http, secret: secret.into(), scheme: "https" })
+    }
+
+    /// A peer's URL for `path`, from its cluster address (`host:port`, or a URL).
+    pub(crate) fn url(&self, addr: &str, path: &str) -> String {
+        if addr.starts_with("http://") || addr.starts_with("https://") {
+            format!("{}{path}", addr.trim_end_matches('/'))
+        } else {
+            format!("{}://{addr}{path}", self.scheme)
+        }
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.secret)
+    }
 }
 
 /// The raft transport: a connection per peer, all sharing one HTTP client.
 #[derive(Clone)]
 pub struct Transport {
-    http: reqwest::Client,
-    secret: Arc<str>,
+    peering: Peering,
 }
 
 impl Transport {
-    pub fn new(secret: &str) -> Transport {
-        Transport { http: client(), secret: secret.into() }
+    pub fn new(peering: &Peering) -> Transport {
+        Transport { peering: peering.clone() }
     }
 }
 
@@ -57,16 +87,15 @@ impl RaftNetworkFactory<TypeConfig> for Transport {
     type Network = Connection;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Connection {
-        Connection { http: self.http.clone(), secret: self.secret.clone(), target, base: base_url(&node.addr) }
+        Connection { peering: self.peering.clone(), target, addr: node.addr.clone() }
     }
 }
 
 /// Raft RPCs to one peer.
 pub struct Connection {
-    http: reqwest::Client,
-    secret: Arc<str>,
+    peering: Peering,
     target: u64,
-    base: String,
+    addr: String,
 }
 
 impl Connection {
@@ -84,9 +113,10 @@ impl Connection {
     {
         let body = postcard::to_allocvec(rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let resp = self
+            .peering
             .http
-            .post(format!("{}{path}", self.base))
-            .header(AUTHORIZATION, format!("Bearer {}", self.secret))
+            .post(self.peering.url(&self.addr, path))
+            .header(AUTHORIZATION, self.peering.bearer())
             .timeout(ttl)
             .body(body)
             .send()
@@ -140,13 +170,12 @@ pub(crate) type ForwardAnswer = std::result::Result<(u64, roost_types::Outcome),
 
 /// Sends a follower's writes to the leader's `/cluster/propose`.
 pub struct HttpForwarder {
-    http: reqwest::Client,
-    secret: Arc<str>,
+    peering: Peering,
 }
 
 impl HttpForwarder {
-    pub fn new(secret: &str) -> HttpForwarder {
-        HttpForwarder { http: client(), secret: secret.into() }
+    pub fn new(peering: &Peering) -> HttpForwarder {
+        HttpForwarder { peering: peering.clone() }
     }
 }
 
@@ -156,7 +185,7 @@ impl Forwarder for HttpForwarder {
         leader: &BasicNode,
         req: Request,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = roost_raft::Result<Applied>> + Send + '_>> {
-        let url = format!("{}/cluster/propose", base_url(&leader.addr));
+        let url = self.peering.url(&leader.addr, "/cluster/propose");
         Box::pin(async move {
             // Whether the leader may have the write: a connection that was never made, or a
             // leader that says it did not propose it, means it is nowhere.
@@ -164,9 +193,10 @@ impl Forwarder for HttpForwarder {
             let not_proposed = |e: &dyn std::fmt::Display| roost_raft::Error::NotProposed(format!("forwarding: {e}"));
             let body = postcard::to_allocvec(&req).map_err(|e| unavailable(&e))?;
             let resp = self
+                .peering
                 .http
                 .post(url)
-                .header(AUTHORIZATION, format!("Bearer {}", self.secret))
+                .header(AUTHORIZATION, self.peering.bearer())
                 .timeout(FORWARD_TIMEOUT)
                 .body(body)
                 .send()
@@ -189,13 +219,14 @@ impl Forwarder for HttpForwarder {
         &self,
         leader: &BasicNode,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = roost_raft::Result<u64>> + Send + '_>> {
-        let url = format!("{}/cluster/read-index", base_url(&leader.addr));
+        let url = self.peering.url(&leader.addr, "/cluster/read-index");
         Box::pin(async move {
             let unavailable = |e: &dyn std::fmt::Display| roost_raft::Error::Unavailable(format!("read index: {e}"));
             let resp = self
+                .peering
                 .http
                 .get(url)
-                .header(AUTHORIZATION, format!("Bearer {}", self.secret))
+                .header(AUTHORIZATION, self.peering.bearer())
                 .timeout(FORWARD_TIMEOUT)
                 .send()
                 .await
@@ -230,20 +261,19 @@ pub struct RemoveRequest {
 
 /// A JSON call to a member's cluster address.
 async fn operator_call<T: DeserializeOwned>(
+    peering: &Peering,
     member: &str,
-    secret: &str,
     path: &str,
     body: Option<serde_json::Value>,
     timeout: Duration,
 ) -> Result<T> {
-    let http = client();
-    let url = format!("{}{path}", base_url(member));
+    let url = peering.url(member, path);
     let req = match body {
-        Some(b) => http.post(&url).json(&b),
-        None => http.get(&url),
+        Some(b) => peering.http.post(&url).json(&b),
+        None => peering.http.get(&url),
     };
     let resp = req
-        .header(AUTHORIZATION, format!("Bearer {secret}"))
+        .header(AUTHORIZATION, peering.bearer())
         .timeout(timeout)
         .send()
         .await
@@ -259,42 +289,88 @@ async fn operator_call<T: DeserializeOwned>(
 }
 
 /// Asks a member (any: a follower passes it to the leader) to add this node: first as a
-/// learner that catches up, then as a voter. Returns once it is a voter.
-/// `protocol` is the newest protocol the node speaks: a cluster that runs a newer one refuses it.
-pub async fn join(member: &str, secret: &str, node_id: u64, addr: &str, protocol: u32) -> Result<NodeStatus> {
+/// learner that catches up, then as a voter. Returns once it is a voter. `protocol` is the
+/// newest protocol the node speaks: a cluster that runs a newer one refuses it.
+pub async fn join(peering: &Peering, member: &str, node_id: u64, addr: &str, protocol: u32) -> Result<NodeStatus> {
     let request = JoinRequest { node_id, addr: addr.into(), protocol };
-    let body = serde_json::to_value(request).map_err(std::io::Error::other)?;
-    operator_call(member, secret, "/cluster/join", Some(body), Duration::from_secs(600)).await
+    join_as(peering, member, &request).await
 }
 
-/// Passes another node's join request on (to the leader), as it was made.
-pub(crate) async fn join_as(member: &str, secret: &str, request: &JoinRequest) -> Result<NodeStatus> {
+/// Passes a join request on (to the leader), as it was made.
+pub(crate) async fn join_as(peering: &Peering, member: &str, request: &JoinRequest) -> Result<NodeStatus> {
     let body = serde_json::to_value(request).map_err(std::io::Error::other)?;
-    operator_call(member, secret, "/cluster/join", Some(body), Duration::from_secs(600)).await
+    operator_call(peering, member, "/cluster/join", Some(body), Duration::from_secs(600)).await
 }
 
 /// Asks a member to take a node out of the cluster.
-pub async fn remove(member: &str, secret: &str, node_id: u64) -> Result<NodeStatus> {
+pub async fn remove(peering: &Peering, member: &str, node_id: u64) -> Result<NodeStatus> {
     let body = serde_json::to_value(RemoveRequest { node_id }).map_err(std::io::Error::other)?;
-    operator_call(member, secret, "/cluster/remove", Some(body), Duration::from_secs(60)).await
+    operator_call(peering, member, "/cluster/remove", Some(body), Duration::from_secs(60)).await
 }
 
 /// A member's view of the cluster.
-pub async fn status(member: &str, secret: &str) -> Result<NodeStatus> {
-    operator_call(member, secret, "/cluster/status", None, Duration::from_secs(5)).await
+pub async fn status(peering: &Peering, member: &str) -> Result<NodeStatus> {
+    operator_call(peering, member, "/cluster/status", None, Duration::from_secs(5)).await
+}
+
+/// What `/cluster/ca` answers: the authority, and the proof that the member knows the secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CaAnswer {
+    pub ca: String,
+    pub proof: String,
+}
+
+/// A joining node's TLS material, from a member: first the cluster's authority, accepted only
+/// with a proof that the member knows the cluster secret (so a machine in between cannot pass
+/// off its own), then this node's certificate, over TLS checked against that authority, asked
+/// for with the secret.
+pub async fn fetch_certificate(member: &str, secret: &str, node_id: u64) -> Result<ClusterTls> {
+    let nonce = {
+        let mut b = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    let unverified = builder()
+        .use_preconfigured_tls(crate::tls::proof_client_config()?)
+        .build()
+        .map_err(|e| Error::Refused(e.to_string()))?;
+    let url = if member.starts_with("https://") {
+        member.trim_end_matches('/').to_string()
+    } else {
+        format!("https://{member}")
+    };
+    let answer: CaAnswer = unverified
+        .get(format!("{url}/cluster/ca?nonce={nonce}"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| Error::Peer(member.into(), e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| {
+            Error::Peer(member.into(), format!("no cluster authority: {e} (does the member run plain HTTP?)"))
+        })?;
+    if !crate::tls::proof_holds(secret, &nonce, &answer.ca, &answer.proof) {
+        return Err(Error::Refused(format!(
+            "{member} could not prove it knows the cluster secret: not joining (a wrong secret, or someone in between)"
+        )));
+    }
+    let trusted = Peering::anonymous(secret, &answer.ca)?;
+    let body = serde_json::json!({ "node_id": node_id });
+    operator_call(&trusted, member, "/cluster/certificate", Some(body), Duration::from_secs(10)).await
 }
 
 /// The newest protocol every member speaks (voters and learners, this node included), or `None`
 /// if a member cannot be asked right now: a protocol is activated only when all of them are
 /// known to speak it.
-pub async fn members_protocol(node: &roost_raft::Node, secret: &str) -> Option<u32> {
+pub async fn members_protocol(node: &roost_raft::Node, peering: &Peering) -> Option<u32> {
     let own = node.status();
     let mut lowest = own.protocol;
     for (id, addr, _) in &own.members {
         if *id == own.id {
             continue;
         }
-        let s = status(addr, secret).await.ok()?;
+        let s = status(peering, addr).await.ok()?;
         lowest = lowest.min(s.protocol);
     }
     Some(lowest)

@@ -18,6 +18,7 @@
 
 mod body;
 mod io;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -56,7 +57,16 @@ pub struct Limits {
     /// How long a graceful shutdown waits for requests in flight (live streams never finish by
     /// themselves) before closing what is left.
     pub shutdown_grace: Duration,
+    /// Serve TLS with this configuration (its certificate resolver may reload certificates);
+    /// `None`: plain HTTP. The handshake must finish within [`Limits::header_timeout`].
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
+
+/// Whether the client proved who it is with a certificate the TLS configuration's client
+/// verifier accepted (for mutual TLS between Roost's nodes); inserted into every request of a
+/// TLS connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCertified(pub bool);
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -69,6 +79,7 @@ impl Default for Limits {
             exempt: Vec::new(),
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -136,6 +147,7 @@ struct PerConnection<S> {
     inner: S,
     peer: SocketAddr,
     body_timeout: Duration,
+    certified: Option<ClientCertified>,
 }
 
 impl<S, B> hyper::service::Service<hyper::Request<Incoming>> for PerConnection<S>
@@ -153,6 +165,9 @@ where
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
         let mut req = req.map(|b| TimedBody::new(b, self.body_timeout));
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        if let Some(c) = self.certified {
+            req.extensions_mut().insert(c);
+        }
         // Axum's routers are always ready: `call` on a clone needs no `poll_ready` first.
         let mut inner = self.inner.clone();
         inner.call(req)
@@ -209,22 +224,32 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(io::WriteTimeout::new(stream, limits.write_timeout));
-        let service = PerConnection { inner: service.clone(), peer, body_timeout: limits.body_timeout };
-        let conn = builder.serve_connection(io, service).with_upgrades();
-        let mut stopping = stopping.clone();
+        let io = io::WriteTimeout::new(stream, limits.write_timeout);
+        let (service, builder, stopping) = (service.clone(), builder.clone(), stopping.clone());
+        let (tls, handshake_timeout, body_timeout) = (limits.tls.clone(), limits.header_timeout, limits.body_timeout);
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = async { let _ = stopping.wait_for(|s| *s).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            match tls {
+                None => {
+                    let service = PerConnection { inner: service, peer, body_timeout, certified: None };
+                    run_connection(&builder, TokioIo::new(io), service, stopping, peer).await;
                 }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, "connection ended: {e}");
+                Some(config) => {
+                    // The handshake is bounded like a request head: a client that stalls in it
+                    // is dropped.
+                    let accepted =
+                        tokio::time::timeout(handshake_timeout, tokio_rustls::TlsAcceptor::from(config).accept(io))
+                            .await;
+                    let stream = match accepted {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                    };
+                    let certified =
+                        ClientCertified(stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty()));
+                    let service = PerConnection { inner: service, peer, body_timeout, certified: Some(certified) };
+                    run_connection(&builder, TokioIo::new(stream), service, stopping, peer).await;
+                }
             }
         });
     }
@@ -238,6 +263,38 @@ where
         tracing::info!(open = counts.open(), "closing connections still open at shutdown");
     }
     Ok(())
+}
+
+/// Serves one connection until it ends, or until shutdown asks it to finish its requests.
+async fn run_connection<I, S, B>(
+    builder: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: PerConnection<S>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: tower_service::Service<hyper::Request<TimedBody>, Response = hyper::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = async { let _ = stopping.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection ended: {e}");
+    }
 }
 
 /// Raises this process's limit on open files to its hard limit (or `want`, if lower), so that

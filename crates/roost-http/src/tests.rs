@@ -24,6 +24,7 @@ fn limits() -> Limits {
         exempt: Vec::new(),
         max_header_bytes: 16 * 1024,
         shutdown_grace: Duration::from_millis(500),
+        tls: None,
     }
 }
 

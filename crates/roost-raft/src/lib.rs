@@ -209,9 +209,10 @@ impl Default for Tuning {
 
 /// How long a forwarded write waits to be applied on the node that forwarded it.
 const FORWARDED_APPLY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a write that was not handed to a leader yet waits for one (an election takes
-/// about a second): its client sees latency rather than an error.
-const HOLD_FOR_LEADER: Duration = Duration::from_secs(5);
+/// How long a write that was not handed to a leader yet waits for one: an election takes about
+/// a second, but split votes on a loaded machine can take several rounds. Its client sees
+/// latency rather than an error.
+const HOLD_FOR_LEADER: Duration = Duration::from_secs(10);
 /// How often a held write looks for a leader again.
 const LEADER_POLL: Duration = Duration::from_millis(50);
 

@@ -50,6 +50,15 @@ pub struct FileConfig {
     pub cluster_listen: Option<String>,
     /// The cluster address of any member, to join that cluster on first start.
     pub join: Option<String>,
+    /// Talk to peers over plain HTTP instead of TLS (every node of the cluster must agree): only
+    /// on a network nobody else can read, or for a cluster formed before peers talked TLS.
+    /// Default false.
+    pub cluster_plaintext: Option<bool>,
+    /// A PEM certificate (with its chain) for serving members over HTTPS without a reverse
+    /// proxy; reloaded when the file changes. Needs `tls_key_file`. Default none: plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// Raft heartbeat interval in milliseconds. Default 100.
     pub heartbeat_ms: Option<u64>,
     /// Raft election timeout in milliseconds (a random wait between it and twice it). Default 300.
@@ -101,6 +110,10 @@ pub struct Config {
     pub cluster_listen: Option<SocketAddr>,
     /// A member's cluster address to join on first start.
     pub join: Option<String>,
+    /// Plain HTTP between nodes (see `FileConfig::cluster_plaintext`).
+    pub cluster_plaintext: bool,
+    /// The member-facing listener's certificate and key files, for HTTPS.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
     pub tuning: roost_raft::Tuning,
     /// Timeouts and connection caps of the member-facing listener.
     pub http: roost_http::Limits,
@@ -219,8 +232,15 @@ impl Config {
             (1..=http.max_connections).contains(&http.max_connections_per_ip),
             "max_connections_per_ip must be between 1 and max_connections"
         );
+        let tls_files = match (f.tls_cert_file, f.tls_key_file) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => anyhow::bail!("tls_cert_file and tls_key_file go together"),
+        };
         Ok(Config {
             http,
+            tls_files,
+            cluster_plaintext: f.cluster_plaintext.unwrap_or(false),
             rate_limit,
             trusted_proxies,
             cluster_listen,

@@ -16,6 +16,8 @@ pub use config::Config;
 
 /// How long start-up waits for the node to become able to accept writes.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the member-facing certificate files are checked for a renewal.
+const CERT_CHECK: Duration = Duration::from_secs(10);
 
 /// Runs a Roost node until `shutdown` completes: opens the data directory, starts raft, serves
 /// HTTP on `listener` and the admin channel on the data directory's socket.
@@ -52,7 +54,17 @@ pub async fn run(
     };
 
     let addr = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    // HTTPS without a reverse proxy: the certificate files are re-read when they change.
+    let member_tls = match &config.tls_files {
+        Some((cert, key)) => {
+            let files = roost_http::tls::CertFiles::open(cert, key).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+            tokio::spawn(files.clone().watch(CERT_CHECK));
+            Some(files.server_config().map_err(|e| anyhow::anyhow!("TLS: {e}"))?)
+        }
+        None => None,
+    };
+    let scheme = if member_tls.is_some() { "https" } else { "http" };
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let state = AppState::new(
         node.clone(),
         WebConfig {
@@ -73,8 +85,8 @@ pub async fn run(
         None => roost_web::timer::activate_protocol(&state, node.speaks())
             .await
             .map_err(|e| anyhow::anyhow!("activating protocol {}: {e}", node.speaks()))?,
-        Some((_, secret)) => {
-            tokio::spawn(activate_when_all_speak(state.clone(), secret.clone()));
+        Some((_, peering)) => {
+            tokio::spawn(activate_when_all_speak(state.clone(), peering.clone()));
         }
     }
     let timer = tokio::spawn(roost_web::timer::run(state.clone()));
@@ -92,10 +104,11 @@ pub async fn run(
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "roost is serving");
     // A line on stdout that scripts and tests can wait for.
-    println!("roost listening on http://{addr}");
+    println!("roost listening on {scheme}://{addr}");
 
     let app = roost_web::app(state);
-    roost_http::serve(listener, app, http_limits(&config), until_stopped()).await.context("serving HTTP")?;
+    let limits = roost_http::Limits { tls: member_tls, ..http_limits(&config) };
+    roost_http::serve(listener, app, limits, until_stopped()).await.context("serving HTTP")?;
 
     tracing::info!("shutting down");
     admin.stop();
@@ -135,31 +148,35 @@ async fn start_cluster_member(
     config: &Config,
     addr: std::net::SocketAddr,
     stopped: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(Node, tokio::task::JoinHandle<()>, String)> {
+) -> anyhow::Result<(Node, tokio::task::JoinHandle<()>, roost_cluster::Peering)> {
     let secret = std::env::var(roost_cluster::SECRET_ENV).ok();
+    let was_member = config.data_dir.join(roost_cluster::NODE_ID_FILE).exists();
     let identity = roost_cluster::Identity::load_or_create(&config.data_dir, config.join.is_some(), secret)
         .context("the node's cluster identity")?;
+    let tls = cluster_tls(config, &identity, was_member).await?;
+    let peering = roost_cluster::Peering::new(&identity.secret, tls.as_ref())?;
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for peers on {addr}"))?;
     let addr = listener.local_addr()?.to_string();
     let options = roost_raft::ClusterOptions {
         id: identity.node_id,
         addr: addr.clone(),
-        network: roost_cluster::Transport::new(&identity.secret),
-        forwarder: std::sync::Arc::new(roost_cluster::HttpForwarder::new(&identity.secret)),
+        network: roost_cluster::Transport::new(&peering),
+        forwarder: std::sync::Arc::new(roost_cluster::HttpForwarder::new(&peering)),
         bootstrap: config.join.is_none(),
         tuning: config.tuning,
     };
     let node = Node::start_clustered(&config.data_dir, options)
         .await
         .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
-    let peers = roost_cluster::router(node.clone(), &identity.secret);
     // Peers send snapshot chunks and batches of entries: bodies may take longer than a member's.
     let limits = roost_http::Limits {
         body_timeout: Duration::from_secs(120),
         write_timeout: Duration::from_secs(120),
         max_connections: 1024,
+        tls: tls.as_ref().map(roost_cluster::ClusterTls::server_config).transpose()?,
         ..roost_http::Limits::default()
     };
+    let peers = roost_cluster::router(node.clone(), &identity.secret, &peering, tls);
     let task = tokio::spawn(async move {
         if let Err(e) = roost_http::serve(listener, peers, limits, stopped).await {
             tracing::error!("serving peers: {e}");
@@ -172,7 +189,7 @@ async fn start_cluster_member(
         tracing::info!(%url, "joining the cluster: catching up as a learner, then voting");
         let mut attempt = 0;
         loop {
-            match roost_cluster::join(url, &identity.secret, identity.node_id, &addr, node.speaks()).await {
+            match roost_cluster::join(&peering, url, identity.node_id, &addr, node.speaks()).await {
                 Ok(_) => break,
                 Err(roost_cluster::Error::Unauthorized) => anyhow::bail!(roost_cluster::Error::Unauthorized),
                 Err(e @ roost_cluster::Error::Refused(_)) if e.to_string().contains("protocol") => {
@@ -192,16 +209,51 @@ async fn start_cluster_member(
     if let Err(e) = node.wait_leader(Duration::from_secs(10)).await {
         tracing::warn!("no leader yet ({e}); serving reads, writes wait for one");
     }
-    Ok((node, task, identity.secret.clone()))
+    Ok((node, task, peering))
+}
+
+/// This node's TLS material for talking to its peers: kept in the data directory; made with a
+/// new cluster authority by the node that forms a cluster; fetched from a member by a node that
+/// joins. `None` with `cluster_plaintext` (said loudly, at every start).
+async fn cluster_tls(
+    config: &Config,
+    identity: &roost_cluster::Identity,
+    was_member: bool,
+) -> anyhow::Result<Option<roost_cluster::ClusterTls>> {
+    if config.cluster_plaintext {
+        tracing::warn!(
+            "cluster_plaintext is set: posts, direct messages and password hashes cross the network between nodes \
+             unencrypted, guarded by the cluster secret alone. Use it only on a network nobody else can read."
+        );
+        return Ok(None);
+    }
+    if let Some(tls) = roost_cluster::ClusterTls::load(&config.data_dir)? {
+        return Ok(Some(tls));
+    }
+    let tls = match &config.join {
+        Some(url) => {
+            tracing::info!(%url, "fetching this node's certificate from a member of the cluster");
+            roost_cluster::fetch_certificate(url, &identity.secret, identity.node_id)
+                .await
+                .with_context(|| format!("getting a node certificate through {url}"))?
+        }
+        None if !was_member => roost_cluster::ClusterTls::create(identity.node_id)?,
+        None => anyhow::bail!(
+            "this node was a cluster member before its peers talked TLS, and has no cluster certificate: \
+             set cluster_plaintext = true on every node to go on as before, or form the cluster anew (see docs/operations.md)"
+        ),
+    };
+    tls.save(&config.data_dir)?;
+    Ok(Some(tls))
 }
 
 /// On the leader, activates the newest protocol every member speaks, whenever that rises (a
 /// rolling upgrade finished).
-async fn activate_when_all_speak(state: roost_web::AppState, secret: String) {
+async fn activate_when_all_speak(state: roost_web::AppState, peering: roost_cluster::Peering) {
     loop {
         let node = state.node();
         if node.is_leader() && node.active_protocol().unwrap_or(1) < node.speaks() {
-            if let Some(lowest) = roost_cluster::members_protocol(node, &secret).await {
+            if let Some(lowest) = roost_cluster::members_protocol(node, &peering).await {
                 if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
                     tracing::warn!("activating protocol {lowest}: {e}");
                 }

@@ -153,11 +153,27 @@ fn cluster(command: ClusterCmd) -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    // The peers talk TLS with the cluster's certificates: a member's data directory holds them.
+    let tls = match roost_cluster::ClusterTls::load(data_dir) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("roost: reading the cluster certificates in {}: {e}", data_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let peering = match roost_cluster::Peering::new(&secret, tls.as_ref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("roost: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let no_tls_hint = tls.is_none();
     let result = runtime.block_on(async {
         match command {
-            ClusterCmd::Status { server, json, .. } => cluster_status(&server, &secret, json).await,
+            ClusterCmd::Status { server, json, .. } => cluster_status(&peering, &server, json).await,
             ClusterCmd::Remove { node_id, server, .. } => {
-                let status = roost_cluster::remove(&server, &secret, node_id).await?;
+                let status = roost_cluster::remove(&peering, &server, node_id).await?;
                 println!(
                     "node {node_id} removed; members now: {:?}",
                     status.members.iter().map(|m| m.0).collect::<Vec<_>>()
@@ -170,17 +186,20 @@ fn cluster(command: ClusterCmd) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("roost: {e:#}");
+            if no_tls_hint {
+                eprintln!("(no cluster certificates in the data directory: peers talk TLS unless cluster_plaintext is set, so run this where --data-dir is a member's)");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
 /// Asks the given member for the membership, then every member for its own view.
-async fn cluster_status(server: &str, secret: &str, json: bool) -> anyhow::Result<()> {
-    let first = roost_cluster::status(server, secret).await?;
+async fn cluster_status(peering: &roost_cluster::Peering, server: &str, json: bool) -> anyhow::Result<()> {
+    let first = roost_cluster::status(peering, server).await?;
     let mut rows = Vec::new();
     for (id, addr, voter) in &first.members {
-        let s = if *id == first.id { Ok(first.clone()) } else { roost_cluster::status(addr, secret).await };
+        let s = if *id == first.id { Ok(first.clone()) } else { roost_cluster::status(peering, addr).await };
         rows.push((*id, addr.clone(), *voter, s.ok()));
     }
     // Lag: how far a member's applied log is behind the newest commit anyone reports.

@@ -92,7 +92,9 @@ fn member(root: &Path, name: &str) -> Member {
 /// `roost cluster status --json` through one member.
 fn cluster_status(via: &Member, secret: &str) -> Option<Vec<Value>> {
     let out = Command::new(roost_bin())
-        .args(["cluster", "status", "--json", "--server", &via.cluster_listen, "--data-dir", "/nonexistent"])
+        // A member's data directory holds the certificates the peers' TLS needs.
+        .args(["cluster", "status", "--json", "--server", &via.cluster_listen, "--data-dir"])
+        .arg(via.root.join("data"))
         .env("ROOST_CLUSTER_SECRET", secret)
         .output()
         .unwrap();
@@ -344,7 +346,14 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A request with a wrong secret that reaches a node is refused and logged.
+    let insecure = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let r = insecure.get(format!("https://{first}/cluster/status")).bearer_auth("not the secret").send().unwrap();
+    assert_eq!(r.status(), 401);
     assert!(members[0].server().log().contains("refused a cluster request"));
+    // And the right secret without a node certificate of the cluster is not enough.
+    let r = insecure.get(format!("https://{first}/cluster/status")).bearer_auth(&secret).send().unwrap();
+    assert_eq!(r.status(), 401, "no client certificate");
     intruder.server = None;
 
     // Accounts through a follower's admin socket (forwarded to the leader); a token through
@@ -442,9 +451,15 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
     let leader = settled(&members, &secret);
     let gone = members.iter().position(|m| m.id() != leader).unwrap();
     members[gone].server.as_mut().unwrap().kill9();
-    let via = members.iter().enumerate().find(|(i, _)| *i != gone).map(|(_, m)| m.cluster_listen.clone()).unwrap();
+    let (via, via_dir) = members
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i != gone)
+        .map(|(_, m)| (m.cluster_listen.clone(), m.root.join("data")))
+        .unwrap();
     let out = Command::new(roost_bin())
-        .args(["cluster", "remove", &members[gone].id(), "--server", &via, "--data-dir", "/nonexistent"])
+        .args(["cluster", "remove", &members[gone].id(), "--server", &via, "--data-dir"])
+        .arg(&via_dir)
         .env("ROOST_CLUSTER_SECRET", &secret)
         .output()
         .unwrap();
@@ -852,6 +867,13 @@ fn writes_wait_through_a_failover_instead_of_failing() {
         settled(&members, &secret);
     }
     assert!(sent > 50, "the writers ran ({sent} writes)");
+    if !failed.is_empty() {
+        for m in members.iter().filter(|m| m.server.is_some()) {
+            let log = m.server().log();
+            let tail: Vec<&str> = log.lines().filter(|l| l.contains("refused")).rev().take(30).collect();
+            eprintln!("--- node {}:\n{}", m.id(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        }
+    }
     assert!(
         failed.is_empty(),
         "{} of {sent} writes failed during failovers: {:?}",
@@ -860,4 +882,66 @@ fn writes_wait_through_a_failover_instead_of_failing() {
     );
     let history = History { acked, ..History::default() };
     check_history(&members, &token, &alice.id, &history);
+}
+
+/// Peers talk TLS with certificates of the cluster's own authority, both ways: plain HTTP is
+/// not answered, a certificate from elsewhere is refused; `cluster_plaintext` is the loud
+/// exception.
+#[test]
+fn peers_talk_tls_with_the_clusters_own_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members: Vec<Member> = ["t1", "t2", "t3"].iter().map(|n| member(dir.path(), n)).collect();
+    let (secret, first) = form(&mut members);
+    settled(&members, &secret);
+    let data = members[0].root.join("data");
+    for f in ["cluster-ca.pem", "cluster-ca.key", "node.pem", "node.key"] {
+        assert!(data.join(f).exists(), "{f}");
+    }
+    // Every member's certificate comes from the first member's authority.
+    let ca = std::fs::read_to_string(data.join("cluster-ca.pem")).unwrap();
+    for m in &members[1..] {
+        assert_eq!(std::fs::read_to_string(m.root.join("data/cluster-ca.pem")).unwrap(), ca);
+        assert_ne!(std::fs::read(m.root.join("data/node.pem")).unwrap(), std::fs::read(data.join("node.pem")).unwrap());
+    }
+    // Plain HTTP to a peer port gets no answer a client could read.
+    let plain =
+        reqwest::blocking::Client::new().get(format!("http://{first}/cluster/status")).bearer_auth(&secret).send();
+    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "a peer answered plain HTTP");
+    // With the cluster's authority and a node certificate (the operator's tools read them from
+    // a member's data directory), status answers.
+    let pem = |f: &str| std::fs::read(data.join(f)).unwrap();
+    let identity = reqwest::Identity::from_pem(&[pem("node.pem"), pem("node.key")].concat()).unwrap();
+    let trusted = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem("cluster-ca.pem")).unwrap())
+        .danger_accept_invalid_hostnames(true)
+        .identity(identity)
+        .build()
+        .unwrap();
+    let r = trusted.get(format!("https://{first}/cluster/status")).bearer_auth(&secret).send().unwrap();
+    assert_eq!(r.status(), 200);
+    // A client certificate of another authority is refused in the handshake or by the node.
+    let stranger = roost_cluster_like_identity();
+    let foreign =
+        reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).identity(stranger).build().unwrap();
+    let r = foreign.get(format!("https://{first}/cluster/status")).bearer_auth(&secret).send();
+    assert!(r.is_err() || r.unwrap().status() == 401, "a foreign certificate was taken");
+
+    // The explicit exception: plain HTTP between nodes, logged at every start.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let mut plain: Vec<Member> = ["q1", "q2"].iter().map(|n| member(plain_dir.path(), n)).collect();
+    for m in &mut plain {
+        m.extra = "cluster_plaintext = true\n".into();
+    }
+    let (plain_secret, _) = form(&mut plain);
+    settled(&plain, &plain_secret);
+    assert!(plain[0].server().log().contains("cross the network between nodes unencrypted"));
+    assert!(!plain[0].root.join("data/cluster-ca.pem").exists());
+}
+
+/// A certificate and key from an authority that is not the cluster's.
+fn roost_cluster_like_identity() -> reqwest::Identity {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(vec!["cluster.roost.invalid".to_string()]).unwrap().self_signed(&key).unwrap();
+    reqwest::Identity::from_pem(format!("{}{}", cert.pem(), key.serialize_pem()).as_bytes()).unwrap()
 }

@@ -389,3 +389,57 @@ fn tokens_are_bounded_per_app_and_per_account() {
     let sessions = alice.get("/api/v1/accounts/verify_credentials");
     assert_eq!(sessions.status, 200);
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, PEM.
+fn certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+}
+
+#[test]
+fn members_are_served_https_with_certificates_renewed_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate();
+    let (cert_file, key_file) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert_file, &cert).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let server = server_with(
+        dir.path(),
+        &format!(
+            "tls_cert_file = {:?}\ntls_key_file = {:?}\n",
+            cert_file.to_str().unwrap(),
+            key_file.to_str().unwrap()
+        ),
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let trusting = |pem: &str| {
+        reqwest::blocking::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let r = trusting(&cert).get(format!("{}/api/v1/instance", server.base)).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert!(v["uri"].as_str().is_some());
+    // Plain HTTP on the same port is not served.
+    let plain =
+        reqwest::blocking::Client::new().get(server.base.replace("https://", "http://") + "/api/v1/instance").send();
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+
+    // A renewed certificate replaces the files: it is served without a restart.
+    let (renewed, renewed_key) = certificate();
+    std::fs::write(&key_file, &renewed_key).unwrap();
+    std::fs::write(&cert_file, &renewed).unwrap();
+    let started = Instant::now();
+    loop {
+        if trusting(&renewed).get(format!("{}/api/v1/instance", server.base)).send().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the renewed certificate was never served");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(trusting(&cert).get(format!("{}/api/v1/instance", server.base)).send().is_err(), "the old one is gone");
+}
