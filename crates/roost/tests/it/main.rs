@@ -10,6 +10,7 @@ mod accounts;
 mod bad_input;
 mod cli;
 mod clients;
+mod matrix;
 mod oauth;
 mod posts;
 mod promises;
