@@ -440,3 +440,45 @@ pub async fn create_account_by_invite(state: &AppState, code: &str, new: NewAcco
     .await?;
     created_id(&applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood of password checks runs at most the permitted number at once and turns the rest
+    /// away at once, instead of queueing without bound.
+    #[test]
+    fn password_work_is_bounded() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let work = std::sync::Arc::new(PasswordWork {
+                running: tokio::sync::Semaphore::new(1),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
+            });
+            let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let jobs: Vec<_> = (0..PasswordWork::MAX_WAITING + 16)
+                .map(|_| {
+                    let (work, running, most) = (work.clone(), running.clone(), most.clone());
+                    tokio::spawn(async move {
+                        work.run(move || {
+                            let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                            most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut refused = 0;
+            for j in jobs {
+                if matches!(j.await.unwrap(), Err(ApiError::TooManyRequests)) {
+                    refused += 1;
+                }
+            }
+            assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1, "one at a time");
+            assert!(refused >= 15, "the queue is bounded: {refused} refused");
+        });
+    }
+}
