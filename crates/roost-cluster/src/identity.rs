@@ -15,6 +15,8 @@ pub const SECRET_FILE: &str = "cluster.secret";
 pub const SECRET_ENV: &str = "ROOST_CLUSTER_SECRET";
 /// The file holding the node's ID: present once the directory held a cluster member.
 pub const NODE_ID_FILE: &str = "node.id";
+/// The shortest cluster secret taken from the environment.
+const MIN_SECRET: usize = 32;
 /// The raft log, whose presence says the directory held a node before.
 const LOG_FILE: &str = roost_raft::LOG_FILE;
 
@@ -52,6 +54,13 @@ impl Identity {
             Ok(s) => s.trim().to_string(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let s = match (secret, joining) {
+                    // A secret short enough to guess would let anyone check guesses offline
+                    // against a member's proof of it (see `tls::ca_proof`).
+                    (Some(s), _) if !s.trim().is_empty() && s.trim().len() < MIN_SECRET => {
+                        return Err(Error::Refused(format!(
+                            "the cluster secret must be at least {MIN_SECRET} characters (the one a cluster makes is 64)"
+                        )))
+                    }
                     (Some(s), _) if !s.trim().is_empty() => s.trim().to_string(),
                     (_, true) => return Err(Error::Unauthorized),
                     (_, false) => random_secret(),
@@ -109,7 +118,9 @@ mod tests {
 
         let joiner = tempfile::tempdir().unwrap();
         assert!(matches!(Identity::load_or_create(joiner.path(), true, None), Err(Error::Unauthorized)));
-        let joined = Identity::load_or_create(joiner.path(), true, Some("shared".into())).unwrap();
-        assert_eq!(joined.secret, "shared");
+        assert!(Identity::load_or_create(joiner.path(), true, Some("short".into())).is_err());
+        let shared = "a shared secret of at least thirty-two characters";
+        let joined = Identity::load_or_create(joiner.path(), true, Some(shared.into())).unwrap();
+        assert_eq!(joined.secret, shared);
     }
 }

@@ -202,6 +202,19 @@ async fn join(State(p): State<Peer>, Json(j): Json<JoinRequest>) -> Response {
     if let Err(e) = raft.add_learner(j.node_id, BasicNode::new(&j.addr), true).await {
         return refused(StatusCode::SERVICE_UNAVAILABLE, format!("adding the learner: {e}"));
     }
+    // A newer protocol may have been turned on while the node was being added (the leader
+    // counted the members before it was one): then it cannot follow the log, and goes.
+    let active = p.node.active_protocol().unwrap_or(1);
+    if j.protocol < active {
+        let _ = raft.change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([j.node_id])), false).await;
+        return refused(
+            StatusCode::CONFLICT,
+            format!(
+                "this cluster now runs protocol {active}; the joining node speaks only {}: upgrade it first",
+                j.protocol
+            ),
+        );
+    }
     let voters = BTreeSet::from([j.node_id]);
     if let Err(e) = raft.change_membership(ChangeMembers::AddVoterIds(voters), false).await {
         return refused(StatusCode::SERVICE_UNAVAILABLE, format!("promoting it to voter: {e}"));

@@ -34,8 +34,12 @@ pub struct Peering {
     scheme: &'static str,
 }
 
+/// How long a connection to a peer may sit idle in the pool: well under the peers' listener's
+/// header timeout (60 s), so that the pool drops it before the peer does.
+const POOL_IDLE: Duration = Duration::from_secs(20);
+
 fn builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true)
+    reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true).pool_idle_timeout(POOL_IDLE)
 }
 
 impl Peering {

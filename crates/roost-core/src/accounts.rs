@@ -65,8 +65,8 @@ pub(crate) fn create(
     Ok(Outcome::created(id))
 }
 
-/// Creates an account whose role, when not given, is decided here: the owner if the instance
-/// has none yet, else a member. Deciding it in `apply` is what makes accounts created at the
+/// Creates an account whose role, when not given, is decided here: the owner on an empty
+/// instance, else a member. Deciding it in `apply` is what makes accounts created at the
 /// same moment on an empty instance one owner and members, not several owners.
 pub(crate) fn add(
     t: &mut impl Tables,
@@ -77,9 +77,11 @@ pub(crate) fn add(
     role: Option<Role>,
     display_name: Option<&str>,
 ) -> Result<Outcome> {
+    // The first account of an empty instance owns it; any later one without a role is a member
+    // (an instance whose first account was made an admin gets no owner by surprise).
     let role = match role {
         Some(r) => r,
-        None if crate::protocol::owner(t)?.is_none() => Role::Owner,
+        None if crate::protocol::owner(t)?.is_none() && !query::has_accounts(t)? => Role::Owner,
         None => Role::Member,
     };
     create(t, at, username, email, password_hash, role, display_name)

@@ -112,6 +112,10 @@ pub(crate) fn publish_due(t: &mut impl Tables, at: Millis, max: usize, fx: &mut 
         let Some(post) = get_value::<ScheduledPost>(t, Table::Scheduled, &k2(*account, *id))? else { continue };
         t.delete(Table::Scheduled, &k2(*account, *id))?;
         forget_key(t, &post)?;
+        // A suspended member's queued posts are dropped, not published.
+        if query::suspended(t, *account)? {
+            continue;
+        }
         // A refusal (the post it answers is gone) drops it, as on Mastodon.
         let _outcome = match &post.poll {
             Some(p) => {

@@ -104,7 +104,14 @@ impl Counts {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
+        // An IPv6 host usually holds a whole /64: its addresses count together.
+        let ip = match peer {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() && !self.limits.exempt.contains(&peer) => {
+                IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1)))
+            }
+            _ => peer,
+        };
         let mut open = self.lock();
         let per_ip = open.1.get(&ip).copied().unwrap_or(0);
         let exempt = self.limits.exempt.contains(&ip);

@@ -427,9 +427,9 @@ pub enum Command {
     ActivateProtocol {
         version: u32,
     },
-    /// Creates an account. `role` `None` means "the owner if the instance has none yet, else a
-    /// member"; the owner is decided here, so that accounts created at the same moment on an
-    /// empty instance make one owner. An owner is refused while there is one.
+    /// Creates an account. `role` `None` means "the owner on an empty instance, else a member";
+    /// the owner is decided in `apply`, so that accounts created at the same moment on an empty
+    /// instance make one owner. An owner is refused while there is one.
     AddAccount {
         username: String,
         email: Option<String>,
@@ -538,8 +538,9 @@ pub struct PollSpec {
 /// How long an app that no member has signed in to is kept (a day): registering apps needs no
 /// account, so unused ones must not pile up.
 pub const APP_UNUSED_LIFETIME_MS: Millis = 24 * 3600 * 1000;
-/// Apps no member has signed in to yet, on the whole instance.
-pub const MAX_UNUSED_APPS: usize = 10_000;
+/// Apps no member has signed in to yet, on the whole instance (each network may register ten an
+/// hour, so filling this takes many).
+pub const MAX_UNUSED_APPS: usize = 20_000;
 /// Tokens an account may hold (sessions and authorised apps); beyond, the least recently used
 /// is revoked.
 pub const MAX_ACCOUNT_TOKENS: usize = 100;

@@ -59,6 +59,8 @@ pub struct WebConfig {
     pub rate_limit: limits::RateLimit,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Apps one client network may register per hour (0: no limit).
+    pub app_registrations_per_hour: u32,
 }
 
 impl WebConfig {
@@ -80,6 +82,7 @@ struct Inner {
     config: WebConfig,
     entities: entities::EntityCache,
     sign_ins: limits::SignInGuard,
+    app_registrations: limits::AppRegistrations,
     password_work: service::PasswordWork,
     touching: service::Touching,
     limiter: limits::RateLimiter,
@@ -93,6 +96,7 @@ impl AppState {
         let hub = Arc::new(streaming::Hub::default());
         tokio::spawn(hub.clone().run(node.subscribe()));
         let limiter = limits::RateLimiter::new(config.rate_limit);
+        let app_registrations = limits::AppRegistrations::new(config.app_registrations_per_hour);
         AppState {
             inner: Arc::new(Inner {
                 node,
@@ -100,6 +104,7 @@ impl AppState {
                 config,
                 entities: entities::EntityCache::default(),
                 sign_ins: limits::SignInGuard::default(),
+                app_registrations,
                 password_work: service::PasswordWork::default(),
                 touching: service::Touching::default(),
                 hub,
@@ -117,6 +122,10 @@ impl AppState {
 
     pub fn entities(&self) -> &entities::EntityCache {
         &self.inner.entities
+    }
+
+    pub fn app_registrations(&self) -> &limits::AppRegistrations {
+        &self.inner.app_registrations
     }
 
     pub fn sign_ins(&self) -> &limits::SignInGuard {

@@ -65,14 +65,16 @@ impl SignInGuard {
     }
 
     fn key(login: &str, from: IpAddr) -> (String, IpAddr) {
-        (login.trim().to_lowercase(), from)
+        (login.trim().to_lowercase(), network_of(from))
     }
 
     /// Refuses a try that comes too soon after failures from this address: 429, saying when
     /// to try again.
     pub fn check(&self, login: &str, from: IpAddr) -> Result<(), ApiError> {
         let pair = Self::lock(&self.pairs).get(&Self::key(login, from)).and_then(|f| f.blocked_for(Self::FREE_TRIES));
-        let address = Self::lock(&self.addresses).get(&from).and_then(|f| f.blocked_for(Self::FREE_TRIES_PER_ADDRESS));
+        let address = Self::lock(&self.addresses)
+            .get(&network_of(from))
+            .and_then(|f| f.blocked_for(Self::FREE_TRIES_PER_ADDRESS));
         match pair.max(address) {
             // Rounded up: a client that waits as long as it is told is let in.
             Some(wait) => Err(ApiError::SlowDown((wait.as_millis().div_ceil(1000) as u64).max(1))),
@@ -82,10 +84,12 @@ impl SignInGuard {
 
     pub fn failed(&self, login: &str, from: IpAddr) {
         fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Failures>, key: K) {
-            if map.len() >= SignInGuard::CAPACITY {
-                map.retain(|_, f| f.last.elapsed() < SignInGuard::WINDOW);
+            if map.len() >= SignInGuard::CAPACITY && !map.contains_key(&key) {
+                // Forget what no longer matters (stale, or still within the free tries); never
+                // the rest: filling the map must not wipe the counts of those being slowed.
+                map.retain(|_, f| f.last.elapsed() < SignInGuard::WINDOW && f.count >= SignInGuard::FREE_TRIES);
                 if map.len() >= SignInGuard::CAPACITY {
-                    map.clear();
+                    return;
                 }
             }
             let now = Instant::now();
@@ -97,7 +101,7 @@ impl SignInGuard {
             f.last = now;
         }
         count(&mut Self::lock(&self.pairs), Self::key(login, from));
-        count(&mut Self::lock(&self.addresses), from);
+        count(&mut Self::lock(&self.addresses), network_of(from));
     }
 
     pub fn succeeded(&self, login: &str, from: IpAddr) {
@@ -105,9 +109,36 @@ impl SignInGuard {
     }
 }
 
+/// The network an address counts as: itself for IPv4, its /64 for IPv6 (one host usually holds
+/// a whole /64, so counting single IPv6 addresses would count nothing).
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_hosts_count_as_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(b));
+        assert_ne!(network_of(a), network_of(c));
+        let g = SignInGuard::default();
+        for _ in 0..SignInGuard::FREE_TRIES {
+            g.failed("alice", a);
+        }
+        assert!(g.check("alice", b).is_err(), "another address of the same /64 waits too");
+        assert!(g.check("alice", c).is_ok());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -147,6 +178,52 @@ mod tests {
             g.failed(&login, attacker);
         }
         assert!(g.check("someone_new", attacker).is_err());
+    }
+}
+
+/// Apps registered per client network per hour. Registering needs no account, and an instance
+/// keeps a bounded number of apps nobody has signed in to: without this, one address could fill
+/// that bound and keep every new app out.
+pub struct AppRegistrations {
+    /// Registrations one network may make per [`AppRegistrations::WINDOW`] (0: no limit).
+    per_window: u32,
+    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl AppRegistrations {
+    /// The default bound: enough for an office behind one address installing apps, not enough
+    /// for one address to fill the instance's bound on unused apps.
+    pub const DEFAULT_PER_HOUR: u32 = 30;
+    pub const WINDOW: Duration = Duration::from_secs(3600);
+    const CAPACITY: usize = 100_000;
+
+    pub fn new(per_window: u32) -> AppRegistrations {
+        AppRegistrations { per_window, counts: Mutex::default() }
+    }
+
+    /// Counts a registration from `from`; refused (429) past the bound.
+    pub fn register(&self, from: IpAddr) -> Result<(), ApiError> {
+        if self.per_window == 0 {
+            return Ok(());
+        }
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.retain(|_, (start, _)| start.elapsed() < Self::WINDOW);
+            if map.len() >= Self::CAPACITY {
+                return Err(ApiError::TooManyRequests);
+            }
+        }
+        let now = Instant::now();
+        let entry = map.entry(network_of(from)).or_insert((now, 0));
+        if entry.0.elapsed() >= Self::WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.per_window {
+            let wait = Self::WINDOW.saturating_sub(entry.0.elapsed());
+            return Err(ApiError::SlowDown(wait.as_secs().max(1)));
+        }
+        entry.1 += 1;
+        Ok(())
     }
 }
 

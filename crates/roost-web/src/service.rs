@@ -145,7 +145,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Each hash takes tens of milliseconds of a core; without a bound, a flood of sign-in attempts
 /// (even wrong ones, which cost as much) would take every core from everyone else.
 pub struct PasswordWork {
-    running: tokio::sync::Semaphore,
+    running: std::sync::Arc<tokio::sync::Semaphore>,
     waiting: std::sync::atomic::AtomicUsize,
 }
 
@@ -153,10 +153,16 @@ impl Default for PasswordWork {
     fn default() -> PasswordWork {
         // Half the cores at most (one on a two-core machine): the rest serve reads and writes.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        PasswordWork {
-            running: tokio::sync::Semaphore::new((cores / 2).max(1)),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
-        }
+        PasswordWork::new((cores / 2).max(1))
+    }
+}
+
+/// One waiting check, counted until it runs or is dropped (its client went away).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -164,16 +170,48 @@ impl PasswordWork {
     /// Password checks that may wait for a turn; beyond, a check is refused at once (429).
     pub const MAX_WAITING: usize = 32;
 
+    fn new(at_once: usize) -> PasswordWork {
+        PasswordWork {
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(at_once)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs a check when a turn comes, refusing it at once if too many wait (password checks
+    /// are what a stranger can ask for by the thousand). A check whose caller goes away stops
+    /// counting as waiting.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
         use std::sync::atomic::Ordering;
+        let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= Self::MAX_WAITING {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(ApiError::TooManyRequests);
         }
-        let permit = self.running.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        let _permit = permit.map_err(|e| ApiError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.to_string()))
+        let permit = self.running.clone().acquire_owned().await;
+        drop(waiting);
+        self.spawn(permit, work).await
+    }
+
+    /// Runs a hash when a turn comes, however many wait: hashing a new password follows a check
+    /// that bounds who may ask (the operator, an invite's holder, a signed-in member).
+    async fn run_queued<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        let permit = self.running.clone().acquire_owned().await;
+        self.spawn(permit, work).await
+    }
+
+    /// The work on a blocking thread, holding its turn until it is done there (even if the
+    /// caller stops waiting for it).
+    async fn spawn<T: Send + 'static>(
+        &self,
+        permit: Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let permit = permit.map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _turn = permit;
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
     }
 }
 
@@ -181,7 +219,7 @@ impl PasswordWork {
 pub async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
     state
         .password_work()
-        .run(move || {
+        .run_queued(move || {
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
         })
@@ -451,10 +489,7 @@ mod tests {
     fn password_work_is_bounded() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
-            let work = std::sync::Arc::new(PasswordWork {
-                running: tokio::sync::Semaphore::new(1),
-                waiting: std::sync::atomic::AtomicUsize::new(0),
-            });
+            let work = std::sync::Arc::new(PasswordWork::new(1));
             let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let jobs: Vec<_> = (0..PasswordWork::MAX_WAITING + 16)
@@ -464,7 +499,7 @@ mod tests {
                         work.run(move || {
                             let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                             most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
-                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            std::thread::sleep(std::time::Duration::from_millis(200));
                             running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                         })
                         .await
@@ -478,7 +513,37 @@ mod tests {
                 }
             }
             assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1, "one at a time");
-            assert!(refused >= 15, "the queue is bounded: {refused} refused");
+            // 48 asked at once: one runs, 32 wait, the rest are refused (fewer if some started
+            // late, after the first had finished).
+            assert!(refused >= 10, "the queue is bounded: {refused} refused");
+            assert_eq!(work.waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
+        });
+    }
+
+    /// A check whose caller went away while it waited no longer counts: dropped waiters cannot
+    /// fill the queue for good.
+    #[test]
+    fn dropped_waiters_leave_the_queue() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let work = std::sync::Arc::new(PasswordWork::new(1));
+            let busy = {
+                let work = work.clone();
+                tokio::spawn(
+                    async move { work.run(|| std::thread::sleep(std::time::Duration::from_millis(300))).await },
+                )
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            for _ in 0..PasswordWork::MAX_WAITING * 2 {
+                let work = work.clone();
+                let waiter = tokio::spawn(async move { work.run(|| ()).await });
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                waiter.abort();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(work.waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
+            busy.await.unwrap().unwrap();
+            assert!(work.run(|| 7).await.is_ok_and(|v| v == 7), "checks still run");
         });
     }
 }

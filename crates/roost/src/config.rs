@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub rate_limit_unauthenticated: Option<u32>,
     /// The rate-limit period in seconds. Default 300.
     pub rate_limit_period_secs: Option<u64>,
+    /// OAuth apps one client network may register per hour; 0 switches it off. Default 30.
+    pub app_registrations_per_hour: Option<u32>,
     /// Addresses of reverse proxies in front of Roost, whose `X-Forwarded-For` names the real
     /// client (for per-address rate limits). Default none: the header is ignored.
     pub trusted_proxies: Option<Vec<String>>,
@@ -105,6 +107,7 @@ pub struct Config {
     pub scheduled_min_secs: i64,
     pub max_body_bytes: usize,
     pub rate_limit: roost_web::limits::RateLimit,
+    pub app_registrations_per_hour: u32,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where peers reach this node; `None`: a single node.
     pub cluster_listen: Option<SocketAddr>,
@@ -237,7 +240,14 @@ impl Config {
             (None, None) => None,
             _ => anyhow::bail!("tls_cert_file and tls_key_file go together"),
         };
+        // Off with the unauthenticated rate limit (a load test's setting), unless set.
+        let app_registrations_per_hour = f.app_registrations_per_hour.unwrap_or(if rate_limit.unauthenticated == 0 {
+            0
+        } else {
+            roost_web::limits::AppRegistrations::DEFAULT_PER_HOUR
+        });
         Ok(Config {
+            app_registrations_per_hour,
             http,
             tls_files,
             cluster_plaintext: f.cluster_plaintext.unwrap_or(false),

@@ -76,6 +76,7 @@ pub async fn run(
             max_body_bytes: config.max_body_bytes,
             rate_limit: config.rate_limit,
             trusted_proxies: config.trusted_proxies.clone(),
+            app_registrations_per_hour: config.app_registrations_per_hour,
         },
     );
 
@@ -124,12 +125,15 @@ pub async fn run(
 /// limit (raised as far as the system allows first).
 fn http_limits(config: &Config) -> roost_http::Limits {
     let mut limits = config.http.clone();
-    // Each connection is a file; the stores, snapshots and peers need some too.
+    // Each connection is a file; so is each WebSocket once upgraded (those leave the connection
+    // caps for the streaming hub's own), and the stores, snapshots and peers need some too.
     const RESERVED_FILES: u64 = 512;
-    let wanted = limits.max_connections as u64 + RESERVED_FILES;
+    let streams = roost_web::streaming::MAX_CONNECTIONS as u64;
+    let wanted = limits.max_connections as u64 + streams + RESERVED_FILES;
     let files = roost_http::raise_open_files(wanted);
     if files < wanted {
-        let fits = files.saturating_sub(RESERVED_FILES).max(16) as usize;
+        // Half of what is left for plain connections, half for live streams.
+        let fits = (files.saturating_sub(RESERVED_FILES) / 2).max(16) as usize;
         tracing::warn!(
             open_files = files,
             max_connections = limits.max_connections,
@@ -169,7 +173,10 @@ async fn start_cluster_member(
         .await
         .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
     // Peers send snapshot chunks and batches of entries: bodies may take longer than a member's.
+    // Peers keep connections open between requests longer than members do: longer than their
+    // clients' pools keep them idle, so that a write is not sent on a connection being closed.
     let limits = roost_http::Limits {
+        header_timeout: Duration::from_secs(60),
         body_timeout: Duration::from_secs(120),
         write_timeout: Duration::from_secs(120),
         max_connections: 1024,
@@ -233,9 +240,25 @@ async fn cluster_tls(
     let tls = match &config.join {
         Some(url) => {
             tracing::info!(%url, "fetching this node's certificate from a member of the cluster");
-            roost_cluster::fetch_certificate(url, &identity.secret, identity.node_id)
-                .await
-                .with_context(|| format!("getting a node certificate through {url}"))?
+            let mut attempt = 0;
+            loop {
+                match roost_cluster::fetch_certificate(url, &identity.secret, identity.node_id).await {
+                    Ok(tls) => break tls,
+                    // A member that cannot prove the secret, or refuses ours: no use trying again.
+                    Err(e @ (roost_cluster::Error::Refused(_) | roost_cluster::Error::Unauthorized)) => {
+                        return Err(anyhow::anyhow!(e).context(format!("getting a node certificate through {url}")))
+                    }
+                    // The member may be starting up still.
+                    Err(e) if attempt < 30 => {
+                        attempt += 1;
+                        tracing::warn!("getting a node certificate through {url}: {e}; trying again");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(e).context(format!("getting a node certificate through {url}")))
+                    }
+                }
+            }
         }
         None if !was_member => roost_cluster::ClusterTls::create(identity.node_id)?,
         None => anyhow::bail!(
@@ -253,9 +276,13 @@ async fn activate_when_all_speak(state: roost_web::AppState, peering: roost_clus
     loop {
         let node = state.node();
         if node.is_leader() && node.active_protocol().unwrap_or(1) < node.speaks() {
+            let before = node.status().members;
             if let Some(lowest) = roost_cluster::members_protocol(node, &peering).await {
-                if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
-                    tracing::warn!("activating protocol {lowest}: {e}");
+                // Only if nobody joined while the members were asked (the join checks again).
+                if node.status().members == before {
+                    if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
+                        tracing::warn!("activating protocol {lowest}: {e}");
+                    }
                 }
             }
         }

@@ -76,9 +76,13 @@ enum ClusterCmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// A data directory holding the cluster secret (else ROOST_CLUSTER_SECRET).
+        /// A member's data directory: the cluster secret (else ROOST_CLUSTER_SECRET) and the
+        /// certificates the peers' TLS needs.
         #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// The cluster's peers talk plain HTTP (`cluster_plaintext`).
+        #[arg(long)]
+        plaintext: bool,
     },
     /// Take a node out of the cluster (to replace a dead one, add its successor with --join).
     Remove {
@@ -86,9 +90,13 @@ enum ClusterCmd {
         /// A member's cluster address (HOST:PORT).
         #[arg(long)]
         server: String,
-        /// A data directory holding the cluster secret (else ROOST_CLUSTER_SECRET).
+        /// A member's data directory: the cluster secret (else ROOST_CLUSTER_SECRET) and the
+        /// certificates the peers' TLS needs.
         #[arg(long, env = "ROOST_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// The cluster's peers talk plain HTTP (`cluster_plaintext`).
+        #[arg(long)]
+        plaintext: bool,
     },
 }
 
@@ -144,7 +152,8 @@ fn cluster(command: ClusterCmd) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (ClusterCmd::Status { data_dir, .. } | ClusterCmd::Remove { data_dir, .. }) = &command;
+    let (ClusterCmd::Status { data_dir, plaintext, .. } | ClusterCmd::Remove { data_dir, plaintext, .. }) = &command;
+    let plaintext = *plaintext;
     let Some(secret) = cluster_secret(data_dir) else {
         eprintln!(
             "roost: no cluster secret: run where --data-dir holds {} or set {}",
@@ -155,7 +164,17 @@ fn cluster(command: ClusterCmd) -> ExitCode {
     };
     // The peers talk TLS with the cluster's certificates: a member's data directory holds them.
     let tls = match roost_cluster::ClusterTls::load(data_dir) {
-        Ok(tls) => tls,
+        Ok(Some(tls)) => Some(tls),
+        // Never the secret over plain HTTP unless the cluster is known to talk it.
+        Ok(None) if plaintext => None,
+        Ok(None) => {
+            eprintln!(
+                "roost: no cluster certificates in {}: run this where --data-dir is a member's data directory \
+                 (or pass --plaintext for a cluster with cluster_plaintext)",
+                data_dir.display()
+            );
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("roost: reading the cluster certificates in {}: {e}", data_dir.display());
             return ExitCode::FAILURE;
@@ -168,7 +187,6 @@ fn cluster(command: ClusterCmd) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let no_tls_hint = tls.is_none();
     let result = runtime.block_on(async {
         match command {
             ClusterCmd::Status { server, json, .. } => cluster_status(&peering, &server, json).await,
@@ -186,9 +204,6 @@ fn cluster(command: ClusterCmd) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("roost: {e:#}");
-            if no_tls_hint {
-                eprintln!("(no cluster certificates in the data directory: peers talk TLS unless cluster_plaintext is set, so run this where --data-dir is a member's)");
-            }
             ExitCode::FAILURE
         }
     }

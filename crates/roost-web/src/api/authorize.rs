@@ -176,16 +176,20 @@ fn refuse(state: &AppState, Refusal(status, message): Refusal, _p: &AuthorizePar
     page(status, state, problem(message))
 }
 
-/// The member said no: the app hears it (the member chose to go back to it).
+/// The member said no. No redirect (the member has not signed in: an automatic one would let
+/// anyone bounce browsers through this page); a page says so, with a link back to the app for
+/// the member to follow if they wish, carrying OAuth's `access_denied`.
 fn redirect_error(state: &AppState, uri: &str, p: &AuthorizeParams, error: &str, description: &str) -> Response {
-    if uri == OOB {
-        return page(StatusCode::FORBIDDEN, state, problem(description));
-    }
-    redirect(
-        state,
-        uri,
-        &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())],
-    )
+    let params = [("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())];
+    let back = (uri != OOB)
+        .then(|| crate::uris::redirect_target(uri, &params))
+        .flatten()
+        .and_then(|v| v.to_str().ok().map(str::to_string));
+    let body = html! {
+        p role="status" { "You denied the request. The app has no access to your account." }
+        @if let Some(link) = back { p { a href=(link) rel="noreferrer" { "Go back to the app" } } }
+    };
+    page(StatusCode::OK, state, body)
 }
 
 /// A redirect to the client with query parameters added to its redirect URI.

@@ -70,6 +70,7 @@ pub struct CreateApp {
 
 pub async fn create_app(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     Input(p): Input<CreateApp>,
 ) -> ApiResult<Written<Json<AppJson>>> {
     let name = roost_core::text::clean_line(p.client_name.as_deref().unwrap_or_default());
@@ -110,6 +111,8 @@ pub async fn create_app(
         }
     }
     let scopes = parse_scopes(p.scopes.as_deref(), &["read".to_string()])?;
+    // Counted only once the request is valid: a mistake does not use up the address's quota.
+    state.app_registrations().register(from)?;
     let client_id = random_token();
     let secret = random_token();
     let applied = propose(

@@ -95,6 +95,7 @@ fn cluster_status(via: &Member, secret: &str) -> Option<Vec<Value>> {
         // A member's data directory holds the certificates the peers' TLS needs.
         .args(["cluster", "status", "--json", "--server", &via.cluster_listen, "--data-dir"])
         .arg(via.root.join("data"))
+        .args(via.extra.contains("cluster_plaintext = true").then_some("--plaintext"))
         .env("ROOST_CLUSTER_SECRET", secret)
         .output()
         .unwrap();
@@ -337,7 +338,7 @@ fn a_cluster_of_three_keeps_every_acknowledged_write_through_faults() {
     let out = Command::new(roost_bin())
         .args(["serve", "--data-dir", intruder.root.join("data").to_str().unwrap()])
         .args(["--listen", &intruder.listen, "--cluster-listen", &intruder.cluster_listen, "--join", &first])
-        .env("ROOST_CLUSTER_SECRET", "not the secret")
+        .env("ROOST_CLUSTER_SECRET", "not the secret of this cluster, though long enough")
         .output()
         .unwrap();
     assert!(!out.status.success(), "a node with a wrong secret must not join");

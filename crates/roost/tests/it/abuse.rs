@@ -443,3 +443,24 @@ fn members_are_served_https_with_certificates_renewed_in_place() {
     }
     assert!(trusting(&cert).get(format!("{}/api/v1/instance", server.base)).send().is_err(), "the old one is gone");
 }
+
+#[test]
+fn one_address_registers_a_bounded_number_of_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(dir.path(), "app_registrations_per_hour = 5\n");
+    let register = |client: &reqwest::blocking::Client| {
+        client
+            .post(format!("{}/api/v1/apps", server.base))
+            .form(&[("client_name", "app"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob")])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let here = client_from([127, 0, 0, 1]);
+    for _ in 0..5 {
+        assert_eq!(register(&here), 200);
+    }
+    assert_eq!(register(&here), 429, "the sixth in the hour waits");
+    assert_eq!(register(&client_from([127, 0, 0, 2])), 200, "another address is not held back");
+}

@@ -83,11 +83,16 @@ fn authorization_code_with_pkce_through_the_consent_page() {
     assert_eq!(wrong.status(), 401);
     assert!(wrong.text().unwrap().contains("Wrong username"));
 
-    // Denying sends the browser back with access_denied and the state.
+    // Denying (no sign-in needed) does not send the browser anywhere by itself: a page says so,
+    // with a link back to the app carrying access_denied and the state.
     let deny: Vec<(String, String)> = authorize(&[]).into_iter().chain([("decision".into(), "deny".into())]).collect();
     let denied = b.post(format!("{base}/oauth/authorize")).form(&deny).send().unwrap();
-    assert_eq!(denied.status(), 302);
-    let location = denied.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(denied.status(), 200);
+    assert!(denied.headers().get("location").is_none());
+    let page = denied.text().unwrap();
+    assert!(page.contains("You denied the request"));
+    let start = page.find("href=\"http://127.0.0.1:9/callback").expect("a link back to the app") + 6;
+    let location = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
     assert!(location.starts_with("http://127.0.0.1:9/callback?from=app&"), "{location}");
     assert_eq!(query_param(&location, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_param(&location, "state").as_deref(), Some("s t&ate"));
