@@ -155,9 +155,17 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A write during a failover: the node it went to, when it was sent and answered, whether it
-/// succeeded.
-type Write = (usize, Instant, Instant, bool);
+/// A write during a failover.
+#[derive(Clone, Copy)]
+struct Write {
+    /// The node it went to.
+    node: usize,
+    sent: Instant,
+    answered: Instant,
+    ok: bool,
+    /// It carried an Idempotency-Key.
+    keyed: bool,
+}
 
 /// Posts (or reads home timelines, for random members) for `seconds` through the given nodes
 /// in turn; returns the latencies, the failures and the seconds taken.
@@ -298,12 +306,16 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     println!("\n- terms entered by the nodes since they started (elections), after the load phases: {elections}");
 
     // Failover: under a light steady write load through every node, kill -9 the leader and time
-    // the first acknowledged write sent after the kill; count the writes that failed, those sent
-    // to the node that was killed apart from those sent to the others (which hold writes until
-    // a new leader is known, instead of failing); restart it and let it catch up.
+    // the first acknowledged write sent after the kill; count the writes that failed; restart it
+    // and let it catch up. Two writers send an Idempotency-Key with each post, two do not. The
+    // writes to the surviving nodes are counted apart by when they were sent: after the kill,
+    // none could have been handed to the old leader (they wait for the new one instead of
+    // failing: the target is none failed); before it, a write may have been in the old leader's
+    // hands when it died (its fate unknown: the node sends it again, and the log makes it once).
     let mut failovers = Latencies::default();
-    let mut during = Latencies::default();
-    let (mut to_others, mut failed_others, mut to_victim, mut failed_victim) = (0usize, 0usize, 0usize, 0usize);
+    let mut waited = Latencies::default();
+    // (failed, sent) per kind
+    let (mut after, mut in_flight, mut keyed, mut to_victim) = ((0, 0), (0, 0), (0, 0), (0, 0));
     for round in 0..o.kills {
         let stop = Arc::new(AtomicBool::new(false));
         let writes: Arc<Mutex<Vec<Write>>> = Arc::default();
@@ -311,20 +323,25 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         for w in 0..4 {
             let (h, bases, tokens, stop, writes) =
                 (http.clone(), all.clone(), tokens.clone(), stop.clone(), writes.clone());
+            let with_key = w >= 2;
             writers.push(tokio::spawn(async move {
                 let mut i = w;
                 while !stop.load(Ordering::Relaxed) {
                     let node = i % bases.len();
                     let sent = Instant::now();
-                    let req = h
+                    let text = format!("failover {round} {w} {i}");
+                    let mut req = h
                         .post(format!("{}/api/v1/statuses", bases[node]))
-                        .form(&[("status", format!("failover {round} {w} {i}"))])
+                        .form(&[("status", text.as_str())])
                         .bearer_auth(&tokens[i % tokens.len()])
-                        .timeout(Duration::from_secs(10));
+                        .timeout(Duration::from_secs(15));
+                    if with_key {
+                        req = req.header("idempotency-key", &text);
+                    }
                     i += 1;
                     let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
                     if let Ok(mut a) = writes.lock() {
-                        a.push((node, sent, Instant::now(), ok));
+                        a.push(Write { node, sent, answered: Instant::now(), ok, keyed: with_key });
                     }
                     if !ok {
                         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -341,8 +358,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 .lock()
                 .map_err(|_| anyhow::anyhow!("lock"))?
                 .iter()
-                .filter(|(_, sent, _, ok)| *sent > killed && *ok)
-                .map(|(_, _, at, _)| *at)
+                .filter(|w| w.sent > killed && w.ok)
+                .map(|w| w.answered)
                 .min();
             if let Some(at) = first {
                 break at - killed;
@@ -357,28 +374,44 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             let _ = w.await;
         }
         let writes = writes.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
-        // The writes in flight around the failover: sent from just before the kill until the
-        // cluster took writes again.
-        let window = |sent: Instant| sent + Duration::from_millis(200) > killed && sent < killed + took;
-        let (mut others, mut others_failed, mut victims, mut victims_failed) = (0, 0, 0, 0);
-        for (node, sent, answered, ok) in writes.iter().filter(|w| window(w.1)) {
-            if *node == victim {
-                victims += 1;
-                victims_failed += usize::from(!ok);
+        // The writes around the failover: in flight at the kill, or sent before writes were
+        // taken again.
+        let around = |w: &&Write| w.answered > killed && w.sent < killed + took;
+        let count = |(failed, sent): &mut (usize, usize), w: &Write| {
+            *sent += 1;
+            *failed += usize::from(!w.ok);
+        };
+        let mut this = ((0, 0), (0, 0), (0, 0), (0, 0));
+        for w in writes.iter().filter(around) {
+            if w.node == victim {
+                count(&mut this.3, w);
+            } else if w.keyed {
+                count(&mut this.2, w);
+            } else if w.sent > killed {
+                count(&mut this.0, w);
+                waited.record(w.answered - w.sent);
             } else {
-                others += 1;
-                others_failed += usize::from(!ok);
-                during.record(*answered - *sent);
+                count(&mut this.1, w);
             }
         }
-        to_others += others;
-        failed_others += others_failed;
-        to_victim += victims;
-        failed_victim += victims_failed;
+        for (total, part) in
+            [(&mut after, this.0), (&mut in_flight, this.1), (&mut keyed, this.2), (&mut to_victim, this.3)]
+        {
+            total.0 += part.0;
+            total.1 += part.1;
+        }
         eprintln!(
-            "kill {}: first write after {} ms; failed {others_failed}/{others} sent to the others, {victims_failed}/{victims} to the killed node",
+            "kill {}: first write after {} ms; failed: {}/{} sent after the kill, {}/{} in flight at it, {}/{} with a key, {}/{} to the killed node",
             round + 1,
-            took.as_millis()
+            took.as_millis(),
+            this.0 .0,
+            this.0 .1,
+            this.1 .0,
+            this.1 .1,
+            this.2 .0,
+            this.2 .1,
+            this.3 .0,
+            this.3 .1
         );
         failovers.record(took);
         nodes[victim].start(&bin, None, None)?;
@@ -395,12 +428,22 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         failovers.percentile_ms(100.0)
     );
     println!(
-        "\nWrites in flight during the failovers (sent from 200 ms before each kill until writes were taken again):\n\
-         - sent to the surviving nodes: {failed_others} failed of {to_others}; they waited p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n\
-         - sent to the node that was killed: {failed_victim} failed of {to_victim} (its process was gone)",
-        during.percentile_ms(50.0),
-        during.percentile_ms(99.0),
-        during.percentile_ms(100.0)
+        "\nWrites to the surviving nodes around the failovers (failed / sent):\n\
+         - sent after the kill, so never handed to the old leader: {} / {}; they waited p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n\
+         - sent before it and in flight at it, without a key (their fate unknown, sent again, made once): {} / {}\n\
+         - with an Idempotency-Key: {} / {}\n\
+         \nWrites to the node that was killed: {} / {} failed (its process was gone)",
+        after.0,
+        after.1,
+        waited.percentile_ms(50.0),
+        waited.percentile_ms(99.0),
+        waited.percentile_ms(100.0),
+        in_flight.0,
+        in_flight.1,
+        keyed.0,
+        keyed.1,
+        to_victim.0,
+        to_victim.1
     );
     Ok(())
 }

@@ -159,34 +159,40 @@ impl ClusterTls {
     /// node's certificate is presented.
     pub fn client_config(&self) -> Result<rustls::ClientConfig> {
         let (certs, key) = self.identity()?;
-        client_builder(self.roots()?)?.with_client_auth_cert(certs, key).map_err(tls_err)
+        client_builder(self.roots()?, true)?.with_client_auth_cert(certs, key).map_err(tls_err)
     }
 
     /// For a node that knows the authority but has no certificate yet (while joining).
     pub(crate) fn anonymous_client(ca: &str) -> Result<rustls::ClientConfig> {
         let half = ClusterTls { ca: ca.into(), ca_key: String::new(), node: String::new(), node_key: String::new() };
-        Ok(client_builder(half.roots()?)?.with_no_client_auth())
+        Ok(client_builder(half.roots()?, true)?.with_no_client_auth())
     }
 }
 
 fn client_builder(
     roots: RootCertStore,
+    chain: bool,
 ) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(tls_err)?;
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ClusterVerifier(webpki))))
+        .with_custom_certificate_verifier(Arc::new(ClusterVerifier { inner, chain })))
 }
 
 /// Verifies a peer's certificate against the cluster's authority under [`CLUSTER_NAME`],
-/// whatever address it was reached at.
+/// whatever address it was reached at — or, for fetching the authority itself (`chain: false`),
+/// accepts any certificate: that answer is then checked with the secret ([`ca_proof`]) before
+/// anything is trusted or sent. Handshake signatures are verified either way.
 #[derive(Debug)]
-struct ClusterVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+struct ClusterVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    chain: bool,
+}
 
 impl ServerCertVerifier for ClusterVerifier {
     fn verify_server_cert(
@@ -197,8 +203,11 @@ impl ServerCertVerifier for ClusterVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if !self.chain {
+            return Ok(ServerCertVerified::assertion());
+        }
         let name = ServerName::try_from(CLUSTER_NAME).map_err(|e| rustls::Error::General(e.to_string()))?;
-        self.0.verify_server_cert(end_entity, intermediates, &name, ocsp_response, now)
+        self.inner.verify_server_cert(end_entity, intermediates, &name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -207,7 +216,7 @@ impl ServerCertVerifier for ClusterVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -216,63 +225,19 @@ impl ServerCertVerifier for ClusterVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 
-/// Trusts any certificate: only for fetching the authority, whose answer is then checked with
-/// the secret ([`ca_proof`]) before anything is trusted or sent.
-#[derive(Debug)]
-pub(crate) struct AcceptAnyForProof(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyForProof {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The client for fetching the authority (see [`AcceptAnyForProof`]).
+/// The client for fetching the authority (see [`ClusterVerifier`]).
 pub(crate) fn proof_client_config() -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(tls_err)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyForProof(provider)))
-        .with_no_client_auth())
+    // Any root will do: the chain is not checked, only the handshake's signatures.
+    let someone = ClusterTls::create(0)?;
+    Ok(client_builder(someone.roots()?, false)?.with_no_client_auth())
 }
 
 /// A member's proof that it knows the cluster secret, binding the authority it sends to the

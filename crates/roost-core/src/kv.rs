@@ -141,11 +141,15 @@ pub enum Table {
     AppOnlyToken = 60,
     /// (account, idempotency key) → scheduled id : a scheduled post's Idempotency-Key
     ScheduledIdempotency = 61,
+    /// `Once` id → (applied at, `Outcome`) : writes made exactly once, remembered for a while
+    Once = 62,
+    /// (applied at, `Once` id) → () : the same, oldest first, for forgetting them
+    OnceByTime = 63,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 61] = [
+    pub const ALL: [Table; 63] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -207,6 +211,8 @@ impl Table {
         Table::AppPending,
         Table::AppOnlyToken,
         Table::ScheduledIdempotency,
+        Table::Once,
+        Table::OnceByTime,
     ];
 
     pub fn prefix(self) -> u8 {

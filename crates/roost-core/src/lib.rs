@@ -32,6 +32,7 @@ mod ids;
 mod lists;
 mod notifications;
 mod oauth;
+mod once;
 pub mod protocol;
 mod scheduled;
 mod social;
@@ -60,6 +61,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`home`]) and events for live streams to `fx` (see [`effects`]). See the crate docs for the
 /// rules it keeps.
 pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSink) -> Result<Outcome> {
+    if let Command::Once { id, command } = &req.command {
+        return once::apply_once(t, req.at, id, command, fx);
+    }
     let at = req.at;
     // Housekeeping by the log's clock, before the command itself: timed mutes that are over.
     social::expire_mutes(t, at)?;
@@ -190,6 +194,8 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             )
         }
         Command::TouchToken { token_hash } => oauth::touch_token(t, at, token_hash),
+        // Handled above, before housekeeping (the command it wraps does that).
+        Command::Once { .. } => Ok(Outcome::Rejected(roost_types::Rejection::NotActive)),
     }
 }
 

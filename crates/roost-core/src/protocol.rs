@@ -154,7 +154,13 @@ pub fn next_due(t: &(impl ReadTables + ?Sized)) -> Result<Option<Millis>> {
         Ok(found)
     };
     let apps = first(Table::AppPending)?.map(|created| created.saturating_add(roost_types::APP_UNUSED_LIFETIME_MS));
-    let due = [first(Table::ScheduledDue)?, first(Table::PollEnd)?, first(Table::MuteExpiry)?, apps];
+    let due = [
+        first(Table::ScheduledDue)?,
+        first(Table::PollEnd)?,
+        first(Table::MuteExpiry)?,
+        apps,
+        crate::once::next_forget(t)?,
+    ];
     Ok(due.into_iter().flatten().min())
 }
 

@@ -15,12 +15,14 @@ use crate::Result;
 const SCHEDULED_PER_TICK: usize = 32;
 const POLLS_PER_TICK: usize = 16;
 const APPS_PER_TICK: usize = 64;
+const ONCE_PER_TICK: usize = 1024;
 
 pub(crate) fn tick(t: &mut impl Tables, at: Millis, fx: &mut dyn EffectSink) -> Result<Outcome> {
     // Timed mutes lift before every command already (`social::expire_mutes`).
     crate::scheduled::publish_due(t, at, SCHEDULED_PER_TICK, fx)?;
     end_polls(t, at, fx)?;
     crate::oauth::expire_unused_apps(t, at, APPS_PER_TICK)?;
+    crate::once::forget(t, at, ONCE_PER_TICK)?;
     Ok(Outcome::done())
 }
 

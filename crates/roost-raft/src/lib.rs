@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use roost_store::Store;
-use roost_types::{Outcome, Request};
+use roost_types::{Command, Outcome, Request};
 
 pub use chain::{chain_step, ChainHead};
 pub use log_store::LogStore;
@@ -369,6 +369,15 @@ impl Node {
     pub async fn propose(&self, req: Request) -> Result<Applied> {
         let Some(f) = &self.forwarder else { return self.batcher.propose(req).await };
         let deadline = tokio::time::Instant::now() + HOLD_FOR_LEADER;
+        // In a cluster (from protocol 2 on) every write is made exactly once, so that one whose
+        // fate became unknown may be sent again: the retry gets the first attempt's outcome.
+        let req = match req.command {
+            Command::Once { .. } => req,
+            command if self.active_protocol().unwrap_or(1) >= 2 => {
+                Request { at: req.at, command: Command::Once { id: rand::random(), command: Box::new(command) } }
+            }
+            command => Request { at: req.at, command },
+        };
         let retry_unknown = req.command.is_idempotent();
         loop {
             let last_chance = tokio::time::Instant::now() >= deadline;

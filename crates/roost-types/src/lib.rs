@@ -473,7 +473,18 @@ pub enum Command {
     TouchToken {
         token_hash: [u8; 32],
     },
+    /// A write made exactly once however often it is sent: the node that received it gives it
+    /// a random `id`, and a retry with the same `id` (after its first attempt's fate became
+    /// unknown, the leader having died) gets the first outcome back instead of applying again.
+    Once {
+        id: [u8; 16],
+        command: Box<Command>,
+    },
 }
+
+/// How long a [`Command::Once`] is remembered, by the log's clock: far longer than a write is
+/// ever retried.
+pub const ONCE_LIFETIME_MS: Millis = 10 * 60 * 1000;
 
 impl Command {
     /// Whether applying this command twice does what applying it once does, so that a write
@@ -481,6 +492,7 @@ impl Command {
     /// scheduled post that carries the client's `Idempotency-Key`.
     pub fn is_idempotent(&self) -> bool {
         match self {
+            Command::Once { .. } => true,
             Command::CreateStatus(s) | Command::CreateStatusWithPoll { status: s, .. } => s.idempotency_key.is_some(),
             Command::ScheduleStatus { status, .. } => status.idempotency_key.is_some(),
             _ => false,
@@ -499,6 +511,7 @@ impl Command {
             | Command::UpdateProfile(_)
             | Command::SetPostingDefaults { .. }
             | Command::TouchToken { .. } => 2,
+            Command::Once { command, .. } => command.since().max(2),
             _ => 1,
         }
     }

@@ -416,3 +416,25 @@ fn profiles_gain_fields_and_choices() {
     let p = query::preferences(&w.t, a).unwrap();
     assert_eq!((p.default_visibility, p.default_language.as_deref()), (Visibility::Unlisted, Some("de")));
 }
+
+#[test]
+fn a_write_sent_twice_is_made_once() {
+    let mut w = World::current();
+    let a = w.user("a");
+    let once = |id: u8| Command::Once { id: [id; 16], command: Box::new(Command::CreateStatus(new_status(a, "hi"))) };
+    let first = w.run(once(1));
+    assert!(matches!(first, Outcome::Done { id: Some(_) }));
+    assert_eq!(w.run(once(1)), first, "the retry gets the first outcome");
+    assert_eq!(query::account(&w.t, a).unwrap().unwrap().statuses_count, 1, "and makes nothing more");
+    assert_ne!(w.run(once(2)), first, "another write is another post");
+    // Forgotten after their lifetime, by the log's clock.
+    assert!(crate::protocol::next_due(&w.t).unwrap().is_some());
+    w.now += roost_types::ONCE_LIFETIME_MS + 1;
+    w.run(Command::Tick);
+    assert!(crate::kv::ReadTables::get(&w.t, crate::kv::Table::Once, &[1; 16]).unwrap().is_none());
+    assert_eq!(crate::protocol::next_due(&w.t).unwrap(), None);
+    let nested = Command::Once { id: [3; 16], command: Box::new(once(4)) };
+    assert_eq!(w.run(nested), Outcome::Rejected(Rejection::Forbidden));
+    let mut old = World::new();
+    assert_eq!(old.run(once(5)), Outcome::Rejected(Rejection::NotActive));
+}
