@@ -365,6 +365,18 @@ class Roost(unittest.TestCase):
             self.alice.status_pin(posts[0]["id"])  # not hers
         self.assertFalse(self.bob.status_unpin(posts[0]["id"])["pinned"])
         self.assertEqual([s["id"] for s in self.alice.account_statuses(self.bob_id, pinned=True)], [posts[1]["id"]])
+        # The instance says how many posts a profile may pin, and holds to it.
+        limit = self.alice.instance_v2()["configuration"]["accounts"]["max_pinned_statuses"]
+        self.assertGreater(limit, 1)
+        more = [self.bob.status_post(f"pin filler {i}") for i in range(limit - 1)]
+        for p in more:
+            self.bob.status_pin(p["id"])
+        with self.assertRaises(MastodonAPIError) as e:
+            self.bob.status_pin(posts[0]["id"])
+        self.assertEqual(e.exception.args[1], 422)
+        self.assertEqual(len(self.alice.account_statuses(self.bob_id, pinned=True)), limit)
+        for p in more:
+            self.bob.status_unpin(p["id"])
 
     def test_follows_relationships_blocks_and_mutes(self):
         rel = self.carol.account_follow(self.bob_id)

@@ -33,7 +33,7 @@ fn configuration(state: &AppState) -> Value {
     json!({
         "urls": { "streaming": streaming_url(&c.public_url), "status": null },
         "vapid": { "public_key": "" },
-        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 0 },
+        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": roost_types::MAX_PINNED },
         "statuses": {
             "max_characters": c.max_post_chars,
             "max_media_attachments": 0,
