@@ -62,13 +62,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// rules it keeps.
 pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSink) -> Result<Outcome> {
     if let Command::Once { id, command } = &req.command {
-        return once::apply_once(t, req.at, id, command, fx);
+        return once::apply_once(t, req, id, command, fx);
     }
     let at = req.at;
     // Housekeeping by the log's clock, before the command itself: timed mutes that are over.
     social::expire_mutes(t, at)?;
     // A variant newer than the protocol the cluster activated is refused (see `protocol`).
-    if req.command.since() > protocol::active(t)? && !matches!(req.command, Command::ActivateProtocol { .. }) {
+    // So is a request that names who asked before protocol 3, which recorded nobody.
+    let active = protocol::active(t)?;
+    if (req.command.since() > active || (req.by.is_some() && active < 3))
+        && !matches!(req.command, Command::ActivateProtocol { .. })
+    {
         return Ok(Outcome::Rejected(roost_types::Rejection::NotActive));
     }
     match &req.command {
@@ -196,6 +200,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::TouchToken { token_hash } => oauth::touch_token(t, at, token_hash),
         // Handled above, before housekeeping (the command it wraps does that).
         Command::Once { .. } => Ok(Outcome::Rejected(roost_types::Rejection::NotActive)),
+        // Decoding turns `By` into the request's `by`; one nested deeper is not something a
+        // node sends: refused, not unwrapped.
+        Command::By { .. } => Ok(Outcome::Rejected(roost_types::Rejection::Forbidden)),
     }
 }
 

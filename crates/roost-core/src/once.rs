@@ -19,7 +19,7 @@ fn time_key(at: Millis, id: &[u8; 16]) -> Vec<u8> {
 
 pub(crate) fn apply_once(
     t: &mut impl Tables,
-    at: Millis,
+    req: &Request,
     id: &[u8; 16],
     command: &Command,
     fx: &mut dyn EffectSink,
@@ -35,7 +35,8 @@ pub(crate) fn apply_once(
     if matches!(command, Command::Once { .. }) {
         return Ok(Outcome::Rejected(Rejection::Forbidden));
     }
-    let outcome = crate::apply(t, &Request { at, command: command.clone() }, fx)?;
+    let at = req.at;
+    let outcome = crate::apply(t, &Request { at, by: req.by.clone(), command: command.clone() }, fx)?;
     t.put(Table::Once, id, &encode(&(at, outcome.clone()))?)?;
     t.put(Table::OnceByTime, &time_key(at, id), &[])?;
     Ok(outcome)

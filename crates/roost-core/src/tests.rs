@@ -52,7 +52,7 @@ impl World {
     fn run(&mut self, command: Command) -> Outcome {
         self.now += 1;
         let mut fx = Effects::default();
-        let outcome = apply(&mut self.t, &Request { at: self.now, command }, &mut fx).unwrap();
+        let outcome = apply(&mut self.t, &Request { at: self.now, by: None, command }, &mut fx).unwrap();
         self.home.apply(&fx.home);
         self.events.extend(fx.events);
         outcome
@@ -822,14 +822,15 @@ fn play(ops: &[(u8, u8, u8, u8)]) -> (World, Vec<Id>, Vec<Request>) {
     // exist (as on an upgraded instance).
     if ops.first().is_some_and(|op| op.3 % 2 == 0) {
         w.now += 1;
-        let req = Request { at: w.now, command: Command::ActivateProtocol { version: roost_types::PROTOCOL } };
+        let req =
+            Request { at: w.now, by: None, command: Command::ActivateProtocol { version: roost_types::PROTOCOL } };
         apply(&mut w.t, &req, &mut w.home).unwrap();
         log.push(req);
     }
     for &op in ops {
         let command = to_command(&w, &users, op);
         w.now += 1;
-        let req = Request { at: w.now, command };
+        let req = Request { at: w.now, by: None, command };
         apply(&mut w.t, &req, &mut w.home).unwrap();
         log.push(req);
     }
@@ -925,7 +926,11 @@ fn overlay_conforms_and_leaves_its_base_alone() {
     let mut dry = crate::kv::Overlay::new(&w.t);
     let outcome = apply(
         &mut dry,
-        &Request { at: w.now, command: Command::Follow { account: a, target: a, reblogs: true, notify: false } },
+        &Request {
+            at: w.now,
+            by: None,
+            command: Command::Follow { account: a, target: a, reblogs: true, notify: false },
+        },
         &mut crate::effects::NoEffects,
     )
     .unwrap();
@@ -1160,4 +1165,26 @@ fn roles_and_suspensions_follow_rank() {
     let left: Vec<[u8; 32]> = query::account_tokens(&w.t, member).unwrap().into_iter().map(|(h, _)| h).collect();
     assert_eq!(left, vec![[5; 32]]);
     assert_eq!(query::account(&w.t, member).unwrap().map(|a| a.password_hash), Some("y".to_string()));
+}
+
+/// Who asked is recorded from protocol 3 on: an attributed request is refused before it (as
+/// every replica of an older log decides), applied like any other after, and a `By` nested
+/// where only decoding puts one is refused.
+#[test]
+fn attribution_needs_protocol_3() {
+    let by = roost_types::Actor { account: None, via: roost_types::Via::AdminSocket };
+    let mut w = World::new();
+    assert_eq!(w.run(Command::ActivateProtocol { version: 2 }), Outcome::done());
+    let a = w.user("alice");
+    let attributed = |w: &mut World, command| {
+        let mut fx = Effects::default();
+        w.now += 1;
+        apply(&mut w.t, &Request { at: w.now, by: Some(by.clone()), command }, &mut fx).unwrap()
+    };
+    let lock = || Command::UpdateAccount { account: a, display_name: None, note: None, locked: Some(true), bot: None };
+    assert_eq!(attributed(&mut w, lock()), Outcome::Rejected(Rejection::NotActive));
+    assert_eq!(w.run(Command::ActivateProtocol { version: 3 }), Outcome::done());
+    assert!(matches!(attributed(&mut w, lock()), Outcome::Done { .. }));
+    let nested = Command::By { by: by.clone(), command: Box::new(lock()) };
+    assert_eq!(attributed(&mut w, nested), Outcome::Rejected(Rejection::Forbidden));
 }

@@ -374,9 +374,9 @@ impl Node {
         let req = match req.command {
             Command::Once { .. } => req,
             command if self.active_protocol().unwrap_or(1) >= 2 => {
-                Request { at: req.at, command: Command::Once { id: rand::random(), command: Box::new(command) } }
+                Request { command: Command::Once { id: rand::random(), command: Box::new(command) }, ..req }
             }
-            command => Request { at: req.at, command },
+            command => Request { command, ..req },
         };
         let retry_unknown = req.command.is_idempotent();
         loop {

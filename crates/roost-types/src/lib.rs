@@ -109,15 +109,121 @@ impl Visibility {
 /// The newest protocol this binary speaks (see the module docs). Raise it, and mark the new
 /// variants in [`Command::since`], whenever a release adds command variants or changes what an
 /// existing one does.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// One proposal to the replicated log: a command plus everything non-deterministic that its
 /// application needs, decided once by the node that received the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// # Stored format
+/// A request is stored as `(at, command)`. Who asked (`by`), when known, is stored by wrapping
+/// the command in [`Command::By`], a variant appended in protocol 3: entries written before it
+/// still decode (with `by: None`), and a node that does not speak protocol 3 is never sent one
+/// (the service layer attributes commands only once the cluster activated it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The receiving node's clock when the request arrived.
     pub at: Millis,
+    /// Who asked, and through what; `None` in entries older than protocol 3.
+    pub by: Option<Actor>,
     pub command: Command,
+}
+
+impl Request {
+    /// A request nobody in particular asked for (or whose asker is not recorded).
+    pub fn new(at: Millis, command: Command) -> Request {
+        Request { at, by: None, command }
+    }
+}
+
+/// Position of [`Command::By`] among `Command`'s variants, as postcard numbers them.
+const BY_VARIANT: u32 = 63;
+
+impl Serialize for Request {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeStruct, SerializeStructVariant};
+        /// `Command::By { by, command }` without moving the command into a box.
+        struct By<'a>(&'a Actor, &'a Command);
+        impl Serialize for By<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut v = s.serialize_struct_variant("Command", BY_VARIANT, "By", 2)?;
+                v.serialize_field("by", self.0)?;
+                v.serialize_field("command", self.1)?;
+                v.end()
+            }
+        }
+        let mut st = s.serialize_struct("Request", 2)?;
+        st.serialize_field("at", &self.at)?;
+        match &self.by {
+            Some(by) => st.serialize_field("command", &By(by, &self.command))?,
+            None => st.serialize_field("command", &self.command)?,
+        }
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Request")]
+        struct Stored {
+            at: Millis,
+            command: Command,
+        }
+        let Stored { at, command } = Stored::deserialize(d)?;
+        Ok(match command {
+            Command::By { by, command } => Request { at, by: Some(by), command: *command },
+            command => Request { at, by: None, command },
+        })
+    }
+}
+
+/// Who asked for a command: the account (none for the operator, a sign-up, or the node's own
+/// housekeeping) and the way in it came through. Recorded in the log with every command from
+/// protocol 3 on (see [`Request`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    pub account: Option<Id>,
+    pub via: Via,
+}
+
+/// The way a command came in. Variants are only ever appended (see the crate docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Via {
+    /// The node itself: its clock's housekeeping ([`Command::Tick`], protocol activation),
+    /// recording a token's use.
+    Node,
+    /// An OAuth app (a Mastodon client), by its client ID.
+    App { client_id: String },
+    /// The web app, in a signed-in session (or signing up through it).
+    Web,
+    /// The operator's admin socket (`roost admin …`).
+    AdminSocket,
+    /// An agent session (the agent interface), under the OAuth app it signed in with.
+    Agent { client_id: String },
+    /// An extension, at the version that caused the effect.
+    Extension { extension: Id, version: u32 },
+}
+
+impl Via {
+    /// A short name for logs and the admin's view: `app`, `web`, `admin-socket`, …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Via::Node => "node",
+            Via::App { .. } => "app",
+            Via::Web => "web",
+            Via::AdminSocket => "admin-socket",
+            Via::Agent { .. } => "agent",
+            Via::Extension { .. } => "extension",
+        }
+    }
+
+    /// The OAuth client behind this way in, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Via::App { client_id } | Via::Agent { client_id } => Some(client_id),
+            _ => None,
+        }
+    }
 }
 
 /// Every change of state Roost knows. See the module docs for the versioning rule.
@@ -480,6 +586,12 @@ pub enum Command {
         id: [u8; 16],
         command: Box<Command>,
     },
+    /// Who asked for `command`: how [`Request::by`] is stored (see [`Request`]). Never built
+    /// by hand: a request's `by` is encoded as this and decoded back into `by`.
+    By {
+        by: Actor,
+        command: Box<Command>,
+    },
 }
 
 /// How long a [`Command::Once`] is remembered, by the log's clock: far longer than a write is
@@ -493,6 +605,7 @@ impl Command {
     pub fn is_idempotent(&self) -> bool {
         match self {
             Command::Once { .. } => true,
+            Command::By { command, .. } => command.is_idempotent(),
             Command::CreateStatus(s) | Command::CreateStatusWithPoll { status: s, .. } => s.idempotency_key.is_some(),
             Command::ScheduleStatus { status, .. } => status.idempotency_key.is_some(),
             _ => false,
@@ -512,6 +625,7 @@ impl Command {
             | Command::SetPostingDefaults { .. }
             | Command::TouchToken { .. } => 2,
             Command::Once { command, .. } => command.since().max(2),
+            Command::By { command, .. } => command.since().max(3),
             _ => 1,
         }
     }
@@ -828,4 +942,40 @@ pub enum Rejection {
     OwnerExists,
     /// Too many of these are waiting already (scheduled posts, unused apps).
     TooMany,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post() -> Command {
+        Command::Favourite { account: 7, status: 9 }
+    }
+
+    /// An entry written before attribution existed decodes, with nobody recorded.
+    #[test]
+    fn unattributed_requests_keep_their_old_bytes() {
+        #[derive(Serialize)]
+        struct Old {
+            at: Millis,
+            command: Command,
+        }
+        let old = postcard::to_stdvec(&Old { at: 1_700_000_000_000, command: post() }).unwrap();
+        let req = Request::new(1_700_000_000_000, post());
+        assert_eq!(postcard::to_stdvec(&req).unwrap(), old);
+        assert_eq!(postcard::from_bytes::<Request>(&old).unwrap(), req);
+    }
+
+    /// `by` is stored as `Command::By` around the command, and decodes back into `by`.
+    #[test]
+    fn attribution_is_stored_as_the_by_variant() {
+        let by = Actor { account: Some(7), via: Via::App { client_id: "abc".into() } };
+        let req = Request { at: 5, by: Some(by.clone()), command: post() };
+        let bytes = postcard::to_stdvec(&req).unwrap();
+        let wrapped = (5i64, Command::By { by, command: Box::new(post()) });
+        assert_eq!(bytes, postcard::to_stdvec(&wrapped).unwrap(), "BY_VARIANT names Command::By's position");
+        assert_eq!(postcard::from_bytes::<Request>(&bytes).unwrap(), req);
+        assert_eq!(req.command.since(), 1);
+        assert_eq!(Command::By { by: req.by.clone().unwrap(), command: Box::new(post()) }.since(), 3);
+    }
 }

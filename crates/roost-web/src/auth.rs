@@ -6,15 +6,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use roost_core::model::{Account, Token};
 use roost_core::query;
+use roost_service::{Actor, ActorExt, Via};
 
 use crate::error::{ApiError, ApiResult};
 use crate::scopes;
 use crate::AppState;
 
-/// The hash under which a token is stored.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    *blake3::hash(token.as_bytes()).as_bytes()
-}
+pub use roost_service::tokens::token_hash;
 
 /// The bearer token of a request, if it carries one. Streaming connections may also name it
 /// in the `access_token` query parameter or, for WebSockets, as `Sec-WebSocket-Protocol`,
@@ -99,7 +97,7 @@ impl FromRequestParts<AppState> for Authenticated {
             Some(id) => Some(query::account(&view, id)?.ok_or(ApiError::Unauthorized)?),
             None => None,
         };
-        crate::service::note_use(state, hash, &token);
+        roost_service::tokens::note_use(state.service(), hash, &token);
         Ok(Authenticated { token, token_hash: hash, account })
     }
 }
@@ -115,6 +113,11 @@ pub struct User {
 impl User {
     pub fn id(&self) -> u64 {
         self.account.id
+    }
+
+    /// Who asks, for the service: this member, through the token's app.
+    pub fn actor(&self) -> Actor {
+        Actor::member(self.account.id, Via::App { client_id: self.token.client_id.clone() })
     }
 }
 
@@ -145,4 +148,20 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         Ok(ClientIp(peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))))
     }
+}
+
+/// The web app's session cookie (the session's token): the web app signs members in with it,
+/// and the rate limit counts a browser against its member by it.
+pub const SESSION_COOKIE: &str = "roost_session";
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use roost_core::model::{Account, App, Notification, Status};
+use roost_core::model::{Account, AccountConversation, App, Notification, Status};
 use roost_core::query::{self, Relationship, Shown};
 use roost_core::ReadTables;
+use roost_raft::ReadView;
 use roost_types::{Id, Millis};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -452,7 +453,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
     /// Applies the viewer's filters for `context` to the posts rendered from now on: posts a
     /// `hide` filter matches are left out, others carry their matches in `filtered`.
     pub fn filtering(mut self, context: roost_types::FilterContext) -> ApiResult<Self> {
-        let now = crate::service::now_ms();
+        let now = roost_service::now_ms();
         let all = roost_core::filters::filters(self.view, self.viewer)?;
         self.filters = roost_core::filters::active(&all, context, now).into_iter().cloned().collect();
         Ok(self)
@@ -633,7 +634,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             return Ok(None);
         }
         let Some((p, mine)) = query::poll(self.view, self.viewer, s.id)? else { return Ok(None) };
-        let expired = crate::service::now_ms() >= p.expires_at;
+        let expired = roost_service::now_ms() >= p.expires_at;
         let show_counts = !p.hide_totals || expired || s.author == self.viewer;
         Ok(Some(PollJson {
             id: s.id.to_string(),
@@ -811,4 +812,36 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             status,
         }))
     }
+}
+
+/// Mastodon's Conversation entity.
+#[derive(Debug, Serialize)]
+pub struct ConversationJson {
+    id: String,
+    unread: bool,
+    /// The other participants.
+    accounts: Vec<AccountJson>,
+    last_status: Option<StatusJson>,
+}
+
+/// Renders one conversation for `viewer`.
+pub fn conversation_json(
+    r: &mut Renderer<'_, ReadView>,
+    view: &ReadView,
+    viewer: Id,
+    id: Id,
+    c: &AccountConversation,
+    shown: Option<&Shown>,
+) -> ApiResult<ConversationJson> {
+    let mut accounts = Vec::new();
+    for &p in c.participants.iter().filter(|&&p| p != viewer) {
+        if let Some(a) = query::account(view, p)? {
+            accounts.push(r.account(&a));
+        }
+    }
+    let last_status = match shown {
+        Some((s, o)) => r.status(s, o.as_ref())?,
+        None => None,
+    };
+    Ok(ConversationJson { id: id.to_string(), unread: c.unread, accounts, last_status })
 }

@@ -1,5 +1,5 @@
 //! The one error type of the HTTP layer. Every variant documents its status code; details of
-//! internal failures are logged, never sent.
+//! internal failures are logged, never sent. The service layer's errors convert into it.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -57,8 +57,7 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// RFC 6749's description of `invalid_grant`, as Mastodon sends it.
-pub const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
+pub use roost_service::error::INVALID_GRANT;
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -88,51 +87,7 @@ impl ApiError {
 
     /// The error for a refusal from the state machine.
     pub fn from_rejection(r: Rejection) -> ApiError {
-        match r {
-            Rejection::NotFound => ApiError::NotFound,
-            Rejection::Forbidden => ApiError::Forbidden("This action is not allowed".into()),
-            Rejection::UsernameTaken => ApiError::unprocessable("Validation failed: Username has already been taken"),
-            Rejection::EmailTaken => ApiError::unprocessable("Validation failed: Email has already been taken"),
-            Rejection::TargetDeleted => ApiError::unprocessable("The post this refers to has been deleted"),
-            Rejection::SelfAction => ApiError::unprocessable("You cannot do this to your own account"),
-            Rejection::Blocked => ApiError::Forbidden("This action is not allowed: one of you blocks the other".into()),
-            Rejection::UnknownClient => {
-                ApiError::InvalidClient("Client authentication failed due to unknown client".into())
-            }
-            Rejection::NotReblogable => ApiError::unprocessable("This post cannot be reblogged or quoted"),
-            Rejection::InvalidGrant => ApiError::OAuth("invalid_grant", INVALID_GRANT.into()),
-            Rejection::LimitReached => ApiError::unprocessable(format!(
-                "Limit reached: at most {} pinned posts, {} lists, {} accounts per list",
-                roost_types::MAX_PINNED,
-                roost_types::MAX_LISTS,
-                roost_types::MAX_LIST_MEMBERS
-            )),
-            Rejection::NotFollowed => ApiError::unprocessable("You can only add accounts you follow to your lists"),
-            Rejection::InvalidInvite => {
-                ApiError::unprocessable("This invite link is not valid: it may have expired or been used up")
-            }
-            Rejection::PollExpired => ApiError::unprocessable("Validation failed: The poll has already ended"),
-            Rejection::AlreadyVoted => {
-                ApiError::unprocessable("Validation failed: You have already voted on this poll")
-            }
-            Rejection::InvalidChoice => {
-                ApiError::unprocessable("Validation failed: Those choices do not fit this poll")
-            }
-            Rejection::NotPinnable => {
-                ApiError::unprocessable("Only your own public, unlisted or private posts can be pinned")
-            }
-            Rejection::NotActive => {
-                tracing::warn!("refused a command the cluster has not activated: a member runs an older version");
-                ApiError::UpgradePending(roost_types::PROTOCOL)
-            }
-            Rejection::OwnPoll => ApiError::unprocessable("Validation failed: You cannot vote in your own polls"),
-            Rejection::OwnerExists => ApiError::unprocessable(
-                "Validation failed: This instance has an owner already; create the account with another role",
-            ),
-            Rejection::TooMany => ApiError::unprocessable(
-                "Limit reached: too many of these are waiting (scheduled posts, or apps nobody has signed in to)",
-            ),
-        }
+        roost_service::Error::from_rejection(r).into()
     }
 }
 
@@ -155,15 +110,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<roost_service::Error> for ApiError {
+    fn from(e: roost_service::Error) -> ApiError {
+        use roost_service::Error as E;
+        match e {
+            E::Malformed(m) => ApiError::BadRequest(m),
+            E::InvalidClient(m) => ApiError::InvalidClient(m),
+            E::InvalidGrant => ApiError::OAuth("invalid_grant", INVALID_GRANT.into()),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::NotFound => ApiError::NotFound,
+            E::Invalid(m) => ApiError::Unprocessable(m),
+            E::TooManyRequests => ApiError::TooManyRequests,
+            E::SlowDown(secs) => ApiError::SlowDown(secs),
+            E::UpgradePending(v) => ApiError::UpgradePending(v),
+            E::Unavailable => ApiError::Unavailable,
+            E::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
 impl From<roost_raft::Error> for ApiError {
     fn from(e: roost_raft::Error) -> ApiError {
-        match e {
-            roost_raft::Error::Unavailable(_) | roost_raft::Error::NotProposed(_) | roost_raft::Error::Timeout(_) => {
-                tracing::warn!("write refused: {e}");
-                ApiError::Unavailable
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
+        roost_service::Error::from(e).into()
     }
 }
 

@@ -1,15 +1,19 @@
-//! Roost's HTTP and service layers: the Mastodon client API, OAuth, and the execute-once work
-//! (clock, random tokens, password hashing) that happens before a command is proposed.
+//! Roost's HTTP adapters: the Mastodon client API (`api`), the web app (`web`) and the live
+//! streams (`streaming`). They parse their input, call the service layer (`roost-service`),
+//! and render what it returns.
 //!
 //! # Invariants
 //! - Only this crate knows HTTP and wire formats. Entities are built from `roost-core` records
 //!   in [`entities`] and nowhere else.
-//! - Every state change goes through [`service::propose`], which stamps the time and hands the
-//!   request to the replicated log. Reads come from the local store, never through the log.
+//! - Every state change goes through `roost_service` (its `propose` stamps the time and who
+//!   asked, and hands the request to the replicated log). Reads come from the local store,
+//!   never through the log.
+//! - `web` never imports `api`, nor `api` `web`: what both need lives in `roost-service` or in
+//!   the shared modules here (`auth`, `entities`, `params`, `streaming`…).
 //! - Nothing is readable without a valid access token except the instance metadata.
 //!
 //! # Boundaries
-//! Depends on `roost-core` (queries, validation rules) and `roost-raft` (proposing, reading);
+//! Depends on `roost-service` (use cases), `roost-core` (queries) and `roost-raft` (reading);
 //! never on the storage engine.
 
 pub mod api;
@@ -18,21 +22,23 @@ pub mod cors;
 pub mod entities;
 pub mod error;
 pub mod html;
+pub mod layers;
 pub mod limits;
 pub mod paging;
 pub mod params;
 pub mod scopes;
-pub mod service;
+pub mod sse;
 pub mod streaming;
-pub mod timer;
 pub mod uris;
 pub mod web;
+pub mod written;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use roost_raft::Node;
+use roost_service::{Service, ServiceConfig};
 use tower_http::normalize_path::NormalizePath;
 
 pub use error::{ApiError, ApiResult};
@@ -78,13 +84,9 @@ pub struct AppState {
 }
 
 struct Inner {
-    node: Node,
+    service: Service,
     config: WebConfig,
     entities: entities::EntityCache,
-    sign_ins: limits::SignInGuard,
-    app_registrations: limits::AppRegistrations,
-    password_work: service::PasswordWork,
-    touching: service::Touching,
     limiter: limits::RateLimiter,
     hub: Arc<streaming::Hub>,
 }
@@ -96,24 +98,28 @@ impl AppState {
         let hub = Arc::new(streaming::Hub::default());
         tokio::spawn(hub.clone().run(node.subscribe()));
         let limiter = limits::RateLimiter::new(config.rate_limit);
-        let app_registrations = limits::AppRegistrations::new(config.app_registrations_per_hour);
+        let service = Service::new(
+            node,
+            ServiceConfig {
+                public_url: config.public_url.clone(),
+                max_post_chars: config.max_post_chars,
+                max_post_bytes: config.max_post_bytes,
+                scheduled_min_secs: config.scheduled_min_secs,
+                app_registrations_per_hour: config.app_registrations_per_hour,
+            },
+        );
         AppState {
-            inner: Arc::new(Inner {
-                node,
-                limiter,
-                config,
-                entities: entities::EntityCache::default(),
-                sign_ins: limits::SignInGuard::default(),
-                app_registrations,
-                password_work: service::PasswordWork::default(),
-                touching: service::Touching::default(),
-                hub,
-            }),
+            inner: Arc::new(Inner { service, limiter, config, entities: entities::EntityCache::default(), hub }),
         }
     }
 
+    /// The use cases, which every handler calls.
+    pub fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
     pub fn node(&self) -> &Node {
-        &self.inner.node
+        self.inner.service.node()
     }
 
     pub fn config(&self) -> &WebConfig {
@@ -122,22 +128,6 @@ impl AppState {
 
     pub fn entities(&self) -> &entities::EntityCache {
         &self.inner.entities
-    }
-
-    pub fn app_registrations(&self) -> &limits::AppRegistrations {
-        &self.inner.app_registrations
-    }
-
-    pub fn sign_ins(&self) -> &limits::SignInGuard {
-        &self.inner.sign_ins
-    }
-
-    pub fn touching(&self) -> &service::Touching {
-        &self.inner.touching
-    }
-
-    pub fn password_work(&self) -> &service::PasswordWork {
-        &self.inner.password_work
     }
 
     pub fn limiter(&self) -> &limits::RateLimiter {
@@ -154,8 +144,8 @@ pub fn app(state: AppState) -> App {
     // Bodies are read (and limited) by `params::Input`, which answers oversized ones with 413.
     let router = api::routes()
         .merge(web::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), api::read_your_writes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), api::rate_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), layers::read_your_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), layers::rate_limit))
         .layer(axum::middleware::map_response(no_sniffing))
         .layer(axum::middleware::from_fn(cors::layer))
         .layer(DefaultBodyLimit::disable())

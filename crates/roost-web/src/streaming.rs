@@ -576,7 +576,7 @@ impl Session {
             Event::Conversation { account, conversation } if *account == me => {
                 if self.subs.contains(&Stream::Direct) {
                     if let Some((c, shown)) = query::conversation_entry(&mut viewer, *conversation)? {
-                        let json = crate::api::conversations::conversation_json(
+                        let json = crate::entities::conversation_json(
                             &mut renderer,
                             &view,
                             me,

@@ -2,7 +2,7 @@
 //! readable and writable by the data directory's owner only (the socket is mode 0600 inside a
 //! 0700 directory). One JSON request per connection, one JSON response.
 //!
-//! Commands go through the running server's service layer, so they are proposed to the log
+//! An adapter like the HTTP ones: commands go through the running server's service layer, so they are proposed to the log
 //! like any other write; nothing writes the database behind the server's back.
 
 use std::io::{BufRead, BufReader, Write};
@@ -10,9 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use roost_service::accounts::{self, NewAccount};
+use roost_service::{Actor, ActorExt, Service};
 use roost_types::Role;
-use roost_web::service::{self, NewAccount};
-use roost_web::AppState;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -60,7 +60,7 @@ impl AdminServer {
 }
 
 /// Binds the socket (replacing a stale one left by a crash) and serves it.
-pub async fn serve(data_dir: &Path, state: AppState) -> anyhow::Result<AdminServer> {
+pub async fn serve(data_dir: &Path, service: Service) -> anyhow::Result<AdminServer> {
     let path = data_dir.join(SOCKET);
     if path.exists() {
         // The database lock already proved no other server uses this data dir.
@@ -72,9 +72,9 @@ pub async fn serve(data_dir: &Path, state: AppState) -> anyhow::Result<AdminServ
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    let state = state.clone();
+                    let service = service.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = handle(stream, state).await {
+                        if let Err(e) = handle(stream, service).await {
                             tracing::warn!("admin connection: {e:#}");
                         }
                     });
@@ -89,12 +89,12 @@ pub async fn serve(data_dir: &Path, state: AppState) -> anyhow::Result<AdminServ
     Ok(AdminServer { path, task })
 }
 
-async fn handle(stream: UnixStream, state: AppState) -> anyhow::Result<()> {
+async fn handle(stream: UnixStream, service: Service) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST)).read_line(&mut line).await?;
     let response = match serde_json::from_str::<AdminRequest>(&line) {
-        Ok(req) => execute(req, &state).await,
+        Ok(req) => execute(req, &service).await,
         Err(e) => AdminResponse::Error { message: format!("bad request: {e}") },
     };
     let mut out = serde_json::to_vec(&response)?;
@@ -103,7 +103,7 @@ async fn handle(stream: UnixStream, state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn execute(req: AdminRequest, state: &AppState) -> AdminResponse {
+async fn execute(req: AdminRequest, service: &Service) -> AdminResponse {
     match req {
         AdminRequest::CreateUser { username, password, role, display_name, email } => {
             let role = match role.as_deref().map(Role::parse) {
@@ -114,7 +114,7 @@ async fn execute(req: AdminRequest, state: &AppState) -> AdminResponse {
                 None => None,
             };
             let new = NewAccount { username: username.clone(), password, role, display_name, email };
-            match service::create_account(state, new).await {
+            match accounts::create_account(service, &Actor::operator(), new).await {
                 Ok((id, role, _)) => {
                     AdminResponse::UserCreated { id: id.to_string(), username, role: role.as_str().into() }
                 }
@@ -128,7 +128,7 @@ async fn execute(req: AdminRequest, state: &AppState) -> AdminResponse {
                 Some(_) => return AdminResponse::Error { message: "role must be admin, moderator or member".into() },
             };
             let expires_in = expires_in_secs.map(std::time::Duration::from_secs);
-            match service::create_invite(state, None, role, max_uses, expires_in).await {
+            match accounts::create_invite(service, &Actor::operator(), role, max_uses, expires_in).await {
                 Ok((id, url)) => AdminResponse::InviteCreated { id: id.to_string(), url },
                 Err(e) => AdminResponse::Error { message: e.to_string() },
             }

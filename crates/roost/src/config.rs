@@ -244,7 +244,7 @@ impl Config {
         let app_registrations_per_hour = f.app_registrations_per_hour.unwrap_or(if rate_limit.unauthenticated == 0 {
             0
         } else {
-            roost_web::limits::AppRegistrations::DEFAULT_PER_HOUR
+            roost_service::oauth::AppRegistrations::DEFAULT_PER_HOUR
         });
         Ok(Config {
             app_registrations_per_hour,

@@ -83,16 +83,16 @@ pub async fn run(
     // A single node speaks for the whole cluster: it turns on its own protocol at once. A
     // cluster's leader does so once every member reports that it speaks it.
     match &cluster {
-        None => roost_web::timer::activate_protocol(&state, node.speaks())
+        None => roost_service::timer::activate_protocol(state.service(), node.speaks())
             .await
             .map_err(|e| anyhow::anyhow!("activating protocol {}: {e}", node.speaks()))?,
         Some((_, peering)) => {
-            tokio::spawn(activate_when_all_speak(state.clone(), peering.clone()));
+            tokio::spawn(activate_when_all_speak(state.service().clone(), peering.clone()));
         }
     }
-    let timer = tokio::spawn(roost_web::timer::run(state.clone()));
+    let timer = tokio::spawn(roost_service::timer::run(state.service().clone()));
 
-    let admin = admin::serve(&config.data_dir, state.clone()).await?;
+    let admin = admin::serve(&config.data_dir, state.service().clone()).await?;
 
     let view = node.read()?;
     if !roost_core::query::has_accounts(&view)? {
@@ -272,15 +272,15 @@ async fn cluster_tls(
 
 /// On the leader, activates the newest protocol every member speaks, whenever that rises (a
 /// rolling upgrade finished).
-async fn activate_when_all_speak(state: roost_web::AppState, peering: roost_cluster::Peering) {
+async fn activate_when_all_speak(service: roost_service::Service, peering: roost_cluster::Peering) {
     loop {
-        let node = state.node();
+        let node = service.node();
         if node.is_leader() && node.active_protocol().unwrap_or(1) < node.speaks() {
             let before = node.status().members;
             if let Some(lowest) = roost_cluster::members_protocol(node, &peering).await {
                 // Only if nobody joined while the members were asked (the join checks again).
                 if node.status().members == before {
-                    if let Err(e) = roost_web::timer::activate_protocol(&state, lowest).await {
+                    if let Err(e) = roost_service::timer::activate_protocol(&service, lowest).await {
                         tracing::warn!("activating protocol {lowest}: {e}");
                     }
                 }

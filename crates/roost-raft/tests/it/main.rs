@@ -30,6 +30,7 @@ fn openraft_storage_suite() {
 fn create_user(name: &str, at: i64) -> Request {
     Request {
         at,
+        by: None,
         command: Command::CreateAccount {
             username: name.into(),
             email: None,
@@ -133,7 +134,7 @@ async fn replaying_the_log_into_a_fresh_store_gives_the_same_chain_and_state() {
     for i in 0..300 {
         let command = random_command(&mut rng, &users, &statuses);
         let is_post = matches!(command, Command::CreateStatus(_));
-        let applied = node.propose(Request { at: 2_000 + i, command }).await.unwrap();
+        let applied = node.propose(Request::new(2_000 + i, command)).await.unwrap();
         if let (true, Outcome::Done { id: Some(id) }) = (is_post, applied.outcome) {
             statuses.push(id);
         }

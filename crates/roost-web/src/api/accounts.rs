@@ -6,7 +6,9 @@ use axum::Json;
 use roost_core::model::Account;
 use roost_core::query::{self, AccountFilter};
 use roost_raft::ReadView;
-use roost_types::{Command, Id};
+use roost_service::profile::{self, PostingDefaults, ProfileChange};
+use roost_service::social::{self, Relation};
+use roost_types::Id;
 use serde::Deserialize;
 
 use super::parse_id;
@@ -15,7 +17,7 @@ use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
-use crate::service::{self, propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 pub async fn verify_credentials(State(state): State<AppState>, user: User) -> ApiResult<Json<CredentialAccountJson>> {
@@ -63,8 +65,7 @@ pub struct SourceParams {
     language: Option<String>,
 }
 
-/// The rows of `fields_attributes`, in order, without empty ones; refused beyond
-/// `MAX_PROFILE_FIELDS` or beyond a field's limit.
+/// The rows of `fields_attributes`, in order (the service drops empty ones and bounds the rest).
 fn profile_fields(v: serde_json::Value) -> ApiResult<Vec<(String, String)>> {
     use serde_json::Value;
     let rows: Vec<Value> = match v {
@@ -84,27 +85,11 @@ fn profile_fields(v: serde_json::Value) -> ApiResult<Vec<(String, String)>> {
     let text = |row: &Value, key: &str| -> ApiResult<String> {
         match row.get(key) {
             None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(roost_core::text::clean_line(s)),
+            Some(Value::String(s)) => Ok(s.clone()),
             Some(_) => Err(ApiError::unprocessable(format!("fields_attributes: {key} must be text"))),
         }
     };
-    let mut fields = Vec::new();
-    for row in &rows {
-        let (name, value) = (text(row, "name")?, text(row, "value")?);
-        if name.is_empty() && value.is_empty() {
-            continue;
-        }
-        service::limited("Profile field name", &name, service::PROFILE_FIELD)?;
-        service::limited("Profile field value", &value, service::PROFILE_FIELD)?;
-        fields.push((name, value));
-    }
-    if fields.len() > roost_types::MAX_PROFILE_FIELDS {
-        return Err(ApiError::unprocessable(format!(
-            "Validation failed: A profile has at most {} fields",
-            roost_types::MAX_PROFILE_FIELDS
-        )));
-    }
-    Ok(fields)
+    rows.iter().map(|row| Ok((text(row, "name")?, text(row, "value")?))).collect()
 }
 
 /// A file part that arrived (a multipart field with a file name), or a non-empty value.
@@ -120,83 +105,40 @@ pub async fn update_credentials(
     if given(&p.avatar) || given(&p.header) {
         return Err(ApiError::unprocessable("Avatars and headers cannot be uploaded yet"));
     }
-    let display_name = p.display_name.as_deref().map(service::display_name).transpose()?;
-    let note = p.note.as_deref().map(service::bio).transpose()?;
-    let fields = p.fields_attributes.map(profile_fields).transpose()?;
     let source = p.source.unwrap_or_default();
-    let default_visibility = match source.privacy.as_deref() {
+    let visibility = match source.privacy.as_deref() {
         None | Some("") => None,
         Some(v) => Some(
             roost_types::Visibility::parse(v)
-                .filter(|v| *v != roost_types::Visibility::Direct)
                 .ok_or_else(|| ApiError::unprocessable("Validation failed: Privacy is not included in the list"))?,
         ),
     };
-    let language = match source.language.as_deref() {
+    let language = match source.language {
         None => None,
-        Some("") => Some(None),
-        Some(l) => Some(super::statuses::checked_language(Some(l.to_string()))?),
+        Some(l) if l.is_empty() => Some(None),
+        Some(l) => Some(Some(l)),
     };
-    let v2 = service::protocol(&state)? >= 2;
-    let newer = fields.is_some()
-        || p.hide_collections.is_some()
-        || p.indexable.is_some()
-        || p.discoverable.is_some()
-        || language.is_some();
-    if newer && !v2 {
-        // A member still runs the version before these existed (a rolling upgrade).
-        return Err(ApiError::UpgradePending(2));
-    }
-    if default_visibility.is_some() || source.sensitive.is_some() || language.is_some() {
-        let now = query::preferences(&state.node().read()?, user.id())?;
-        let default_visibility = default_visibility.unwrap_or(now.default_visibility);
-        let default_sensitive = source.sensitive.unwrap_or(now.default_sensitive);
-        let command = if v2 {
-            Command::SetPostingDefaults {
-                account: user.id(),
-                default_visibility,
-                default_sensitive,
-                default_language: language.unwrap_or(now.default_language),
-            }
-        } else {
-            Command::SetPreferences { account: user.id(), default_visibility, default_sensitive }
-        };
-        propose(&state, command).await?;
-    }
-    let command = if v2 {
-        Command::UpdateProfile(roost_types::ProfileUpdate {
-            account: user.id(),
-            display_name,
-            note,
-            locked: p.locked,
-            bot: p.bot,
-            fields,
-            hide_collections: p.hide_collections,
-            indexable: p.indexable,
-            discoverable: p.discoverable,
-        })
-    } else {
-        Command::UpdateAccount { account: user.id(), display_name, note, locked: p.locked, bot: p.bot }
+    let change = ProfileChange {
+        display_name: p.display_name,
+        note: p.note,
+        locked: p.locked,
+        bot: p.bot,
+        fields: p.fields_attributes.map(profile_fields).transpose()?,
+        hide_collections: p.hide_collections,
+        indexable: p.indexable,
+        discoverable: p.discoverable,
     };
-    let applied = propose(&state, command).await?;
+    let defaults = PostingDefaults { visibility, sensitive: source.sensitive, language };
+    let applied = profile::update(state.service(), &user.actor(), change, defaults).await?;
     let view = state.node().read()?;
     let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
     let r = Renderer::new(&view, user.id(), &state);
     Ok(Written(Json(r.credential_account(&account)), applied.index))
 }
 
-/// An account the viewer may see: not one that blocks them (the blocker disappears for the
-/// blocked), nor a suspended one (unless the viewer moderates).
+/// An account the viewer may see (see `social::visible_account`).
 fn visible_account(view: &ReadView, viewer: Id, id: Id) -> ApiResult<Account> {
-    let account = query::account(view, id)?.ok_or(ApiError::NotFound)?;
-    if id != viewer && query::relationship(view, viewer, id)?.blocked_by {
-        return Err(ApiError::NotFound);
-    }
-    // A suspended account is gone for everyone but moderators (and itself).
-    if !roost_core::visibility::account_shown(view, viewer, id)? {
-        return Err(ApiError::NotFound);
-    }
-    Ok(account)
+    Ok(social::visible_account(view, viewer, id)?)
 }
 
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<AccountJson>> {
@@ -381,7 +323,7 @@ pub async fn authorize_follow_request(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, requester| Command::AuthorizeFollowRequest { account, requester }).await
+    relate(&state, &user, &id, Relation::AuthorizeRequest).await
 }
 
 pub async fn reject_follow_request(
@@ -389,7 +331,7 @@ pub async fn reject_follow_request(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, requester| Command::RejectFollowRequest { account, requester }).await
+    relate(&state, &user, &id, Relation::RejectRequest).await
 }
 
 pub async fn blocks(
@@ -429,19 +371,15 @@ pub async fn mutes(
     Ok(Paged(out, link))
 }
 
-/// Runs a relationship command against a visible account and answers with the relationship.
+/// Changes a relationship with a visible account and answers with the relationship.
 async fn relate(
     state: &AppState,
     user: &User,
     raw_id: &str,
-    make: impl FnOnce(Id, Id) -> Command,
+    what: Relation,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
     let target = parse_id(raw_id)?;
-    {
-        let view = state.node().read()?;
-        visible_account(&view, user.id(), target)?;
-    }
-    let applied = propose(state, make(user.id(), target)).await?;
+    let applied = social::relate(state.service(), &user.actor(), target, what).await?;
     let view = state.node().read()?;
     Ok(Written(Json(entities::relationship(target, query::relationship(&view, user.id(), target)?)), applied.index))
 }
@@ -460,13 +398,8 @@ pub async fn follow(
     Path(id): Path<String>,
     Input(p): Input<FollowParams>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Follow {
-        account,
-        target,
-        reblogs: p.reblogs.unwrap_or(true),
-        notify: p.notify.unwrap_or(false),
-    })
-    .await
+    let what = Relation::Follow { reblogs: p.reblogs.unwrap_or(true), notify: p.notify.unwrap_or(false) };
+    relate(&state, &user, &id, what).await
 }
 
 pub async fn unfollow(
@@ -474,7 +407,7 @@ pub async fn unfollow(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Unfollow { account, target }).await
+    relate(&state, &user, &id, Relation::Unfollow).await
 }
 
 pub async fn block(
@@ -482,7 +415,7 @@ pub async fn block(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Block { account, target }).await
+    relate(&state, &user, &id, Relation::Block).await
 }
 
 pub async fn unblock(
@@ -490,7 +423,7 @@ pub async fn unblock(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Unblock { account, target }).await
+    relate(&state, &user, &id, Relation::Unblock).await
 }
 
 #[derive(Deserialize)]
@@ -502,27 +435,14 @@ pub struct MuteParams {
     duration: Option<i64>,
 }
 
-/// The longest timed mute: ten years (beyond, mute without a duration).
-const MAX_MUTE_SECONDS: i64 = 10 * 365 * 24 * 3600;
-
 pub async fn mute(
     State(state): State<AppState>,
     user: User,
     Path(id): Path<String>,
     Input(p): Input<MuteParams>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    let expires_at = match p.duration {
-        None | Some(0) => None,
-        Some(d) if (1..=MAX_MUTE_SECONDS).contains(&d) => Some(crate::service::now_ms() + d * 1000),
-        Some(_) => return Err(ApiError::unprocessable(format!("duration must be 0 to {MAX_MUTE_SECONDS} seconds"))),
-    };
-    relate(&state, &user, &id, |account, target| Command::MuteFor {
-        account,
-        target,
-        notifications: p.notifications.unwrap_or(true),
-        expires_at,
-    })
-    .await
+    let what = Relation::Mute { notifications: p.notifications.unwrap_or(true), duration: p.duration };
+    relate(&state, &user, &id, what).await
 }
 
 pub async fn unmute(
@@ -530,5 +450,5 @@ pub async fn unmute(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<RelationshipJson>>> {
-    relate(&state, &user, &id, |account, target| Command::Unmute { account, target }).await
+    relate(&state, &user, &id, Relation::Unmute).await
 }

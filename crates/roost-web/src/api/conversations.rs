@@ -3,53 +3,19 @@
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
-use roost_core::model::AccountConversation;
-use roost_core::query::{self, Shown};
-use roost_raft::ReadView;
-use roost_types::{Command, Id};
-use serde::Serialize;
+use roost_core::query;
+use roost_service::propose;
+use roost_types::Command;
 use serde_json::{json, Value};
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::{AccountJson, Renderer, StatusJson};
+use crate::entities::{conversation_json, ConversationJson, Renderer};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged};
 use crate::params::Input;
-use crate::service::{propose, Written};
+use crate::written::Written;
 use crate::AppState;
-
-/// Mastodon's Conversation entity.
-#[derive(Debug, Serialize)]
-pub struct ConversationJson {
-    id: String,
-    unread: bool,
-    /// The other participants.
-    accounts: Vec<AccountJson>,
-    last_status: Option<StatusJson>,
-}
-
-/// Renders one conversation for `viewer`.
-pub fn conversation_json(
-    r: &mut Renderer<'_, ReadView>,
-    view: &ReadView,
-    viewer: Id,
-    id: Id,
-    c: &AccountConversation,
-    shown: Option<&Shown>,
-) -> ApiResult<ConversationJson> {
-    let mut accounts = Vec::new();
-    for &p in c.participants.iter().filter(|&&p| p != viewer) {
-        if let Some(a) = query::account(view, p)? {
-            accounts.push(r.account(&a));
-        }
-    }
-    let last_status = match shown {
-        Some((s, o)) => r.status(s, o.as_ref())?,
-        None => None,
-    };
-    Ok(ConversationJson { id: id.to_string(), unread: c.unread, accounts, last_status })
-}
 
 /// `GET /api/v1/conversations`
 pub async fn index(
@@ -76,7 +42,9 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<ConversationJson>>> {
     let id = parse_id(&id)?;
-    let applied = propose(&state, Command::ReadConversation { account: user.id(), conversation: id }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::ReadConversation { account: user.id(), conversation: id })
+            .await?;
     let view = state.node().read()?;
     let mut v = roost_core::visibility::Viewer::new(&view, user.id());
     let (c, shown) = query::conversation_entry(&mut v, id)?.ok_or(ApiError::NotFound)?;
@@ -91,6 +59,8 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<Value>>> {
     let id = parse_id(&id)?;
-    let applied = propose(&state, Command::RemoveConversation { account: user.id(), conversation: id }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::RemoveConversation { account: user.id(), conversation: id })
+            .await?;
     Ok(Written(Json(json!({})), applied.index))
 }

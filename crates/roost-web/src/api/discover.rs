@@ -10,7 +10,8 @@ use roost_core::discover::{self, TagTrend};
 use roost_core::model::Account;
 use roost_core::query;
 use roost_raft::ReadView;
-use roost_types::{Command, Id};
+use roost_service::tags;
+use roost_types::Id;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ use crate::entities::{AccountJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged};
 use crate::params::{de, Input};
-use crate::service::{propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 /// Days of history a hashtag entity carries, as on Mastodon.
@@ -64,13 +65,8 @@ fn tag_entity_following(state: &AppState, trend: TagTrend, following: bool) -> T
     }
 }
 
-/// A hashtag name as clients send it: without `#`, letters, digits and `_`, at most 100.
 fn tag_name(raw: &str) -> ApiResult<String> {
-    let name = raw.trim_start_matches('#');
-    if name.is_empty() || name.chars().count() > 100 || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-        return Err(ApiError::NotFound);
-    }
-    Ok(name.to_lowercase())
+    Ok(tags::tag_name(raw)?)
 }
 
 fn tag_json(state: &AppState, view: &ReadView, viewer: Id, name: &str) -> ApiResult<TagEntity> {
@@ -91,8 +87,7 @@ pub async fn follow_tag(
     user: User,
     Path(name): Path<String>,
 ) -> ApiResult<Written<Json<TagEntity>>> {
-    let name = tag_name(&name)?;
-    let applied = propose(&state, Command::FollowTag { account: user.id(), tag: name.clone() }).await?;
+    let (name, applied) = tags::follow_tag(state.service(), &user.actor(), &name, true).await?;
     let view = state.node().read()?;
     Ok(Written(Json(tag_json(&state, &view, user.id(), &name)?), applied.index))
 }
@@ -102,8 +97,7 @@ pub async fn unfollow_tag(
     user: User,
     Path(name): Path<String>,
 ) -> ApiResult<Written<Json<TagEntity>>> {
-    let name = tag_name(&name)?;
-    let applied = propose(&state, Command::UnfollowTag { account: user.id(), tag: name.clone() }).await?;
+    let (name, applied) = tags::follow_tag(state.service(), &user.actor(), &name, false).await?;
     let view = state.node().read()?;
     Ok(Written(Json(tag_json(&state, &view, user.id(), &name)?), applied.index))
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use roost_core::filters;
 use roost_core::model::Filter;
+use roost_service::{created_id, now_ms, propose};
 use roost_types::{Command, FilterAction, FilterContext, FilterSpec, Id, MAX_FILTER_ITEMS};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,7 +15,7 @@ use crate::auth::User;
 use crate::entities::{filter_json, FilterJson, FilterKeywordJson, FilterStatusJson};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{created_id, now_ms, propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 /// A filter's title and each of its keywords: one line of 100 characters.
@@ -77,7 +78,7 @@ fn checked_keyword(k: &str) -> ApiResult<String> {
     if k.is_empty() {
         return Err(ApiError::unprocessable("Validation failed: A keyword can't be blank"));
     }
-    crate::service::limited("Keyword", &k, KEYWORD)?;
+    roost_service::accounts::limited("Keyword", &k, KEYWORD)?;
     Ok(k)
 }
 
@@ -90,7 +91,7 @@ fn spec(p: FilterParams, current: Option<&Filter>) -> ApiResult<FilterSpec> {
     if title.is_empty() {
         return Err(ApiError::unprocessable("Validation failed: A filter needs a title"));
     }
-    crate::service::limited("Title", &title, TITLE)?;
+    roost_service::accounts::limited("Title", &title, TITLE)?;
     let contexts = if p.context.is_empty() {
         match current {
             Some(f) => f.contexts.clone(),
@@ -176,7 +177,8 @@ fn own(state: &AppState, user: &User, id: Id) -> ApiResult<Filter> {
 
 /// Saves a spec and answers with the filter as stored.
 async fn save(state: &AppState, user: &User, filter: Option<Id>, spec: FilterSpec) -> ApiResult<(Filter, u64)> {
-    let applied = propose(state, Command::SaveFilter { account: user.id(), filter, spec }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::SaveFilter { account: user.id(), filter, spec }).await?;
     let id = created_id(&applied)?;
     Ok((own(state, user, id)?, applied.index))
 }
@@ -226,7 +228,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<Value>>> {
     let f = own(&state, &user, parse_id(&id)?)?;
-    let applied = propose(&state, Command::DeleteFilter { account: user.id(), filter: f.id }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::DeleteFilter { account: user.id(), filter: f.id }).await?;
     Ok(Written(Json(json!({})), applied.index))
 }
 

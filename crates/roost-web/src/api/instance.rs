@@ -152,7 +152,7 @@ pub async fn node(State(state): State<AppState>, user: User, Input(p): Input<Nod
             return Err(ApiError::Forbidden("The state digest is for administrators".into()));
         }
         let digest = node.state_digest()?;
-        out["state_digest"] = crate::service::hex(&digest).into();
+        out["state_digest"] = roost_service::tokens::hex(&digest).into();
     }
     Ok(Json(out))
 }

@@ -5,7 +5,8 @@ use axum::http::Uri;
 use axum::Json;
 use roost_core::model::List;
 use roost_core::query;
-use roost_types::{Command, Id, RepliesPolicy};
+use roost_service::lists::{self, ListSettings};
+use roost_types::{Id, RepliesPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -15,7 +16,7 @@ use crate::entities::AccountJson;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
-use crate::service::{created_id, propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 /// Longest list title, in characters.
@@ -48,27 +49,20 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    /// The title, policy and exclusivity, each defaulting to `current` (or Mastodon's default).
-    fn checked(self, current: Option<&List>) -> ApiResult<(String, RepliesPolicy, bool)> {
-        let title = match self.title {
-            Some(t) => crate::service::list_title(&t)?,
-            None => match current {
-                Some(l) => l.title.clone(),
-                None => return Err(ApiError::unprocessable("Validation failed: A list needs a title")),
-            },
+    fn settings(self) -> ApiResult<ListSettings> {
+        let replies_policy = match self.replies_policy.as_deref() {
+            Some(p) => Some(
+                RepliesPolicy::parse(p)
+                    .ok_or_else(|| ApiError::unprocessable("replies_policy must be followed, list or none"))?,
+            ),
+            None => None,
         };
-        let policy = match self.replies_policy.as_deref() {
-            Some(p) => RepliesPolicy::parse(p)
-                .ok_or_else(|| ApiError::unprocessable("replies_policy must be followed, list or none"))?,
-            None => current.map_or(RepliesPolicy::List, |l| l.replies_policy),
-        };
-        Ok((title, policy, self.exclusive.or(current.map(|l| l.exclusive)).unwrap_or(false)))
+        Ok(ListSettings { title: self.title, replies_policy, exclusive: self.exclusive })
     }
 }
 
 fn own_list(state: &AppState, user: &User, raw: &str) -> ApiResult<List> {
-    let id = parse_id(raw)?;
-    query::list(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)
+    Ok(lists::own_list(&state.node().read()?, user.id(), parse_id(raw)?)?)
 }
 
 pub async fn index(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<ListJson>>> {
@@ -85,11 +79,9 @@ pub async fn create(
     user: User,
     Input(p): Input<ListParams>,
 ) -> ApiResult<Written<Json<ListJson>>> {
-    let (title, replies_policy, exclusive) = p.checked(None)?;
-    let applied = propose(&state, Command::CreateList { account: user.id(), title, replies_policy, exclusive }).await?;
-    let id = created_id(&applied)?;
+    let (id, index) = lists::create(state.service(), &user.actor(), p.settings()?).await?;
     let list = query::list(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    Ok(Written(Json(list_json(&list)), applied.index))
+    Ok(Written(Json(list_json(&list)), index))
 }
 
 pub async fn update(
@@ -98,11 +90,9 @@ pub async fn update(
     Path(id): Path<String>,
     Input(p): Input<ListParams>,
 ) -> ApiResult<Written<Json<ListJson>>> {
-    let current = own_list(&state, &user, &id)?;
-    let (title, replies_policy, exclusive) = p.checked(Some(&current))?;
-    let command = Command::UpdateList { account: user.id(), list: current.id, title, replies_policy, exclusive };
-    let applied = propose(&state, command).await?;
-    let list = query::list(&state.node().read()?, user.id(), current.id)?.ok_or(ApiError::NotFound)?;
+    let id = parse_id(&id)?;
+    let applied = lists::update(state.service(), &user.actor(), id, p.settings()?).await?;
+    let list = query::list(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
     Ok(Written(Json(list_json(&list)), applied.index))
 }
 
@@ -111,8 +101,7 @@ pub async fn delete(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<Value>>> {
-    let list = own_list(&state, &user, &id)?;
-    let applied = propose(&state, Command::DeleteList { account: user.id(), list: list.id }).await?;
+    let applied = lists::delete(state.service(), &user.actor(), parse_id(&id)?).await?;
     Ok(Written(Json(json!({})), applied.index))
 }
 
@@ -146,12 +135,7 @@ pub async fn add_members(
     Path(id): Path<String>,
     Input(p): Input<MemberParams>,
 ) -> ApiResult<Written<Json<Value>>> {
-    let list = own_list(&state, &user, &id)?;
-    if p.account_ids.is_empty() || p.account_ids.len() > roost_types::MAX_LIST_MEMBERS {
-        return Err(ApiError::unprocessable("Give account_ids[] to add"));
-    }
-    let applied =
-        propose(&state, Command::AddToList { account: user.id(), list: list.id, members: p.account_ids }).await?;
+    let applied = lists::add_members(state.service(), &user.actor(), parse_id(&id)?, p.account_ids).await?;
     Ok(Written(Json(json!({})), applied.index))
 }
 
@@ -161,12 +145,7 @@ pub async fn remove_members(
     Path(id): Path<String>,
     Input(p): Input<MemberParams>,
 ) -> ApiResult<Written<Json<Value>>> {
-    let list = own_list(&state, &user, &id)?;
-    if p.account_ids.len() > roost_types::MAX_LIST_MEMBERS {
-        return Err(ApiError::unprocessable("Too many account_ids[]"));
-    }
-    let command = Command::RemoveFromList { account: user.id(), list: list.id, members: p.account_ids };
-    let applied = propose(&state, command).await?;
+    let applied = lists::remove_members(state.service(), &user.actor(), parse_id(&id)?, p.account_ids).await?;
     Ok(Written(Json(json!({})), applied.index))
 }
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use roost_core::query;
 use roost_raft::ReadView;
-use roost_types::{Command, Id, MarkerTimeline};
+use roost_types::{Id, MarkerTimeline};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -12,7 +12,7 @@ use crate::auth::User;
 use crate::entities::iso;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ pub async fn save(
     }
     let mut index = 0;
     for &(timeline, last_read_id) in &wanted {
-        index = propose(&state, Command::SetMarker { account: user.id(), timeline, last_read_id }).await?.index;
+        index = roost_service::markers::set_marker(state.service(), &user.actor(), timeline, last_read_id).await?.index;
     }
     let view = state.node().read()?;
     let which: Vec<MarkerTimeline> = wanted.iter().map(|w| w.0).collect();

@@ -5,6 +5,7 @@ use axum::http::Uri;
 use axum::Json;
 use roost_core::model::NotificationKind;
 use roost_core::query::{self, NotificationFilter};
+use roost_service::propose;
 use roost_types::{Command, Id};
 use serde::Deserialize;
 
@@ -14,7 +15,7 @@ use crate::entities::{NotificationJson, Renderer};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged};
 use crate::params::{de, Input};
-use crate::service::{propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -77,11 +78,13 @@ pub async fn dismiss(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
     let id = parse_id(&id)?;
-    let applied = propose(&state, Command::DismissNotification { account: user.id(), notification: id }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::DismissNotification { account: user.id(), notification: id })
+            .await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }
 
 pub async fn clear(State(state): State<AppState>, user: User) -> ApiResult<Written<Json<serde_json::Value>>> {
-    let applied = propose(&state, Command::ClearNotifications { account: user.id() }).await?;
+    let applied = propose(state.service(), &user.actor(), Command::ClearNotifications { account: user.id() }).await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use roost_core::query;
+use roost_service::{created_id, propose};
 use roost_types::{Command, Id, ReportCategory, MAX_REPORT_COMMENT_CHARS, MAX_REPORT_STATUSES};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,7 @@ use crate::auth::User;
 use crate::entities::{iso, AccountJson, Renderer};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{created_id, propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -55,7 +56,7 @@ pub async fn create(
 ) -> ApiResult<Written<Json<ReportJson>>> {
     let target = p.account_id.ok_or_else(|| ApiError::unprocessable("account_id is required"))?;
     let comment = roost_core::text::clean_multiline(p.comment.as_deref().unwrap_or_default());
-    crate::service::limited("Comment", &comment, COMMENT)?;
+    roost_service::accounts::limited("Comment", &comment, COMMENT)?;
     if !p.rule_ids.is_empty() {
         // The instance publishes no rules (`GET /api/v1/instance/rules` is empty).
         return Err(ApiError::unprocessable("Validation failed: Rule ids does not reference valid rules"));
@@ -71,7 +72,7 @@ pub async fn create(
     // Roost is one instance: there is nowhere to forward to.
     let _ = p.forward;
     let command = Command::CreateReport { reporter: user.id(), target, statuses: p.status_ids, comment, category };
-    let applied = propose(&state, command).await?;
+    let applied = propose(state.service(), &user.actor(), command).await?;
     let id = created_id(&applied)?;
     let view = state.node().read()?;
     let report = query::report(&view, id)?.ok_or(ApiError::NotFound)?;

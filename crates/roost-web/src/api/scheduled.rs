@@ -1,13 +1,15 @@
 //! Scheduled posts: `POST /api/v1/statuses` with `scheduled_at`, and
 //! `/api/v1/scheduled_statuses` to list, move and cancel them. The leader publishes each when
-//! its time comes (see `timer`).
+//! its time comes (see `roost_service::timer`).
 
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use roost_core::model::ScheduledPost;
 use roost_core::query;
-use roost_types::{Command, Millis, NewStatus, PollSpec};
+use roost_service::propose;
+use roost_service::statuses::scheduled;
+use roost_types::{Command, Id, Millis};
 use serde::{Deserialize, Serialize};
 
 use super::parse_id;
@@ -16,7 +18,7 @@ use crate::entities::iso;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
-use crate::service::{created_id, now_ms, propose, Written};
+use crate::written::Written;
 use crate::AppState;
 
 /// Mastodon's ScheduledStatus entity.
@@ -82,41 +84,18 @@ fn json(p: &ScheduledPost) -> ScheduledJson {
     }
 }
 
-/// The time a post is to be published, from the client's ISO 8601 text: at least the
-/// instance's minimum ahead (Mastodon's is five minutes), and within a year.
-pub(crate) fn checked_time(state: &AppState, when: &str) -> ApiResult<Millis> {
-    let at = chrono::DateTime::parse_from_rfc3339(when.trim())
+/// The time a post is to be published, from the client's ISO 8601 text (the service decides
+/// whether it is far enough ahead).
+pub(crate) fn parse_time(when: &str) -> ApiResult<Millis> {
+    Ok(chrono::DateTime::parse_from_rfc3339(when.trim())
         .map_err(|_| ApiError::unprocessable("Validation failed: Scheduled at must be a date and time (ISO 8601)"))?
-        .timestamp_millis();
-    let min = state.config().scheduled_min_secs.saturating_mul(1000);
-    let now = now_ms();
-    if at < now.saturating_add(min) {
-        return Err(ApiError::unprocessable(format!(
-            "Validation failed: Scheduled at The scheduled date must be at least {} seconds in the future",
-            state.config().scheduled_min_secs
-        )));
-    }
-    if at > now.saturating_add(MAX_AHEAD_MS) {
-        return Err(ApiError::unprocessable("Validation failed: Scheduled at must be within a year"));
-    }
-    Ok(at)
+        .timestamp_millis())
 }
 
-/// How far ahead a post may be scheduled.
-const MAX_AHEAD_MS: Millis = 366 * 24 * 3600 * 1000;
-
-/// Keeps a checked post for later; answers with the ScheduledStatus entity.
-pub(crate) async fn schedule(
-    state: &AppState,
-    user: &User,
-    status: NewStatus,
-    poll: Option<PollSpec>,
-    scheduled_at: Millis,
-) -> ApiResult<Written<Json<ScheduledJson>>> {
-    let applied = propose(state, Command::ScheduleStatus { status, poll, scheduled_at }).await?;
-    let id = created_id(&applied)?;
+/// The ScheduledStatus entity of a post just scheduled.
+pub(crate) fn written(state: &AppState, user: &User, id: Id, index: u64) -> ApiResult<Written<Json<ScheduledJson>>> {
     let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    Ok(Written(Json(json(&post)), applied.index))
+    Ok(Written(Json(json(&post)), index))
 }
 
 /// `GET /api/v1/scheduled_statuses`
@@ -154,9 +133,7 @@ pub async fn update(
 ) -> ApiResult<Written<Json<ScheduledJson>>> {
     let id = parse_id(&id)?;
     let when = p.scheduled_at.ok_or_else(|| ApiError::unprocessable("scheduled_at is required"))?;
-    let scheduled_at = checked_time(&state, &when)?;
-    let applied =
-        propose(&state, Command::RescheduleStatus { account: user.id(), scheduled: id, scheduled_at }).await?;
+    let applied = scheduled::reschedule(state.service(), &user.actor(), id, parse_time(&when)?).await?;
     let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
     Ok(Written(Json(json(&post)), applied.index))
 }
@@ -168,6 +145,8 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
     let id = parse_id(&id)?;
-    let applied = propose(&state, Command::CancelScheduledStatus { account: user.id(), scheduled: id }).await?;
+    let applied =
+        propose(state.service(), &user.actor(), Command::CancelScheduledStatus { account: user.id(), scheduled: id })
+            .await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }

@@ -6,12 +6,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use roost_core::query;
 use roost_raft::ReadView;
-use roost_types::{
-    Command, Id, NewPoll, NewStatus, Visibility, MAX_POLL_OPTIONS, MAX_POLL_OPTION_CHARS, MAX_POLL_SECONDS,
-    MIN_POLL_SECONDS,
-};
+use roost_service::statuses::{self, EditPost, Interaction, NewPost, PollRequest, Posted};
+use roost_types::{Id, Visibility};
 use serde::{Deserialize, Serialize};
-use unicode_segmentation::UnicodeSegmentation;
 
 use super::parse_id;
 use crate::auth::User;
@@ -19,11 +16,8 @@ use crate::entities::{AccountJson, PollJson, Renderer, StatusJson};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{PageParams, Paged, StatusPage, MAX_LIMIT};
 use crate::params::{de, Input};
-use crate::service::{created_id, propose, Written};
+use crate::written::Written;
 use crate::AppState;
-
-const MAX_IDEMPOTENCY_KEY: usize = 256;
-const MAX_LANGUAGE: usize = 16;
 
 #[derive(Deserialize)]
 pub struct CreateStatus {
@@ -64,40 +58,16 @@ struct PollParams {
     hide_totals: Option<bool>,
 }
 
-/// A poll's options, duration in seconds, `multiple` and `hide_totals`, within Mastodon's limits.
-fn checked_poll(v: serde_json::Value) -> ApiResult<(Vec<String>, i64, bool, bool)> {
+/// A poll as the client sent it (`poll[options][]`… or a JSON object), or none.
+fn poll_request(v: Option<serde_json::Value>) -> ApiResult<Option<PollRequest>> {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
     let p: PollParams = serde_json::from_value(v).map_err(|e| ApiError::unprocessable(format!("Invalid poll: {e}")))?;
-    if p.options.len() < 2 || p.options.len() > MAX_POLL_OPTIONS {
-        return Err(ApiError::unprocessable(format!("A poll needs 2 to {MAX_POLL_OPTIONS} options")));
-    }
-    let options: Vec<String> = p.options.iter().map(|o| roost_core::text::clean_line(o)).collect();
-    let too_long =
-        |o: &String| o.len() > crate::service::POLL_OPTION_BYTES || o.graphemes(true).count() > MAX_POLL_OPTION_CHARS;
-    if options.iter().any(|o| o.is_empty() || too_long(o)) {
-        return Err(ApiError::unprocessable(format!("Poll options must be 1 to {MAX_POLL_OPTION_CHARS} characters")));
-    }
-    if (1..options.len()).any(|i| options[..i].contains(&options[i])) {
-        return Err(ApiError::unprocessable("Poll options must differ"));
-    }
-    let expires_in = p.expires_in.ok_or_else(|| ApiError::unprocessable("poll[expires_in] is required"))?;
-    if !(MIN_POLL_SECONDS..=MAX_POLL_SECONDS).contains(&expires_in) {
-        return Err(ApiError::unprocessable(format!(
-            "A poll runs {MIN_POLL_SECONDS} seconds to {MAX_POLL_SECONDS} seconds"
-        )));
-    }
-    Ok((options, expires_in, p.multiple.unwrap_or(false), p.hide_totals.unwrap_or(false)))
-}
-
-/// A language code (`en`, `pt-BR`), or none.
-pub(crate) fn checked_language(language: Option<String>) -> ApiResult<Option<String>> {
-    let language = language.filter(|l| !l.is_empty());
-    if language
-        .as_ref()
-        .is_some_and(|l| l.len() > MAX_LANGUAGE || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    {
-        return Err(ApiError::unprocessable("Validation failed: Language is not a language code"));
-    }
-    Ok(language)
+    Ok(Some(PollRequest {
+        options: p.options,
+        expires_in: p.expires_in,
+        multiple: p.multiple.unwrap_or(false),
+        hide_totals: p.hide_totals.unwrap_or(false),
+    }))
 }
 
 /// A post the viewer may see, or 404.
@@ -115,84 +85,46 @@ pub async fn create(
     headers: HeaderMap,
     Input(p): Input<CreateStatus>,
 ) -> ApiResult<axum::response::Response> {
-    if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable("Media attachments are not supported yet"));
-    }
-    let poll = match p.poll {
-        Some(v) if !v.is_null() => Some(checked_poll(v)?),
-        _ => None,
-    };
-    let (text, spoiler_text) = crate::service::post_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
-    let prefs = query::preferences(&state.node().read()?, user.id())?;
+    let poll = poll_request(p.poll)?;
     let visibility = match p.visibility.as_deref() {
-        None | Some("") => prefs.default_visibility,
-        Some(v) => Visibility::parse(v)
-            .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
+        None | Some("") => None,
+        Some(v) => Some(
+            Visibility::parse(v)
+                .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
+        ),
     };
-    let language = checked_language(p.language)?.or(prefs.default_language);
     let scheduled_at = match p.scheduled_at.as_deref() {
         None | Some("") => None,
-        Some(when) => Some(super::scheduled::checked_time(&state, when)?),
+        Some(when) => Some(super::scheduled::parse_time(when)?),
     };
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => {
-            let k = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
-            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY {
-                return Err(ApiError::bad_request(format!(
-                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
-                )));
-            }
-            Some(k.to_string())
+            Some(v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?.to_string())
         }
         None => None,
     };
-    let quote_of = p.quoted_status_id.or(p.quote_id);
-    {
-        let view = state.node().read()?;
-        if let Some(key) = &idempotency_key {
-            if let Some(id) = query::idempotent_status(&view, user.id(), key)? {
-                let shown = visible(&view, user.id(), id)?;
-                let json = render_one(&state, &view, user.id(), &shown)?;
-                return Ok(Written(Json(json), state.node().applied_index()).into_response());
-            }
-        }
-        for target in [p.in_reply_to_id, quote_of].into_iter().flatten() {
-            visible(&view, user.id(), target)?;
-        }
-    }
-    let new = NewStatus {
-        author: user.id(),
-        text,
-        in_reply_to: p.in_reply_to_id,
-        quote_of,
+    let post = NewPost {
+        text: p.status,
+        spoiler_text: p.spoiler_text,
         visibility,
-        spoiler_text,
         sensitive: p.sensitive.unwrap_or(false),
-        language,
+        language: p.language,
+        in_reply_to: p.in_reply_to_id,
+        quote_of: p.quoted_status_id.or(p.quote_id),
+        poll,
+        media_ids: p.media_ids,
         idempotency_key,
-        application: Some(user.token.client_id.clone()),
+        scheduled_at,
     };
-    if let Some(at) = scheduled_at {
-        let poll = poll.map(|(options, expires_in, multiple, hide_totals)| roost_types::PollSpec {
-            options,
-            expires_in,
-            multiple,
-            hide_totals,
-        });
-        return Ok(super::scheduled::schedule(&state, &user, new, poll, at).await?.into_response());
-    }
-    let command = match poll {
-        Some((options, expires_in, multiple, hide_totals)) => Command::CreateStatusWithPoll {
-            status: new,
-            poll: NewPoll { options, expires_at: crate::service::now_ms() + expires_in * 1000, multiple, hide_totals },
-        },
-        None => Command::CreateStatus(new),
+    let (id, index) = match statuses::create(state.service(), &user.actor(), post).await? {
+        Posted::Scheduled { id, index } => {
+            return Ok(super::scheduled::written(&state, &user, id, index)?.into_response())
+        }
+        Posted::Created { id, index } | Posted::Existing { id, index } => (id, index),
     };
-    let applied = propose(&state, command).await?;
-    let id = created_id(&applied)?;
     let view = state.node().read()?;
     let shown = visible(&view, user.id(), id)?;
-    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index).into_response())
+    Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), index).into_response())
 }
 
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<StatusJson>> {
@@ -215,7 +147,7 @@ pub async fn delete(
         let (s, o) = visible(&view, user.id(), id)?;
         Renderer::new(&view, user.id(), &state).deleted_status(&s, o.as_ref())?.ok_or(ApiError::NotFound)?
     };
-    let applied = propose(&state, Command::DeleteStatus { actor: user.id(), status: id }).await?;
+    let applied = statuses::interact(state.service(), &user.actor(), id, Interaction::Delete).await?;
     Ok(Written(Json(json), applied.index))
 }
 
@@ -247,17 +179,7 @@ pub async fn vote(
         .iter()
         .map(|c| c.parse::<u32>().map_err(|_| ApiError::unprocessable("choices must be option indexes")))
         .collect::<ApiResult<Vec<u32>>>()?;
-    if choices.is_empty() || choices.len() > MAX_POLL_OPTIONS {
-        return Err(ApiError::unprocessable("Choose at least one option"));
-    }
-    {
-        let view = state.node().read()?;
-        let (s, _) = visible(&view, user.id(), id)?;
-        if s.poll.is_none() {
-            return Err(ApiError::NotFound);
-        }
-    }
-    let applied = propose(&state, Command::Vote { account: user.id(), poll: id, choices }).await?;
+    let applied = statuses::vote(state.service(), &user.actor(), id, choices).await?;
     let view = state.node().read()?;
     let (s, _) = visible(&view, user.id(), id)?;
     let json = Renderer::new(&view, user.id(), &state).poll(&s)?.ok_or(ApiError::NotFound)?;
@@ -289,24 +211,16 @@ pub async fn edit(
     Input(p): Input<EditStatus>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
     let id = parse_id(&id)?;
-    if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable("Media attachments are not supported yet"));
-    }
-    if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::unprocessable("Polls cannot be changed by an edit yet"));
-    }
-    let (text, spoiler_text) = crate::service::post_text(&state, p.status.as_deref(), p.spoiler_text.as_deref())?;
-    let language = checked_language(p.language)?;
-    visible(&state.node().read()?, user.id(), id)?;
-    let command = Command::EditStatus {
-        actor: user.id(),
+    let change = EditPost {
         status: id,
-        text,
-        spoiler_text,
+        text: p.status,
+        spoiler_text: p.spoiler_text,
         sensitive: p.sensitive.unwrap_or(false),
-        language,
+        language: p.language,
+        poll: poll_request(p.poll)?,
+        media_ids: p.media_ids,
     };
-    let applied = propose(&state, command).await?;
+    let applied = statuses::edit(state.service(), &user.actor(), change).await?;
     let view = state.node().read()?;
     let shown = visible(&view, user.id(), id)?;
     Ok(Written(Json(render_one(&state, &view, user.id(), &shown)?), applied.index))
@@ -398,23 +312,18 @@ pub async fn context(State(state): State<AppState>, user: User, Path(id): Path<S
     Ok(Json(Context { ancestors: render(&mut r, ancestors)?, descendants: render(&mut r, descendants)? }))
 }
 
-/// Runs an interaction on a visible post and answers with the post `show` names.
-async fn interact(
-    state: &AppState,
-    user: &User,
-    raw_id: &str,
-    make: impl FnOnce(Id, Id) -> Command,
-    show: impl FnOnce(Id, Option<Id>) -> Id,
-) -> ApiResult<Written<Json<StatusJson>>> {
+/// Acts on a post and answers with it (for a repost, with the repost, which carries the
+/// original in `reblog`; for an undone repost, with the original).
+async fn act(state: &AppState, user: &User, raw_id: &str, what: Interaction) -> ApiResult<Written<Json<StatusJson>>> {
     let id = parse_id(raw_id)?;
-    visible(&state.node().read()?, user.id(), id)?;
-    let applied = propose(state, make(user.id(), id)).await?;
-    let created = match applied.outcome {
-        roost_types::Outcome::Done { id } => id,
-        roost_types::Outcome::Rejected(_) => None,
+    let applied = statuses::interact(state.service(), &user.actor(), id, what).await?;
+    let shown_id = match (what, applied.outcome) {
+        // A repost answers with the repost, an undone one with the original.
+        (Interaction::Reblog { .. } | Interaction::Unreblog, roost_types::Outcome::Done { id: Some(shown) }) => shown,
+        _ => id,
     };
     let view = state.node().read()?;
-    let shown = visible(&view, user.id(), show(id, created))?;
+    let shown = visible(&view, user.id(), shown_id)?;
     Ok(Written(Json(render_one(state, &view, user.id(), &shown)?), applied.index))
 }
 
@@ -423,7 +332,7 @@ pub async fn favourite(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Favourite { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Favourite).await
 }
 
 pub async fn unfavourite(
@@ -431,7 +340,7 @@ pub async fn unfavourite(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Unfavourite { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Unfavourite).await
 }
 
 #[derive(Deserialize)]
@@ -448,20 +357,11 @@ pub async fn reblog(
 ) -> ApiResult<Written<Json<StatusJson>>> {
     let visibility = match p.visibility.as_deref() {
         None | Some("") => Visibility::Public,
-        Some(v) => match Visibility::parse(v) {
-            Some(vis @ (Visibility::Public | Visibility::Unlisted | Visibility::Private)) => vis,
-            _ => return Err(ApiError::unprocessable("Validation failed: Visibility is not included in the list")),
-        },
+        Some(v) => Visibility::parse(v)
+            .ok_or_else(|| ApiError::unprocessable("Validation failed: Visibility is not included in the list"))?,
     };
     // The response is the reblog itself, which carries the original in `reblog`.
-    interact(
-        &state,
-        &user,
-        &id,
-        |account, status| Command::Reblog { account, status, visibility },
-        |id, created| created.unwrap_or(id),
-    )
-    .await
+    act(&state, &user, &id, Interaction::Reblog { visibility }).await
 }
 
 pub async fn unreblog(
@@ -469,14 +369,7 @@ pub async fn unreblog(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(
-        &state,
-        &user,
-        &id,
-        |account, status| Command::Unreblog { account, status },
-        |id, created| created.unwrap_or(id),
-    )
-    .await
+    act(&state, &user, &id, Interaction::Unreblog).await
 }
 
 pub async fn bookmark(
@@ -484,7 +377,7 @@ pub async fn bookmark(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Bookmark { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Bookmark).await
 }
 
 pub async fn unbookmark(
@@ -492,7 +385,7 @@ pub async fn unbookmark(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Unbookmark { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Unbookmark).await
 }
 
 pub async fn pin(
@@ -500,7 +393,7 @@ pub async fn pin(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Pin { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Pin).await
 }
 
 pub async fn unpin(
@@ -508,7 +401,7 @@ pub async fn unpin(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<StatusJson>>> {
-    interact(&state, &user, &id, |account, status| Command::Unpin { account, status }, |id, _| id).await
+    act(&state, &user, &id, Interaction::Unpin).await
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`

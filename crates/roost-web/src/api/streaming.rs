@@ -2,15 +2,12 @@
 //! server-sent-events endpoint per stream. What each connection hears is decided in
 //! [`crate::streaming`].
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, CloseFrame, Message as WsMessage, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 use axum::http::{HeaderMap, Uri};
-use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +15,7 @@ use serde_json::json;
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Input;
+use crate::sse::server_sent_events;
 use crate::streaming::{Ended, Inbox, Message, Session, Stream, HEARTBEAT};
 use crate::AppState;
 
@@ -212,54 +210,4 @@ pub async fn server_sent(
     let stream = Stream::parse(name, p.tag.as_deref(), p.list.as_deref()).map_err(bad_stream)?;
     let (session, inbox) = open(&state, &user)?;
     server_sent_events(session, inbox, stream)
-}
-
-/// One stream of a session as a server-sent-events response (the API's and the web app's).
-pub(crate) fn server_sent_events(mut session: Session, inbox: Inbox, stream: Stream) -> ApiResult<Response> {
-    session.subscribe(stream)?;
-    let mut beat = tokio::time::interval(HEARTBEAT);
-    beat.reset(); // the first heartbeat after one interval, not at once
-    let feed = Feed { session, inbox, beat, pending: VecDeque::new(), done: false };
-    let events = futures_util::stream::unfold(feed, next_sse);
-    let mut response = Sse::new(events).into_response();
-    // Proxies must pass events through as they come.
-    response.headers_mut().insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
-    Ok(response)
-}
-
-/// The state of one server-sent-events response.
-struct Feed {
-    session: Session,
-    inbox: Inbox,
-    beat: tokio::time::Interval,
-    pending: VecDeque<Message>,
-    done: bool,
-}
-
-async fn next_sse(mut f: Feed) -> Option<(Result<SseEvent, Infallible>, Feed)> {
-    loop {
-        if let Some(m) = f.pending.pop_front() {
-            // EventSource drops events without data; Mastodon sends `undefined` for none.
-            let data = if m.payload.is_empty() { "undefined".to_string() } else { m.payload };
-            let event = SseEvent::default().event(m.event).data(data);
-            return Some((Ok(event), f));
-        }
-        if f.done {
-            return None;
-        }
-        tokio::select! {
-            delivery = f.inbox.recv() => match delivery {
-                Some(d) => match f.session.render(&d) {
-                    Ok(messages) => f.pending.extend(messages),
-                    Err(e) => tracing::warn!(error = %e, "rendering a streamed event failed"),
-                },
-                // Dropped for falling behind: end the response; the client reconnects.
-                None => f.done = true,
-            },
-            _ = f.beat.tick() => match f.session.still_valid() {
-                Ok(Ok(())) => return Some((Ok(SseEvent::default().comment("thump")), f)),
-                _ => f.done = true,
-            },
-        }
-    }
 }

@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 use roost_core::query::{self, Page};
-use roost_types::{Command, Id, Role};
+use roost_service::admin::{self, Moderation};
+use roost_types::{Id, Role};
 use serde::Deserialize;
 
-use super::pages::{problem, run_form, CsrfForm};
+use super::pages::{problem, run_action, CsrfForm};
 use super::post::display_name;
 use super::session::WebUser;
 use super::timelines::or_problem;
@@ -28,13 +29,8 @@ pub struct AdminParams {
     after: Option<Id>,
 }
 
-fn staff(user: &WebUser) -> ApiResult<Role> {
-    let role = user.account.role;
-    if role.can_moderate() {
-        Ok(role)
-    } else {
-        Err(ApiError::NotFound)
-    }
+fn staff(state: &AppState, user: &WebUser) -> ApiResult<Role> {
+    Ok(admin::staff_role(state.service(), &user.actor())?)
 }
 
 /// `GET /admin`
@@ -44,7 +40,7 @@ pub async fn show(State(state): State<AppState>, user: WebUser, Input(p): Input<
 }
 
 fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: Option<&str>) -> ApiResult<Response> {
-    let role = staff(user)?;
+    let role = staff(state, user)?;
     let view = state.node().read()?;
     let members = query::accounts_page(&view, after, MEMBERS_PAGE)?;
     let mut rows = Vec::with_capacity(members.len());
@@ -60,7 +56,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
         let target = query::account(&view, r.target)?;
         report_rows.push((r, reporter, target));
     }
-    let now = crate::service::now_ms();
+    let now = roost_service::now_ms();
     let csrf = user.csrf();
     let grantable: Vec<Role> = [Role::Admin, Role::Moderator, Role::Member]
         .into_iter()
@@ -201,7 +197,7 @@ pub async fn act(
     Path(action): Path<String>,
     Input(f): Input<AdminForm>,
 ) -> Response {
-    if let Err(e) = staff(&user) {
+    if let Err(e) = staff(&state, &user) {
         return problem(&state, Some(&user), &e);
     }
     if action == "invite" {
@@ -219,7 +215,7 @@ pub async fn act(
             };
             let max_uses = number(&f.max_uses)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
             let expires = number(&f.expires)?.map(std::time::Duration::from_secs);
-            crate::service::create_invite(&state, Some(user.id()), role, max_uses, expires).await
+            Ok(roost_service::accounts::create_invite(state.service(), &user.actor(), role, max_uses, expires).await?)
         }
         .await;
         return match made {
@@ -229,14 +225,12 @@ pub async fn act(
             Err(e) => problem(&state, Some(&user), &e),
         };
     }
-    let actor = Some(user.id());
     let back = CsrfForm { csrf: f.csrf.clone(), back: Some("/admin".into()) };
-    run_form(&state, &user, &back, || {
+    run_action(&state, &user, &back, async {
         let id = f.id.ok_or(ApiError::NotFound)?;
-        Ok(match action.as_str() {
-            "revoke_invite" => Command::RevokeInvite { actor, invite: id },
-            "role" => Command::SetRole {
-                actor,
+        let action = match action.as_str() {
+            "revoke_invite" => Moderation::RevokeInvite { invite: id },
+            "role" => Moderation::SetRole {
                 account: id,
                 role: f
                     .role
@@ -244,11 +238,12 @@ pub async fn act(
                     .and_then(Role::parse)
                     .ok_or_else(|| ApiError::unprocessable("Choose a role"))?,
             },
-            "suspend" => Command::Suspend { actor, account: id },
-            "unsuspend" => Command::Unsuspend { actor, account: id },
-            "resolve" => Command::ResolveReport { actor: user.id(), report: id },
+            "suspend" => Moderation::Suspend { account: id },
+            "unsuspend" => Moderation::Unsuspend { account: id },
+            "resolve" => Moderation::ResolveReport { report: id },
             _ => return Err(ApiError::NotFound),
-        })
+        };
+        Ok(admin::moderate(state.service(), &user.actor(), action).await?)
     })
     .await
 }

@@ -11,6 +11,7 @@
 //!   for a year.
 
 mod admin;
+mod authorize;
 mod pages;
 mod people;
 mod post;
@@ -57,6 +58,7 @@ fn hashed_name(stem: &str, ext: &str, body: &str) -> String {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/oauth/authorize", get(authorize::show).post(authorize::submit))
         .route("/", get(timelines::home))
         .route("/local", get(timelines::local))
         .route("/tags/{tag}", get(timelines::hashtag))
@@ -185,7 +187,7 @@ pub(crate) fn plain_page(status: StatusCode, state: &AppState, title: &str, body
 
 /// Relative time for a timestamp ("5m", "3h", "2d", or a date), as the script keeps updating.
 fn relative(ms: i64) -> String {
-    let secs = (crate::service::now_ms() - ms).max(0) / 1000;
+    let secs = (roost_service::now_ms() - ms).max(0) / 1000;
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),

@@ -7,17 +7,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use roost_core::query;
+use roost_service::propose;
+use roost_service::tokens::random_token;
+use roost_service::{Actor, ActorExt, Via};
 use roost_types::{Command, Id};
 use serde::Deserialize;
 
 use super::page;
-use super::session::{
-    self, cookie, csrf_for, csrf_ok, set_cookie, WebUser, SESSION_COOKIE, SIGN_IN_COOKIE, WEB_CLIENT_ID,
-};
-use crate::auth::token_hash;
+use super::session::{cookie, csrf_for, csrf_ok, set_cookie, WebUser, SESSION_COOKIE, SIGN_IN_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{propose, random_token};
 use crate::AppState;
 
 /// How long a session lasts without signing in again.
@@ -90,14 +89,15 @@ pub async fn sign_in(
     let again = |status: StatusCode, message: &str| {
         page(status, &state, "Sign in", None, sign_in_form(&csrf_for(&secret), login.trim(), Some(message)))
     };
-    let account = match crate::service::sign_in(&state, login.trim(), f.password.unwrap_or_default(), from).await {
+    let password = f.password.unwrap_or_default();
+    let account = match roost_service::sign_in::sign_in(state.service(), login.trim(), password, from).await {
         Ok(Some(a)) => a,
         Ok(None) => return again(StatusCode::UNAUTHORIZED, "That username or password is not right."),
-        Err(e @ (ApiError::TooManyRequests | ApiError::SlowDown(_))) => {
+        Err(e @ (roost_service::Error::TooManyRequests | roost_service::Error::SlowDown(_))) => {
             return again(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
         }
-        Err(ApiError::Forbidden(message)) => return again(StatusCode::FORBIDDEN, &message),
-        Err(e) => return problem(&state, None, &e),
+        Err(roost_service::Error::Forbidden(message)) => return again(StatusCode::FORBIDDEN, &message),
+        Err(e) => return problem(&state, None, &e.into()),
     };
     signed_in(&state, account.id).await
 }
@@ -116,30 +116,9 @@ async fn signed_in(state: &AppState, account: Id) -> Response {
     }
 }
 
-/// Issues a session token of the web client (registering the client on first use).
+/// Issues a session token of the web client.
 async fn start_session(state: &AppState, account: Id) -> ApiResult<String> {
-    let scopes: Vec<String> = session::WEB_SCOPES.iter().map(|s| s.to_string()).collect();
-    if query::app(&state.node().read()?, WEB_CLIENT_ID)?.is_none() {
-        let command = Command::CreateApp {
-            client_id: WEB_CLIENT_ID.into(),
-            // Nobody holds this secret: the web client signs members in itself.
-            client_secret_hash: token_hash(&random_token()),
-            name: "Roost web".into(),
-            website: None,
-            redirect_uris: Vec::new(),
-            scopes: scopes.clone(),
-        };
-        propose(state, command).await?;
-    }
-    let token = random_token();
-    let command = Command::IssueToken {
-        token_hash: token_hash(&token),
-        client_id: WEB_CLIENT_ID.into(),
-        account: Some(account),
-        scopes,
-    };
-    propose(state, command).await?;
-    Ok(token)
+    Ok(roost_service::sessions::start_web_session(state.service(), account).await?)
 }
 
 #[derive(Deserialize)]
@@ -155,32 +134,30 @@ pub async fn sign_out(State(state): State<AppState>, user: WebUser, Input(f): In
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(&state, Some(&user), &e);
     }
-    if let Err(e) = propose(&state, Command::RevokeToken { token_hash: user.token_hash() }).await {
-        return problem(&state, Some(&user), &e);
+    if let Err(e) =
+        propose(state.service(), &user.actor(), Command::RevokeToken { token_hash: user.token_hash() }).await
+    {
+        return problem(&state, Some(&user), &e.into());
     }
     let mut resp = see_other("/auth/sign_in");
     resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
     resp
 }
 
-/// Runs a form's command for the signed-in member: checks the form's CSRF token, then builds
-/// the command (which may refuse), proposes it, and goes back where the form says.
-pub(super) async fn run_form(
+/// Runs a form's action for the signed-in member: checks the form's CSRF token, then runs the
+/// action (a call of the service, which may refuse), and goes back where the form says.
+pub(super) async fn run_action<T, E: Into<ApiError>>(
     state: &AppState,
     user: &WebUser,
     f: &CsrfForm,
-    command: impl FnOnce() -> ApiResult<Command>,
+    action: impl std::future::Future<Output = Result<T, E>>,
 ) -> Response {
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(state, Some(user), &e);
     }
-    let result = match command() {
-        Ok(c) => propose(state, c).await,
-        Err(e) => Err(e),
-    };
-    match result {
+    match action.await {
         Ok(_) => see_other(&crate::uris::back_path(f.back.as_deref())),
-        Err(e) => problem(state, Some(user), &e),
+        Err(e) => problem(state, Some(user), &e.into()),
     }
 }
 
@@ -231,8 +208,8 @@ pub struct SignUpForm {
 /// Whether an invite code opens a usable invite now.
 fn invite_usable(state: &AppState, code: &str) -> ApiResult<bool> {
     let view = state.node().read()?;
-    Ok(query::invite_by_code(&view, &crate::service::invite_hash(code))?
-        .is_some_and(|i| i.usable(crate::service::now_ms())))
+    Ok(query::invite_by_code(&view, &roost_service::accounts::invite_hash(code))?
+        .is_some_and(|i| i.usable(roost_service::now_ms())))
 }
 
 fn dead_invite(state: &AppState) -> Response {
@@ -274,14 +251,17 @@ pub async fn sign_up(
         );
     }
     let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    let new = crate::service::NewAccount {
+    let new = roost_service::accounts::NewAccount {
         username: f.username.as_deref().unwrap_or_default().trim().to_string(),
         password: f.password.clone().unwrap_or_default(),
         role: None,
         display_name: nonempty(&f.display_name),
         email: nonempty(&f.email),
     };
-    let created = crate::service::create_account_by_invite(&state, &code, new).await;
+    let by = Actor::anonymous(Via::Web);
+    let created = roost_service::accounts::create_account_by_invite(state.service(), &by, &code, new)
+        .await
+        .map_err(ApiError::from);
     let id = match created {
         Ok(id) => id,
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
@@ -300,8 +280,6 @@ pub async fn sign_up(
 /// other sites from opening it with the member's cookie).
 pub async fn live(State(state): State<AppState>, user: WebUser) -> Response {
     let opened = crate::streaming::Session::open(&state, user.id(), user.token_hash(), user.token.scopes.clone())
-        .and_then(|(session, inbox)| {
-            crate::api::streaming::server_sent_events(session, inbox, crate::streaming::Stream::User)
-        });
+        .and_then(|(session, inbox)| crate::sse::server_sent_events(session, inbox, crate::streaming::Stream::User));
     opened.unwrap_or_else(|e| e.into_response())
 }

@@ -7,11 +7,12 @@ use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use roost_core::model::Account;
 use roost_core::query::{self, Page};
-use roost_types::{Command, FilterContext, Id};
+use roost_service::social::{self, Relation};
+use roost_types::{FilterContext, Id};
 use serde::Deserialize;
 
 use super::page;
-use super::pages::{run_form, CsrfForm};
+use super::pages::{run_action, CsrfForm};
 use super::post::{composer, display_name, Cards, Draft};
 use super::session::WebUser;
 use super::timelines::{or_problem, TimelineParams, PAGE};
@@ -251,18 +252,18 @@ pub async fn relate(
     Path((id, action)): Path<(String, String)>,
     Input(f): Input<CsrfForm>,
 ) -> Response {
-    let account = user.id();
-    run_form(&state, &user, &f, || {
+    run_action(&state, &user, &f, async {
         let target: Id = id.parse().map_err(|_| ApiError::NotFound)?;
-        Ok(match action.as_str() {
-            "follow" => Command::Follow { account, target, reblogs: true, notify: false },
-            "unfollow" => Command::Unfollow { account, target },
-            "mute" => Command::MuteFor { account, target, notifications: true, expires_at: None },
-            "unmute" => Command::Unmute { account, target },
-            "block" => Command::Block { account, target },
-            "unblock" => Command::Unblock { account, target },
+        let what = match action.as_str() {
+            "follow" => Relation::Follow { reblogs: true, notify: false },
+            "unfollow" => Relation::Unfollow,
+            "mute" => Relation::Mute { notifications: true, duration: None },
+            "unmute" => Relation::Unmute,
+            "block" => Relation::Block,
+            "unblock" => Relation::Unblock,
             _ => return Err(ApiError::NotFound),
-        })
+        };
+        Ok(social::relate(state.service(), &user.actor(), target, what).await?)
     })
     .await
 }

@@ -10,16 +10,16 @@ use roost_core::model::Status;
 use roost_core::query::{self, Interactions};
 use roost_core::text::countable_length;
 use roost_raft::ReadView;
-use roost_types::{Command, Id, NewStatus, Visibility};
+use roost_service::statuses::{self, EditPost, Interaction, NewPost};
+use roost_types::{Id, Visibility};
 use serde::Deserialize;
 
 use super::pages::{problem, see_other, CsrfForm};
-use super::session::{WebUser, WEB_CLIENT_ID};
+use super::session::WebUser;
 use super::{page, time};
 use crate::entities::Renderer;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::propose;
 use crate::AppState;
 
 /// Posts longer than this (as counted) are collapsed behind "Show more".
@@ -298,30 +298,19 @@ pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Inp
     let back = crate::uris::back_path(f.back.as_deref());
     let visibility = f.visibility.as_deref().and_then(Visibility::parse);
     let result = async {
-        let (text, spoiler_text) = crate::service::post_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
         let visibility = match f.visibility.as_deref() {
-            None | Some("") => query::preferences(&state.node().read()?, user.id())?.default_visibility,
-            Some(_) => visibility.ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?,
+            None | Some("") => None,
+            Some(_) => Some(visibility.ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?),
         };
-        {
-            let view = state.node().read()?;
-            for target in [f.in_reply_to_id, f.quote_id].into_iter().flatten() {
-                query::visible_status(&view, user.id(), target)?.ok_or(ApiError::NotFound)?;
-            }
-        }
-        let new = NewStatus {
-            author: user.id(),
-            text,
+        let post = NewPost {
+            text: f.status.clone(),
+            spoiler_text: f.spoiler_text.clone(),
+            visibility,
             in_reply_to: f.in_reply_to_id,
             quote_of: f.quote_id,
-            visibility,
-            spoiler_text,
-            sensitive: false,
-            language: None,
-            idempotency_key: None,
-            application: Some(WEB_CLIENT_ID.into()),
+            ..NewPost::default()
         };
-        propose(&state, Command::CreateStatus(new)).await
+        Ok::<_, ApiError>(statuses::create(state.service(), &user.actor(), post).await?)
     }
     .await;
     match result {
@@ -399,19 +388,15 @@ pub async fn edit(
         Ok(found) => found,
         Err(e) => return problem(&state, Some(&user), &e),
     };
-    let result = async {
-        let (text, spoiler_text) = crate::service::post_text(&state, f.status.as_deref(), f.spoiler_text.as_deref())?;
-        let command = Command::EditStatus {
-            actor: user.id(),
-            status: s.id,
-            text,
-            spoiler_text,
-            sensitive: s.sensitive,
-            language: s.language.clone(),
-        };
-        propose(&state, command).await
-    }
-    .await;
+    let change = EditPost {
+        status: s.id,
+        text: f.status.clone(),
+        spoiler_text: f.spoiler_text.clone(),
+        sensitive: s.sensitive,
+        language: s.language.clone(),
+        ..EditPost::default()
+    };
+    let result = statuses::edit(state.service(), &user.actor(), change).await.map_err(ApiError::from);
     match result {
         Ok(_) => see_other(&url),
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
@@ -439,19 +424,17 @@ pub async fn act(
     let account = user.id();
     let result = async {
         let status: Id = id.parse().map_err(|_| ApiError::NotFound)?;
-        // Only what the member may see can be acted on; anything else is not found.
-        query::visible_status(&state.node().read()?, account, status)?.ok_or(ApiError::NotFound)?;
-        let command = match action.as_str() {
-            "favourite" => Command::Favourite { account, status },
-            "unfavourite" => Command::Unfavourite { account, status },
-            "reblog" => Command::Reblog { account, status, visibility: Visibility::Public },
-            "unreblog" => Command::Unreblog { account, status },
-            "bookmark" => Command::Bookmark { account, status },
-            "unbookmark" => Command::Unbookmark { account, status },
-            "delete" => Command::DeleteStatus { actor: account, status },
+        let what = match action.as_str() {
+            "favourite" => Interaction::Favourite,
+            "unfavourite" => Interaction::Unfavourite,
+            "reblog" => Interaction::Reblog { visibility: Visibility::Public },
+            "unreblog" => Interaction::Unreblog,
+            "bookmark" => Interaction::Bookmark,
+            "unbookmark" => Interaction::Unbookmark,
+            "delete" => Interaction::Delete,
             _ => return Err(ApiError::NotFound),
         };
-        propose(&state, command).await?;
+        statuses::interact(state.service(), &user.actor(), status, what).await?;
         Ok(status)
     }
     .await;

@@ -5,9 +5,9 @@
 //! session); the sign-in form, before any session, uses a double-submit cookie instead.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roost_core::model::{Account, Token};
 use roost_core::query;
@@ -16,26 +16,11 @@ use crate::auth::token_hash;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "roost_session";
+pub use crate::auth::{cookie, SESSION_COOKIE};
 /// The sign-in form's double-submit cookie.
 pub const SIGN_IN_COOKIE: &str = "roost_sign_in";
 /// The OAuth client ID of the web app's own sessions.
-pub const WEB_CLIENT_ID: &str = "roost-web";
-/// Scopes a web session holds: everything a member can do.
-pub const WEB_SCOPES: [&str; 4] = ["read", "write", "follow", "push"];
-
-/// A cookie's value from the request's `Cookie` headers.
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+pub use roost_service::WEB_CLIENT_ID;
 
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` over TLS; `max_age`
 /// 0 deletes it.
@@ -93,6 +78,11 @@ impl WebUser {
     pub fn token_hash(&self) -> [u8; 32] {
         token_hash(&self.secret)
     }
+
+    /// Who asks, for the service: this member, through the web app.
+    pub fn actor(&self) -> roost_service::Actor {
+        <roost_service::Actor as roost_service::ActorExt>::member(self.account.id, roost_service::Via::Web)
+    }
 }
 
 /// Why a page needs a session it does not have: go and sign in.
@@ -121,7 +111,7 @@ impl FromRequestParts<AppState> for WebUser {
         let Some(account) = query::account(&view, id).map_err(|e| ApiError::from(e).into_response())? else {
             return Err(SignInFirst.into_response());
         };
-        crate::service::note_use(state, token_hash(&secret), &token);
+        roost_service::tokens::note_use(state.service(), token_hash(&secret), &token);
         Ok(WebUser { account, token, secret })
     }
 }
@@ -141,6 +131,7 @@ mod tests {
 
     #[test]
     fn cookies_are_found_among_others() {
+        use axum::http::{header::COOKIE, HeaderMap};
         let mut h = HeaderMap::new();
         h.insert(COOKIE, HeaderValue::from_static("a=1; roost_session=abc; b=2"));
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));

@@ -6,6 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use roost_core::query;
+use roost_service::accounts::{DISPLAY_NAME, NOTE};
+use roost_service::profile::{self, PostingDefaults, ProfileChange};
+use roost_service::propose;
 use roost_types::{Command, Visibility};
 use serde::Deserialize;
 
@@ -15,7 +18,6 @@ use super::timelines::or_problem;
 use super::{page, time};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{de, Input};
-use crate::service::{self, propose, DISPLAY_NAME, NOTE};
 use crate::AppState;
 
 /// `GET /settings` (`?saved=…` says what was just saved).
@@ -43,7 +45,7 @@ fn settings_page(
     let mut sessions = Vec::with_capacity(tokens.len());
     for (hash, t) in &tokens {
         let app = query::app(&view, &t.client_id)?.map(|a| a.name).unwrap_or_else(|| t.client_id.clone());
-        sessions.push((service::hex(hash), t, app, *hash == user.token_hash()));
+        sessions.push((roost_service::tokens::hex(hash), t, app, *hash == user.token_hash()));
     }
     let error_for = |part: &str| error.filter(|(p, _)| *p == part).map(|(_, m)| m.to_string());
     let choices = [
@@ -170,42 +172,34 @@ pub async fn save(
 }
 
 async fn save_profile(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
-    // The same cleaning and limits as the API's `update_credentials`.
-    let display_name = service::display_name(f.display_name.as_deref().unwrap_or_default())?;
-    let note = service::bio(f.note.as_deref().unwrap_or_default())?;
-    let command = Command::UpdateAccount {
-        account: user.id(),
-        display_name: Some(display_name),
-        note: Some(note),
+    let change = ProfileChange {
+        display_name: Some(f.display_name.clone().unwrap_or_default()),
+        note: Some(f.note.clone().unwrap_or_default()),
         locked: Some(f.locked.unwrap_or(false)),
-        bot: None,
+        ..ProfileChange::default()
     };
-    propose(state, command).await.map(|_| ())
+    profile::update(state.service(), &user.actor(), change, PostingDefaults::default()).await?;
+    Ok(())
 }
 
 async fn save_preferences(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
-    let v = f
+    let visibility = f
         .default_visibility
         .as_deref()
         .and_then(Visibility::parse)
         .filter(|v| *v != Visibility::Direct)
         .ok_or_else(|| ApiError::unprocessable("Choose who sees new posts"))?;
-    let sensitive = query::preferences(&state.node().read()?, user.id())?.default_sensitive;
-    propose(state, Command::SetPreferences { account: user.id(), default_visibility: v, default_sensitive: sensitive })
-        .await
-        .map(|_| ())
+    let defaults = PostingDefaults { visibility: Some(visibility), ..PostingDefaults::default() };
+    profile::set_posting_defaults(state.service(), &user.actor(), defaults).await?;
+    Ok(())
 }
 
 async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm, from: std::net::IpAddr) -> ApiResult<()> {
     let new = f.new_password.clone().unwrap_or_default();
-    service::validate_password(&new)?;
     let current = f.current_password.clone().unwrap_or_default();
-    if !service::confirm_password(state, &user.account, current, from).await? {
-        return Err(ApiError::unprocessable("The current password is not right"));
-    }
-    let password_hash = service::hash_password(state, new).await?;
     let keep = Some(user.token_hash());
-    propose(state, Command::SetPassword { account: user.id(), password_hash, keep }).await.map(|_| ())
+    roost_service::passwords::change_password(state.service(), &user.actor(), current, new, from, keep).await?;
+    Ok(())
 }
 
 async fn revoke(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
@@ -215,5 +209,6 @@ async fn revoke(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult
     if !mine {
         return Err(ApiError::NotFound);
     }
-    propose(state, Command::RevokeToken { token_hash: hash }).await.map(|_| ())
+    propose(state.service(), &user.actor(), Command::RevokeToken { token_hash: hash }).await?;
+    Ok(())
 }

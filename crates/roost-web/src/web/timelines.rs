@@ -7,11 +7,13 @@ use axum::response::Response;
 use maud::{html, Markup};
 use roost_core::model::NotificationKind;
 use roost_core::query::{self, NotificationFilter, Page};
-use roost_types::{Command, FilterContext, Id, MarkerTimeline, RepliesPolicy};
+use roost_service::lists::{self, ListSettings};
+use roost_service::tags;
+use roost_types::{FilterContext, Id, MarkerTimeline, RepliesPolicy};
 use serde::Deserialize;
 
 use super::page;
-use super::pages::{problem, run_form, CsrfForm};
+use super::pages::{problem, run_action, CsrfForm};
 use super::post::{composer, display_name, Cards, Draft};
 use super::session::WebUser;
 use crate::error::{ApiError, ApiResult};
@@ -103,13 +105,9 @@ pub async fn local(State(state): State<AppState>, user: WebUser, Input(p): Input
     or_problem(&state, &user, built)
 }
 
-/// A hashtag as typed in a URL: without `#`, lowercase, word characters only.
+/// A hashtag as typed in a URL (see `tags::tag_name`).
 fn tag_name(raw: &str) -> ApiResult<String> {
-    let t = raw.trim_start_matches('#').to_lowercase();
-    if t.is_empty() || t.chars().count() > 100 || !t.chars().all(|c| c.is_alphanumeric() || c == '_') {
-        return Err(ApiError::NotFound);
-    }
-    Ok(t)
+    Ok(tags::tag_name(raw)?)
 }
 
 pub async fn hashtag(
@@ -150,14 +148,13 @@ pub async fn follow_tag(
     Path((tag, action)): Path<(String, String)>,
     Input(f): Input<CsrfForm>,
 ) -> Response {
-    let account = user.id();
-    run_form(&state, &user, &f, || {
-        let tag = tag_name(&tag)?;
-        Ok(match action.as_str() {
-            "follow" => Command::FollowTag { account, tag },
-            "unfollow" => Command::UnfollowTag { account, tag },
+    run_action(&state, &user, &f, async {
+        let follow = match action.as_str() {
+            "follow" => true,
+            "unfollow" => false,
             _ => return Err(ApiError::NotFound),
-        })
+        };
+        Ok(tags::follow_tag(state.service(), &user.actor(), &tag, follow).await?)
     })
     .await
 }
@@ -282,9 +279,12 @@ pub struct ReadForm {
 /// read marker their other apps see too).
 pub async fn notifications_read(State(state): State<AppState>, user: WebUser, Input(f): Input<ReadForm>) -> Response {
     let csrf = CsrfForm { csrf: f.csrf, back: Some("/notifications".into()) };
-    run_form(&state, &user, &csrf, || {
+    run_action(&state, &user, &csrf, async {
         let last_read_id = f.last_read_id.ok_or_else(|| ApiError::unprocessable("Which notifications were read?"))?;
-        Ok(Command::SetMarker { account: user.id(), timeline: MarkerTimeline::Notifications, last_read_id })
+        let timeline = MarkerTimeline::Notifications;
+        Ok::<_, ApiError>(
+            roost_service::markers::set_marker(state.service(), &user.actor(), timeline, last_read_id).await?,
+        )
     })
     .await
 }
@@ -328,22 +328,15 @@ pub struct ListForm {
     member: Option<Id>,
 }
 
-fn list_title(title: Option<&str>) -> ApiResult<String> {
-    crate::service::list_title(title.unwrap_or_default())
-}
-
 /// `POST /lists`: a new list.
 pub async fn create_list(State(state): State<AppState>, user: WebUser, Input(f): Input<ListForm>) -> Response {
     let csrf = CsrfForm { csrf: f.csrf.clone(), back: Some("/lists".into()) };
-    run_form(&state, &user, &csrf, || {
-        Ok(Command::CreateList {
-            account: user.id(),
-            title: list_title(f.title.as_deref())?,
-            replies_policy: RepliesPolicy::List,
-            exclusive: f.exclusive.unwrap_or(false),
-        })
-    })
-    .await
+    let settings = ListSettings {
+        title: Some(f.title.clone().unwrap_or_default()),
+        replies_policy: Some(RepliesPolicy::List),
+        exclusive: Some(f.exclusive.unwrap_or(false)),
+    };
+    run_action(&state, &user, &csrf, lists::create(state.service(), &user.actor(), settings)).await
 }
 
 pub async fn list(
@@ -404,20 +397,20 @@ pub async fn change_list(
     Path((id, action)): Path<(String, String)>,
     Input(f): Input<ListForm>,
 ) -> Response {
-    let account = user.id();
     let back = if action == "delete" { "/lists".to_string() } else { format!("/lists/{id}") };
     let csrf = CsrfForm { csrf: f.csrf.clone(), back: Some(back) };
-    run_form(&state, &user, &csrf, || {
+    run_action(&state, &user, &csrf, async {
+        let (svc, by) = (state.service(), &user.actor());
         let list: Id = id.parse().map_err(|_| ApiError::NotFound)?;
         Ok(match action.as_str() {
             "add" => {
                 let name = f.username.as_deref().unwrap_or_default().trim().trim_start_matches('@');
                 let who = query::account_by_username(&state.node().read()?, name)?
                     .ok_or_else(|| ApiError::unprocessable(format!("Nobody here is called @{name}")))?;
-                Command::AddToList { account, list, members: vec![who.id] }
+                lists::add_members(svc, by, list, vec![who.id]).await?
             }
-            "remove" => Command::RemoveFromList { account, list, members: f.member.into_iter().collect() },
-            "delete" => Command::DeleteList { account, list },
+            "remove" => lists::remove_members(svc, by, list, f.member.into_iter().collect()).await?,
+            "delete" => lists::delete(svc, by, list).await?,
             _ => return Err(ApiError::NotFound),
         })
     })

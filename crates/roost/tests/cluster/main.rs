@@ -769,15 +769,16 @@ fn newer_commands_wait_until_every_member_speaks_them() {
     assert_eq!(r.status, 503, "{:?}", r.json);
     assert!(r.json["error"].as_str().unwrap().contains("newer version"), "{:?}", r.json);
 
-    // The last member upgrades (restarts speaking protocol 2): the leader turns it on.
+    // The last member upgrades (restarts speaking the newest protocol): the leader turns it on.
+    let newest = roost_types::PROTOCOL;
     members[0].server = None;
     members[0].extra.clear();
     members[0].start(Some(&secret), None);
     let started = Instant::now();
     while !cluster_status(&members[1], &secret)
-        .is_some_and(|rows| rows.len() == 3 && rows.iter().all(|r| r["active_protocol"] == 2))
+        .is_some_and(|rows| rows.len() == 3 && rows.iter().all(|r| r["active_protocol"] == newest))
     {
-        assert!(started.elapsed() < SETTLE, "protocol 2 was never turned on");
+        assert!(started.elapsed() < SETTLE, "protocol {newest} was never turned on");
         std::thread::sleep(Duration::from_millis(200));
     }
     let r = alice.post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &common::iso_in(86_400))]);
@@ -796,7 +797,7 @@ fn newer_commands_wait_until_every_member_speaks_them() {
         .unwrap();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("protocol 2") && said.contains("upgrade"), "{said}");
+    assert!(said.contains(&format!("protocol {newest}")) && said.contains("upgrade"), "{said}");
 }
 
 /// Writes sent to the followers while the leader dies are held until a new leader is known,

@@ -13,15 +13,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use roost_core::model::App;
 use roost_core::query;
-use roost_types::Command;
+use roost_service::oauth::{self, Consent, OOB};
 use serde::Deserialize;
 
-use super::oauth::{parse_scopes, scope_allowed, OOB};
-use crate::auth::token_hash;
 use crate::auth::ClientIp;
 use crate::error::ApiError;
 use crate::params::{de, Input};
-use crate::service::{propose, random_token};
 use crate::AppState;
 
 /// The longest PKCE challenge accepted (S256 challenges are 43 characters).
@@ -91,7 +88,7 @@ fn check(state: &AppState, p: &AuthorizeParams) -> Result<Valid, Refusal> {
         None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
         _ => return Err(Refusal(StatusCode::BAD_REQUEST, "The redirect URI is not one this application registered.")),
     };
-    if crate::uris::check_redirect_uri(&redirect_uri).is_err() {
+    if oauth::check_redirect_uri(&redirect_uri).is_err() {
         // Registered before redirect URIs were checked, and not one a browser can be sent to.
         return Err(Refusal(StatusCode::BAD_REQUEST, "This application's redirect URI is not valid."));
     }
@@ -102,12 +99,10 @@ fn check(state: &AppState, p: &AuthorizeParams) -> Result<Valid, Refusal> {
             "Only the authorization code flow (response_type=code) is supported.",
         );
     }
-    let Ok(scopes) = parse_scopes(p.scope.as_deref(), &["read".to_string()]) else {
-        return back("invalid_scope", "The requested scope is invalid, unknown, or malformed.");
+    let scopes = match oauth::requested_scopes(&app, p.scope.as_deref()) {
+        Ok(scopes) => scopes,
+        Err(why) => return back("invalid_scope", why),
     };
-    if scopes.iter().any(|s| !scope_allowed(&app.scopes, s)) {
-        return back("invalid_scope", "The requested scope is not registered for this application.");
-    }
     let code_challenge = match (p.code_challenge.as_deref(), p.code_challenge_method.as_deref()) {
         (None, _) => None,
         (Some(c), Some("S256")) if !c.is_empty() && c.len() <= MAX_CHALLENGE => Some(c.to_string()),
@@ -142,30 +137,25 @@ pub async fn submit(
     }
     let login = form.username.unwrap_or_default();
     let again = |status, message| page(status, &state, consent(&valid, p, Some(message), &login));
-    let account = match crate::service::sign_in(&state, login.trim(), form.password.unwrap_or_default(), from).await {
+    let password = form.password.unwrap_or_default();
+    let account = match roost_service::sign_in::sign_in(state.service(), login.trim(), password, from).await {
         Ok(Some(account)) => account,
         Ok(None) => return again(StatusCode::UNAUTHORIZED, "Wrong username, email or password."),
-        Err(e @ (ApiError::TooManyRequests | ApiError::SlowDown(_))) => {
+        Err(e @ (roost_service::Error::TooManyRequests | roost_service::Error::SlowDown(_))) => {
             return again(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
         }
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    let code = random_token();
-    let issued = propose(
-        &state,
-        Command::IssueAuthCode {
-            code_hash: token_hash(&code),
-            client_id: valid.app.client_id.clone(),
-            account: account.id,
-            scopes: valid.scopes.clone(),
-            redirect_uri: valid.redirect_uri.clone(),
-            code_challenge: valid.code_challenge.clone(),
-        },
-    )
-    .await;
-    if let Err(e) = issued {
-        return e.into_response();
-    }
+    let consent = Consent {
+        account: account.id,
+        scopes: valid.scopes.clone(),
+        redirect_uri: valid.redirect_uri.clone(),
+        code_challenge: valid.code_challenge.clone(),
+    };
+    let code = match oauth::issue_code(state.service(), &valid.app, consent).await {
+        Ok(code) => code,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     if valid.redirect_uri == OOB {
         return page(StatusCode::OK, &state, show_code(&valid.app, &code));
     }
@@ -203,7 +193,7 @@ fn redirect(state: &AppState, uri: &str, params: &[(&str, Option<&str>)]) -> Res
 /// A whole page in the web app's design, never cached, never framed, running no script.
 fn page(status: StatusCode, state: &AppState, body: Markup) -> Response {
     let markup = html! { h1 { "Authorize an app" } (body) };
-    crate::web::plain_page(status, state, "Authorize an app", markup)
+    super::plain_page(status, state, "Authorize an app", markup)
 }
 
 fn consent(valid: &Valid, p: &AuthorizeParams, error: Option<&str>, login: &str) -> Markup {

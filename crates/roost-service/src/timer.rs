@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use roost_types::{Command, Request};
+use roost_types::{Actor, Command};
 
-use crate::service::now_ms;
-use crate::AppState;
+use crate::write::propose_unchecked;
+use crate::{now_ms, ActorExt, Service};
 
 /// How often the timer looks at the state when nothing is due sooner.
 const IDLE: Duration = Duration::from_secs(1);
@@ -18,21 +18,20 @@ const BETWEEN_TICKS: Duration = Duration::from_millis(50);
 
 /// Proposes `ActivateProtocol` for `version` if the state has an older one active. Callers
 /// establish that every member speaks `version`.
-pub async fn activate_protocol(state: &AppState, version: u32) -> crate::ApiResult<()> {
-    let active = roost_core::protocol::active(&state.node().read()?)?;
+pub async fn activate_protocol(svc: &Service, version: u32) -> crate::Result<()> {
+    let active = roost_core::protocol::active(&svc.read()?)?;
     if version <= active {
         return Ok(());
     }
     tracing::info!(from = active, to = version, "activating a newer protocol: every member speaks it");
-    let req = Request { at: now_ms(), command: Command::ActivateProtocol { version } };
-    state.node().propose(req).await?;
+    propose_unchecked(svc, &Actor::node(), Command::ActivateProtocol { version }).await?;
     Ok(())
 }
 
 /// Runs for as long as the node does: on the leader, proposes a tick whenever something is due.
-pub async fn run(state: AppState) {
+pub async fn run(svc: Service) {
     loop {
-        let pause = match tick_if_due(&state).await {
+        let pause = match tick_if_due(&svc).await {
             Ok(Some(wait)) => wait.clamp(BETWEEN_TICKS, IDLE),
             Ok(None) => IDLE,
             Err(e) => {
@@ -45,15 +44,15 @@ pub async fn run(state: AppState) {
 }
 
 /// Ticks if this node leads and something is due; how long until the next thing is, if known.
-async fn tick_if_due(state: &AppState) -> crate::ApiResult<Option<Duration>> {
-    if !state.node().is_leader() {
+async fn tick_if_due(svc: &Service) -> crate::Result<Option<Duration>> {
+    if !svc.node().is_leader() {
         return Ok(None);
     }
-    let Some(due) = roost_core::protocol::next_due(&state.node().read()?)? else { return Ok(None) };
+    let Some(due) = roost_core::protocol::next_due(&svc.read()?)? else { return Ok(None) };
     let now = now_ms();
     if due > now {
         return Ok(Some(Duration::from_millis((due - now) as u64)));
     }
-    state.node().propose(Request { at: now, command: Command::Tick }).await?;
+    propose_unchecked(svc, &Actor::node(), Command::Tick).await?;
     Ok(Some(BETWEEN_TICKS))
 }
