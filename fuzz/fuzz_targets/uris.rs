@@ -3,11 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use roost_service::oauth;
 use roost_web::uris;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };
-    if uris::check_redirect_uri(s).is_ok() && s != uris::OOB {
+    if oauth::check_redirect_uri(s).is_ok() && s != oauth::OOB {
         let target = uris::redirect_target(s, &[("code", Some("x y&z")), ("state", Some(s))]);
         assert!(target.is_some(), "an accepted redirect URI made no Location: {s:?}");
     }

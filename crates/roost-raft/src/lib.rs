@@ -576,6 +576,27 @@ impl Node {
         Ok(self.log_store.read()?.log_range(from..)?)
     }
 
+    /// The requests of the log entries in `entries` (a range of entry indexes), oldest first,
+    /// each with its entry's index: what an audit of who did what reads. Only the entries this
+    /// node still keeps (the log before the last snapshot is purged, but for the last
+    /// `Tuning::log_kept`).
+    pub fn logged_requests(&self, entries: std::ops::Range<u64>) -> Result<Vec<(u64, Request)>> {
+        let mut out = Vec::new();
+        for (index, bytes) in self.log_store.read()?.log_range(entries)? {
+            let entry: openraft::Entry<TypeConfig> = postcard::from_bytes(&bytes)
+                .map_err(|e| Error::Store(roost_store::StoreError::Engine(format!("log entry: {e}"))))?;
+            if let openraft::EntryPayload::Normal(requests) = entry.payload {
+                out.extend(requests.into_iter().map(|r| (index, r)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index of the last entry in this node's log.
+    pub fn last_log_index(&self) -> Result<Option<u64>> {
+        Ok(self.log_store.read()?.log_last()?.map(|(i, _)| i))
+    }
+
     /// The digest of the whole state (walks every table: for verification, not hot paths).
     pub fn state_digest(&self) -> Result<[u8; 32]> {
         let view = self.store.read()?;

@@ -49,6 +49,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
 
 impl Error {
+    /// The HTTP status an adapter answers with (as each variant's documentation says).
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Malformed(_) | Error::InvalidGrant => 400,
+            Error::InvalidClient(_) => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound => 404,
+            Error::Invalid(_) => 422,
+            Error::TooManyRequests | Error::SlowDown(_) => 429,
+            Error::Internal(_) => 500,
+            Error::UpgradePending(_) | Error::Unavailable => 503,
+        }
+    }
+
     pub fn invalid(msg: impl Into<String>) -> Error {
         Error::Invalid(msg.into())
     }

@@ -16,7 +16,7 @@
 //!   the log.
 //! - One choke point per kind of write: posts are created and edited only through
 //!   [`statuses::create`] and [`statuses::edit`], accounts only through [`accounts`], and every
-//!   moderation command passes [`hooks::Hooks::before_moderation`] in `propose`.
+//!   moderation command passes [`hooks::Hook::before_moderation`] in `propose`.
 //!
 //! # Boundaries
 //! Depends on `roost-core` (rules that need the state, queries) and `roost-raft` (proposing,
@@ -24,13 +24,17 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod error;
+pub mod filters;
 pub mod hooks;
+pub mod inbox;
 pub mod lists;
 pub mod markers;
 pub mod oauth;
 pub mod passwords;
 pub mod profile;
+pub mod reports;
 pub mod sessions;
 pub mod sign_in;
 pub mod social;
@@ -45,7 +49,7 @@ use std::sync::Arc;
 pub use error::{Error, Result};
 pub use roost_raft::{Applied, Node, ReadView};
 pub use roost_types::{Actor, Via};
-pub use write::{created_id, now_ms, propose};
+pub use write::now_ms;
 
 /// The OAuth client ID of the web app's sessions (a built-in app, made at start): posts made
 /// on the web name it as their application.
@@ -84,6 +88,11 @@ struct Inner {
 
 impl Service {
     pub fn new(node: Node, config: ServiceConfig) -> Service {
+        Service::with_hooks(node, config, hooks::Hooks::default())
+    }
+
+    /// A service whose writes pass through `hooks` (see [`hooks`]).
+    pub fn with_hooks(node: Node, config: ServiceConfig, hooks: hooks::Hooks) -> Service {
         let app_registrations = oauth::AppRegistrations::new(config.app_registrations_per_hour);
         Service {
             inner: Arc::new(Inner {
@@ -93,7 +102,7 @@ impl Service {
                 password_work: passwords::PasswordWork::default(),
                 touching: tokens::Touching::default(),
                 app_registrations,
-                hooks: hooks::Hooks::default(),
+                hooks,
             }),
         }
     }

@@ -39,3 +39,15 @@ pub async fn start_web_session(svc: &Service, account: Id) -> Result<String> {
     propose(svc, &by, command).await?;
     Ok(token)
 }
+
+/// Ends one of the actor's own sessions or app tokens (the settings page's list, or signing
+/// out); anyone else's is not found.
+pub async fn revoke_own(svc: &Service, by: &Actor, token_hash: [u8; 32]) -> Result<()> {
+    let account = crate::write::member(by)?;
+    let mine = query::account_tokens(&svc.read()?, account)?.iter().any(|(h, _)| *h == token_hash);
+    if !mine {
+        return Err(crate::Error::NotFound);
+    }
+    propose(svc, by, Command::RevokeToken { token_hash }).await?;
+    Ok(())
+}

@@ -18,7 +18,7 @@ pub fn now_ms() -> i64 {
 /// validated by [`crate::statuses::create`] instead: their fan-out makes a dry run as costly as
 /// the real one. The state machine still decides: it refuses whatever changed in between,
 /// identically on every node. Every moderation command passes its hook here.
-pub async fn propose(svc: &Service, by: &Actor, command: Command) -> Result<Applied> {
+pub(crate) async fn propose(svc: &Service, by: &Actor, command: Command) -> Result<Applied> {
     if is_moderation(svc, &command)? {
         svc.hooks().before_moderation(by, &command).await?;
     }

@@ -142,3 +142,30 @@ impl From<roost_core::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+    use roost_service::Error as E;
+
+    #[test]
+    fn every_service_error_gets_the_status_it_names() {
+        let all = [
+            E::Malformed("m".into()),
+            E::InvalidClient("c".into()),
+            E::InvalidGrant,
+            E::Forbidden("f".into()),
+            E::NotFound,
+            E::Invalid("i".into()),
+            E::TooManyRequests,
+            E::SlowDown(3),
+            E::UpgradePending(3),
+            E::Unavailable,
+            E::Internal("x".into()),
+        ];
+        for e in all {
+            let named = e.status();
+            assert_eq!(ApiError::from(e.clone()).status().as_u16(), named, "{e:?}");
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
     Some(match path {
         "/api/v1/apps/verify_credentials" => ANY,
         "/api/roost/v1/node" => ANY,
+        "/api/roost/v1/admin/log" => &["admin:read"],
         "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],
         "/api/v1/accounts/update_credentials" => &["write:accounts"],
         "/api/v1/accounts/lookup"

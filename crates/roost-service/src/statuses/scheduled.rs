@@ -30,3 +30,9 @@ pub async fn reschedule(svc: &Service, by: &Actor, scheduled: Id, at: Millis) ->
     let scheduled_at = checked_time(svc, at)?;
     propose(svc, by, Command::RescheduleStatus { account, scheduled, scheduled_at }).await
 }
+
+/// Drops one of the actor's scheduled posts before it is published.
+pub async fn cancel(svc: &Service, by: &Actor, scheduled: Id) -> Result<Applied> {
+    let account = crate::write::member(by)?;
+    propose(svc, by, Command::CancelScheduledStatus { account, scheduled }).await
+}

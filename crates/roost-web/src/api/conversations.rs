@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use roost_core::query;
-use roost_service::propose;
-use roost_types::Command;
+use roost_service::inbox;
 use serde_json::{json, Value};
 
 use super::parse_id;
@@ -42,9 +41,7 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<ConversationJson>>> {
     let id = parse_id(&id)?;
-    let applied =
-        propose(state.service(), &user.actor(), Command::ReadConversation { account: user.id(), conversation: id })
-            .await?;
+    let applied = inbox::read_conversation(state.service(), &user.actor(), id).await?;
     let view = state.node().read()?;
     let mut v = roost_core::visibility::Viewer::new(&view, user.id());
     let (c, shown) = query::conversation_entry(&mut v, id)?.ok_or(ApiError::NotFound)?;
@@ -59,8 +56,6 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<Value>>> {
     let id = parse_id(&id)?;
-    let applied =
-        propose(state.service(), &user.actor(), Command::RemoveConversation { account: user.id(), conversation: id })
-            .await?;
+    let applied = inbox::remove_conversation(state.service(), &user.actor(), id).await?;
     Ok(Written(Json(json!({})), applied.index))
 }

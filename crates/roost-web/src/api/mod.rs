@@ -2,6 +2,7 @@
 //! authorize, call the service or a query, convert.
 
 mod accounts;
+mod audit;
 pub(crate) mod conversations;
 mod discover;
 mod filters;
@@ -135,6 +136,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/nodeinfo", get(instance::nodeinfo_links))
         .route("/nodeinfo/2.0", get(instance::nodeinfo))
         .route("/api/roost/v1/node", get(instance::node))
+        .route("/api/roost/v1/admin/log", get(audit::log))
         .route("/avatars/original/missing.png", get(avatar))
         .route("/headers/original/missing.png", get(header))
         .route("/healthz", get(|| async { "ok" }))

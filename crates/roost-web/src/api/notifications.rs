@@ -5,8 +5,8 @@ use axum::http::Uri;
 use axum::Json;
 use roost_core::model::NotificationKind;
 use roost_core::query::{self, NotificationFilter};
-use roost_service::propose;
-use roost_types::{Command, Id};
+use roost_service::inbox;
+use roost_types::Id;
 use serde::Deserialize;
 
 use super::parse_id;
@@ -78,13 +78,11 @@ pub async fn dismiss(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
     let id = parse_id(&id)?;
-    let applied =
-        propose(state.service(), &user.actor(), Command::DismissNotification { account: user.id(), notification: id })
-            .await?;
+    let applied = inbox::dismiss_notification(state.service(), &user.actor(), id).await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }
 
 pub async fn clear(State(state): State<AppState>, user: User) -> ApiResult<Written<Json<serde_json::Value>>> {
-    let applied = propose(state.service(), &user.actor(), Command::ClearNotifications { account: user.id() }).await?;
+    let applied = inbox::clear_notifications(state.service(), &user.actor()).await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::Json;
 use roost_core::query;
-use roost_service::{created_id, propose};
-use roost_types::{Command, Id, ReportCategory, MAX_REPORT_COMMENT_CHARS, MAX_REPORT_STATUSES};
+use roost_service::reports::{self, NewReport};
+use roost_types::{Id, ReportCategory};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::User;
@@ -30,9 +30,6 @@ pub struct ReportParams {
     rule_ids: Vec<String>,
 }
 
-/// A report's comment: lines as typed, within 1,000 characters (Mastodon's).
-const COMMENT: roost_core::text::Limit = roost_core::text::Limit::chars(MAX_REPORT_COMMENT_CHARS);
-
 /// Mastodon's Report entity, as its reporter sees it.
 #[derive(Debug, Serialize)]
 pub struct ReportJson {
@@ -55,25 +52,17 @@ pub async fn create(
     Input(p): Input<ReportParams>,
 ) -> ApiResult<Written<Json<ReportJson>>> {
     let target = p.account_id.ok_or_else(|| ApiError::unprocessable("account_id is required"))?;
-    let comment = roost_core::text::clean_multiline(p.comment.as_deref().unwrap_or_default());
-    roost_service::accounts::limited("Comment", &comment, COMMENT)?;
-    if !p.rule_ids.is_empty() {
-        // The instance publishes no rules (`GET /api/v1/instance/rules` is empty).
-        return Err(ApiError::unprocessable("Validation failed: Rule ids does not reference valid rules"));
-    }
-    if p.status_ids.len() > MAX_REPORT_STATUSES {
-        return Err(ApiError::unprocessable(format!("A report names at most {MAX_REPORT_STATUSES} posts")));
-    }
     let category = match p.category.as_deref() {
-        None | Some("") => ReportCategory::Other,
-        Some(c) => ReportCategory::parse(c)
-            .ok_or_else(|| ApiError::unprocessable("category must be spam, legal, violation or other"))?,
+        None | Some("") => None,
+        Some(c) => Some(
+            ReportCategory::parse(c)
+                .ok_or_else(|| ApiError::unprocessable("category must be spam, legal, violation or other"))?,
+        ),
     };
     // Roost is one instance: there is nowhere to forward to.
     let _ = p.forward;
-    let command = Command::CreateReport { reporter: user.id(), target, statuses: p.status_ids, comment, category };
-    let applied = propose(state.service(), &user.actor(), command).await?;
-    let id = created_id(&applied)?;
+    let new = NewReport { target, statuses: p.status_ids, comment: p.comment, category, rule_ids: p.rule_ids };
+    let (id, index) = reports::report(state.service(), &user.actor(), new).await?;
     let view = state.node().read()?;
     let report = query::report(&view, id)?.ok_or(ApiError::NotFound)?;
     let target = query::account(&view, report.target)?.ok_or(ApiError::NotFound)?;
@@ -89,5 +78,5 @@ pub async fn create(
         rule_ids: Vec::new(),
         target_account: Renderer::new(&view, user.id(), &state).account(&target),
     };
-    Ok(Written(Json(json), applied.index))
+    Ok(Written(Json(json), index))
 }

@@ -7,9 +7,8 @@ use axum::http::Uri;
 use axum::Json;
 use roost_core::model::ScheduledPost;
 use roost_core::query;
-use roost_service::propose;
 use roost_service::statuses::scheduled;
-use roost_types::{Command, Id, Millis};
+use roost_types::{Id, Millis};
 use serde::{Deserialize, Serialize};
 
 use super::parse_id;
@@ -145,8 +144,6 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<serde_json::Value>>> {
     let id = parse_id(&id)?;
-    let applied =
-        propose(state.service(), &user.actor(), Command::CancelScheduledStatus { account: user.id(), scheduled: id })
-            .await?;
+    let applied = scheduled::cancel(state.service(), &user.actor(), id).await?;
     Ok(Written(Json(serde_json::json!({})), applied.index))
 }

@@ -7,10 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use roost_core::query;
-use roost_service::propose;
 use roost_service::tokens::random_token;
 use roost_service::{Actor, ActorExt, Via};
-use roost_types::{Command, Id};
+use roost_types::Id;
 use serde::Deserialize;
 
 use super::page;
@@ -134,9 +133,7 @@ pub async fn sign_out(State(state): State<AppState>, user: WebUser, Input(f): In
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(&state, Some(&user), &e);
     }
-    if let Err(e) =
-        propose(state.service(), &user.actor(), Command::RevokeToken { token_hash: user.token_hash() }).await
-    {
+    if let Err(e) = roost_service::sessions::revoke_own(state.service(), &user.actor(), user.token_hash()).await {
         return problem(&state, Some(&user), &e.into());
     }
     let mut resp = see_other("/auth/sign_in");

@@ -8,8 +8,7 @@ use maud::html;
 use roost_core::query;
 use roost_service::accounts::{DISPLAY_NAME, NOTE};
 use roost_service::profile::{self, PostingDefaults, ProfileChange};
-use roost_service::propose;
-use roost_types::{Command, Visibility};
+use roost_types::Visibility;
 use serde::Deserialize;
 
 use super::pages::{problem, see_other};
@@ -204,11 +203,6 @@ async fn save_password(state: &AppState, user: &WebUser, f: &SettingsForm, from:
 
 async fn revoke(state: &AppState, user: &WebUser, f: &SettingsForm) -> ApiResult<()> {
     let hash = f.token.as_deref().and_then(unhex).ok_or(ApiError::NotFound)?;
-    // Only the member's own tokens.
-    let mine = query::account_tokens(&state.node().read()?, user.id())?.iter().any(|(h, _)| *h == hash);
-    if !mine {
-        return Err(ApiError::NotFound);
-    }
-    propose(state.service(), &user.actor(), Command::RevokeToken { token_hash: hash }).await?;
+    roost_service::sessions::revoke_own(state.service(), &user.actor(), hash).await?;
     Ok(())
 }

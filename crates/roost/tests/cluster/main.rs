@@ -6,9 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{roost_bin, Server, PASSWORD};
+use roost_testkit::{roost_bin, Server, PASSWORD};
 use serde_json::Value;
 
 /// Concurrent writers, each posting through the nodes in turn.
@@ -764,7 +761,7 @@ fn newer_commands_wait_until_every_member_speaks_them() {
     // What protocol 1 knows still works (an account, a post); what is newer waits, saying why.
     let alice = members[1].server().user("alice");
     alice.status("still working");
-    let later = common::iso_in(86_400);
+    let later = roost_testkit::iso_in(86_400);
     let r = alice.post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &later)]);
     assert_eq!(r.status, 503, "{:?}", r.json);
     assert!(r.json["error"].as_str().unwrap().contains("newer version"), "{:?}", r.json);
@@ -781,7 +778,8 @@ fn newer_commands_wait_until_every_member_speaks_them() {
         assert!(started.elapsed() < SETTLE, "protocol {newest} was never turned on");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let r = alice.post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &common::iso_in(86_400))]);
+    let r = alice
+        .post_form("/api/v1/statuses", &[("status", "for later"), ("scheduled_at", &roost_testkit::iso_in(86_400))]);
     assert_eq!(r.status, 200, "{:?}", r.json);
 
     // From now on a node that speaks only protocol 1 cannot join: it could not apply the log.

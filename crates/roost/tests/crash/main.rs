@@ -3,14 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, PASSWORD};
+use roost_testkit::{Server, PASSWORD};
 
 const ROUNDS: usize = 8;
 const WRITERS: usize = 6;

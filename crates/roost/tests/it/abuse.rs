@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::common::Server;
+use roost_testkit::Server;
 
 /// Starts a server with extra configuration lines.
 fn server_with(dir: &std::path::Path, config: &str) -> Server {
@@ -128,7 +128,7 @@ fn data_files_are_the_owners_alone() {
         std::fs::set_permissions(copy.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let restored = dir.path().join("restored");
-    let out = std::process::Command::new(crate::common::roost_bin())
+    let out = std::process::Command::new(roost_testkit::roost_bin())
         .args(["restore", "--from", copy.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()])
         .output()
         .unwrap();
@@ -142,11 +142,11 @@ fn forms_go_back_only_to_this_site_and_every_response_says_nosniff() {
     let server = Server::start(dir.path());
     let bob = server.user("bob");
     let post = bob.status("a post to like");
-    let mut browser = crate::web::Browser::new(&server);
+    let mut browser = roost_testkit::Browser::new(&server);
     server.create_user("mia");
-    assert_eq!(browser.sign_in("mia", crate::common::PASSWORD), 303);
-    let csrf = crate::web::hidden(&browser.get("/").1, "csrf");
-    let like = |b: &mut crate::web::Browser, back: &str| {
+    assert_eq!(browser.sign_in("mia", roost_testkit::PASSWORD), 303);
+    let csrf = roost_testkit::hidden(&browser.get("/").1, "csrf");
+    let like = |b: &mut roost_testkit::Browser, back: &str| {
         let (status, _, headers) =
             b.post(&format!("/web/statuses/{post}/favourite"), &[("csrf", csrf.as_str()), ("back", back)]);
         assert_eq!(status, 303);
@@ -161,10 +161,10 @@ fn forms_go_back_only_to_this_site_and_every_response_says_nosniff() {
     assert_eq!(like(&mut browser, &format!("/@bob/{post}")), format!("/@bob/{post}"));
 
     // Profiles saved through the web app are cleaned as the API cleans them.
-    let csrf = crate::web::hidden(&browser.get("/settings").1, "csrf");
+    let csrf = roost_testkit::hidden(&browser.get("/settings").1, "csrf");
     let form = [("csrf", csrf.as_str()), ("display_name", "Mia\u{0}\u{7} M"), ("note", "line\u{0}one\r\nline two")];
     assert_eq!(browser.post("/settings/profile", &form).0, 303);
-    let mia = crate::common::Api { token: server.token("mia", crate::common::PASSWORD), ..bob.clone() };
+    let mia = roost_testkit::Api { token: server.token("mia", roost_testkit::PASSWORD), ..bob.clone() };
     let me = mia.get("/api/v1/accounts/verify_credentials");
     assert_eq!(me.json["display_name"], "Mia M");
     assert_eq!(me.json["source"]["note"], "lineone\nline two");
@@ -215,21 +215,21 @@ fn there_is_one_owner_and_moderators_act_only_on_lower_ranks() {
     let made: Vec<(bool, String, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = ["first", "second", "third"]
             .iter()
-            .map(|name| s.spawn(|| crate::common::admin_create_user(&data_dir, name, crate::common::PASSWORD, &[])))
+            .map(|name| s.spawn(|| roost_testkit::admin_create_user(&data_dir, name, roost_testkit::PASSWORD, &[])))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(made.iter().all(|(ok, _, _)| *ok), "{made:?}");
     let owners = made.iter().filter(|(_, _, err)| err.contains("(owner)")).count();
     assert_eq!(owners, 1, "{made:?}");
-    let (ok, _, err) = server.admin_create_user("usurper", crate::common::PASSWORD, &["--role", "owner"]);
+    let (ok, _, err) = server.admin_create_user("usurper", roost_testkit::PASSWORD, &["--role", "owner"]);
     assert!(!ok && err.contains("owner already"), "{err}");
 
-    let (ok, _, _) = server.admin_create_user("admin", crate::common::PASSWORD, &["--role", "admin"]);
+    let (ok, _, _) = server.admin_create_user("admin", roost_testkit::PASSWORD, &["--role", "admin"]);
     assert!(ok);
-    let (ok, _, _) = server.admin_create_user("moderator", crate::common::PASSWORD, &["--role", "moderator"]);
+    let (ok, _, _) = server.admin_create_user("moderator", roost_testkit::PASSWORD, &["--role", "moderator"]);
     assert!(ok);
-    let api = |name: &str| crate::common::Api { token: server.token(name, crate::common::PASSWORD), ..server.anon() };
+    let api = |name: &str| roost_testkit::Api { token: server.token(name, roost_testkit::PASSWORD), ..server.anon() };
     let owner_name = ["first", "second", "third"]
         .into_iter()
         .zip(&made)
@@ -308,8 +308,8 @@ fn the_largest_allowed_posts_keep_a_home_page_small() {
         .bytes()
         .unwrap()
         .len();
-    let mut browser = crate::web::Browser::new(&server);
-    assert_eq!(browser.sign_in("alice", crate::common::PASSWORD), 303);
+    let mut browser = roost_testkit::Browser::new(&server);
+    assert_eq!(browser.sign_in("alice", roost_testkit::PASSWORD), 303);
     let (status, page, _) = browser.get("/");
     assert_eq!(status, 200);
     eprintln!("home of 40 heaviest posts: API {api} bytes, web page {} bytes", page.len());
@@ -322,14 +322,14 @@ fn a_suspension_hides_the_member_until_it_is_lifted() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     server.create_user("owner");
-    let (ok, _, _) = server.admin_create_user("moderator", crate::common::PASSWORD, &["--role", "moderator"]);
+    let (ok, _, _) = server.admin_create_user("moderator", roost_testkit::PASSWORD, &["--role", "moderator"]);
     assert!(ok);
-    let moderator = crate::common::Api { token: server.token("moderator", crate::common::PASSWORD), ..server.anon() };
+    let moderator = roost_testkit::Api { token: server.token("moderator", roost_testkit::PASSWORD), ..server.anon() };
     let troll = server.user("troll");
     let member = server.user("member");
     member.post(&format!("/api/v1/accounts/{}/follow", troll.id));
     let post = troll.status("something awful @member");
-    let seen = |who: &crate::common::Api| {
+    let seen = |who: &roost_testkit::Api| {
         (
             who.get(&format!("/api/v1/statuses/{post}")).status,
             who.get(&format!("/api/v1/accounts/{}", troll.id)).status,
@@ -339,9 +339,9 @@ fn a_suspension_hides_the_member_until_it_is_lifted() {
     };
     assert_eq!(seen(&member), (200, 200, true, 1));
 
-    let mut staff = crate::web::Browser::new(&server);
-    assert_eq!(staff.sign_in("moderator", crate::common::PASSWORD), 303);
-    let csrf = crate::web::hidden(&staff.get("/admin").1, "csrf");
+    let mut staff = roost_testkit::Browser::new(&server);
+    assert_eq!(staff.sign_in("moderator", roost_testkit::PASSWORD), 303);
+    let csrf = roost_testkit::hidden(&staff.get("/admin").1, "csrf");
     assert_eq!(staff.post("/admin/suspend", &[("csrf", csrf.as_str()), ("id", troll.id.as_str())]).0, 303);
     assert_eq!(seen(&member), (404, 404, false, 0), "gone for members: posts, profile, notifications");
     let (status, account, ..) = seen(&moderator);
@@ -364,14 +364,14 @@ fn tokens_are_bounded_per_app_and_per_account() {
     let grant = |kind: &str| {
         let mut form = vec![("grant_type", kind), ("client_id", id.as_str()), ("client_secret", secret.as_str())];
         if kind == "password" {
-            form.extend([("username", "alice"), ("password", crate::common::PASSWORD)]);
+            form.extend([("username", "alice"), ("password", roost_testkit::PASSWORD)]);
         }
         let r = server.anon().post_form("/oauth/token", &form);
         assert_eq!(r.status, 200, "{:?}", r.json);
         r.json["access_token"].as_str().unwrap().to_string()
     };
     let valid = |token: &str| {
-        crate::common::Api { token: Some(token.to_string()), ..server.anon() }
+        roost_testkit::Api { token: Some(token.to_string()), ..server.anon() }
             .get("/api/v1/apps/verify_credentials")
             .status
             == 200
@@ -385,7 +385,7 @@ fn tokens_are_bounded_per_app_and_per_account() {
     let rest: Vec<String> = (0..105).map(|_| grant("password")).collect();
     assert!(!valid(&first));
     assert_eq!(rest.iter().filter(|t| valid(t)).count(), 100);
-    let alice = crate::common::Api { token: rest.last().cloned(), ..server.anon() };
+    let alice = roost_testkit::Api { token: rest.last().cloned(), ..server.anon() };
     let sessions = alice.get("/api/v1/accounts/verify_credentials");
     assert_eq!(sessions.status, 200);
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{Server, PASSWORD};
+use roost_testkit::{Server, PASSWORD};
 
 #[test]
 fn sign_in_profiles_and_instance_metadata() {

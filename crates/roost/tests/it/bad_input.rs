@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{Api, Server};
+use roost_testkit::{Api, Server};
 
 fn applied(api: &Api) -> u64 {
     api.get("/api/roost/v1/node").json["applied_index"].as_u64().unwrap()
@@ -124,8 +124,8 @@ fn repeated_wrong_passwords_slow_the_guesser_without_locking_the_member_out() {
     let (status, retry) = attempt(&guesser, "target", "guess");
     assert_eq!(status, 429, "the guesser waits");
     assert!(retry.is_some_and(|s| s >= 1), "and is told how long: {retry:?}");
-    assert_eq!(attempt(&member, "TARGET", crate::common::PASSWORD).0, 200, "the member is not locked out");
-    assert_eq!(attempt(&guesser, "bystander", crate::common::PASSWORD).0, 200, "other logins are unaffected");
+    assert_eq!(attempt(&member, "TARGET", roost_testkit::PASSWORD).0, 200, "the member is not locked out");
+    assert_eq!(attempt(&guesser, "bystander", roost_testkit::PASSWORD).0, 200, "other logins are unaffected");
     // The wait doubles with each failure after it.
     std::thread::sleep(std::time::Duration::from_secs(retry.unwrap()));
     assert_eq!(attempt(&guesser, "target", "guess").0, 400, "after the wait, one more try");
@@ -133,10 +133,10 @@ fn repeated_wrong_passwords_slow_the_guesser_without_locking_the_member_out() {
     assert_eq!((status, retry), (429, Some(2)));
 
     // The web app's change-password form is throttled the same way.
-    let mut browser = crate::web::Browser::new(&server);
-    assert_eq!(browser.sign_in("bystander", crate::common::PASSWORD), 303);
-    let csrf = crate::web::hidden(&browser.get("/settings").1, "csrf");
-    let change = |b: &mut crate::web::Browser, current: &str| {
+    let mut browser = roost_testkit::Browser::new(&server);
+    assert_eq!(browser.sign_in("bystander", roost_testkit::PASSWORD), 303);
+    let csrf = roost_testkit::hidden(&browser.get("/settings").1, "csrf");
+    let change = |b: &mut roost_testkit::Browser, current: &str| {
         let form = [("csrf", csrf.as_str()), ("current_password", current), ("new_password", "a new long password")];
         b.post("/settings/password", &form).0
     };
@@ -144,7 +144,7 @@ fn repeated_wrong_passwords_slow_the_guesser_without_locking_the_member_out() {
         assert_eq!(change(&mut browser, "wrong"), 422);
     }
     assert_eq!(change(&mut browser, "wrong"), 429);
-    assert_eq!(change(&mut browser, crate::common::PASSWORD), 429, "a stolen session cannot keep guessing");
+    assert_eq!(change(&mut browser, roost_testkit::PASSWORD), 429, "a stolen session cannot keep guessing");
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn behind_a_trusted_proxy_each_client_address_has_its_own_limit() {
     assert_eq!(get("203.0.113.2"), 200, "another client behind the same proxy");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "trusted_proxies = [\"not an address\"]\n").unwrap();
-    let out = std::process::Command::new(crate::common::roost_bin())
+    let out = std::process::Command::new(roost_testkit::roost_bin())
         .args(["serve", "--config", bad.to_str().unwrap(), "--data-dir", dir.path().join("d2").to_str().unwrap()])
         .output()
         .unwrap();

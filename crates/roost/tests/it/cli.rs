@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::common::{admin_create_user, roost_bin, Server, PASSWORD};
+use roost_testkit::{admin_create_user, roost_bin, Server, PASSWORD};
 
 #[test]
 fn unknown_config_keys_and_bad_values_are_refused() {

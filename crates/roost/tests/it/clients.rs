@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Server, PASSWORD};
+use roost_testkit::{Server, PASSWORD};
 
 /// A bound on one client suite, so that a hang fails instead of stalling CI.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);

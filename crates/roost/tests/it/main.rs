@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod abuse;
 mod accounts;
+mod audit;
 mod bad_input;
 mod cli;
 mod clients;

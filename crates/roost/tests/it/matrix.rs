@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::common::{Api, Server, PASSWORD};
+use roost_testkit::{Api, Server, PASSWORD};
 
 /// Text that marks each thing in every body it could leak into.
 const PUBLIC: &str = "MARK-public-f3a1";
@@ -203,7 +203,7 @@ fn no_route_shows_anyone_what_they_may_not_see() {
     let filter_status =
         author.post_form(&format!("/api/v2/filters/{filter_id}/statuses"), &[("status_id", &posts[PUBLIC])]);
     let scheduled = author
-        .post_form("/api/v1/statuses", &[("status", SCHEDULED), ("scheduled_at", &crate::common::iso_in(86_400))]);
+        .post_form("/api/v1/statuses", &[("status", SCHEDULED), ("scheduled_at", &roost_testkit::iso_in(86_400))]);
     friend.status_with(&[("status", &format!("@author {DIRECT} back")), ("visibility", "direct")]);
     let notification = author.get("/api/v1/notifications").json[0]["id"].as_str().unwrap().to_string();
     let conversation = author.get("/api/v1/conversations").json[0]["id"].as_str().unwrap().to_string();
@@ -277,9 +277,9 @@ fn no_route_shows_anyone_what_they_may_not_see() {
     }
 
     // The web app: every page, through each caller's session (signed out: the sign-in page).
-    let mut browsers: BTreeMap<&str, crate::web::Browser> = BTreeMap::new();
+    let mut browsers: BTreeMap<&str, roost_testkit::Browser> = BTreeMap::new();
     for caller in Caller::ALL {
-        let mut b = crate::web::Browser::new(&server);
+        let mut b = roost_testkit::Browser::new(&server);
         if caller != Caller::Anonymous {
             assert_eq!(b.sign_in(names(caller), PASSWORD), 303, "{caller:?}");
         }

@@ -5,7 +5,7 @@ use reqwest::blocking::Client;
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
-use crate::common::{Server, PASSWORD};
+use roost_testkit::{Server, PASSWORD};
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback?from=app";
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -241,7 +241,7 @@ fn every_endpoint_needs_a_token_with_its_scope() {
     let post = bob.status("a post");
     let app = server.anon().post_form(
         "/api/v1/apps",
-        &[("client_name", "scopes"), ("redirect_uris", OOB), ("scopes", "read write follow push profile")],
+        &[("client_name", "scopes"), ("redirect_uris", OOB), ("scopes", "read write follow push profile admin:read")],
     );
     let (client_id, client_secret) =
         (app.json["client_id"].as_str().unwrap().to_string(), app.json["client_secret"].as_str().unwrap().to_string());
@@ -323,6 +323,7 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("GET", "/api/v1/notifications/1".into(), "read:notifications", "write:notifications"),
         ("POST", "/api/v1/notifications/1/dismiss".into(), "write:notifications", "read:notifications"),
         ("GET", "/api/roost/v1/node".into(), "push", ""),
+        ("GET", "/api/roost/v1/admin/log".into(), "admin:read", "read"),
         ("POST", format!("/api/v1/reports?account_id={b}"), "write:reports", "write:statuses"),
         ("GET", "/api/v1/filters".into(), "read:filters", "write:filters"),
         ("GET", "/api/v2/filters".into(), "read:filters", "read:statuses"),

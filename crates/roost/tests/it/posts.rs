@@ -1,6 +1,6 @@
 //! Posting, threads, deleting, quotes and the post limits.
 
-use crate::common::Server;
+use roost_testkit::Server;
 
 #[test]
 fn posts_threads_quotes_and_deletion() {
@@ -9,9 +9,9 @@ fn posts_threads_quotes_and_deletion() {
     let alice = server.user("alice");
     let bob = server.user("bob");
     let moderator = {
-        server.admin_create_user("mo", crate::common::PASSWORD, &["--role", "moderator"]);
+        server.admin_create_user("mo", roost_testkit::PASSWORD, &["--role", "moderator"]);
         let mut m = server.anon();
-        m.token = server.token("mo", crate::common::PASSWORD);
+        m.token = server.token("mo", roost_testkit::PASSWORD);
         m
     };
 

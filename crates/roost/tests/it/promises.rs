@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{iso_in, Api, Server};
+use roost_testkit::{iso_in, Api, Server};
 
 fn server_with(dir: &std::path::Path, config: &str) -> Server {
     let path = dir.join("roost.toml");

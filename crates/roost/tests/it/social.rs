@@ -1,6 +1,6 @@
 //! Follows, relationships, favourites, reblogs, bookmarks and notifications.
 
-use crate::common::Server;
+use roost_testkit::Server;
 
 #[test]
 fn follows_interactions_and_notifications() {

@@ -4,7 +4,7 @@
 //! Events on one connection arrive in log order, so "X is not sent" is checked by sending X,
 //! then something that is sent, and finding the latter first.
 
-use crate::common::{Server, PASSWORD};
+use roost_testkit::{Server, PASSWORD};
 
 #[test]
 fn the_user_stream_carries_home_posts_notifications_and_deletions() {
@@ -166,10 +166,10 @@ fn streams_need_a_user_token_with_a_read_scope() {
 
     // A token with only the write scope may not listen; read:notifications hears only those.
     let token_with = |scope: &str| server.token_scoped("alice", PASSWORD, scope).unwrap();
-    let write_only = crate::common::Api { token: Some(token_with("write")), ..alice.clone() };
+    let write_only = roost_testkit::Api { token: Some(token_with("write")), ..alice.clone() };
     assert_eq!(write_only.try_sse("/api/v1/streaming/public").0, 403);
     assert_eq!(write_only.websocket("stream=user", false).err(), Some(403));
-    let notes_only = crate::common::Api { token: Some(token_with("read:notifications")), ..alice.clone() };
+    let notes_only = roost_testkit::Api { token: Some(token_with("read:notifications")), ..alice.clone() };
     assert_eq!(notes_only.try_sse("/api/v1/streaming/public").0, 403);
     let (ws, _) = notes_only.websocket("stream=user:notification", false).unwrap();
     ws.send(r#"{"type":"subscribe","stream":"public"}"#);

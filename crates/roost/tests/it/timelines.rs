@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::common::Server;
+use roost_testkit::Server;
 
 #[test]
 fn timelines_and_pagination() {
@@ -81,7 +81,7 @@ fn timelines_show_every_change_to_posts_and_authors() {
     let bob = server.user("bob");
     alice.post(&format!("/api/v1/accounts/{}/follow", bob.id));
     let post = bob.status("hello from bob");
-    let first = |api: &crate::common::Api| api.get("/api/v1/timelines/home").json[0].clone();
+    let first = |api: &roost_testkit::Api| api.get("/api/v1/timelines/home").json[0].clone();
     assert_eq!(first(&alice)["favourites_count"], 0);
     assert_eq!(first(&alice)["account"]["display_name"], "");
 

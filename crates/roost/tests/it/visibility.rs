@@ -1,6 +1,6 @@
 //! Visibility, blocks and mutes on every read path, and the wall around signed-out visitors.
 
-use crate::common::Server;
+use roost_testkit::Server;
 
 #[test]
 fn audiences_blocks_and_mutes() {
@@ -18,7 +18,7 @@ fn audiences_blocks_and_mutes() {
     let direct = alice.status_with(&[("status", "@friend just you #vis"), ("visibility", "direct")]);
     let all = [&public, &unlisted, &private, &direct];
 
-    let sees = |who: &crate::common::Api| -> Vec<bool> {
+    let sees = |who: &roost_testkit::Api| -> Vec<bool> {
         all.iter().map(|id| who.get(&format!("/api/v1/statuses/{id}")).status == 200).collect()
     };
     assert_eq!(sees(&alice), vec![true, true, true, true]);
@@ -26,7 +26,7 @@ fn audiences_blocks_and_mutes() {
     assert_eq!(sees(&friend), vec![true, true, false, true]);
     assert_eq!(sees(&stranger), vec![true, true, false, false]);
 
-    let profile = |who: &crate::common::Api| who.get(&format!("/api/v1/accounts/{}/statuses", alice.id)).ids();
+    let profile = |who: &roost_testkit::Api| who.get(&format!("/api/v1/accounts/{}/statuses", alice.id)).ids();
     assert_eq!(profile(&stranger), vec![unlisted.clone(), public.clone()]);
     assert_eq!(profile(&follower), vec![private.clone(), unlisted.clone(), public.clone()]);
     assert_eq!(follower.get("/api/v1/timelines/home").ids(), vec![private.clone(), unlisted.clone(), public.clone()]);
@@ -208,7 +208,7 @@ fn others_private_resources_are_404_not_403() {
         ("POST", format!("/api/v1/follow_requests/{}/authorize", owner.id)),
         ("POST", format!("/api/v1/follow_requests/{}/reject", owner.id)),
     ]);
-    let send = |api: &crate::common::Api, method: &str, path: &str| {
+    let send = |api: &roost_testkit::Api, method: &str, path: &str| {
         let mut req = api.http.request(method.parse().unwrap(), format!("{}{path}", api.base));
         if method == "PUT" && path.starts_with("/api/v1/statuses/") {
             req = req.form(&[("status", "changed")]);

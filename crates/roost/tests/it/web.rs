@@ -1,77 +1,9 @@
 //! The web app over real HTTP (the browser suite comes with the rest of the web app): sessions,
 //! CSRF, the home page, posting and acting through forms, and the headers every page carries.
 
-use reqwest::blocking::Client;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
 
-use crate::common::{Server, PASSWORD};
-
-/// A browser without JavaScript: follows nothing by itself, keeps its cookies by hand.
-pub(crate) struct Browser {
-    http: Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    pub(crate) fn new(server: &Server) -> Browser {
-        Browser {
-            http: Client::builder().redirect(Policy::none()).build().unwrap(),
-            base: server.base.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn keep_cookies(&mut self, resp: &reqwest::blocking::Response) {
-        for v in resp.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
-            let (k, val) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(name, _)| name != k);
-            if !val.is_empty() && !v.contains("Max-Age=0") {
-                self.cookies.push((k.to_string(), val.to_string()));
-            }
-        }
-    }
-
-    pub(crate) fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
-        let resp = self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().unwrap();
-        self.keep_cookies(&resp);
-        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-        (status, resp.text().unwrap(), headers)
-    }
-
-    pub(crate) fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, reqwest::header::HeaderMap) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .unwrap();
-        self.keep_cookies(&resp);
-        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-        (status, resp.text().unwrap(), headers)
-    }
-
-    pub(crate) fn sign_in(&mut self, username: &str, password: &str) -> u16 {
-        let (_, page, _) = self.get("/auth/sign_in");
-        let csrf = hidden(&page, "csrf");
-        self.post("/auth/sign_in", &[("csrf", &csrf), ("username", username), ("password", password)]).0
-    }
-}
-
-/// The value of a hidden input of a page.
-pub(crate) fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in the page")) + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_string()
-}
+use roost_testkit::{hidden, Browser, Server, PASSWORD};
 
 #[test]
 fn sign_in_post_act_and_sign_out_without_javascript() {
@@ -145,7 +77,7 @@ fn sign_in_post_act_and_sign_out_without_javascript() {
     assert!(page.contains("can&#39;t be blank") || page.contains("can't be blank"), "the error is on the page");
 
     // Acting on a post through its form (alice follows bob, through an app of hers).
-    let alice_api = crate::common::Api { token: server.token("alice", PASSWORD), ..bob.clone() };
+    let alice_api = roost_testkit::Api { token: server.token("alice", PASSWORD), ..bob.clone() };
     alice_api.post(&format!("/api/v1/accounts/{}/follow", bob.id));
     let bob_post = bob.status("from bob");
     let (_, page, _) = alice.get("/");
@@ -223,7 +155,7 @@ fn invites_settings_sessions_and_admin_without_javascript() {
     assert!(page.contains("Display name is too long"));
     assert_eq!(mia.post("/settings/preferences", &[("csrf", &csrf), ("default_visibility", "private")]).0, 303);
     let zed_api = server.user("zed");
-    let mia_api = crate::common::Api { token: server.token("mia", PASSWORD), ..zed_api.clone() };
+    let mia_api = roost_testkit::Api { token: server.token("mia", PASSWORD), ..zed_api.clone() };
     let me = mia_api.get("/api/v1/accounts/verify_credentials");
     assert_eq!(
         (me.json["display_name"].as_str(), me.json["source"]["privacy"].as_str()),
