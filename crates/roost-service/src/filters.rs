@@ -92,8 +92,10 @@ fn spec(c: FilterChange, current: Option<&Filter>) -> Result<FilterSpec> {
         Some(Some(secs)) if (1..=MAX_EXPIRES_IN_SECS).contains(&secs) => Some(now_ms() + secs * 1000),
         Some(Some(_)) => return Err(Error::invalid("expires_in must be a number of seconds")),
     };
-    let mut keywords: Vec<(Option<Id>, String, bool)> =
-        current.map(|f| f.keywords.iter().map(|(id, k, w)| (Some(*id), k.clone(), *w)).collect()).unwrap_or_default();
+    let (mut keywords, statuses) = current.map_or((Vec::new(), Vec::new()), |f| {
+        let s = spec_of(f);
+        (s.keywords, s.statuses)
+    });
     if c.keywords.len() > MAX_FILTER_ITEMS {
         return Err(too_many("keywords"));
     }
@@ -120,7 +122,6 @@ fn spec(c: FilterChange, current: Option<&Filter>) -> Result<FilterSpec> {
     if keywords.len() > MAX_FILTER_ITEMS {
         return Err(too_many("keywords"));
     }
-    let statuses = current.map(|f| f.statuses.iter().map(|(id, s)| (Some(*id), *s)).collect()).unwrap_or_default();
     Ok(FilterSpec { title, contexts, action, expires_at, keywords, statuses })
 }
 
