@@ -52,6 +52,8 @@ pub(crate) fn create(
         hide_collections: false,
         indexable: true,
         discoverable: true,
+        avatar: None,
+        header: None,
     };
     put_value(t, Table::Account, &k1(id), &account)?;
     if one_owner && role == Role::Owner {

@@ -145,11 +145,20 @@ pub enum Table {
     Once = 62,
     /// (applied at, `Once` id) → () : the same, oldest first, for forgetting them
     OnceByTime = 63,
+    // Written by protocol 4's commands only.
+    /// media id → `Media` : uploaded pictures
+    Media = 64,
+    /// (owner, media id) → bytes (`u64`) : an account's uploads, for its quota
+    MediaByOwner = 65,
+    /// (expires at, media id) → () : uploads nothing uses yet, soonest expiry first
+    MediaExpiry = 66,
+    /// (blob hash, media id) → () : which pictures use a blob, so unused blobs can go
+    BlobUse = 67,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 63] = [
+    pub const ALL: [Table; 67] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -213,6 +222,10 @@ impl Table {
         Table::ScheduledIdempotency,
         Table::Once,
         Table::OnceByTime,
+        Table::Media,
+        Table::MediaByOwner,
+        Table::MediaExpiry,
+        Table::BlobUse,
     ];
 
     pub fn prefix(self) -> u8 {

@@ -30,6 +30,7 @@ mod conversations;
 pub mod filters;
 mod ids;
 mod lists;
+pub mod media;
 mod notifications;
 mod oauth;
 mod once;
@@ -134,7 +135,14 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::ReadConversation { account, conversation } => conversations::read(t, *account, *conversation),
         Command::RemoveConversation { account, conversation } => conversations::remove(t, *account, *conversation),
         Command::EditStatus { actor, status, text, spoiler_text, sensitive, language } => {
-            statuses::edit(t, at, *actor, *status, text, spoiler_text, *sensitive, language.as_deref(), fx)
+            let r = statuses::Revision {
+                text,
+                spoiler_text,
+                sensitive: *sensitive,
+                language: language.as_deref(),
+                media: None,
+            };
+            statuses::edit(t, at, *actor, *status, r, fx)
         }
         Command::SetMarker { account, timeline, last_read_id } => {
             accounts::set_marker(t, at, *account, *timeline, *last_read_id)
@@ -203,6 +211,21 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         // Decoding turns `By` into the request's `by`; one nested deeper is not something a
         // node sends: refused, not unwrapped.
         Command::By { .. } => Ok(Outcome::Rejected(roost_types::Rejection::Forbidden)),
+        Command::AddMedia(new) => media::add(t, at, new),
+        Command::UpdateMedia { account, media, description, focus } => {
+            media::update(t, *account, *media, description.as_deref(), *focus)
+        }
+        Command::CreatePost { status, poll, media } => statuses::create_post(t, at, status, poll.as_ref(), media, fx),
+        Command::EditPost { actor, status, text, spoiler_text, sensitive, language, media } => {
+            let r = statuses::Revision {
+                text,
+                spoiler_text,
+                sensitive: *sensitive,
+                language: language.as_deref(),
+                media: Some(media),
+            };
+            statuses::edit(t, at, *actor, *status, r, fx)
+        }
     }
 }
 

@@ -14,11 +14,11 @@ use roost_types::{Id, Millis, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::kv::{decode, encode, get_value, put_value, Dir, Table, Tables};
-use crate::model::{Account, Mute, Preferences, Status, Token};
+use crate::model::{Account, Mute, Preferences, Status, StatusVersion, Token};
 use crate::Result;
 
 /// The format this code reads and writes.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 const FORMAT_KEY: &[u8] = b"format";
 /// Records re-encoded per scan while migrating, to bound memory.
 const CHUNK: usize = 10_000;
@@ -34,8 +34,12 @@ pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
     if from == FORMAT {
         return Ok(None);
     }
+    // Each record shape is read by the one step that knows it: a step that rewrote a record to
+    // the current shape is not followed by another that expects an older one.
     if from < 2 {
         reencode::<StatusV1, Status>(t, Table::Status)?;
+    } else if from < 6 {
+        reencode::<StatusV5, Status>(t, Table::Status)?;
     }
     if from < 3 {
         reencode::<MuteV1, Mute>(t, Table::Mute)?;
@@ -47,6 +51,11 @@ pub fn migrate(t: &mut impl Tables) -> Result<Option<u32>> {
         reencode::<AccountV4, Account>(t, Table::Account)?;
         reencode::<TokenV4, Token>(t, Table::Token)?;
         reencode::<PreferencesV4, Preferences>(t, Table::Preferences)?;
+    } else if from < 6 {
+        reencode::<AccountV5, Account>(t, Table::Account)?;
+    }
+    if from < 6 {
+        reencode::<StatusVersionV5, StatusVersion>(t, Table::StatusEdit)?;
     }
     put_value(t, Table::Meta, FORMAT_KEY, &FORMAT)?;
     Ok(Some(from))
@@ -134,6 +143,132 @@ impl From<AccountV4> for Account {
             hide_collections: false,
             indexable: true,
             discoverable: true,
+            avatar: None,
+            header: None,
+        }
+    }
+}
+
+/// `Account` before format 6 (no avatar or header).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AccountV5 {
+    pub id: Id,
+    pub username: String,
+    pub display_name: String,
+    pub note: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: roost_types::Role,
+    pub locked: bool,
+    pub bot: bool,
+    pub created_at: Millis,
+    pub followers_count: u64,
+    pub following_count: u64,
+    pub statuses_count: u64,
+    pub last_status_at: Option<Millis>,
+    pub fields: Vec<(String, String)>,
+    pub hide_collections: bool,
+    pub indexable: bool,
+    pub discoverable: bool,
+}
+
+impl From<AccountV5> for Account {
+    fn from(a: AccountV5) -> Account {
+        Account {
+            id: a.id,
+            username: a.username,
+            display_name: a.display_name,
+            note: a.note,
+            email: a.email,
+            password_hash: a.password_hash,
+            role: a.role,
+            locked: a.locked,
+            bot: a.bot,
+            created_at: a.created_at,
+            followers_count: a.followers_count,
+            following_count: a.following_count,
+            statuses_count: a.statuses_count,
+            last_status_at: a.last_status_at,
+            fields: a.fields,
+            hide_collections: a.hide_collections,
+            indexable: a.indexable,
+            discoverable: a.discoverable,
+            avatar: None,
+            header: None,
+        }
+    }
+}
+
+/// `Status` before format 6 (no pictures).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StatusV5 {
+    pub id: Id,
+    pub author: Id,
+    pub created_at: Millis,
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Visibility,
+    pub language: Option<String>,
+    pub in_reply_to: Option<Id>,
+    pub in_reply_to_account: Option<Id>,
+    pub quote_of: Option<Id>,
+    pub reblog_of: Option<Id>,
+    pub mentions: Vec<Id>,
+    pub tags: Vec<String>,
+    pub replies_count: u64,
+    pub reblogs_count: u64,
+    pub favourites_count: u64,
+    pub application: Option<String>,
+    pub edited_at: Option<Millis>,
+    pub poll: Option<Id>,
+}
+
+impl From<StatusV5> for Status {
+    fn from(s: StatusV5) -> Status {
+        Status {
+            id: s.id,
+            author: s.author,
+            created_at: s.created_at,
+            text: s.text,
+            spoiler_text: s.spoiler_text,
+            sensitive: s.sensitive,
+            visibility: s.visibility,
+            language: s.language,
+            in_reply_to: s.in_reply_to,
+            in_reply_to_account: s.in_reply_to_account,
+            quote_of: s.quote_of,
+            reblog_of: s.reblog_of,
+            mentions: s.mentions,
+            tags: s.tags,
+            replies_count: s.replies_count,
+            reblogs_count: s.reblogs_count,
+            favourites_count: s.favourites_count,
+            application: s.application,
+            edited_at: s.edited_at,
+            poll: s.poll,
+            media: Vec::new(),
+        }
+    }
+}
+
+/// `StatusVersion` before format 6 (no pictures).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StatusVersionV5 {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub created_at: Millis,
+}
+
+impl From<StatusVersionV5> for StatusVersion {
+    fn from(v: StatusVersionV5) -> StatusVersion {
+        StatusVersion {
+            text: v.text,
+            spoiler_text: v.spoiler_text,
+            sensitive: v.sensitive,
+            created_at: v.created_at,
+            media: Vec::new(),
         }
     }
 }
@@ -235,6 +370,7 @@ impl From<StatusV1> for Status {
             application: s.application,
             edited_at: None,
             poll: None,
+            media: Vec::new(),
         }
     }
 }

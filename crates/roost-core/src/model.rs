@@ -34,6 +34,9 @@ pub struct Account {
     pub indexable: bool,
     /// The account may be suggested to others.
     pub discoverable: bool,
+    /// The profile picture and the banner (format 6): pictures the account uploaded.
+    pub avatar: Option<Id>,
+    pub header: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +67,8 @@ pub struct Status {
     pub edited_at: Option<Millis>,
     /// Its poll, if it has one (`Table::Poll`).
     pub poll: Option<Id>,
+    /// Its pictures, in order (format 6; `Table::Media`).
+    pub media: Vec<Id>,
 }
 
 /// An earlier version of an edited post, as `GET /api/v1/statuses/:id/history` lists them.
@@ -74,6 +79,30 @@ pub struct StatusVersion {
     pub sensitive: bool,
     /// When this version was written (the post's creation, or an earlier edit).
     pub created_at: Millis,
+    /// Its pictures then (format 6).
+    pub media: Vec<Id>,
+}
+
+/// An uploaded picture (`Table::Media`): its blobs by hash, what the uploader said of it, and
+/// the post it belongs to once attached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub id: Id,
+    pub owner: Id,
+    pub created_at: Millis,
+    /// The key its file links are signed with.
+    pub secret: [u8; 16],
+    pub original: roost_types::MediaBlob,
+    pub preview: roost_types::MediaBlob,
+    pub blurhash: String,
+    pub animated: bool,
+    pub description: String,
+    pub focus: roost_types::Focus,
+    /// The post it is attached to; `None` while it waits for one (or serves as a profile
+    /// picture, see `used_by_profile`).
+    pub status: Option<Id>,
+    /// When an upload nothing uses is removed.
+    pub expires_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -160,6 +160,7 @@ pub fn next_due(t: &(impl ReadTables + ?Sized)) -> Result<Option<Millis>> {
         first(Table::MuteExpiry)?,
         apps,
         crate::once::next_forget(t)?,
+        first(Table::MediaExpiry)?,
     ];
     Ok(due.into_iter().flatten().min())
 }

@@ -88,6 +88,7 @@ pub(crate) fn create(t: &mut impl Tables, at: Millis, new: &NewStatus, fx: &mut 
         application: new.application.clone(),
         edited_at: None,
         poll: None,
+        media: Vec::new(),
     };
     put_value(t, Table::Status, &k1(id), &status)?;
     crate::ids::bump(t, crate::ids::STATUS_COUNT, 1)?;
@@ -168,6 +169,36 @@ pub(crate) fn create_with_poll(
     Ok(outcome)
 }
 
+/// A post with pictures (protocol 4), perhaps with a poll: the pictures are checked before
+/// anything is written, and attached once the post exists.
+pub(crate) fn create_post(
+    t: &mut impl Tables,
+    at: Millis,
+    new: &NewStatus,
+    poll: Option<&NewPoll>,
+    media: &[Id],
+    fx: &mut dyn EffectSink,
+) -> Result<Outcome> {
+    if let Some(key) = &new.idempotency_key {
+        if let Some(id) = query::idempotent_status(t, new.author, key)? {
+            return Ok(Outcome::created(id));
+        }
+    }
+    if let Some(r) = crate::media::refuse_attaching(t, new.author, media, None)? {
+        return Ok(Outcome::Rejected(r));
+    }
+    let outcome = match poll {
+        Some(p) => create_with_poll(t, at, new, p, fx)?,
+        None => create(t, at, new, fx)?,
+    };
+    let Outcome::Done { id: Some(id) } = outcome else { return Ok(outcome) };
+    let Some(mut s) = query::status(t, id)? else { return Ok(outcome) };
+    crate::media::attach(t, id, media)?;
+    s.media = media.to_vec();
+    put_value(t, Table::Status, &k1(id), &s)?;
+    Ok(outcome)
+}
+
 pub(crate) fn vote(t: &mut impl Tables, at: Millis, account: Id, poll: Id, choices: &[u32]) -> Result<Outcome> {
     let Some(s) = query::status(t, poll)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     let Some(mut p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(poll))? else {
@@ -235,25 +266,42 @@ fn resolve_mentions(t: &impl Tables, text: &str) -> Result<Vec<Id>> {
     Ok(mentions)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A post's new version, as an edit asks for it.
+pub(crate) struct Revision<'a> {
+    pub text: &'a str,
+    pub spoiler_text: &'a str,
+    pub sensitive: bool,
+    pub language: Option<&'a str>,
+    /// Its pictures (protocol 4); `None` keeps them as they are.
+    pub media: Option<&'a [Id]>,
+}
+
 pub(crate) fn edit(
     t: &mut impl Tables,
     at: Millis,
     actor: Id,
     id: Id,
-    text: &str,
-    spoiler_text: &str,
-    sensitive: bool,
-    language: Option<&str>,
+    r: Revision<'_>,
     fx: &mut dyn EffectSink,
 ) -> Result<Outcome> {
+    let Revision { text, spoiler_text, sensitive, language, media } = r;
     let Some(mut s) = query::status(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     if s.author != actor || s.reblog_of.is_some() {
         let visible = can_see(t, actor, &s)?;
         return Ok(Outcome::Rejected(if visible { Rejection::Forbidden } else { Rejection::NotFound }));
     }
+    if let Some(ids) = media {
+        if let Some(r) = crate::media::refuse_attaching(t, actor, ids, Some(id))? {
+            return Ok(Outcome::Rejected(r));
+        }
+    }
     let sensitive = sensitive || !spoiler_text.is_empty();
-    if s.text == text && s.spoiler_text == spoiler_text && s.sensitive == sensitive && s.language.as_deref() == language
+    let media_same = media.is_none_or(|m| m == s.media.as_slice());
+    if s.text == text
+        && s.spoiler_text == spoiler_text
+        && s.sensitive == sensitive
+        && s.language.as_deref() == language
+        && media_same
     {
         return Ok(Outcome::created(id));
     }
@@ -262,6 +310,7 @@ pub(crate) fn edit(
         spoiler_text: std::mem::take(&mut s.spoiler_text),
         sensitive: s.sensitive,
         created_at: s.edited_at.unwrap_or(s.created_at),
+        media: s.media.clone(),
     };
     let edit_id = next_id(t, at)?;
     put_value(t, Table::StatusEdit, &k2(id, edit_id), &previous)?;
@@ -275,6 +324,11 @@ pub(crate) fn edit(
     s.mentions = resolve_mentions(t, text)?;
     s.tags = text::hashtags(text);
     s.edited_at = Some(at);
+    if let Some(ids) = media {
+        // Pictures dropped stay attached: the post's history still shows them.
+        crate::media::attach(t, id, ids)?;
+        s.media = ids.to_vec();
+    }
     if s.visibility == Visibility::Public {
         for tag in &old_tags {
             t.delete(Table::Tag, &ks(tag, id))?;
@@ -412,6 +466,7 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
         }
     }
     delete_prefix(t, Table::Replies, &k1(s.id))?;
+    crate::media::remove_of_status(t, s)?;
     delete_prefix(t, Table::StatusEdit, &k1(s.id))?;
     if s.poll.is_some() {
         if let Some(p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(s.id))? {
@@ -527,6 +582,7 @@ pub(crate) fn reblog(
         application: None,
         edited_at: None,
         poll: None,
+        media: Vec::new(),
     };
     put_value(t, Table::Status, &k1(rid), &r)?;
     t.put(Table::AccountStatuses, &k2(account, rid), &[])?;

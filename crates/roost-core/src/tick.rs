@@ -23,6 +23,7 @@ pub(crate) fn tick(t: &mut impl Tables, at: Millis, fx: &mut dyn EffectSink) -> 
     end_polls(t, at, fx)?;
     crate::oauth::expire_unused_apps(t, at, APPS_PER_TICK)?;
     crate::once::forget(t, at, ONCE_PER_TICK)?;
+    crate::media::expire(t, at)?;
     Ok(Outcome::done())
 }
 

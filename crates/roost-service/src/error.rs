@@ -21,6 +21,9 @@ pub enum Error {
     /// 404: unknown, or invisible to the caller (the two are indistinguishable on purpose).
     #[error("Record not found")]
     NotFound,
+    /// 413: an upload larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
     /// 422: well-formed, but against a rule (too long, a dead invite, a deleted target…).
     #[error("{0}")]
     Invalid(String),
@@ -56,6 +59,7 @@ impl Error {
             Error::InvalidClient(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound => 404,
+            Error::TooLarge(_) => 413,
             Error::Invalid(_) => 422,
             Error::TooManyRequests | Error::SlowDown(_) => 429,
             Error::Internal(_) => 500,

@@ -31,6 +31,7 @@ pub mod hooks;
 pub mod inbox;
 pub mod lists;
 pub mod markers;
+pub mod media;
 pub mod oauth;
 pub mod passwords;
 pub mod profile;
@@ -42,6 +43,7 @@ pub mod statuses;
 pub mod tags;
 pub mod timer;
 pub mod tokens;
+mod window;
 pub mod write;
 
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub struct ServiceConfig {
     pub scheduled_min_secs: i64,
     /// Apps one client network may register per hour (0: no limit).
     pub app_registrations_per_hour: u32,
+    /// Pictures: where blobs live, upload limits, quotas.
+    pub media: media::MediaConfig,
 }
 
 /// The service handle every use case takes; cheap to clone.
@@ -84,6 +88,7 @@ struct Inner {
     touching: tokens::Touching,
     app_registrations: oauth::AppRegistrations,
     hooks: hooks::Hooks,
+    media: media::MediaWork,
 }
 
 impl Service {
@@ -94,6 +99,7 @@ impl Service {
     /// A service whose writes pass through `hooks` (see [`hooks`]).
     pub fn with_hooks(node: Node, config: ServiceConfig, hooks: hooks::Hooks) -> Service {
         let app_registrations = oauth::AppRegistrations::new(config.app_registrations_per_hour);
+        let media = media::MediaWork::new(&config.media);
         Service {
             inner: Arc::new(Inner {
                 node,
@@ -103,6 +109,7 @@ impl Service {
                 touching: tokens::Touching::default(),
                 app_registrations,
                 hooks,
+                media,
             }),
         }
     }
@@ -138,6 +145,10 @@ impl Service {
 
     pub(crate) fn hooks(&self) -> &hooks::Hooks {
         &self.inner.hooks
+    }
+
+    pub(crate) fn media_work(&self) -> &media::MediaWork {
+        &self.inner.media
     }
 }
 

@@ -3,10 +3,8 @@
 //! and redirect URIs. The Mastodon API's `/oauth/*` and `/api/v1/apps` handlers, the browser's
 //! consent page, and later the agent interface all come here.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::prelude::{Engine, BASE64_URL_SAFE_NO_PAD};
 use roost_core::model::App;
@@ -141,9 +139,7 @@ pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), &'static str> {
 /// keeps a bounded number of apps nobody has signed in to: without this, one address could fill
 /// that bound and keep every new app out. Node-local, like the sign-in throttle.
 pub struct AppRegistrations {
-    /// Registrations one network may make per [`AppRegistrations::WINDOW`] (0: no limit).
-    per_window: u32,
-    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    per_network: crate::window::PerWindow<IpAddr>,
 }
 
 impl AppRegistrations {
@@ -151,35 +147,16 @@ impl AppRegistrations {
     /// for one address to fill the instance's bound on unused apps.
     pub const DEFAULT_PER_HOUR: u32 = 30;
     pub const WINDOW: Duration = Duration::from_secs(3600);
-    const CAPACITY: usize = 100_000;
 
+    /// At most `per_window` registrations per network per [`AppRegistrations::WINDOW`] (0: no
+    /// limit).
     pub fn new(per_window: u32) -> AppRegistrations {
-        AppRegistrations { per_window, counts: Mutex::default() }
+        AppRegistrations { per_network: crate::window::PerWindow::new(per_window, Self::WINDOW) }
     }
 
     /// Counts a registration from `from`; refused (429) past the bound.
     pub fn register(&self, from: IpAddr) -> Result<()> {
-        if self.per_window == 0 {
-            return Ok(());
-        }
-        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= Self::CAPACITY {
-            map.retain(|_, (start, _)| start.elapsed() < Self::WINDOW);
-            if map.len() >= Self::CAPACITY {
-                return Err(Error::TooManyRequests);
-            }
-        }
-        let now = Instant::now();
-        let entry = map.entry(network_of(from)).or_insert((now, 0));
-        if entry.0.elapsed() >= Self::WINDOW {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.per_window {
-            let wait = Self::WINDOW.saturating_sub(entry.0.elapsed());
-            return Err(Error::SlowDown(wait.as_secs().max(1)));
-        }
-        entry.1 += 1;
-        Ok(())
+        self.per_network.count(network_of(from))
     }
 }
 

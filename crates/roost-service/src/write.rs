@@ -24,7 +24,7 @@ pub(crate) async fn propose(svc: &Service, by: &Actor, command: Command) -> Resu
     }
     let view = svc.read()?;
     let req = request(&view, by, command)?;
-    if !matches!(req.command, Command::CreateStatus(_)) {
+    if !matches!(req.command, Command::CreateStatus(_) | Command::CreatePost { .. }) {
         let mut dry = roost_core::kv::Overlay::new(&view);
         if let Outcome::Rejected(r) = roost_core::apply(&mut dry, &req, &mut roost_core::effects::NoEffects)? {
             return Err(Error::from_rejection(r));

@@ -193,3 +193,45 @@ async fn every_command_names_who_asked_and_only_admins_may_read_it() {
 fn chrono_ms(iso: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(iso).unwrap().timestamp_millis()
 }
+
+#[tokio::test]
+async fn pictures_are_processed_once_attributed_and_their_blobs_collected_when_unused() {
+    use roost_service::media::{self, Upload, Uploaded};
+    let strict = Arc::new(Strict::default());
+    let local = Local::with(default_config(), Hooks::new(vec![strict.clone()])).await;
+    let svc = &local.service;
+    let alice = local.member("alice").await;
+    let photo = roost_testkit::samples::jpeg(900, 600);
+    let up = |description: &str| Upload { bytes: photo.clone(), description: Some(description.into()), focus: None };
+    let Uploaded::Ready(m) = media::upload(svc, &alice, up("a boat"), None).await.unwrap() else { panic!() };
+    assert_eq!((m.original.width, m.original.height, m.owner), (900, 600, alice.account.unwrap()));
+    let blobs = media::blobs(svc);
+    assert!(blobs.contains(media::BlobHash(m.original.hash)));
+    assert!(blobs.contains(media::BlobHash(m.preview.hash)));
+    assert_eq!(blobs.list().unwrap().len(), 2);
+
+    // A post with a picture meets the post hook like any other, and a refusal attaches nothing.
+    let with = |s: &str| NewPost { media_ids: vec![m.id.to_string()], ..text(s) };
+    assert_eq!(create(svc, &alice, with("4111 1111 1111 1111")).await.unwrap_err().status(), 422);
+    assert!(roost_core::media::media(&svc.read().unwrap(), m.id).unwrap().unwrap().status.is_none());
+    let Posted::Created { id, .. } = create(svc, &alice, with("a boat")).await.unwrap() else { panic!() };
+    assert_eq!(query::status(&svc.read().unwrap(), id).unwrap().unwrap().media, [m.id]);
+    let log = logged(&local);
+    let adds: Vec<_> = log.iter().filter(|(c, _)| *c == "AddMedia" || *c == "CreatePost").collect();
+    assert_eq!(adds.len(), 2);
+    assert!(adds.iter().all(|(_, by)| by.as_ref() == Some(&alice)), "{adds:?}");
+
+    // The same bytes uploaded again share the blobs; an upload nobody posts is unused.
+    let Uploaded::Ready(spare) = media::upload(svc, &alice, up("spare"), None).await.unwrap() else { panic!() };
+    assert_eq!(spare.original.hash, m.original.hash);
+    assert_eq!(media::collect_garbage(svc, std::time::Duration::ZERO).await.unwrap(), 0, "all in use");
+
+    // Once the post is gone (and the spare upload with it, by expiry), the blobs go too.
+    roost_service::statuses::interact(svc, &alice, id, roost_service::statuses::Interaction::Delete).await.unwrap();
+    assert_eq!(media::collect_garbage(svc, std::time::Duration::ZERO).await.unwrap(), 0, "the spare still uses them");
+    assert_eq!(media::collect_garbage(svc, std::time::Duration::from_secs(3600)).await.unwrap(), 0, "too young");
+    assert!(roost_core::media::media(&svc.read().unwrap(), m.id).unwrap().is_none());
+    let (count, bytes) = roost_core::media::usage(&svc.read().unwrap(), alice.account.unwrap()).unwrap();
+    assert_eq!(count, 1);
+    assert!(bytes > 0);
+}

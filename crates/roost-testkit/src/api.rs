@@ -113,6 +113,36 @@ impl Api {
         self.send(req)
     }
 
+    /// A `multipart/form-data` request, as apps upload files: text `fields` and one file.
+    pub fn multipart(
+        &self,
+        method: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> Resp {
+        let (content_type, body) = multipart_body(fields, file);
+        self.send_raw(method, path, &content_type, body)
+    }
+
+    /// Uploads a picture through `POST /api/v2/media` with these fields (`description`,
+    /// `focus`); the file's name says nothing true about it unless the test wants it to.
+    pub fn upload(&self, bytes: &[u8], fields: &[(&str, &str)]) -> Resp {
+        self.multipart("POST", "/api/v2/media", fields, Some(("file", "picture.jpg", bytes)))
+    }
+
+    /// A GET whose body is kept as bytes (a picture file): status, headers, body.
+    pub fn get_bytes(&self, path: &str) -> (u16, HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().unwrap().to_vec())
+    }
+
     /// Posts a status; returns its id (panics unless 200).
     pub fn status(&self, text: &str) -> String {
         self.status_with(&[("status", text)])
@@ -142,4 +172,27 @@ impl Api {
         }
         ids
     }
+}
+
+/// A multipart body and its content type.
+pub fn multipart_body(fields: &[(&str, &str)], file: Option<(&str, &str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "roost-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    if let Some((name, filename, bytes)) = file {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

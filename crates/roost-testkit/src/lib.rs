@@ -18,9 +18,11 @@ mod local;
 mod server;
 mod stream;
 
-pub use api::{Api, Resp};
+pub use api::{multipart_body, Api, Resp};
 pub use browser::{hidden, Browser};
 pub use local::{app, default_config, Local};
+/// Image files made on the spot (photos with EXIF and GPS, animations, bombs).
+pub use roost_media::samples;
 pub use server::{admin_create_user, roost_bin, Server};
 pub use stream::{Events, StreamEvent};
 

@@ -20,6 +20,8 @@ pub fn default_config() -> ServiceConfig {
         max_post_bytes: 500 * 16,
         scheduled_min_secs: 300,
         app_registrations_per_hour: 0,
+        // `Local::with` keeps the blobs in its own directory.
+        media: roost_service::media::MediaConfig::in_dir("blobs"),
     }
 }
 
@@ -36,9 +38,10 @@ impl Local {
         Local::with(default_config(), Hooks::default()).await
     }
 
-    /// A fresh node with these settings and hooks.
-    pub async fn with(config: ServiceConfig, hooks: Hooks) -> Local {
+    /// A fresh node with these settings (its blobs in its own directory) and hooks.
+    pub async fn with(mut config: ServiceConfig, hooks: Hooks) -> Local {
         let dir = tempfile::tempdir().unwrap();
+        config.media.dir = dir.path().join("blobs");
         let node = Node::start(dir.path()).await.unwrap();
         node.wait_ready(Duration::from_secs(30)).await.unwrap();
         let service = Service::with_hooks(node, config, hooks);

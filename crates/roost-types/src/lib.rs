@@ -109,7 +109,7 @@ impl Visibility {
 /// The newest protocol this binary speaks (see the module docs). Raise it, and mark the new
 /// variants in [`Command::since`], whenever a release adds command variants or changes what an
 /// existing one does.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// One proposal to the replicated log: a command plus everything non-deterministic that its
 /// application needs, decided once by the node that received the request.
@@ -592,6 +592,34 @@ pub enum Command {
         by: Actor,
         command: Box<Command>,
     },
+    /// A processed upload (protocol 4). Its blobs were stored (on a majority of a cluster's
+    /// nodes) before this was proposed; the log holds their hashes, never their bytes.
+    AddMedia(NewMedia),
+    /// The uploader changes a picture's description or focal point; `None` keeps it.
+    UpdateMedia {
+        account: Id,
+        media: Id,
+        description: Option<String>,
+        focus: Option<Focus>,
+    },
+    /// A new post with pictures (at most [`MAX_MEDIA_PER_POST`], the author's own, not yet
+    /// attached) and perhaps a poll.
+    CreatePost {
+        status: NewStatus,
+        poll: Option<NewPoll>,
+        media: Vec<Id>,
+    },
+    /// An edit that also sets the post's pictures (protocol 4): those it drops stay in its
+    /// history.
+    EditPost {
+        actor: Id,
+        status: Id,
+        text: String,
+        spoiler_text: String,
+        sensitive: bool,
+        language: Option<String>,
+        media: Vec<Id>,
+    },
 }
 
 /// How long a [`Command::Once`] is remembered, by the log's clock: far longer than a write is
@@ -606,7 +634,9 @@ impl Command {
         match self {
             Command::Once { .. } => true,
             Command::By { command, .. } => command.is_idempotent(),
-            Command::CreateStatus(s) | Command::CreateStatusWithPoll { status: s, .. } => s.idempotency_key.is_some(),
+            Command::CreateStatus(s)
+            | Command::CreateStatusWithPoll { status: s, .. }
+            | Command::CreatePost { status: s, .. } => s.idempotency_key.is_some(),
             Command::ScheduleStatus { status, .. } => status.idempotency_key.is_some(),
             _ => false,
         }
@@ -679,6 +709,10 @@ impl Command {
             Command::TouchToken { .. } => "TouchToken",
             Command::Once { .. } => "Once",
             Command::By { .. } => "By",
+            Command::AddMedia(..) => "AddMedia",
+            Command::UpdateMedia { .. } => "UpdateMedia",
+            Command::CreatePost { .. } => "CreatePost",
+            Command::EditPost { .. } => "EditPost",
         }
     }
 
@@ -694,6 +728,10 @@ impl Command {
             | Command::UpdateProfile(_)
             | Command::SetPostingDefaults { .. }
             | Command::TouchToken { .. } => 2,
+            Command::AddMedia(_)
+            | Command::UpdateMedia { .. }
+            | Command::CreatePost { .. }
+            | Command::EditPost { .. } => 4,
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),
             _ => 1,
@@ -910,6 +948,52 @@ impl RepliesPolicy {
 /// Lists per account, and members per list.
 pub const MAX_LISTS: usize = 50;
 pub const MAX_LIST_MEMBERS: usize = 500;
+
+/// A stored image: what the log knows of a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaBlob {
+    /// BLAKE3 of the bytes: the blob's name in every node's blob store.
+    pub hash: [u8; 32],
+    pub bytes: u64,
+    /// As Roost determined it when it made the file (`image/jpeg`, `image/png`, `image/gif`).
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Where the eye goes in a picture, so that crops keep it: thousandths of the way from the
+/// centre to the right (`x`) and to the top (`y`) edge, each in -1000..=1000 (Mastodon's
+/// `focus`, scaled to integers so that every replica stores the same bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Focus {
+    pub x: i16,
+    pub y: i16,
+}
+
+/// An upload, processed by the node that received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMedia {
+    /// Chosen by the receiving node (its clock and random bits), so that an upload can be
+    /// named before it is processed; `apply` refuses one already taken.
+    pub id: Id,
+    pub owner: Id,
+    /// Random bytes chosen by the receiving node: the key its file links are signed with
+    /// (see `roost_service::media`), the same on every node.
+    pub secret: [u8; 16],
+    pub original: MediaBlob,
+    pub preview: MediaBlob,
+    pub blurhash: String,
+    pub animated: bool,
+    /// Alt text, at most [`MAX_MEDIA_DESCRIPTION_CHARS`].
+    pub description: String,
+    pub focus: Focus,
+    /// When it is removed if no post uses it by then.
+    pub expires_at: Millis,
+}
+
+/// Pictures a post may carry, and how long an alt text may be (characters), as on Mastodon.
+pub const MAX_MEDIA_PER_POST: usize = 4;
+pub const MAX_MEDIA_DESCRIPTION_CHARS: usize = 1_500;
 
 /// A poll as its author asks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

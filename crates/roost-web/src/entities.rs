@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use roost_core::model::{Account, AccountConversation, App, Notification, Status};
+use roost_core::model::{Account, AccountConversation, App, Media, Notification, Status};
 use roost_core::query::{self, Relationship, Shown};
 use roost_core::ReadTables;
 use roost_raft::ReadView;
+use roost_service::media::{Link, Size as MediaSize};
 use roost_types::{Id, Millis};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -198,7 +199,6 @@ struct SharedStatusJson<'a> {
     visibility: &'static str,
     sensitive: bool,
     spoiler_text: &'a str,
-    media_attachments: [(); 0],
     application: Option<ApplicationJson>,
     mentions: Vec<MentionJson>,
     tags: Vec<TagJson>,
@@ -226,9 +226,112 @@ struct ViewerStatusJson<'a> {
     /// Polls change with every vote and show the viewer's own votes, so they are rendered here
     /// rather than in the shared, cached part.
     poll: Option<PollJson>,
+    /// Pictures carry links signed for the viewer (and their alt text may change without the
+    /// post changing).
+    media_attachments: Vec<MediaJson>,
     /// The source text: only in the response to a delete (for "delete and redraft").
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+}
+
+/// Mastodon's MediaAttachment entity, its links signed for one viewer.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaJson {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `null` while the upload is being processed.
+    pub url: Option<String>,
+    pub preview_url: Option<String>,
+    pub remote_url: Option<String>,
+    pub preview_remote_url: Option<String>,
+    pub text_url: Option<String>,
+    pub meta: Option<MediaMetaJson>,
+    pub description: Option<String>,
+    pub blurhash: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaMetaJson {
+    pub original: MediaSizeJson,
+    pub small: MediaSizeJson,
+    pub focus: FocusJson,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaSizeJson {
+    pub width: u32,
+    pub height: u32,
+    pub size: String,
+    pub aspect: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FocusJson {
+    pub x: f64,
+    pub y: f64,
+}
+
+fn size_json(b: &roost_types::MediaBlob) -> MediaSizeJson {
+    MediaSizeJson {
+        width: b.width,
+        height: b.height,
+        size: format!("{}x{}", b.width, b.height),
+        aspect: f64::from(b.width) / f64::from(b.height.max(1)),
+    }
+}
+
+/// The address of one file of a picture, signed for `viewer` (see `roost_service::media`).
+/// `needs_session`: only with the viewer's web session (for the web app's pages).
+pub fn media_url(m: &Media, size: MediaSize, viewer: Id, needs_session: bool, base: &str) -> String {
+    let link = Link::new(m, size, viewer, needs_session);
+    let blob = match size {
+        MediaSize::Original => &m.original,
+        MediaSize::Preview => &m.preview,
+    };
+    let ext = match blob.content_type.as_str() {
+        "image/png" => "png",
+        "image/gif" => "gif",
+        _ => "jpg",
+    };
+    let session = if needs_session { "&c=1" } else { "" };
+    format!("{base}/media/{}/{}.{ext}?v={}&e={}&s={}{session}", m.id, size.name(), link.viewer, link.expires, link.sig)
+}
+
+/// A picture as `viewer` sees it.
+pub fn media_json(m: &Media, viewer: Id, needs_session: bool, base: &str) -> MediaJson {
+    MediaJson {
+        id: m.id.to_string(),
+        kind: "image",
+        url: Some(media_url(m, MediaSize::Original, viewer, needs_session, base)),
+        preview_url: Some(media_url(m, MediaSize::Preview, viewer, needs_session, base)),
+        remote_url: None,
+        preview_remote_url: None,
+        text_url: None,
+        meta: Some(MediaMetaJson {
+            original: size_json(&m.original),
+            small: size_json(&m.preview),
+            focus: FocusJson { x: f64::from(m.focus.x) / 1000.0, y: f64::from(m.focus.y) / 1000.0 },
+        }),
+        description: (!m.description.is_empty()).then(|| m.description.clone()),
+        blurhash: Some(m.blurhash.clone()),
+    }
+}
+
+/// An upload still being processed: no file yet.
+pub fn processing_media_json(id: Id) -> MediaJson {
+    MediaJson {
+        id: id.to_string(),
+        kind: "image",
+        url: None,
+        preview_url: None,
+        remote_url: None,
+        preview_remote_url: None,
+        text_url: None,
+        meta: None,
+        description: None,
+        blurhash: None,
+    }
 }
 
 /// Mastodon's Filter entity.
@@ -606,7 +709,6 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             visibility: s.visibility.as_str(),
             sensitive: s.sensitive,
             spoiler_text: &s.spoiler_text,
-            media_attachments: [],
             application,
             mentions,
             tags: s.tags.iter().map(|t| TagJson { name: t.clone(), url: format!("{base}/tags/{t}") }).collect(),
@@ -653,6 +755,17 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             voted: mine.is_some() || s.author == self.viewer,
             own_votes: mine.unwrap_or_default(),
         }))
+    }
+
+    /// Pictures, as the viewer sees them (any gone are left out).
+    pub fn media(&self, ids: &[Id]) -> ApiResult<Vec<MediaJson>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(m) = roost_core::media::media(self.view, id)? {
+                out.push(media_json(&m, self.viewer, false, &self.cfg.public_url));
+            }
+        }
+        Ok(out)
     }
 
     /// A text as post HTML, with links to the given mentioned accounts (as on the post).
@@ -750,6 +863,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             pinned: original.is_none() && s.author == self.viewer && query::is_pinned(self.view, self.viewer, s.id)?,
             filtered,
             poll: self.poll(s)?,
+            media_attachments: self.media(&s.media)?,
             text,
         })
         .map_err(internal)?;

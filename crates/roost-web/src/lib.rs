@@ -21,6 +21,7 @@ pub mod auth;
 pub mod cors;
 pub mod entities;
 pub mod error;
+mod files;
 pub mod html;
 pub mod layers;
 pub mod limits;
@@ -67,6 +68,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Apps one client network may register per hour (0: no limit).
     pub app_registrations_per_hour: u32,
+    /// Pictures: where blobs live, upload limits, quotas.
+    pub media: roost_service::media::MediaConfig,
 }
 
 impl WebConfig {
@@ -106,6 +109,7 @@ impl AppState {
                 max_post_bytes: config.max_post_bytes,
                 scheduled_min_secs: config.scheduled_min_secs,
                 app_registrations_per_hour: config.app_registrations_per_hour,
+                media: config.media.clone(),
             },
         );
         AppState {
@@ -148,6 +152,8 @@ pub fn app(state: AppState) -> App {
         .layer(axum::middleware::from_fn_with_state(state.clone(), layers::rate_limit))
         .layer(axum::middleware::map_response(no_sniffing))
         .layer(axum::middleware::from_fn(cors::layer))
+        // Picture files: no token, no per-caller limit (see `files`).
+        .merge(files::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
     // Clients written against Rails ask for `/api/v1/instance/` as readily as without the

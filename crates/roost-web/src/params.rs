@@ -28,41 +28,113 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let mut map = Map::new();
-        if let Some(q) = req.uri().query() {
-            parse_pairs(q.as_bytes(), &mut map)?;
-        }
-        let raw_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let content_type = raw_type.as_deref().map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        let boundary = raw_type.as_deref().and_then(|t| multer::parse_boundary(t).ok());
-        let body = read_body(req, state.config().max_body_bytes).await?;
-        if !body.is_empty() {
-            match content_type.as_deref() {
-                Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
-                    let v: Value = serde_json::from_slice(&body)
-                        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
-                    match v {
-                        Value::Object(obj) => map.extend(obj),
-                        _ => return Err(ApiError::bad_request("The JSON body must be an object")),
-                    }
-                }
-                Some("application/x-www-form-urlencoded") | None => parse_pairs(&body, &mut map)?,
-                Some("multipart/form-data") => {
-                    let boundary =
-                        boundary.ok_or_else(|| ApiError::bad_request("A multipart body needs a boundary"))?;
-                    parse_multipart(body, &boundary, &mut map).await?
-                }
-                Some(other) => {
-                    return Err(ApiError::UnsupportedMedia(format!(
-                        "Unsupported content type {other}: send application/json or application/x-www-form-urlencoded"
-                    )))
+        let map = gather(req, state.config().max_body_bytes, None).await?;
+        Ok(Input(deserialize(map)?))
+    }
+}
+
+/// Parameters as [`Input`] reads them, and the files of a multipart body: for the routes that
+/// take uploads, whose bodies may be as large as [`WithFiles::body_limit`] allows.
+#[derive(Debug)]
+pub struct WithFiles<T>(pub T, pub Files);
+
+/// The files of a request, by field name.
+#[derive(Debug, Default)]
+pub struct Files(Vec<(String, FilePart)>);
+
+/// One uploaded file. Its name and declared type are the client's word, and Roost trusts
+/// neither: the content decides.
+#[derive(Debug)]
+pub struct FilePart {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Files {
+    /// The file sent as `name`, taken out.
+    pub fn take(&mut self, name: &str) -> Option<FilePart> {
+        let i = self.0.iter().position(|(n, _)| n == name)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Every file sent as `name`, in order (a file input with `multiple`); empty parts (a
+    /// form's file input left empty) are left out.
+    pub fn take_all(&mut self, name: &str) -> Vec<FilePart> {
+        let (taken, kept) = std::mem::take(&mut self.0).into_iter().partition(|(n, _)| n == name);
+        self.0 = kept;
+        taken.into_iter().map(|(_, f)| f).filter(|f| !f.bytes.is_empty() || !f.filename.is_empty()).collect()
+    }
+}
+
+/// Files one request may carry: a post's four pictures.
+const MAX_FILES: usize = roost_types::MAX_MEDIA_PER_POST;
+/// Requests with files whose bodies are read at once on this node; others wait their turn (a
+/// body may be [`MAX_FILES`] uploads large, so this bounds the memory they take).
+static UPLOAD_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+/// How long a request with files waits for its turn before it is told to come back.
+const UPLOAD_TURN: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for WithFiles<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let mut files = Files::default();
+        let limit = WithFiles::<T>::body_limit(state);
+        let _turn = tokio::time::timeout(UPLOAD_TURN, UPLOAD_BODIES.acquire())
+            .await
+            .map_err(|_| ApiError::TooManyRequests)?
+            .map_err(|_| ApiError::Unavailable)?;
+        let map = gather(req, limit, Some(&mut files)).await?;
+        Ok(WithFiles(deserialize(map)?, files))
+    }
+}
+
+impl<T> WithFiles<T> {
+    /// Four files of the largest upload allowed, and the form's other fields.
+    pub fn body_limit(state: &AppState) -> usize {
+        let upload = state.service().config().media.limits.max_bytes;
+        upload.saturating_mul(MAX_FILES).saturating_add(state.config().max_body_bytes)
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))
+}
+
+/// Merges the query and the body (JSON, form or multipart, at most `limit` bytes) into one
+/// object; a multipart body's files go to `files` when the route takes them.
+async fn gather(req: Request, limit: usize, files: Option<&mut Files>) -> Result<Map<String, Value>, ApiError> {
+    let mut map = Map::new();
+    if let Some(q) = req.uri().query() {
+        parse_pairs(q.as_bytes(), &mut map)?;
+    }
+    let raw_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = raw_type.as_deref().map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let boundary = raw_type.as_deref().and_then(|t| multer::parse_boundary(t).ok());
+    let body = read_body(req, limit).await?;
+    if !body.is_empty() {
+        match content_type.as_deref() {
+            Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
+                let v: Value = serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+                match v {
+                    Value::Object(obj) => map.extend(obj),
+                    _ => return Err(ApiError::bad_request("The JSON body must be an object")),
                 }
             }
+            Some("application/x-www-form-urlencoded") | None => parse_pairs(&body, &mut map)?,
+            Some("multipart/form-data") => {
+                let boundary = boundary.ok_or_else(|| ApiError::bad_request("A multipart body needs a boundary"))?;
+                parse_multipart(body, &boundary, &mut map, files).await?
+            }
+            Some(other) => {
+                return Err(ApiError::UnsupportedMedia(format!(
+                    "Unsupported content type {other}: send application/json or application/x-www-form-urlencoded"
+                )))
+            }
         }
-        let value = serde_json::from_value(Value::Object(map))
-            .map_err(|e| ApiError::bad_request(format!("Invalid parameters: {e}")))?;
-        Ok(Input(value))
     }
+    Ok(map)
 }
 
 /// Reads the body up to `limit` bytes. A larger body is drained (up to [`DRAIN_LIMIT`]) and
@@ -103,9 +175,14 @@ async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
 
 /// Parses a `multipart/form-data` body (as browsers and some apps send forms) into `map`: text
 /// fields as their values, with the bracket conventions of forms. A file field becomes an object
-/// naming the file (`{"filename", "content_type", "size"}`): endpoints that take files see it
-/// and say whether they accept it; the bytes are not kept here.
-async fn parse_multipart(body: Vec<u8>, boundary: &str, map: &mut Map<String, Value>) -> Result<(), ApiError> {
+/// naming the file (`{"filename", "content_type", "size"}`), so that endpoints see it and say
+/// whether they accept it; its bytes are kept in `files` where the route takes files.
+async fn parse_multipart(
+    body: Vec<u8>,
+    boundary: &str,
+    map: &mut Map<String, Value>,
+    mut files: Option<&mut Files>,
+) -> Result<(), ApiError> {
     let bad = |e: multer::Error| ApiError::bad_request(format!("Invalid multipart body: {e}"));
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
     let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(u64::MAX));
@@ -120,9 +197,16 @@ async fn parse_multipart(body: Vec<u8>, boundary: &str, map: &mut Map<String, Va
         match field.file_name().map(str::to_string) {
             Some(filename) => {
                 let content_type = field.content_type().map(|m| m.to_string());
-                let size = field.bytes().await.map_err(bad)?.len();
-                let file = serde_json::json!({ "filename": filename, "content_type": content_type, "size": size });
+                let bytes = field.bytes().await.map_err(bad)?;
+                let file =
+                    serde_json::json!({ "filename": filename, "content_type": content_type, "size": bytes.len() });
                 insert_value(map, &name, file)?;
+                if let Some(files) = files.as_deref_mut() {
+                    if files.0.len() >= MAX_FILES {
+                        return Err(ApiError::bad_request(format!("At most {MAX_FILES} files per request")));
+                    }
+                    files.0.push((name, FilePart { filename, bytes: bytes.to_vec() }));
+                }
             }
             None => {
                 let text = field.text().await.map_err(bad)?;
@@ -327,7 +411,7 @@ mod tests {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"display_name\"\r\n\r\nAl\r\n--XyZ\r\nContent-Disposition: form-data; name=\"fields_attributes[0][name]\"\r\n\r\nTeam\r\n--XyZ\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ--\r\n".to_vec();
         let mut map = Map::new();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        rt.block_on(parse_multipart(body, "XyZ", &mut map)).unwrap();
+        rt.block_on(parse_multipart(body, "XyZ", &mut map, None)).unwrap();
         assert_eq!(
             Value::Object(map),
             serde_json::json!({

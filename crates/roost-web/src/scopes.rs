@@ -49,6 +49,7 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/scheduled_statuses" | "/api/v1/scheduled_statuses/{id}" if get => &["read:statuses"],
         "/api/v1/scheduled_statuses/{id}" => &["write:statuses"],
         "/api/v1/polls/{id}" => &["read:statuses"],
+        "/api/v1/media" | "/api/v2/media" | "/api/v1/media/{id}" => &["write:media"],
         "/api/v1/polls/{id}/votes" => &["write:statuses"],
         "/api/v1/favourites" => &["read:favourites"],
         "/api/v1/bookmarks" => &["read:bookmarks"],

@@ -82,6 +82,17 @@ pub struct FileConfig {
     /// The newest protocol this node reports speaking: set it lower than this release's to hold
     /// the cluster at an older protocol (its new features wait). Default: this release's.
     pub max_protocol: Option<u32>,
+    /// Largest picture upload, in bytes. Default 16 MiB.
+    pub media_max_bytes: Option<usize>,
+    /// Bytes of pictures each member may keep (0: no limit). Default 1 GiB.
+    pub media_quota_bytes: Option<u64>,
+    /// Uploads a member may make per hour, per node (0: no limit). Default 120.
+    pub media_uploads_per_hour: Option<u32>,
+    /// Hours an upload that no post uses is kept. Default 24.
+    pub media_unattached_hours: Option<i64>,
+    /// How long an upload through `POST /api/v2/media` waits for processing before it answers
+    /// 202 (the client then polls `GET /api/v1/media/:id`), in milliseconds. Default 5000.
+    pub media_processing_wait_ms: Option<u64>,
 }
 
 /// Values from flags or the environment (`ROOST_DATA_DIR`, `ROOST_LISTEN`, …); they override
@@ -120,6 +131,7 @@ pub struct Config {
     pub tuning: roost_raft::Tuning,
     /// Timeouts and connection caps of the member-facing listener.
     pub http: roost_http::Limits,
+    pub media: roost_service::media::MediaConfig,
 }
 
 impl Config {
@@ -246,7 +258,28 @@ impl Config {
         } else {
             roost_service::oauth::AppRegistrations::DEFAULT_PER_HOUR
         });
+        let data_dir = o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let mut media = roost_service::media::MediaConfig::in_dir(data_dir.join("blobs"));
+        if let Some(n) = f.media_max_bytes {
+            anyhow::ensure!(
+                (1024..=256 * 1024 * 1024).contains(&n),
+                "media_max_bytes must be between 1 KiB and 256 MiB"
+            );
+            media.limits.max_bytes = n;
+        }
+        media.quota_bytes = f.media_quota_bytes.unwrap_or(media.quota_bytes);
+        media.uploads_per_hour =
+            f.media_uploads_per_hour.unwrap_or(if rate_limit.authenticated == 0 { 0 } else { media.uploads_per_hour });
+        if let Some(h) = f.media_unattached_hours {
+            anyhow::ensure!((1..=24 * 365).contains(&h), "media_unattached_hours must be between 1 and 8760");
+            media.unattached_secs = h * 3600;
+        }
+        if let Some(ms) = f.media_processing_wait_ms {
+            anyhow::ensure!(ms <= 60_000, "media_processing_wait_ms must be at most 60000");
+            media.processing_wait = std::time::Duration::from_millis(ms);
+        }
         Ok(Config {
+            media,
             app_registrations_per_hour,
             http,
             tls_files,
@@ -256,7 +289,7 @@ impl Config {
             cluster_listen,
             join,
             tuning,
-            data_dir: o.data_dir.or(f.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             listen,
             public_url,
             title: f.title.unwrap_or_else(|| "Roost".to_string()),

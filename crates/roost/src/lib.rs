@@ -77,6 +77,7 @@ pub async fn run(
             rate_limit: config.rate_limit,
             trusted_proxies: config.trusted_proxies.clone(),
             app_registrations_per_hour: config.app_registrations_per_hour,
+            media: config.media.clone(),
         },
     );
 

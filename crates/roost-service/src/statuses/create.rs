@@ -1,25 +1,27 @@
 //! Creating a post: every rule of posting, in order, for every way in (the Mastodon API, the
 //! web app, and later agents and bots).
 //!
-//! 1. Media are refused (not stored yet); the text and content warning are cleaned and bounded.
+//! 1. The pictures must be the author's own, processed and on no other post (at most four;
+//!    `media::checked_attachments`); the text and content warning are cleaned and bounded
+//!    (the text may be empty when there are pictures).
 //! 2. The poll, language and idempotency key are checked; missing visibility and language come
 //!    from the member's defaults.
 //! 3. A retry with the same idempotency key returns the first post instead.
 //! 4. The post it replies to and the one it quotes must be visible to the author.
 //! 5. The hook for new posts judges it (automod).
 //! 6. The clock is read (a poll's end, a scheduled time), then one command is proposed:
-//!    `ScheduleStatus`, `CreateStatusWithPoll` or `CreateStatus`. The state machine still
-//!    refuses a target deleted in between.
+//!    `ScheduleStatus`, `CreatePost` (with pictures), `CreateStatusWithPoll` or
+//!    `CreateStatus`. The state machine still refuses a target deleted in between.
 
 use roost_core::query;
 use roost_types::{Actor, Command, Id, Millis, NewPoll, NewStatus, Visibility};
 
-use super::rules::{checked_idempotency_key, checked_language, checked_poll, no_media, post_text, PollRequest};
+use super::rules::{checked_idempotency_key, checked_language, checked_poll, post_text, PollRequest};
 use super::scheduled::checked_time;
 use super::visible;
 use crate::hooks::PostDraft;
 use crate::write::{created_id, member, propose};
-use crate::{now_ms, ActorExt, Result, Service};
+use crate::{now_ms, ActorExt, Error, Result, Service};
 
 /// A post as its author asks for it.
 #[derive(Debug, Clone, Default)]
@@ -55,9 +57,18 @@ pub enum Posted {
 /// Creates (or schedules) a post by the actor. See the module docs for the rules, in order.
 pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
     let author = member(by)?;
-    no_media(&p.media_ids)?;
+    let media = match p.media_ids.is_empty() {
+        true => Vec::new(),
+        false => crate::media::checked_attachments(svc, author, &p.media_ids, None)?,
+    };
+    if !media.is_empty() && p.poll.is_some() {
+        return Err(Error::invalid("Validation failed: A post cannot carry both pictures and a poll"));
+    }
+    if !media.is_empty() && p.scheduled_at.is_some() {
+        return Err(Error::invalid("Validation failed: Scheduled posts cannot carry pictures yet"));
+    }
     let poll = p.poll.map(checked_poll).transpose()?;
-    let (text, spoiler_text) = post_text(svc, p.text.as_deref(), p.spoiler_text.as_deref())?;
+    let (text, spoiler_text) = post_text(svc, p.text.as_deref(), p.spoiler_text.as_deref(), !media.is_empty())?;
     let language = checked_language(p.language)?;
     let scheduled_at = p.scheduled_at.map(|at| checked_time(svc, at)).transpose()?;
     let idempotency_key = checked_idempotency_key(p.idempotency_key)?;
@@ -102,6 +113,7 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         return Ok(Posted::Scheduled { id: created_id(&applied)?, index: applied.index });
     }
     let command = match poll {
+        None if !media.is_empty() => Command::CreatePost { status, poll: None, media },
         Some(p) => Command::CreateStatusWithPoll {
             status,
             poll: NewPoll {

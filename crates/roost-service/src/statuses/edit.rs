@@ -3,7 +3,7 @@
 
 use roost_types::{Actor, Command, Id};
 
-use super::rules::{checked_language, no_media, post_text, PollRequest};
+use super::rules::{checked_language, post_text, PollRequest};
 use super::visible;
 use crate::hooks::PostDraft;
 use crate::write::{member, propose};
@@ -19,17 +19,22 @@ pub struct EditPost {
     pub language: Option<String>,
     /// A new poll: refused (polls cannot be changed by an edit yet).
     pub poll: Option<PollRequest>,
+    /// Its pictures after the edit, all of them (none: the edit removes any it had, as on
+    /// Mastodon, whose apps send them again with every edit).
     pub media_ids: Vec<String>,
 }
 
 /// Edits one of the actor's posts; the state machine refuses anyone else's.
 pub async fn edit(svc: &Service, by: &Actor, e: EditPost) -> Result<Applied> {
     let author = member(by)?;
-    no_media(&e.media_ids)?;
     if e.poll.is_some() {
         return Err(Error::invalid("Polls cannot be changed by an edit yet"));
     }
-    let (text, spoiler_text) = post_text(svc, e.text.as_deref(), e.spoiler_text.as_deref())?;
+    let media = match e.media_ids.is_empty() {
+        true => Vec::new(),
+        false => crate::media::checked_attachments(svc, author, &e.media_ids, Some(e.status))?,
+    };
+    let (text, spoiler_text) = post_text(svc, e.text.as_deref(), e.spoiler_text.as_deref(), !media.is_empty())?;
     let language = checked_language(e.language)?;
     let (shown, _) = visible(&svc.read()?, author, e.status)?;
     let draft = PostDraft {
@@ -42,7 +47,20 @@ pub async fn edit(svc: &Service, by: &Actor, e: EditPost) -> Result<Applied> {
         quote_of: shown.quote_of,
     };
     svc.hooks().before_post(by, &draft).await?;
-    let command =
-        Command::EditStatus { actor: author, status: e.status, text, spoiler_text, sensitive: e.sensitive, language };
+    // The older command while the post has no pictures, before and after: what every member
+    // of a cluster in a rolling upgrade can apply.
+    let command = if media.is_empty() && shown.media.is_empty() {
+        Command::EditStatus { actor: author, status: e.status, text, spoiler_text, sensitive: e.sensitive, language }
+    } else {
+        Command::EditPost {
+            actor: author,
+            status: e.status,
+            text,
+            spoiler_text,
+            sensitive: e.sensitive,
+            language,
+            media,
+        }
+    };
     propose(svc, by, command).await
 }

@@ -18,10 +18,17 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 256;
 /// A post's text and content warning, cleaned and within the instance's limits: its length
 /// as Mastodon counts it (graphemes, a link as 23), its size in bytes (which that count does
 /// not bound: a link may be long, a grapheme many characters), and every link's size.
-pub fn post_text(svc: &Service, status: Option<&str>, spoiler: Option<&str>) -> Result<(String, String)> {
+/// A post's text and content warning, cleaned and bounded; the text may be empty only when the
+/// post carries pictures (`with_media`).
+pub fn post_text(
+    svc: &Service,
+    status: Option<&str>,
+    spoiler: Option<&str>,
+    with_media: bool,
+) -> Result<(String, String)> {
     let text = text::clean_multiline(status.unwrap_or_default());
     let spoiler_text = text::clean_line(spoiler.unwrap_or_default());
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && !with_media {
         return Err(Error::invalid("Validation failed: Text can't be blank"));
     }
     let max_bytes = svc.config().max_post_bytes;
@@ -89,14 +96,5 @@ pub fn checked_idempotency_key(key: Option<String>) -> Result<Option<String>> {
             Err(Error::Malformed(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")))
         }
         key => Ok(key),
-    }
-}
-
-/// Media are not stored yet: a post or edit that names any is refused, not posted without them.
-pub fn no_media(media_ids: &[String]) -> Result<()> {
-    if media_ids.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::invalid("Media attachments are not supported yet"))
     }
 }

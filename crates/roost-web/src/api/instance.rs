@@ -36,13 +36,14 @@ fn configuration(state: &AppState) -> Value {
         "accounts": { "max_featured_tags": 0, "max_pinned_statuses": roost_types::MAX_PINNED },
         "statuses": {
             "max_characters": c.max_post_chars,
-            "max_media_attachments": 0,
+            "max_media_attachments": roost_types::MAX_MEDIA_PER_POST,
             "characters_reserved_per_url": roost_core::text::URL_WEIGHT,
         },
         "media_attachments": {
-            "supported_mime_types": [],
-            "image_size_limit": 0,
-            "image_matrix_limit": 0,
+            "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+            "description_limit": roost_types::MAX_MEDIA_DESCRIPTION_CHARS,
+            "image_size_limit": state.service().config().media.limits.max_bytes,
+            "image_matrix_limit": state.service().config().media.limits.max_pixels,
             "video_size_limit": 0,
             "video_frame_rate_limit": 0,
             "video_matrix_limit": 0,

@@ -9,6 +9,7 @@ mod filters;
 mod instance;
 mod lists;
 mod markers;
+mod media;
 mod notifications;
 pub(crate) mod oauth;
 mod reports;
@@ -69,6 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/statuses/{id}/unbookmark", post(statuses::unbookmark))
         .route("/api/v1/scheduled_statuses", get(scheduled::index))
         .route("/api/v1/scheduled_statuses/{id}", get(scheduled::show).put(scheduled::update).delete(scheduled::cancel))
+        .route("/api/v1/media", post(media::create_v1))
+        .route("/api/v2/media", post(media::create_v2))
+        .route("/api/v1/media/{id}", get(media::show).put(media::update))
         .route("/api/v1/polls/{id}", get(statuses::poll))
         .route("/api/v1/polls/{id}/votes", post(statuses::vote))
         .route("/api/v1/favourites", get(statuses::favourites))

@@ -235,7 +235,7 @@ pub struct StatusEditJson {
     created_at: String,
     account: AccountJson,
     poll: Option<()>,
-    media_attachments: [(); 0],
+    media_attachments: Vec<crate::entities::MediaJson>,
     emojis: [(); 0],
 }
 
@@ -258,6 +258,7 @@ pub async fn history(
         spoiler_text: s.spoiler_text.clone(),
         sensitive: s.sensitive,
         created_at: s.edited_at.unwrap_or(s.created_at),
+        media: s.media.clone(),
     });
     let out = versions
         .into_iter()
@@ -269,7 +270,7 @@ pub async fn history(
                 created_at: crate::entities::iso(v.created_at),
                 account: account.clone(),
                 poll: None,
-                media_attachments: [],
+                media_attachments: r.media(&v.media)?,
                 emojis: [],
             })
         })

@@ -17,10 +17,13 @@ use serde::Deserialize;
 use super::pages::{problem, see_other, CsrfForm};
 use super::session::WebUser;
 use super::{page, time};
-use crate::entities::Renderer;
+use crate::entities::{media_url, Renderer};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{de, Input};
+use crate::params::{de, Input, WithFiles};
 use crate::AppState;
+use roost_service::media::Size as MediaSize;
+use roost_service::media::{self, Upload, Uploaded};
+use roost_types::MAX_MEDIA_PER_POST;
 
 /// Posts longer than this (as counted) are collapsed behind "Show more".
 const LONG_POST: usize = 500;
@@ -85,6 +88,7 @@ impl<'r> Cards<'r> {
         let long = countable_length(&shown.text) > LONG_POST;
         // Only moderators see a suspended member's posts; they see them marked.
         let suspended = query::suspended(self.view, author.id)?;
+        let pictures = self.pictures(shown)?;
         let body = html! {
             @if long {
                 details.long {
@@ -94,6 +98,7 @@ impl<'r> Cards<'r> {
             } @else {
                 div.content { (PreEscaped(&content)) }
             }
+            @if let Some(p) = &pictures { (p) }
             @if let Some(q) = &quoted { (q) }
         };
         Ok(Some(html! {
@@ -128,6 +133,46 @@ impl<'r> Cards<'r> {
                 }
                 (actions(self.user, shown, &author.username, &mine))
             }
+        }))
+    }
+
+    /// A post's pictures as a grid of previews, each a link to the full image: sized by their
+    /// stored dimensions so the page does not jump, loaded lazily, described by their alt text.
+    /// Sensitive ones stay folded until the reader opens them.
+    fn pictures(&mut self, s: &Status) -> ApiResult<Option<Markup>> {
+        if s.media.is_empty() {
+            return Ok(None);
+        }
+        let viewer = self.user.id();
+        let mut items = Vec::with_capacity(s.media.len());
+        for &id in &s.media {
+            if let Some(m) = roost_core::media::media(self.view, id)? {
+                items.push(m);
+            }
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let grid = html! {
+            div class={ "media n" (items.len()) } {
+                @for m in &items {
+                    @let full = media_url(m, MediaSize::Original, viewer, true, "");
+                    @let small = media_url(m, MediaSize::Preview, viewer, true, "");
+                    a.picture href=(full) data-full=(full) data-alt=(m.description) {
+                        img src=(small) width=(m.preview.width) height=(m.preview.height) loading="lazy" decoding="async"
+                            srcset={ (small) " " (m.preview.width) "w, " (full) " " (m.original.width) "w" }
+                            sizes="(max-width: 40rem) 100vw, 38rem"
+                            alt=(m.description);
+                        @if m.animated { span.tag aria-hidden="true" { "GIF" } }
+                        @if !m.description.is_empty() { span.tag.alt aria-hidden="true" { "ALT" } }
+                    }
+                }
+            }
+        };
+        Ok(Some(if s.sensitive && s.spoiler_text.is_empty() {
+            html! { details.sensitive { summary { "Sensitive media — show" } (grid) } }
+        } else {
+            grid
         }))
     }
 
@@ -241,14 +286,26 @@ pub fn composer(state: &AppState, user: &WebUser, d: &Draft<'_>) -> Markup {
         (Visibility::Direct, "Mentioned people only"),
     ];
     html! {
-        form.card.composer #reply method="post" action="/web/statuses" aria-label=(form_label) {
+        form.card.composer #reply method="post" action="/web/statuses" enctype="multipart/form-data" aria-label=(form_label) {
             input type="hidden" name="csrf" value=(user.csrf());
             input type="hidden" name="back" value=(d.back);
             @if let Some(id) = d.in_reply_to { input type="hidden" name="in_reply_to_id" value=(id); }
             @if let Some(id) = d.quote_of { input type="hidden" name="quote_id" value=(id); }
             label for="status" { (label) }
             @if let Some(message) = d.error { p.error role="alert" #compose-error { (message) } }
-            textarea #status name="status" required data-max=(max) aria-describedby="counter" { (d.text) }
+            textarea #status name="status" data-max=(max) aria-describedby="counter" { (d.text) }
+            details.attach {
+                summary { "Add pictures" }
+                label for="media" { "Pictures (up to " (MAX_MEDIA_PER_POST) ": JPEG, PNG, GIF or WebP)" }
+                input #media type="file" name="media" accept="image/jpeg,image/png,image/gif,image/webp" multiple;
+                p.meta #media-hint { "Describe each picture for people who cannot see it." }
+                div.alts {
+                    @for i in 1..=MAX_MEDIA_PER_POST {
+                        label for={ "description" (i) } { "Description of picture " (i) }
+                        input type="text" id={ "description" (i) } name="description[]" maxlength=(roost_types::MAX_MEDIA_DESCRIPTION_CHARS);
+                    }
+                }
+            }
             div.row {
                 div {
                     label for="spoiler_text" { "Content warning (optional)" }
@@ -287,11 +344,19 @@ pub struct ComposeForm {
     quote_id: Option<Id>,
     #[serde(default, deserialize_with = "de::string_opt")]
     back: Option<String>,
+    /// Alt text of each picture, in the order of the files.
+    #[serde(default, deserialize_with = "de::strings")]
+    description: Vec<String>,
 }
 
-/// `POST /web/statuses`: a new post, reply or quote. A refused post comes back in the
-/// composer with the reason, nothing lost.
-pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Input<ComposeForm>) -> Response {
+/// `POST /web/statuses`: a new post, reply or quote, with its pictures (uploaded first, each
+/// with its description). A refused post comes back in the composer with the reason and its
+/// text (a browser cannot be handed its files back: they are chosen again).
+pub async fn compose(
+    State(state): State<AppState>,
+    user: WebUser,
+    WithFiles(f, mut files): WithFiles<ComposeForm>,
+) -> Response {
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(&state, Some(&user), &e);
     }
@@ -302,12 +367,27 @@ pub async fn compose(State(state): State<AppState>, user: WebUser, Input(f): Inp
             None | Some("") => None,
             Some(_) => Some(visibility.ok_or_else(|| ApiError::unprocessable("Choose who can see the post"))?),
         };
+        let mut media_ids = Vec::new();
+        for (i, file) in files.take_all("media").into_iter().enumerate() {
+            if i >= MAX_MEDIA_PER_POST {
+                return Err(ApiError::unprocessable(format!("A post can carry at most {MAX_MEDIA_PER_POST} pictures")));
+            }
+            let description = f.description.get(i).filter(|d| !d.trim().is_empty()).cloned();
+            let up = Upload { bytes: file.bytes, description, focus: None };
+            match media::upload(state.service(), &user.actor(), up, None).await? {
+                Uploaded::Ready(m) => media_ids.push(m.id.to_string()),
+                Uploaded::Processing { .. } => {
+                    return Err(ApiError::Internal("an upload waited for was not done".into()))
+                }
+            }
+        }
         let post = NewPost {
             text: f.status.clone(),
             spoiler_text: f.spoiler_text.clone(),
             visibility,
             in_reply_to: f.in_reply_to_id,
             quote_of: f.quote_id,
+            media_ids,
             ..NewPost::default()
         };
         Ok::<_, ApiError>(statuses::create(state.service(), &user.actor(), post).await?)

@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod clients;
 mod matrix;
+mod media;
 mod oauth;
 mod posts;
 mod promises;

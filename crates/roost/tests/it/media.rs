@@ -1,0 +1,243 @@
+//! Pictures end to end: uploads through the Mastodon API, files made by Roost (upright, without
+//! metadata, of the type Roost determined), alt text and focus, posts and edits that carry
+//! them, and who may fetch a file.
+
+use serde_json::Value;
+
+use roost_testkit::{samples, Api, Server};
+
+fn upload_ok(api: &Api, bytes: &[u8], fields: &[(&str, &str)]) -> Value {
+    let r = api.upload(bytes, fields);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    r.json
+}
+
+/// A file through a link, as an app or a browser loads it: no token.
+fn fetch(server: &Server, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    server.anon().get_bytes(url)
+}
+
+#[test]
+fn a_photo_is_stored_upright_without_its_metadata_and_attached_to_a_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    bob.post(&format!("/api/v1/accounts/{}/follow", alice.id));
+
+    let photo = samples::jpeg_with_exif(640, 320);
+    let m = upload_ok(&alice, &photo, &[("description", "A harbour at dusk"), ("focus", "0.5,-0.25")]);
+    assert_eq!(m["type"], "image");
+    assert_eq!(m["description"], "A harbour at dusk");
+    assert_eq!(m["meta"]["original"]["width"], 320, "turned by its EXIF orientation: {m}");
+    assert_eq!(m["meta"]["original"]["height"], 640);
+    assert_eq!(m["meta"]["focus"]["x"], 0.5);
+    assert_eq!(m["meta"]["focus"]["y"], -0.25);
+    assert!(m["blurhash"].as_str().unwrap().len() >= 6);
+    let id = m["id"].as_str().unwrap();
+    assert_eq!(alice.get(&format!("/api/v1/media/{id}")).json["id"], id);
+
+    let (status, headers, body) = fetch(&server, m["url"].as_str().unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(!body.windows(samples::GPS_MARK.len()).any(|w| w == samples::GPS_MARK), "GPS data was served");
+    assert!(!body.windows(4).any(|w| w == b"Exif"));
+    let decoded = image::load_from_memory(&body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (320, 640));
+    let (status, _, preview) = fetch(&server, m["preview_url"].as_str().unwrap());
+    assert_eq!(status, 200);
+    assert!(image::load_from_memory(&preview).unwrap().width() <= 320);
+
+    // Alt text can change before posting; the post carries the picture, and the follower's
+    // copy of it has links of its own.
+    let r = alice.put_form(&format!("/api/v1/media/{id}"), &[("description", "The harbour, at dusk")]);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let post = alice.post_form("/api/v1/statuses", &[("status", ""), ("media_ids[]", id)]);
+    assert_eq!(post.status, 200, "a post of only a picture: {:?}", post.json);
+    let post_id = post.json["id"].as_str().unwrap();
+    assert_eq!(post.json["media_attachments"][0]["id"], id);
+    assert_eq!(post.json["media_attachments"][0]["description"], "The harbour, at dusk");
+    let seen = bob.get(&format!("/api/v1/statuses/{post_id}"));
+    let bobs_url = seen.json["media_attachments"][0]["url"].as_str().unwrap().to_string();
+    assert_ne!(bobs_url, post.json["media_attachments"][0]["url"].as_str().unwrap());
+    assert_eq!(fetch(&server, &bobs_url).0, 200);
+    let home = bob.get("/api/v1/timelines/home");
+    assert_eq!(home.json[0]["media_attachments"][0]["id"], id);
+
+    // ...and after posting; the post shows the new text.
+    alice.put_form(&format!("/api/v1/media/{id}"), &[("description", "Boats in the harbour")]);
+    let seen = bob.get(&format!("/api/v1/statuses/{post_id}"));
+    assert_eq!(seen.json["media_attachments"][0]["description"], "Boats in the harbour");
+
+    // A picture belongs to one post.
+    let again = alice.post_form("/api/v1/statuses", &[("status", "again"), ("media_ids[]", id)]);
+    assert_eq!(again.status, 422, "{:?}", again.json);
+
+    // Deleting the post makes its files unreachable.
+    assert_eq!(alice.delete(&format!("/api/v1/statuses/{post_id}")).status, 200);
+    assert_eq!(fetch(&server, &bobs_url).0, 404);
+    assert_eq!(alice.get(&format!("/api/v1/media/{id}")).status, 404);
+}
+
+#[test]
+fn hostile_files_are_refused_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+
+    let bomb = alice.upload(&samples::png_bomb(12_000), &[]);
+    assert_eq!(bomb.status, 422, "{:?}", bomb.json);
+    assert!(bomb.json["error"].as_str().unwrap().contains("12000×12000"), "{:?}", bomb.json);
+    let whole = samples::jpeg(400, 300);
+    let truncated = alice.upload(&whole[..whole.len() / 2], &[]);
+    assert_eq!(truncated.status, 422, "{:?}", truncated.json);
+    let script = alice.upload(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", &[]);
+    assert_eq!(script.status, 422, "{:?}", script.json);
+    let empty = alice.multipart("POST", "/api/v2/media", &[("description", "no file")], None);
+    assert_eq!(empty.status, 422, "{:?}", empty.json);
+    let long = "x".repeat(1_501);
+    let described = alice.upload(&whole, &[("description", &long)]);
+    assert_eq!(described.status, 422, "{:?}", described.json);
+    let focus = alice.upload(&whole, &[("focus", "2,0")]);
+    assert_eq!(focus.status, 422, "{:?}", focus.json);
+    let too_big = alice.upload(&vec![0u8; 17 * 1024 * 1024], &[]);
+    assert_eq!(too_big.status, 413);
+
+    // A PNG sent as `picture.jpg` with type image/jpeg is what its bytes say: kept as PNG,
+    // with its transparency.
+    let png = upload_ok(&alice, &samples::transparent_png(64, 64), &[]);
+    let (_, headers, _) = fetch(&server, png["url"].as_str().unwrap());
+    assert_eq!(headers["content-type"], "image/png");
+    // A 1×1 image and every other accepted format.
+    for bytes in [samples::jpeg(1, 1), samples::webp(50, 40), samples::animated_gif(20, 20, 3)] {
+        let m = upload_ok(&alice, &bytes, &[]);
+        let (status, _, body) = fetch(&server, m["url"].as_str().unwrap());
+        assert_eq!(status, 200);
+        assert!(image::load_from_memory(&body).is_ok());
+    }
+    let gif = upload_ok(&alice, &samples::animated_gif(20, 20, 3), &[]);
+    let (_, headers, _) = fetch(&server, gif["url"].as_str().unwrap());
+    assert_eq!(headers["content-type"], "image/gif", "animations stay animated");
+
+    // At most four per post, and only one's own.
+    let ids: Vec<String> =
+        (0..5).map(|_| upload_ok(&alice, &samples::jpeg(8, 8), &[])["id"].as_str().unwrap().to_string()).collect();
+    let form: Vec<(&str, &str)> =
+        std::iter::once(("status", "five")).chain(ids.iter().map(|i| ("media_ids[]", i.as_str()))).collect();
+    assert_eq!(alice.post_form("/api/v1/statuses", &form).status, 422);
+    let bob = server.user("bob");
+    let theirs = bob.post_form("/api/v1/statuses", &[("status", "not mine"), ("media_ids[]", &ids[0])]);
+    assert_eq!(theirs.status, 422);
+    assert_eq!(bob.get(&format!("/api/v1/media/{}", ids[0])).status, 404);
+    assert_eq!(bob.put_form(&format!("/api/v1/media/{}", ids[0]), &[("description", "mine now")]).status, 404);
+    assert_eq!(server.anon().upload(&samples::jpeg(8, 8), &[]).status, 401);
+}
+
+#[test]
+fn only_those_who_may_see_the_post_may_open_its_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let follower = server.user("follower");
+    let stranger = server.user("stranger");
+    let blocked = server.user("blocked");
+    for f in [&follower, &blocked] {
+        f.post(&format!("/api/v1/accounts/{}/follow", alice.id));
+    }
+    let m = upload_ok(&alice, &samples::jpeg(64, 48), &[]);
+    let id = m["id"].as_str().unwrap();
+    // Before it is posted, only its owner can open it.
+    assert_eq!(fetch(&server, m["url"].as_str().unwrap()).0, 200);
+    let post = alice
+        .post_form("/api/v1/statuses", &[("status", "team photo"), ("visibility", "private"), ("media_ids[]", id)]);
+    assert_eq!(post.status, 200, "{:?}", post.json);
+    let post_id = post.json["id"].as_str().unwrap();
+
+    let url_for = |api: &Api| -> String {
+        let r = api.get(&format!("/api/v1/statuses/{post_id}"));
+        assert_eq!(r.status, 200);
+        r.json["media_attachments"][0]["url"].as_str().unwrap().to_string()
+    };
+    let followers_url = url_for(&follower);
+    let blocked_url = url_for(&blocked);
+    assert_eq!(fetch(&server, &followers_url).0, 200);
+    assert_eq!(stranger.get(&format!("/api/v1/statuses/{post_id}")).status, 404);
+    assert_eq!(stranger.get(&format!("/api/v1/media/{id}")).status, 404);
+    // A link made for someone else, re-addressed to oneself, is not a link.
+    let stranger_id = &stranger.id;
+    let forged = followers_url.replace(&format!("v={}", follower.id), &format!("v={stranger_id}"));
+    assert_ne!(forged, followers_url);
+    assert_eq!(fetch(&server, &forged).0, 404);
+    let unsigned = followers_url.split('?').next().unwrap().to_string();
+    assert_eq!(fetch(&server, &unsigned).0, 404);
+
+    // Blocked after it got its link: the link stops working at once.
+    assert_eq!(fetch(&server, &blocked_url).0, 200);
+    alice.post(&format!("/api/v1/accounts/{}/block", blocked.id));
+    assert_eq!(fetch(&server, &blocked_url).0, 404);
+    // An unfollow does the same for a followers-only post.
+    follower.post(&format!("/api/v1/accounts/{}/unfollow", alice.id));
+    assert_eq!(fetch(&server, &followers_url).0, 404);
+}
+
+#[test]
+fn edits_change_pictures_and_keep_the_old_ones_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let first = upload_ok(&alice, &samples::jpeg(30, 20), &[("description", "first")]);
+    let second = upload_ok(&alice, &samples::jpeg(20, 30), &[("description", "second")]);
+    let (a, b) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    let post = alice.post_form("/api/v1/statuses", &[("status", "one picture"), ("media_ids[]", a)]);
+    let post_id = post.json["id"].as_str().unwrap();
+    let edited = alice.put_form(
+        &format!("/api/v1/statuses/{post_id}"),
+        &[("status", "two pictures"), ("media_ids[]", b), ("media_ids[]", a)],
+    );
+    assert_eq!(edited.status, 200, "{:?}", edited.json);
+    let ids: Vec<&str> =
+        edited.json["media_attachments"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [b, a]);
+    let history = alice.get(&format!("/api/v1/statuses/{post_id}/history"));
+    assert_eq!(history.json[0]["media_attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(history.json[1]["media_attachments"].as_array().unwrap().len(), 2);
+    // An edit that sends no pictures removes them (Mastodon's apps resend them every time).
+    let bare = alice.put_form(&format!("/api/v1/statuses/{post_id}"), &[("status", "no pictures")]);
+    assert_eq!(bare.json["media_attachments"].as_array().unwrap().len(), 0);
+    // What the first version showed is still there to see.
+    let url = history.json[0]["media_attachments"][0]["url"].as_str().unwrap();
+    assert_eq!(fetch(&server, url).0, 200);
+}
+
+#[test]
+fn the_v2_api_answers_202_while_processing_and_the_client_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("media.toml");
+    std::fs::write(&config, "media_processing_wait_ms = 0\n").unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let alice = server.user("alice");
+    let r = alice.upload(&samples::jpeg(800, 600), &[("description", "later")]);
+    assert_eq!(r.status, 202, "{:?}", r.json);
+    assert!(r.json["url"].is_null());
+    let id = r.json["id"].as_str().unwrap();
+    let mut polls = 0;
+    let done = loop {
+        let g = alice.get(&format!("/api/v1/media/{id}"));
+        match g.status {
+            200 => break g.json,
+            206 => {
+                polls += 1;
+                assert!(polls < 500, "still processing after 10 s");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => panic!("GET media: {other} {:?}", g.json),
+        }
+    };
+    assert_eq!(done["description"], "later");
+    assert_eq!(fetch(&server, done["url"].as_str().unwrap()).0, 200);
+    // v1 always answers once processed.
+    let v1 = alice.multipart("POST", "/api/v1/media", &[], Some(("file", "x.png", &samples::jpeg(10, 10))));
+    assert_eq!(v1.status, 200, "{:?}", v1.json);
+    assert!(v1.json["url"].is_string());
+}
