@@ -80,10 +80,21 @@ impl<T: DeserializeOwned> FromRequest<AppState> for WithFiles<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut files = Files::default();
         let limit = WithFiles::<T>::body_limit(state);
-        let _turn = tokio::time::timeout(UPLOAD_TURN, UPLOAD_BODIES.acquire())
-            .await
-            .map_err(|_| ApiError::TooManyRequests)?
-            .map_err(|_| ApiError::Unavailable)?;
+        // Only a multipart body can carry files; a plain form (a post without pictures) needs no turn.
+        let multipart = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+        let _turn = match multipart {
+            true => Some(
+                tokio::time::timeout(UPLOAD_TURN, UPLOAD_BODIES.acquire())
+                    .await
+                    .map_err(|_| ApiError::TooManyRequests)?
+                    .map_err(|_| ApiError::Unavailable)?,
+            ),
+            false => None,
+        };
         let map = gather(req, limit, Some(&mut files)).await?;
         Ok(WithFiles(deserialize(map)?, files))
     }
