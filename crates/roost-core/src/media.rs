@@ -7,7 +7,7 @@
 
 use std::ops::Bound;
 
-use roost_types::{Focus, Id, Millis, NewMedia, Outcome, Rejection, MAX_MEDIA_PER_POST};
+use roost_types::{Focus, Id, MediaBlob, Millis, NewMedia, Outcome, Rejection, MAX_MEDIA_PER_POST};
 
 use crate::kv::{get_value, k1, k2, put_value, Dir, Table, Tables};
 use crate::model::{Media, Status};
@@ -49,7 +49,7 @@ pub(crate) fn add(t: &mut impl Tables, at: Millis, new: &NewMedia) -> Result<Out
         expires_at: new.expires_at,
     };
     put_value(t, Table::Media, &k1(media.id), &media)?;
-    put_value(t, Table::MediaByOwner, &k2(media.owner, media.id), &stored_bytes(&media))?;
+    put_value(t, Table::MediaByOwner, &k2(media.owner, media.id), &stored_bytes(&media.original, &media.preview))?;
     t.put(Table::MediaExpiry, &expiry_key(media.expires_at, media.id), &[])?;
     t.put(Table::BlobUse, &blob_use_key(&media.original.hash, media.id), &[])?;
     t.put(Table::BlobUse, &blob_use_key(&media.preview.hash, media.id), &[])?;
@@ -57,11 +57,11 @@ pub(crate) fn add(t: &mut impl Tables, at: Millis, new: &NewMedia) -> Result<Out
 }
 
 /// What a picture takes on disk (its preview may be its original: counted once).
-pub fn stored_bytes(m: &Media) -> u64 {
-    if m.preview.hash == m.original.hash {
-        m.original.bytes
+pub fn stored_bytes(original: &MediaBlob, preview: &MediaBlob) -> u64 {
+    if preview.hash == original.hash {
+        original.bytes
     } else {
-        m.original.bytes + m.preview.bytes
+        original.bytes + preview.bytes
     }
 }
 

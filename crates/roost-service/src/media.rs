@@ -257,7 +257,8 @@ impl Job {
         })
         .await
         .map_err(|e| Error::Internal(format!("the processing task failed: {e}")))??;
-        check_quota(&self.svc, self.owner, stored_size(&processed.original, &processed.preview))?;
+        let (original_blob, preview_blob) = (blob(original, &processed.original), blob(preview, &processed.preview));
+        check_quota(&self.svc, self.owner, stored::stored_bytes(&original_blob, &preview_blob))?;
         if let Some(replicas) = work.replicas.get() {
             replicas.replicate(original, &processed.original.bytes).await?;
             if preview != original {
@@ -268,8 +269,8 @@ impl Job {
             id: self.id,
             owner: self.owner,
             secret: rand::random(),
-            original: blob(original, &processed.original),
-            preview: blob(preview, &processed.preview),
+            original: original_blob,
+            preview: preview_blob,
             blurhash: processed.blurhash,
             animated: processed.animated,
             description: self.description,
@@ -288,14 +289,6 @@ fn blob(hash: BlobHash, e: &Encoded) -> MediaBlob {
         content_type: e.content_type.to_string(),
         width: e.width,
         height: e.height,
-    }
-}
-
-fn stored_size(original: &Encoded, preview: &Encoded) -> u64 {
-    if original.bytes == preview.bytes {
-        original.bytes.len() as u64
-    } else {
-        (original.bytes.len() + preview.bytes.len()) as u64
     }
 }
 
