@@ -7,6 +7,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
 import { approve, consentForm } from "./consent.mjs";
 
@@ -110,6 +111,62 @@ test("detects the instance and reads it", async () => {
   assert.match(v2.configuration.urls.streaming, /^ws:\/\//);
   const v1 = await rest.v1.instance.fetch();
   assert.match(v1.version, /compatible; Roost/);
+});
+
+/** A plain PNG of one colour, made here (the test needs no imaging library). */
+function png(width, height, [r, g, b] = [40, 160, 90]) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (kind, data) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(kind, "latin1"), data]);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())]);
+  const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return new Blob([signature, chunk("IHDR", header), chunk("IDAT", pixels), chunk("IEND", Buffer.alloc(0))], {
+    type: "image/png",
+  });
+}
+
+test("attaches pictures with alt text, and sets an avatar", async () => {
+  const { alice, bob } = users;
+  const media = await alice.rest.v2.media.create({ file: png(240, 160), description: "Green", focus: "0.0,0.5" });
+  assert.equal(media.type, "image");
+  assert.ok(media.url, "polled until processed");
+  assert.equal(media.meta.original.width, 240);
+  const described = await alice.rest.v1.media.$select(media.id).update({ description: "A green square" });
+  assert.equal(described.description, "A green square");
+  const post = await alice.rest.v1.statuses.create({ status: "masto.js picture", mediaIds: [media.id] });
+  assert.equal(post.mediaAttachments[0].description, "A green square");
+  const seen = await bob.rest.v1.statuses.$select(post.id).fetch();
+  const file = await fetch(seen.mediaAttachments[0].previewUrl);
+  assert.equal(file.status, 200);
+  assert.match(file.headers.get("content-type"), /^image\//);
+
+  const before = await bob.rest.v1.accounts.verifyCredentials();
+  const me = await bob.rest.v1.accounts.updateCredentials({ avatar: png(500, 500, [200, 30, 30]) });
+  assert.notEqual(me.avatar, before.avatar);
+  assert.equal((await fetch(me.avatar)).status, 200);
+  assert.equal((await alice.rest.v1.accounts.$select(bob.id).fetch()).avatar, me.avatar);
+  const back = await bob.rest.v1.profile.avatar.remove();
+  assert.equal(back.avatar, before.avatar);
 });
 
 test("posts, replies, interacts and reads threads", async () => {

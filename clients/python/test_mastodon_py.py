@@ -9,7 +9,9 @@ import os
 import queue
 import threading
 import time
+import struct
 import unittest
+import zlib
 
 import requests
 from mastodon import Mastodon, StreamListener
@@ -107,6 +109,15 @@ def parse_page(text):
     return p
 
 
+def png(width, height, rgb=(200, 60, 40)):
+    """A plain PNG of one colour, made here (the test needs no imaging library)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 class Roost(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -158,6 +169,46 @@ class Roost(unittest.TestCase):
         self.assertEqual(self.bob.account_lookup("alice")["id"], self.alice_id)
         with self.assertRaises(MastodonNotFoundError):
             self.bob.account_lookup("nobody_here")
+
+    def test_pictures_in_posts_with_alt_text(self):
+        media = self.alice.media_post(png(320, 200), mime_type="image/png", description="A red field",
+                                      focus=(0.5, -0.5), synchronous=True)
+        self.assertEqual(media["type"], "image")
+        self.assertEqual(media["description"], "A red field")
+        self.assertEqual(media["meta"]["original"]["width"], 320)
+        self.assertEqual(media["meta"]["focus"]["x"], 0.5)
+        self.assertTrue(media["blurhash"])
+        media = self.alice.media_update(media, description="A red field at noon")
+        self.assertEqual(media["description"], "A red field at noon")
+        post = self.alice.status_post("A picture from Mastodon.py", media_ids=[media], visibility="public")
+        attached = post["media_attachments"][0]
+        self.assertEqual(attached["id"], media["id"])
+        seen = self.bob.status(post["id"])["media_attachments"][0]
+        file = requests.get(seen["url"])  # as an app loads images: no token
+        self.assertEqual(file.status_code, 200)
+        self.assertEqual(file.headers["content-type"], "image/jpeg", "an opaque PNG is stored as JPEG")
+        self.assertEqual(requests.get(seen["preview_url"]).status_code, 200)
+        with self.assertRaises(MastodonAPIError):
+            self.alice.media_post(b"GIF89a but not really", mime_type="image/gif")
+        self.alice.status_delete(post["id"])
+        self.assertEqual(requests.get(seen["url"]).status_code, 404)
+
+    def test_avatar_and_header(self):
+        carol = self.carol
+        before = carol.me()
+        self.assertEqual(requests.get(before["avatar"]).status_code, 200, "a default avatar, not a broken link")
+        me = carol.account_update_credentials(avatar=png(600, 300), avatar_mime_type="image/png",
+                                              header=png(600, 600, (20, 90, 200)), header_mime_type="image/png")
+        self.assertNotEqual(me["avatar"], before["avatar"])
+        avatar = requests.get(me["avatar"])
+        self.assertEqual(avatar.status_code, 200)
+        header = requests.get(me["header"])
+        self.assertEqual(header.status_code, 200)
+        self.assertEqual(self.bob.account(self.carol_id)["avatar"], me["avatar"])
+        me = carol.account_delete_avatar()
+        self.assertEqual(me["avatar"], before["avatar"])
+        me = carol.account_delete_header()
+        self.assertEqual(requests.get(me["header"]).status_code, 200)
 
     def test_posting_threads_and_interactions(self):
         post = self.alice.status_post("Hello #Roost from Mastodon.py, @bob!", visibility="public",

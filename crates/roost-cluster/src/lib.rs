@@ -6,6 +6,9 @@
 //! - Write forwarding (`/cluster/propose`): a follower sends a member's write to the leader
 //!   ([`HttpForwarder`]) and answers once it has applied the result itself.
 //! - Membership (`/cluster/join`, `/cluster/remove`) and status (`/cluster/status`).
+//! - Picture files (`/cluster/blobs/:hash`): a node stores copies on its peers before a
+//!   command names them ([`put_blob`]) and fetches one it lacks ([`get_blob`]); the name is
+//!   the BLAKE3 hash of the bytes, checked by whoever stores them.
 //!
 //! # Invariants
 //! - Every request carries the cluster secret (`Authorization: Bearer`), created when the
@@ -25,7 +28,9 @@ mod transport;
 pub use identity::{Identity, NODE_ID_FILE, SECRET_ENV, SECRET_FILE};
 pub use server::router;
 pub use tls::ClusterTls;
-pub use transport::{fetch_certificate, join, members_protocol, remove, status, HttpForwarder, Peering, Transport};
+pub use transport::{
+    fetch_certificate, get_blob, join, members_protocol, put_blob, remove, status, HttpForwarder, Peering, Transport,
+};
 
 /// Errors of cluster calls.
 #[derive(Debug, thiserror::Error)]

@@ -1,18 +1,19 @@
 //! The receiving side, served on the node's cluster address: raft RPCs, forwarded writes,
-//! membership changes and status.
+//! membership changes, status, and copies of picture files.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use openraft::{BasicNode, ChangeMembers};
+use roost_media::{BlobHash, Blobs};
 use roost_raft::{Node, NodeStatus};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,12 +33,14 @@ struct Peer {
     peering: Peering,
     /// The cluster's TLS material, when peers talk TLS.
     tls: Option<Arc<ClusterTls>>,
+    /// This node's picture files, which peers store copies in and fetch from.
+    blobs: Blobs,
 }
 
 /// The cluster listener's routes, served over TLS with `tls` (see `ClusterTls::server_config`)
 /// or, without, over plain HTTP.
-pub fn router(node: Node, secret: &str, peering: &Peering, tls: Option<ClusterTls>) -> Router {
-    let peer = Peer { node, secret: secret.into(), peering: peering.clone(), tls: tls.map(Arc::new) };
+pub fn router(node: Node, secret: &str, peering: &Peering, tls: Option<ClusterTls>, blobs: Blobs) -> Router {
+    let peer = Peer { node, secret: secret.into(), peering: peering.clone(), tls: tls.map(Arc::new), blobs };
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -49,6 +52,7 @@ pub fn router(node: Node, secret: &str, peering: &Peering, tls: Option<ClusterTl
         .route("/cluster/read-index", get(read_index))
         .route("/cluster/ca", get(authority))
         .route("/cluster/certificate", post(certificate))
+        .route("/cluster/blobs/{hash}", get(get_blob).put(put_blob))
         .layer(middleware::from_fn_with_state(peer.clone(), authenticate))
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(peer)
@@ -164,6 +168,31 @@ async fn propose(State(p): State<Peer>, body: Bytes) -> Response {
         Err(e) => Err(e.to_string()),
     };
     encode(&answer)
+}
+
+/// A peer stores a copy of a picture's file here before it names the file in the log; the
+/// bytes must hash to the name.
+async fn put_blob(State(p): State<Peer>, Path(hash): Path<String>, body: Bytes) -> Response {
+    let Some(hash) = BlobHash::from_hex(&hash) else { return refused(StatusCode::NOT_FOUND, "not a blob name") };
+    let blobs = p.blobs.clone();
+    match tokio::task::spawn_blocking(move || blobs.put_verified(hash, &body)).await {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => refused(StatusCode::UNPROCESSABLE_ENTITY, "the bytes do not match the blob's hash"),
+        Ok(Err(e)) => refused(StatusCode::INTERNAL_SERVER_ERROR, format!("storing a blob: {e}")),
+        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// A picture's file, for a peer that lacks it (it checks the hash itself).
+async fn get_blob(State(p): State<Peer>, Path(hash): Path<String>) -> Response {
+    let Some(hash) = BlobHash::from_hex(&hash) else { return refused(StatusCode::NOT_FOUND, "not a blob name") };
+    let blobs = p.blobs.clone();
+    match tokio::task::spawn_blocking(move || blobs.get(hash)).await {
+        Ok(Ok(Some(bytes))) => bytes.into_response(),
+        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(e)) => refused(StatusCode::INTERNAL_SERVER_ERROR, format!("reading a blob: {e}")),
+        Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 /// Where the leader can be reached, if this node knows (and it is not this node).

@@ -292,6 +292,48 @@ async fn operator_call<T: DeserializeOwned>(
     }
 }
 
+/// How long storing or fetching one picture file on a peer may take (up to 16 MiB).
+const BLOB_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Stores a copy of a picture's file (named by its BLAKE3 hash, hex) on the peer at `addr`.
+pub async fn put_blob(peering: &Peering, addr: &str, hash: &str, bytes: Vec<u8>) -> Result<()> {
+    let url = peering.url(addr, &format!("/cluster/blobs/{hash}"));
+    let resp = peering
+        .http
+        .put(url)
+        .header(AUTHORIZATION, peering.bearer())
+        .timeout(BLOB_TIMEOUT)
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| Error::Peer(addr.into(), e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(Error::Peer(addr.into(), format!("storing a blob answered {}", resp.status())));
+    }
+    Ok(())
+}
+
+/// A picture's file from the peer at `addr`, if it has it (unchecked: the caller compares the
+/// bytes with the hash).
+pub async fn get_blob(peering: &Peering, addr: &str, hash: &str) -> Result<Option<Vec<u8>>> {
+    let url = peering.url(addr, &format!("/cluster/blobs/{hash}"));
+    let resp = peering
+        .http
+        .get(url)
+        .header(AUTHORIZATION, peering.bearer())
+        .timeout(BLOB_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| Error::Peer(addr.into(), e.to_string()))?;
+    match resp.status() {
+        reqwest::StatusCode::NOT_FOUND => Ok(None),
+        s if s.is_success() => {
+            Ok(Some(resp.bytes().await.map_err(|e| Error::Peer(addr.into(), e.to_string()))?.to_vec()))
+        }
+        s => Err(Error::Peer(addr.into(), format!("fetching a blob answered {s}"))),
+    }
+}
+
 /// Asks a member (any: a follower passes it to the leader) to add this node: first as a
 /// learner that catches up, then as a voter. Returns once it is a voter. `protocol` is the
 /// newest protocol the node speaks: a cluster that runs a newer one refuses it.

@@ -226,6 +226,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
             };
             statuses::edit(t, at, *actor, *status, r, fx)
         }
+        Command::SetProfileImage { account, image, media } => {
+            media::set_profile_image(t, at, *account, *image, media.as_ref())
+        }
     }
 }
 

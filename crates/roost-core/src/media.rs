@@ -7,10 +7,10 @@
 
 use std::ops::Bound;
 
-use roost_types::{Focus, Id, MediaBlob, Millis, NewMedia, Outcome, Rejection, MAX_MEDIA_PER_POST};
+use roost_types::{Focus, Id, MediaBlob, Millis, NewMedia, Outcome, ProfileImage, Rejection, MAX_MEDIA_PER_POST};
 
 use crate::kv::{get_value, k1, k2, put_value, Dir, Table, Tables};
-use crate::model::{Media, Status};
+use crate::model::{Account, Media, Status};
 use crate::{query, ReadTables, Result};
 
 /// Uploads removed by one tick at most, so a tick stays short however many expire at once.
@@ -56,6 +56,45 @@ pub(crate) fn add(t: &mut impl Tables, at: Millis, new: &NewMedia) -> Result<Out
     Ok(Outcome::created(media.id))
 }
 
+/// Sets or removes a profile picture. The new one is added without an expiry (nothing else
+/// may use it: it is on no post and cannot be attached to one); the one it replaces goes.
+pub(crate) fn set_profile_image(
+    t: &mut impl Tables,
+    at: Millis,
+    account: Id,
+    image: ProfileImage,
+    new: Option<&NewMedia>,
+) -> Result<Outcome> {
+    let Some(mut a) = query::account(t, account)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if new.is_some_and(|n| n.owner != account) {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    if let Some(n) = new {
+        if let Outcome::Rejected(r) = add(t, at, n)? {
+            return Ok(Outcome::Rejected(r));
+        }
+        t.delete(Table::MediaExpiry, &expiry_key(n.expires_at, n.id))?;
+    }
+    let slot = match image {
+        ProfileImage::Avatar => &mut a.avatar,
+        ProfileImage::Header => &mut a.header,
+    };
+    let old = std::mem::replace(slot, new.map(|n| n.id));
+    if let Some(old) = old.and_then(|id| media(t, id).transpose()) {
+        remove(t, &old?)?;
+    }
+    crate::accounts::save(t, &a)?;
+    Ok(match new {
+        Some(n) => Outcome::created(n.id),
+        None => Outcome::done(),
+    })
+}
+
+/// Whether `m` is its owner's avatar or header.
+pub fn is_profile_image(a: &Account, m: Id) -> bool {
+    a.avatar == Some(m) || a.header == Some(m)
+}
+
 /// What a picture takes on disk (its preview may be its original: counted once).
 pub fn stored_bytes(original: &MediaBlob, preview: &MediaBlob) -> u64 {
     if preview.hash == original.hash {
@@ -92,12 +131,13 @@ pub(crate) fn refuse_attaching(t: &impl Tables, author: Id, ids: &[Id], post: Op
     if ids.len() > MAX_MEDIA_PER_POST {
         return Ok(Some(Rejection::TooMany));
     }
+    let Some(account) = query::account(t, author)? else { return Ok(Some(Rejection::NotFound)) };
     for (i, &id) in ids.iter().enumerate() {
         if ids[..i].contains(&id) {
             return Ok(Some(Rejection::NotFound));
         }
         let Some(m) = media(t, id)? else { return Ok(Some(Rejection::NotFound)) };
-        if m.owner != author || (m.status.is_some() && m.status != post) {
+        if m.owner != author || (m.status.is_some() && m.status != post) || is_profile_image(&account, id) {
             return Ok(Some(Rejection::NotFound));
         }
     }
@@ -191,6 +231,29 @@ pub fn blob_in_use(t: &(impl ReadTables + ?Sized), hash: &[u8; 32]) -> Result<bo
         Ok(false)
     })?;
     Ok(used)
+}
+
+/// Up to `limit` distinct blobs that pictures use, in hash order after `after`: for a node
+/// that checks it holds them all.
+pub fn blobs_in_use(t: &(impl ReadTables + ?Sized), after: Option<&[u8; 32]>, limit: usize) -> Result<Vec<[u8; 32]>> {
+    let mut out: Vec<[u8; 32]> = Vec::new();
+    let lo = after.map(|h| blob_use_key(h, Id::MAX));
+    let lower = match &lo {
+        Some(k) => Bound::Excluded(&k[..]),
+        None => Bound::Unbounded,
+    };
+    t.scan(Table::BlobUse, lower, Bound::Unbounded, Dir::Forward, &mut |k, _| {
+        let hash: [u8; 32] = k[..32].try_into().map_err(|_| crate::Error::Corrupt("a blob use key".into()))?;
+        if out.last() == Some(&hash) {
+            return Ok(true);
+        }
+        if out.len() == limit {
+            return Ok(false);
+        }
+        out.push(hash);
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 /// An account's uploads: how many, and the bytes they take.

@@ -143,6 +143,21 @@ impl Blobs {
         }
     }
 
+    /// Removes a blob if it was written (or stored again) at least `age` ago: a collection's
+    /// last look, since a blob listed as old may have been stored again since.
+    pub fn remove_if_older_than(&self, hash: BlobHash, age: Duration) -> io::Result<bool> {
+        let path = self.path(hash);
+        let written = match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(w) => w,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if SystemTime::now().duration_since(written).unwrap_or_default() < age {
+            return Ok(false);
+        }
+        self.remove(hash)
+    }
+
     /// Every blob stored here, in hash order.
     pub fn list(&self) -> io::Result<Vec<BlobHash>> {
         self.list_older_than(Duration::ZERO)

@@ -14,12 +14,14 @@
 //! synchronous; callers run it off the async runtime with bounded concurrency.
 
 mod blobs;
+mod identicon;
 mod process;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;
 
 pub use blobs::{BlobHash, Blobs};
-pub use process::{process, Encoded, Limits, Processed};
+pub use identicon::{default_avatar, default_header, AVATAR_SIDE};
+pub use process::{process, process_profile, Encoded, Limits, Processed, Shape};
 
 /// Why an upload was refused. Every variant but [`Error::Io`] is the uploader's doing
 /// (HTTP 422, or 413 for [`Error::TooLarge`]).

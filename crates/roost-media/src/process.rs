@@ -82,21 +82,34 @@ pub struct Processed {
 /// The format comes from the content alone. Limits are checked on the header before decoding,
 /// and the decoder is held to [`Limits::max_decoder_bytes`] while it runs.
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed> {
+    match open(bytes, limits)? {
+        Source::Still(image) => still(image),
+        Source::Gif(decoder) => animation(*decoder, limits),
+        Source::WebP(decoder) => animation(decoder, limits),
+    }
+}
+
+/// An upload once its format is known and its header checked: a decoded still, or an
+/// animation still to be decoded frame by frame.
+enum Source<'a> {
+    Still(DynamicImage),
+    Gif(Box<GifDecoder<Cursor<&'a [u8]>>>),
+    WebP(WebPDecoder<Cursor<&'a [u8]>>),
+}
+
+fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Source<'a>> {
     if bytes.len() > limits.max_bytes {
         return Err(Error::TooLarge { bytes: bytes.len(), max: limits.max_bytes });
     }
     let format = image::guess_format(bytes).map_err(|_| Error::NotAnImage)?;
     match format {
-        ImageFormat::Gif => {
-            let decoder = GifDecoder::new(Cursor::new(bytes)).map_err(malformed)?;
-            animation(decoder, limits)
-        }
+        ImageFormat::Gif => Ok(Source::Gif(Box::new(GifDecoder::new(Cursor::new(bytes)).map_err(malformed)?))),
         ImageFormat::WebP => {
             let decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(malformed)?;
             if decoder.has_animation() {
-                animation(decoder, limits)
+                Ok(Source::WebP(decoder))
             } else {
-                still_from(decoder, limits)
+                Ok(Source::Still(decode_still(decoder, limits)?))
             }
         }
         ImageFormat::Jpeg if !jpeg_is_whole(bytes) => {
@@ -109,10 +122,91 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed> {
             let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
             // PNG's decoder takes its limits when it is made.
             reader.limits(decoder_limits(limits));
-            still_from(reader.into_decoder().map_err(malformed)?, limits)
+            Ok(Source::Still(decode_still(reader.into_decoder().map_err(malformed)?, limits)?))
         }
         _ => Err(Error::NotAnImage),
     }
+}
+
+/// The shape a profile picture is cut to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Square, at most 400 × 400 (Mastodon's avatar size).
+    Avatar,
+    /// Three to one, at most 1,500 × 500 (Mastodon's header size).
+    Header,
+}
+
+impl Shape {
+    /// The largest size, which also gives the aspect ratio.
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Shape::Avatar => (400, 400),
+            Shape::Header => (1500, 500),
+        }
+    }
+}
+
+/// Turns an upload into a profile picture: decoded under the same limits as [`process`], cut
+/// to `shape` around its centre and scaled down to it. An animation becomes its first frame
+/// (profile pictures are stills in Roost). Original and preview are the same image.
+pub fn process_profile(bytes: &[u8], limits: &Limits, shape: Shape) -> Result<Processed> {
+    let image = match open(bytes, limits)? {
+        Source::Still(image) => image,
+        Source::Gif(decoder) => first_frame(*decoder, limits)?,
+        Source::WebP(decoder) => first_frame(decoder, limits)?,
+    };
+    let (max_w, max_h) = shape.size();
+    // The largest centred crop with the shape's aspect ratio, then scaled down if larger.
+    let (w, h) = (image.width(), image.height());
+    let (crop_w, crop_h) = if u64::from(w) * u64::from(max_h) > u64::from(h) * u64::from(max_w) {
+        (((u64::from(h) * u64::from(max_w)) / u64::from(max_h)).max(1) as u32, h)
+    } else {
+        (w, ((u64::from(w) * u64::from(max_h)) / u64::from(max_w)).max(1) as u32)
+    };
+    let cropped = image.crop_imm((w - crop_w) / 2, (h - crop_h) / 2, crop_w, crop_h);
+    let fitted = if crop_w > max_w {
+        cropped.resize_exact(
+            max_w,
+            (u64::from(crop_h) * u64::from(max_w) / u64::from(crop_w)).max(1) as u32,
+            FilterType::Triangle,
+        )
+    } else {
+        cropped
+    };
+    let original = encode_still(&fitted, is_opaque(&fitted), ORIGINAL_QUALITY)?;
+    Ok(Processed { preview: original.clone(), blurhash: blurhash_of(&fitted)?, original, animated: false })
+}
+
+fn decode_still(mut decoder: impl ImageDecoder, limits: &Limits) -> Result<DynamicImage> {
+    let (width, height) = decoder.dimensions();
+    check_size(width, height, limits.max_pixels, limits)?;
+    decoder.set_limits(decoder_limits(limits)).map_err(malformed)?;
+    // A file whose orientation cannot be read is shown as stored.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(malformed)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// An animation's frame size, checked, and its frames, decoded one at a time under the limits.
+fn frames<'a, D>(mut decoder: D, limits: &Limits) -> Result<((u32, u32), image::Frames<'a>)>
+where
+    D: ImageDecoder + AnimationDecoder<'a>,
+{
+    let (width, height) = decoder.dimensions();
+    check_size(width, height, limits.max_pixels, limits)?;
+    decoder.set_limits(decoder_limits(limits)).map_err(malformed)?;
+    Ok(((width, height), decoder.into_frames()))
+}
+
+fn first_frame<'a, D>(decoder: D, limits: &Limits) -> Result<DynamicImage>
+where
+    D: ImageDecoder + AnimationDecoder<'a>,
+{
+    let (_, mut frames) = frames(decoder, limits)?;
+    let first = frames.next().ok_or_else(|| Error::Malformed("no frames".into()))?.map_err(malformed)?;
+    Ok(DynamicImage::ImageRgba8(first.into_buffer()))
 }
 
 /// Whether a JPEG ends its last scan: the decoder fills in a file cut short with grey rather
@@ -155,17 +249,6 @@ fn malformed(e: ImageError) -> Error {
     }
 }
 
-fn still_from(mut decoder: impl ImageDecoder, limits: &Limits) -> Result<Processed> {
-    let (width, height) = decoder.dimensions();
-    check_size(width, height, limits.max_pixels, limits)?;
-    decoder.set_limits(decoder_limits(limits)).map_err(malformed)?;
-    // A file whose orientation cannot be read is shown as stored.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(malformed)?;
-    image.apply_orientation(orientation);
-    still(image)
-}
-
 fn still(image: DynamicImage) -> Result<Processed> {
     let image = match fit(image.width(), image.height(), ORIGINAL_MAX_PIXELS) {
         Some((w, h)) => image.resize_exact(w, h, FilterType::Triangle),
@@ -186,15 +269,12 @@ fn still(image: DynamicImage) -> Result<Processed> {
 
 /// An animation is re-encoded frame by frame as it is decoded, so only one frame is held at a
 /// time; a single-frame "animation" is a still.
-fn animation<'a, D>(mut decoder: D, limits: &Limits) -> Result<Processed>
+fn animation<'a, D>(decoder: D, limits: &Limits) -> Result<Processed>
 where
     D: ImageDecoder + AnimationDecoder<'a>,
 {
-    let (width, height) = decoder.dimensions();
-    check_size(width, height, limits.max_pixels, limits)?;
-    decoder.set_limits(decoder_limits(limits)).map_err(malformed)?;
+    let ((width, height), mut frames) = frames(decoder, limits)?;
     let frame_pixels = u64::from(width) * u64::from(height);
-    let mut frames = decoder.into_frames();
     let first = frames.next().ok_or_else(|| Error::Malformed("no frames".into()))?.map_err(malformed)?;
     let Some(second) = frames.next() else {
         return still(DynamicImage::ImageRgba8(first.into_buffer()));
@@ -282,6 +362,20 @@ mod tests {
 
     fn decodes_as(e: &Encoded) -> DynamicImage {
         image::load_from_memory(&e.bytes).unwrap()
+    }
+
+    #[test]
+    fn profile_pictures_are_cut_to_their_shape_and_never_scaled_up() {
+        let wide = process_profile(&jpeg(1200, 600), &Limits::default(), Shape::Avatar).unwrap();
+        assert_eq!((wide.original.width, wide.original.height), (400, 400));
+        assert_eq!(wide.preview, wide.original);
+        let small = process_profile(&jpeg(90, 120), &Limits::default(), Shape::Avatar).unwrap();
+        assert_eq!((small.original.width, small.original.height), (90, 90));
+        let header = process_profile(&jpeg(3000, 3000), &Limits::default(), Shape::Header).unwrap();
+        assert_eq!((header.original.width, header.original.height), (1500, 500));
+        let gif = process_profile(&crate::samples::animated_gif(60, 60, 3), &Limits::default(), Shape::Avatar).unwrap();
+        assert!(!gif.animated, "an animated avatar becomes its first frame");
+        assert!(matches!(process_profile(b"nope", &Limits::default(), Shape::Avatar), Err(Error::NotAnImage)));
     }
 
     #[test]

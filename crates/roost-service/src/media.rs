@@ -33,9 +33,11 @@ use std::time::Duration;
 
 use roost_core::model::Media;
 use roost_core::{media as stored, query};
-use roost_media::Encoded;
-pub use roost_media::{BlobHash, Blobs, Limits};
-use roost_types::{Actor, Command, Focus, Id, MediaBlob, NewMedia, MAX_MEDIA_DESCRIPTION_CHARS, MAX_MEDIA_PER_POST};
+pub use roost_media::{default_avatar, default_header, BlobHash, Blobs, Limits};
+use roost_media::{Encoded, Shape};
+use roost_types::{
+    Actor, Command, Focus, Id, MediaBlob, NewMedia, ProfileImage, MAX_MEDIA_DESCRIPTION_CHARS, MAX_MEDIA_PER_POST,
+};
 use tokio::sync::{watch, Semaphore};
 
 use crate::window::PerWindow;
@@ -104,11 +106,22 @@ pub(crate) struct MediaWork {
     pending: Mutex<HashMap<Id, Pending>>,
     uploads: PerWindow<Id>,
     replicas: OnceLock<Arc<dyn BlobReplicas>>,
+    /// Fetches of missing blobs from peers under way.
+    fetching: Semaphore,
+    /// Blobs no peer had, lately: not asked for again for a while.
+    missing: Mutex<HashMap<BlobHash, std::time::Instant>>,
 }
+
+/// Fetches of missing blobs from peers at once on this node, and how long a blob no peer had
+/// is not asked for again.
+const FETCHES: usize = 2;
+const MISSING_FOR: Duration = Duration::from_secs(60);
+const MAX_MISSING: usize = 1024;
 
 struct Pending {
     owner: Id,
-    done: watch::Receiver<Option<Result<()>>>,
+    /// The log index of its command, once proposed.
+    done: watch::Receiver<Option<Result<u64>>>,
 }
 
 impl MediaWork {
@@ -123,6 +136,21 @@ impl MediaWork {
             pending: Mutex::default(),
             uploads: PerWindow::new(config.uploads_per_hour, Duration::from_secs(3600)),
             replicas: OnceLock::new(),
+            fetching: Semaphore::new(FETCHES),
+            missing: Mutex::default(),
+        }
+    }
+
+    fn missing_recently(&self, hash: BlobHash) -> bool {
+        let missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+        missing.get(&hash).is_some_and(|at| at.elapsed() < MISSING_FOR)
+    }
+
+    fn note_missing(&self, hash: BlobHash) {
+        let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+        missing.retain(|_, at| at.elapsed() < MISSING_FOR);
+        if missing.len() < MAX_MISSING {
+            missing.insert(hash, std::time::Instant::now());
         }
     }
 
@@ -168,43 +196,99 @@ pub async fn upload(svc: &Service, by: &Actor, up: Upload, wait: Option<Duration
     if protocol(svc)? < 4 {
         return Err(Error::UpgradePending(4));
     }
-    let config = &svc.config().media;
-    if up.bytes.is_empty() {
-        return Err(Error::invalid("Validation failed: File can't be blank"));
-    }
-    if up.bytes.len() > config.limits.max_bytes {
-        return Err(Error::TooLarge(format!("The file is larger than {} bytes", config.limits.max_bytes)));
-    }
+    check_upload_size(svc, &up.bytes)?;
     let description = checked_description(up.description)?.unwrap_or_default();
     let focus = up.focus.as_deref().map(parse_focus).transpose()?.unwrap_or_default();
-    check_quota(svc, owner, up.bytes.len() as u64)?;
-    let work = svc.media_work();
-    let (id, done) = {
-        let mut pending = work.pending();
-        let mine = pending.values().filter(|p| p.owner == owner).count();
-        if mine >= MAX_PENDING_PER_MEMBER || pending.len() >= MAX_PENDING {
-            return Err(Error::TooManyRequests);
-        }
-        work.uploads.count(owner)?;
-        let id = new_id();
-        let (tx, rx) = watch::channel(None);
-        pending.insert(id, Pending { owner, done: rx.clone() });
-        let job = Job { svc: svc.clone(), by: by.clone(), id, owner, bytes: up.bytes, description, focus };
-        tokio::spawn(async move {
-            let result = job.run().await;
-            let _ = tx.send(Some(result));
-        });
-        (id, rx)
-    };
+    let (id, done) = start(svc, by, owner, up.bytes, Purpose::Post { description, focus })?;
     match finished(done, wait).await {
-        Some(Ok(())) => Ok(Uploaded::Ready(Box::new(owned(svc, owner, id)?))),
+        Some(Ok(_)) => Ok(Uploaded::Ready(Box::new(owned(svc, owner, id)?))),
         Some(Err(e)) => Err(e),
         None => Ok(Uploaded::Processing { id }),
     }
 }
 
+/// Sets the actor's avatar or header to an upload (cut to its shape, see
+/// [`roost_media::process_profile`]), under the same quota, rate and bounds as any upload;
+/// waits until it is done and answers with the write's log index. The picture it replaces goes.
+pub async fn set_profile_image(svc: &Service, by: &Actor, image: ProfileImage, bytes: Vec<u8>) -> Result<u64> {
+    let owner = member(by)?;
+    if protocol(svc)? < 5 {
+        return Err(Error::UpgradePending(5));
+    }
+    check_upload_size(svc, &bytes)?;
+    let (_, done) = start(svc, by, owner, bytes, Purpose::Profile(image))?;
+    finished(done, None)
+        .await
+        .unwrap_or_else(|| Err(Error::Internal("the upload's task ended without a result".into())))
+}
+
+/// Removes the actor's avatar or header (the default one shows instead); answers with the
+/// write's log index, or `None` when there was none to remove.
+pub async fn remove_profile_image(svc: &Service, by: &Actor, image: ProfileImage) -> Result<Option<u64>> {
+    let account = member(by)?;
+    if protocol(svc)? < 5 {
+        return Err(Error::UpgradePending(5));
+    }
+    let current = query::account(&svc.read()?, account)?.ok_or(Error::NotFound)?;
+    let set = match image {
+        ProfileImage::Avatar => current.avatar,
+        ProfileImage::Header => current.header,
+    };
+    if set.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(propose(svc, by, Command::SetProfileImage { account, image, media: None }).await?.index))
+}
+
+fn check_upload_size(svc: &Service, bytes: &[u8]) -> Result<()> {
+    let max = svc.config().media.limits.max_bytes;
+    if bytes.is_empty() {
+        return Err(Error::invalid("Validation failed: File can't be blank"));
+    }
+    if bytes.len() > max {
+        return Err(Error::TooLarge(format!("The file is larger than {max} bytes")));
+    }
+    Ok(())
+}
+
+/// What an upload becomes.
+#[derive(Debug, Clone)]
+enum Purpose {
+    /// A picture for posts, with what its uploader says of it.
+    Post { description: String, focus: Focus },
+    /// An avatar or header.
+    Profile(ProfileImage),
+}
+
+/// Checks the quota and the bounds on uploads in progress, and starts processing `bytes`.
+fn start(
+    svc: &Service,
+    by: &Actor,
+    owner: Id,
+    bytes: Vec<u8>,
+    purpose: Purpose,
+) -> Result<(Id, watch::Receiver<Option<Result<u64>>>)> {
+    check_quota(svc, owner, bytes.len() as u64)?;
+    let work = svc.media_work();
+    let mut pending = work.pending();
+    let mine = pending.values().filter(|p| p.owner == owner).count();
+    if mine >= MAX_PENDING_PER_MEMBER || pending.len() >= MAX_PENDING {
+        return Err(Error::TooManyRequests);
+    }
+    work.uploads.count(owner)?;
+    let id = new_id();
+    let (tx, rx) = watch::channel(None);
+    pending.insert(id, Pending { owner, done: rx.clone() });
+    let job = Job { svc: svc.clone(), by: by.clone(), id, owner, bytes, purpose };
+    tokio::spawn(async move {
+        let result = job.run().await;
+        let _ = tx.send(Some(result));
+    });
+    Ok((id, rx))
+}
+
 /// Waits for a job's result, at most `wait`.
-async fn finished(mut done: watch::Receiver<Option<Result<()>>>, wait: Option<Duration>) -> Option<Result<()>> {
+async fn finished(mut done: watch::Receiver<Option<Result<u64>>>, wait: Option<Duration>) -> Option<Result<u64>> {
     let until_done = async {
         match done.wait_for(|r| r.is_some()).await {
             Ok(r) => r.clone(),
@@ -223,12 +307,11 @@ struct Job {
     id: Id,
     owner: Id,
     bytes: Vec<u8>,
-    description: String,
-    focus: Focus,
+    purpose: Purpose,
 }
 
 impl Job {
-    async fn run(self) -> Result<()> {
+    async fn run(self) -> Result<u64> {
         let id = self.id;
         let svc = self.svc.clone();
         let result = self.process_and_propose().await;
@@ -241,15 +324,21 @@ impl Job {
         result
     }
 
-    async fn process_and_propose(self) -> Result<()> {
+    async fn process_and_propose(self) -> Result<u64> {
         let work = self.svc.media_work();
         let permit = work.processing.clone().acquire_owned().await.map_err(|e| Error::Internal(e.to_string()))?;
         let limits = self.svc.config().media.limits.clone();
         let blobs = work.blobs.clone();
         let bytes = self.bytes;
+        let purpose = self.purpose.clone();
         let (processed, original, preview) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let p = roost_media::process(&bytes, &limits).map_err(media_error)?;
+            let p = match purpose {
+                Purpose::Post { .. } => roost_media::process(&bytes, &limits),
+                Purpose::Profile(ProfileImage::Avatar) => roost_media::process_profile(&bytes, &limits, Shape::Avatar),
+                Purpose::Profile(ProfileImage::Header) => roost_media::process_profile(&bytes, &limits, Shape::Header),
+            }
+            .map_err(media_error)?;
             drop(bytes);
             let original = blobs.put(&p.original.bytes).map_err(|e| Error::Internal(format!("storing a blob: {e}")))?;
             let preview = blobs.put(&p.preview.bytes).map_err(|e| Error::Internal(format!("storing a blob: {e}")))?;
@@ -273,12 +362,15 @@ impl Job {
             preview: preview_blob,
             blurhash: processed.blurhash,
             animated: processed.animated,
-            description: self.description,
-            focus: self.focus,
+            description: String::new(),
+            focus: Focus::default(),
             expires_at: now_ms() + self.svc.config().media.unattached_secs * 1000,
         };
-        propose(&self.svc, &self.by, Command::AddMedia(new)).await?;
-        Ok(())
+        let command = match self.purpose {
+            Purpose::Post { description, focus } => Command::AddMedia(NewMedia { description, focus, ..new }),
+            Purpose::Profile(image) => Command::SetProfileImage { account: self.owner, image, media: Some(new) },
+        };
+        Ok(propose(&self.svc, &self.by, command).await?.index)
     }
 }
 
@@ -404,6 +496,7 @@ pub fn checked_attachments(svc: &Service, author: Id, ids: &[String], editing: O
         )));
     }
     let view = svc.read()?;
+    let account = query::account(&view, author)?.ok_or(Error::NotFound)?;
     let mut out: Vec<Id> = Vec::with_capacity(ids.len());
     for raw in ids {
         let unknown = || Error::invalid(format!("Validation failed: Unknown picture {raw:.20}"));
@@ -412,7 +505,13 @@ pub fn checked_attachments(svc: &Service, author: Id, ids: &[String], editing: O
             return Err(Error::invalid("Validation failed: The same picture is attached twice"));
         }
         match stored::media(&view, id)? {
-            Some(m) if m.owner == author && (m.status.is_none() || m.status == editing) => out.push(id),
+            Some(m)
+                if m.owner == author
+                    && (m.status.is_none() || m.status == editing)
+                    && !stored::is_profile_image(&account, id) =>
+            {
+                out.push(id)
+            }
             Some(_) => return Err(unknown()),
             None => {
                 let processing = svc.media_work().pending().get(&id).is_some_and(|p| p.owner == author);
@@ -466,11 +565,23 @@ pub struct Link {
     pub sig: String,
 }
 
+/// The viewer a profile picture's links are made for: anyone. An account's JSON, avatar and
+/// header links included, is rendered once and shared by every viewer, and a profile is
+/// visible to every member; opening such a link still checks that the picture is its owner's
+/// current avatar or header and that the owner is not suspended.
+pub const ANYONE: Id = 0;
+
+/// When links made now expire (seconds since the epoch): it changes once a day, so a rendering
+/// that holds links is current while this is unchanged.
+pub fn link_expiry() -> i64 {
+    let day = now_ms().div_euclid(1000 * DAY_SECS);
+    (day + LINK_DAYS) * DAY_SECS
+}
+
 impl Link {
     /// A link to `size` of `m` for `viewer`, valid for a week or more.
     pub fn new(m: &Media, size: Size, viewer: Id, needs_session: bool) -> Link {
-        let day = now_ms().div_euclid(1000 * DAY_SECS);
-        let expires = (day + LINK_DAYS) * DAY_SECS;
+        let expires = link_expiry();
         let sig = signature(m, size, viewer, expires, needs_session);
         Link { media: m.id, size, viewer, expires, needs_session, sig }
     }
@@ -520,8 +631,16 @@ pub async fn open(svc: &Service, link: &Link, session: Option<Id>) -> Result<Fil
 }
 
 /// Whether `viewer` may see picture `m` now: its owner always; anyone who may see the post it
-/// is on; nobody else while it is on no post.
+/// is on, or the profile it is the avatar or header of; nobody else while it is on neither.
+/// For [`ANYONE`]: a current profile picture of an account not suspended.
 fn may_see(view: &roost_raft::ReadView, viewer: Id, m: &Media) -> Result<bool> {
+    let profile = || -> Result<bool> {
+        let Some(owner) = query::account(view, m.owner)? else { return Ok(false) };
+        Ok(m.status.is_none() && stored::is_profile_image(&owner, m.id))
+    };
+    if viewer == ANYONE {
+        return Ok(profile()? && !query::suspended(view, m.owner)?);
+    }
     if query::account(view, viewer)?.is_none() || query::suspended(view, viewer)? {
         return Ok(false);
     }
@@ -530,7 +649,7 @@ fn may_see(view: &roost_raft::ReadView, viewer: Id, m: &Media) -> Result<bool> {
     }
     match m.status {
         Some(s) => Ok(query::visible_status(view, viewer, s)?.is_some()),
-        None => Ok(false),
+        None => Ok(profile()? && crate::social::visible_account(view, viewer, m.owner).is_ok()),
     }
 }
 
@@ -549,8 +668,17 @@ async fn blob_bytes(svc: &Service, hash: BlobHash) -> Result<Vec<u8>> {
         tracing::error!(blob = %hash, "a picture's blob is missing and there is no peer to ask");
         return Err(Error::NotFound);
     };
+    if work.missing_recently(hash) {
+        return Err(Error::NotFound);
+    }
+    // A few fetches from peers at once, whatever the number of requests for missing files.
+    let _turn = work.fetching.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
+    if let Ok(Some(bytes)) = work.blobs.get(hash) {
+        return Ok(bytes);
+    }
     let Some(bytes) = replicas.fetch(hash).await else {
         tracing::error!(blob = %hash, "a picture's blob is missing here and on every peer asked");
+        work.note_missing(hash);
         return Err(Error::NotFound);
     };
     if !work.blobs.put_verified(hash, &bytes).map_err(|e| Error::Internal(format!("storing a blob: {e}")))? {
@@ -563,26 +691,64 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Fetches from peers every blob a picture uses that this node lacks (a node that joined by
+/// snapshot, was restored from a backup without its blobs, or was down while an upload
+/// reached only the others); returns how many it fetched. Without peers there is nothing to ask.
+pub async fn repair(svc: &Service) -> Result<usize> {
+    const PAGE: usize = 512;
+    if svc.media_work().replicas.get().is_none() {
+        return Ok(0);
+    }
+    let blobs = svc.media_work().blobs.clone();
+    let (mut after, mut fetched) = (None, 0);
+    loop {
+        let page = stored::blobs_in_use(&svc.read()?, after.as_ref(), PAGE)?;
+        for hash in &page {
+            let hash = BlobHash(*hash);
+            if !blobs.contains(hash) && blob_bytes(svc, hash).await.is_ok() {
+                fetched += 1;
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(*last),
+            _ => return Ok(fetched),
+        }
+    }
+}
+
 /// How old a blob must be before a collection may remove it: younger ones may belong to an
 /// upload whose command is not applied yet (here, or on the peer that sent it).
 pub const GARBAGE_AGE: Duration = Duration::from_secs(3600);
 
-/// Removes blobs no picture uses any more (a post deleted, an upload expired), but those
-/// younger than `age`; returns how many went. Every node runs it for its own copies.
+/// Removes blobs no picture uses any more (a post deleted, an upload expired, an avatar
+/// replaced), but those younger than `age`; returns how many went. Every node runs it for its
+/// own copies, off the async runtime. A pass is skipped while uploads are in progress here
+/// (one may be about to name an old blob again), and a blob stored again since it was listed
+/// is kept.
 pub async fn collect_garbage(svc: &Service, age: Duration) -> Result<usize> {
-    let blobs = svc.media_work().blobs.clone();
-    let listing = blobs.clone();
-    let hashes = tokio::task::spawn_blocking(move || listing.list_older_than(age))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::Internal(format!("listing blobs: {e}")))?;
-    let mut removed = 0;
-    for hash in hashes {
-        if !stored::blob_in_use(&svc.read()?, &hash.0)?
-            && blobs.remove(hash).map_err(|e| Error::Internal(format!("removing a blob: {e}")))?
-        {
-            removed += 1;
+    let svc = svc.clone();
+    tokio::task::spawn_blocking(move || {
+        let work = svc.media_work();
+        let hashes = work.blobs.list_older_than(age).map_err(|e| Error::Internal(format!("listing blobs: {e}")))?;
+        let mut removed = 0;
+        for hash in hashes {
+            // Holding the map of uploads in progress keeps new ones from starting meanwhile.
+            let pending = work.pending();
+            if !pending.is_empty() {
+                return Ok(removed);
+            }
+            if !stored::blob_in_use(&svc.read()?, &hash.0)?
+                && work
+                    .blobs
+                    .remove_if_older_than(hash, age)
+                    .map_err(|e| Error::Internal(format!("removing a blob: {e}")))?
+            {
+                removed += 1;
+            }
+            drop(pending);
         }
-    }
-    Ok(removed)
+        Ok(removed)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?
 }

@@ -2,7 +2,7 @@
 
 use roost_core::query;
 use roost_core::text;
-use roost_types::{Actor, Command, Id, ProfileUpdate, Visibility, MAX_PROFILE_FIELDS};
+use roost_types::{Actor, Command, Id, ProfileImage, ProfileUpdate, Visibility, MAX_PROFILE_FIELDS};
 
 use crate::accounts::{bio, display_name, limited, PROFILE_FIELD};
 use crate::write::{member, propose, protocol};
@@ -20,6 +20,9 @@ pub struct ProfileChange {
     pub hide_collections: Option<bool>,
     pub indexable: Option<bool>,
     pub discoverable: Option<bool>,
+    /// A new avatar or header: an upload, cut to its shape (see
+    /// [`crate::media::set_profile_image`]).
+    pub images: Vec<(ProfileImage, Vec<u8>)>,
 }
 
 /// Profile fields as stored: each name and value one line within [`PROFILE_FIELD`], rows
@@ -41,13 +44,24 @@ fn profile_fields(rows: Vec<(String, String)>) -> Result<Vec<(String, String)>> 
     Ok(fields)
 }
 
-/// Changes the actor's profile and, if any are given, their posting defaults: both are checked
-/// before either is proposed. Answers with the profile's write.
-pub async fn update(svc: &Service, by: &Actor, change: ProfileChange, defaults: PostingDefaults) -> Result<Applied> {
+/// Changes the actor's profile, pictures and, if any are given, their posting defaults: all are
+/// checked before any is proposed, the pictures (which may still be refused when decoded)
+/// first. Answers with the profile's write.
+pub async fn update(
+    svc: &Service,
+    by: &Actor,
+    mut change: ProfileChange,
+    defaults: PostingDefaults,
+) -> Result<Applied> {
     let account = member(by)?;
     let v2 = protocol(svc)? >= 2;
+    let images = std::mem::take(&mut change.images);
     let profile = profile_command(account, change, v2)?;
-    if let Some(command) = defaults_command(svc, account, defaults, v2)? {
+    let defaults = defaults_command(svc, account, defaults, v2)?;
+    for (image, bytes) in images {
+        crate::media::set_profile_image(svc, by, image, bytes).await?;
+    }
+    if let Some(command) = defaults {
         propose(svc, by, command).await?;
     }
     propose(svc, by, profile).await

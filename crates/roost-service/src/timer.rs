@@ -1,7 +1,9 @@
-//! The clock's work, done by the leader: turning on newer protocols once every member speaks
-//! them, and proposing `Command::Tick` when something in the state falls due (scheduled posts,
-//! polls ending, timed mutes, unused apps). The state machine decides what is due by the
-//! tick's logged time, so every replica agrees; this task only decides *when* to ask.
+//! The clock's work. The leader's: turning on newer protocols once every member speaks them,
+//! and proposing `Command::Tick` when something in the state falls due (scheduled posts,
+//! polls ending, timed mutes, unused apps and uploads). The state machine decides what is due
+//! by the tick's logged time, so every replica agrees; this task only decides *when* to ask.
+//! Every node's: fetching from its peers the picture files it lacks, and removing, once an
+//! hour, the blobs of its own store that no picture uses.
 
 use std::time::Duration;
 
@@ -28,8 +30,36 @@ pub async fn activate_protocol(svc: &Service, version: u32) -> crate::Result<()>
     Ok(())
 }
 
-/// Runs for as long as the node does: on the leader, proposes a tick whenever something is due.
+/// How often a node looks for blobs nothing uses, and for blobs it lacks.
+const COLLECT_EVERY: Duration = Duration::from_secs(3600);
+/// How long after a start a node first looks for blobs it lacks (once it has caught up).
+const REPAIR_AFTER_START: Duration = Duration::from_secs(10);
+
+/// Runs for as long as the node does: on the leader, proposes a tick whenever something is
+/// due; on every node, collects unused blobs.
 pub async fn run(svc: Service) {
+    tokio::join!(ticks(svc.clone()), collect_blobs(svc));
+}
+
+async fn collect_blobs(svc: Service) {
+    loop {
+        // Shortly after a start (a cluster node may have been away), then hourly.
+        tokio::time::sleep(REPAIR_AFTER_START).await;
+        match crate::media::repair(&svc).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(fetched = n, "fetched picture files this node lacked from its peers"),
+            Err(e) => tracing::warn!("fetching missing picture files: {e}"),
+        }
+        tokio::time::sleep(COLLECT_EVERY.saturating_sub(REPAIR_AFTER_START)).await;
+        match crate::media::collect_garbage(&svc, crate::media::GARBAGE_AGE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed blobs no picture uses"),
+            Err(e) => tracing::warn!("collecting unused blobs: {e}"),
+        }
+    }
+}
+
+async fn ticks(svc: Service) {
     loop {
         let pause = match tick_if_due(&svc).await {
             Ok(Some(wait)) => wait.clamp(BETWEEN_TICKS, IDLE),

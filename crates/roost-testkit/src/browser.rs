@@ -62,6 +62,27 @@ impl Browser {
         (status, resp.text().unwrap(), headers)
     }
 
+    /// A form with one file, as a browser sends it (`multipart/form-data`).
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> (u16, String, reqwest::header::HeaderMap) {
+        let (content_type, body) = crate::api::multipart_body(fields, file);
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        self.keep_cookies(&resp);
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        (status, resp.text().unwrap(), headers)
+    }
+
     pub fn sign_in(&mut self, username: &str, password: &str) -> u16 {
         let (_, page, _) = self.get("/auth/sign_in");
         let csrf = hidden(&page, "csrf");

@@ -109,7 +109,7 @@ impl Visibility {
 /// The newest protocol this binary speaks (see the module docs). Raise it, and mark the new
 /// variants in [`Command::since`], whenever a release adds command variants or changes what an
 /// existing one does.
-pub const PROTOCOL: u32 = 4;
+pub const PROTOCOL: u32 = 5;
 
 /// One proposal to the replicated log: a command plus everything non-deterministic that its
 /// application needs, decided once by the node that received the request.
@@ -620,6 +620,23 @@ pub enum Command {
         language: Option<String>,
         media: Vec<Id>,
     },
+    /// Sets a member's avatar or header to a processed upload (protocol 5; its blobs stored
+    /// as for [`Command::AddMedia`], the record added in the same step) or, with `None`,
+    /// removes it. The picture it replaces is removed.
+    SetProfileImage {
+        account: Id,
+        image: ProfileImage,
+        media: Option<NewMedia>,
+    },
+}
+
+/// Which of a profile's two pictures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProfileImage {
+    /// The square picture beside every post.
+    Avatar,
+    /// The wide banner at the top of the profile.
+    Header,
 }
 
 /// How long a [`Command::Once`] is remembered, by the log's clock: far longer than a write is
@@ -713,6 +730,7 @@ impl Command {
             Command::UpdateMedia { .. } => "UpdateMedia",
             Command::CreatePost { .. } => "CreatePost",
             Command::EditPost { .. } => "EditPost",
+            Command::SetProfileImage { .. } => "SetProfileImage",
         }
     }
 
@@ -732,6 +750,7 @@ impl Command {
             | Command::UpdateMedia { .. }
             | Command::CreatePost { .. }
             | Command::EditPost { .. } => 4,
+            Command::SetProfileImage { .. } => 5,
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),
             _ => 1,

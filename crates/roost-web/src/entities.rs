@@ -79,6 +79,8 @@ struct RenderedAccount {
     record: Account,
     /// Whether it was suspended when rendered (kept outside the record, so compared apart).
     suspended: bool,
+    /// When its picture links expire: a rendering from an earlier day is made again.
+    links_expire: i64,
     json: Arc<RawValue>,
     url: String,
 }
@@ -296,6 +298,24 @@ pub fn media_url(m: &Media, size: MediaSize, viewer: Id, needs_session: bool, ba
     };
     let session = if needs_session { "&c=1" } else { "" };
     format!("{base}/media/{}/{}.{ext}?v={}&e={}&s={}{session}", m.id, size.name(), link.viewer, link.expires, link.sig)
+}
+
+/// The addresses of an account's avatar and header: its own pictures, signed for
+/// [`roost_service::media::ANYONE`] (an account's JSON is shared by every viewer), or the
+/// defaults.
+pub fn profile_images(view: &(impl ReadTables + ?Sized), a: &Account, base: &str) -> (String, String) {
+    let own = |id: Option<Id>| {
+        let m = roost_core::media::media(view, id?).ok()??;
+        Some(media_url(&m, MediaSize::Original, roost_service::media::ANYONE, false, base))
+    };
+    let avatar = own(a.avatar).unwrap_or_else(|| default_avatar_url(a.id, base));
+    let header = own(a.header).unwrap_or_else(|| format!("{base}/headers/default.png"));
+    (avatar, header)
+}
+
+/// The generated picture of an account without an avatar.
+pub fn default_avatar_url(id: Id, base: &str) -> String {
+    format!("{base}/avatars/default/{id}.png")
 }
 
 /// A picture as `viewer` sees it.
@@ -568,9 +588,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
 
     pub fn account(&self, a: &Account) -> AccountJson {
         let base = &self.cfg.public_url;
-        let avatar = format!("{base}/avatars/original/missing.png");
-        let header = format!("{base}/headers/original/missing.png");
         let view = self.view;
+        let (avatar, header) = profile_images(view, a, base);
         AccountJson {
             id: a.id.to_string(),
             username: a.username.clone(),
@@ -656,13 +675,25 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         }
         let rendered = match query::account(self.view, id)? {
             Some(a) => Some(match self.cache.accounts.get(&id) {
-                Some(hit) if hit.record == a && hit.suspended == query::suspended(self.view, id)? => hit,
+                Some(hit)
+                    if hit.record == a
+                        && hit.suspended == query::suspended(self.view, id)?
+                        && hit.links_expire == roost_service::media::link_expiry() =>
+                {
+                    hit
+                }
                 _ => {
+                    let links_expire = roost_service::media::link_expiry();
                     let json = self.account(&a);
                     let suspended = json.suspended.is_some();
                     let raw = serde_json::value::to_raw_value(&json).map_err(internal)?;
-                    let rendered =
-                        Arc::new(RenderedAccount { json: Arc::from(raw), url: json.url, record: a, suspended });
+                    let rendered = Arc::new(RenderedAccount {
+                        json: Arc::from(raw),
+                        url: json.url,
+                        record: a,
+                        suspended,
+                        links_expire,
+                    });
                     self.cache.accounts.insert(id, rendered.clone());
                     rendered
                 }

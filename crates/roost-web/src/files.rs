@@ -1,5 +1,6 @@
 //! Picture files: `GET /media/:id/:size.:ext?v=&e=&s=[&c=1]`, the links `entities::media_url`
-//! makes for one viewer (see `roost_service::media` for what a link grants and why).
+//! makes for one viewer (see `roost_service::media` for what a link grants and why), and the
+//! generated default avatar and header.
 //!
 //! Apps load images without credentials, so this route needs no token, and it sits outside
 //! the per-caller rate limit (a timeline page loads dozens): what it costs a stranger is one
@@ -22,8 +23,40 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/media/{id}/{file}", get(file))
+    Router::new()
+        .route("/media/{id}/{file}", get(file))
+        .route("/avatars/default/{file}", get(default_avatar))
+        .route("/headers/default.png", get(default_header))
 }
+
+/// `GET /avatars/default/:id.png`: the generated picture of a member without an avatar. It
+/// depends on the number alone (it reveals nothing of the account), so it is cached for good.
+async fn default_avatar(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let seed: u64 = file.strip_suffix(".png").and_then(|n| n.parse().ok()).ok_or(ApiError::NotFound)?;
+    let etag = format!("\"avatar-{seed}\"");
+    // A client that has it is answered before anything is drawn.
+    let bytes = if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        Vec::new()
+    } else {
+        media::default_avatar(seed).map_err(|e| ApiError::Internal(e.to_string()))?
+    };
+    Ok(picture(&headers, &etag, || bytes, "image/png", FOREVER, false))
+}
+
+/// `GET /headers/default.png`: the header of a profile without one (made once).
+async fn default_header(headers: HeaderMap) -> Result<Response, ApiError> {
+    static HEADER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = match HEADER.get() {
+        Some(b) => b.clone(),
+        None => {
+            let made = media::default_header().map_err(|e| ApiError::Internal(e.to_string()))?;
+            HEADER.get_or_init(|| made).clone()
+        }
+    };
+    Ok(picture(&headers, "\"header-default\"", || bytes, "image/png", FOREVER, false))
+}
+
+const FOREVER: &str = "public, max-age=31536000, immutable";
 
 #[derive(Deserialize)]
 pub struct LinkParams {
@@ -51,30 +84,43 @@ async fn file(
     let etag = format!("\"{}-{}\"", id, size.name());
     let f = media::open(state.service(), &link, session).await?;
     let cache = if needs_session { "private, max-age=86400" } else { "public, max-age=604800, immutable" };
-    let mut resp = if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    Ok(picture(&headers, &etag, || f.bytes, &f.content_type, cache, needs_session))
+}
+
+/// A picture Roost made, or 304 when the client has it (`bytes` is made only when needed).
+fn picture(
+    headers: &HeaderMap,
+    etag: &str,
+    bytes: impl FnOnce() -> Vec<u8>,
+    content_type: &str,
+    cache: &'static str,
+    same_origin: bool,
+) -> Response {
+    let mut resp = if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let len = f.bytes.len();
-        let mut r = f.bytes.into_response();
+        let bytes = bytes();
+        let len = bytes.len();
+        let mut r = bytes.into_response();
         r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
         r
     };
     let h = resp.headers_mut();
     h.insert(
         CONTENT_TYPE,
-        HeaderValue::from_str(&f.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(ETAG, v);
     }
     h.insert(
         "cross-origin-resource-policy",
-        HeaderValue::from_static(if needs_session { "same-origin" } else { "cross-origin" }),
+        HeaderValue::from_static(if same_origin { "same-origin" } else { "cross-origin" }),
     );
-    Ok(resp)
+    resp
 }
 
 /// The account of the web session the request's cookie names, if it is one.

@@ -79,13 +79,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for WithFiles<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut files = Files::default();
-        let limit = WithFiles::<T>::body_limit(state);
-        // Only a multipart body can carry files; a plain form (a post without pictures) needs no turn.
+        // Only a multipart body can carry files; a plain form (a post without pictures) needs no
+        // turn, and may be no larger than any other request's body.
         let multipart = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+        let limit = if multipart { WithFiles::<T>::body_limit(state) } else { state.config().max_body_bytes };
         let _turn = match multipart {
             true => Some(
                 tokio::time::timeout(UPLOAD_TURN, UPLOAD_BODIES.acquire())

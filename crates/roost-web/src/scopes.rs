@@ -19,7 +19,7 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/roost/v1/node" => ANY,
         "/api/roost/v1/admin/log" => &["admin:read"],
         "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],
-        "/api/v1/accounts/update_credentials" => &["write:accounts"],
+        "/api/v1/accounts/update_credentials" | "/api/v1/profile/{image}" => &["write:accounts"],
         "/api/v1/accounts/lookup"
         | "/api/v1/accounts/{id}"
         | "/api/v1/accounts/{id}/followers"

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+mod replicas;
 
 use std::future::Future;
 use std::time::Duration;
@@ -80,6 +81,11 @@ pub async fn run(
             media: config.media.clone(),
         },
     );
+
+    if let Some((_, peering)) = &cluster {
+        let replicas = replicas::ClusterBlobs { node: node.clone(), peering: peering.clone() };
+        roost_service::media::set_replicas(state.service(), std::sync::Arc::new(replicas));
+    }
 
     // A single node speaks for the whole cluster: it turns on its own protocol at once. A
     // cluster's leader does so once every member reports that it speaks it.
@@ -184,7 +190,8 @@ async fn start_cluster_member(
         tls: tls.as_ref().map(roost_cluster::ClusterTls::server_config).transpose()?,
         ..roost_http::Limits::default()
     };
-    let peers = roost_cluster::router(node.clone(), &identity.secret, &peering, tls);
+    let blobs = roost_service::media::Blobs::new(&config.media.dir);
+    let peers = roost_cluster::router(node.clone(), &identity.secret, &peering, tls, blobs);
     let task = tokio::spawn(async move {
         if let Err(e) = roost_http::serve(listener, peers, limits, stopped).await {
             tracing::error!("serving peers: {e}");

@@ -8,7 +8,7 @@ use roost_core::query::{self, AccountFilter};
 use roost_raft::ReadView;
 use roost_service::profile::{self, PostingDefaults, ProfileChange};
 use roost_service::social::{self, Relation};
-use roost_types::Id;
+use roost_types::{Id, ProfileImage};
 use serde::Deserialize;
 
 use super::parse_id;
@@ -16,7 +16,7 @@ use crate::auth::User;
 use crate::entities::{self, AccountJson, CredentialAccountJson, RelationshipJson, Renderer};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged, StatusPage, MAX_LIMIT};
-use crate::params::{de, Input};
+use crate::params::{de, Input, WithFiles};
 use crate::written::Written;
 use crate::AppState;
 
@@ -92,18 +92,28 @@ fn profile_fields(v: serde_json::Value) -> ApiResult<Vec<(String, String)>> {
     rows.iter().map(|row| Ok((text(row, "name")?, text(row, "value")?))).collect()
 }
 
-/// A file part that arrived (a multipart field with a file name), or a non-empty value.
-fn given(v: &Option<serde_json::Value>) -> bool {
-    v.as_ref().is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+/// A value given where a file belongs: not a file part of a multipart body (those arrive as
+/// an object naming the file), nor empty.
+fn not_a_file(v: &Option<serde_json::Value>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_null() && !v.is_object() && v.as_str() != Some(""))
 }
 
 pub async fn update_credentials(
     State(state): State<AppState>,
     user: User,
-    Input(p): Input<UpdateCredentials>,
+    WithFiles(p, mut files): WithFiles<UpdateCredentials>,
 ) -> ApiResult<Written<Json<CredentialAccountJson>>> {
-    if given(&p.avatar) || given(&p.header) {
-        return Err(ApiError::unprocessable("Avatars and headers cannot be uploaded yet"));
+    // Pictures come as files of a multipart body; anything else in their place is a mistake.
+    if not_a_file(&p.avatar) || not_a_file(&p.header) {
+        return Err(ApiError::unprocessable(
+            "Validation failed: avatar and header must be uploaded as files (multipart/form-data)",
+        ));
+    }
+    let mut images = Vec::new();
+    for (name, image) in [("avatar", ProfileImage::Avatar), ("header", ProfileImage::Header)] {
+        if let Some(file) = files.take(name).filter(|f| !f.bytes.is_empty()) {
+            images.push((image, file.bytes));
+        }
     }
     let source = p.source.unwrap_or_default();
     let visibility = match source.privacy.as_deref() {
@@ -127,6 +137,7 @@ pub async fn update_credentials(
         hide_collections: p.hide_collections,
         indexable: p.indexable,
         discoverable: p.discoverable,
+        images,
     };
     let defaults = PostingDefaults { visibility, sensitive: source.sensitive, language };
     let applied = profile::update(state.service(), &user.actor(), change, defaults).await?;
@@ -134,6 +145,24 @@ pub async fn update_credentials(
     let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
     let r = Renderer::new(&view, user.id(), &state);
     Ok(Written(Json(r.credential_account(&account)), applied.index))
+}
+
+/// `DELETE /api/v1/profile/avatar` and `…/header`: back to the default picture.
+pub async fn delete_profile_image(
+    State(state): State<AppState>,
+    user: User,
+    Path(which): Path<String>,
+) -> ApiResult<Written<Json<CredentialAccountJson>>> {
+    let image = match which.as_str() {
+        "avatar" => ProfileImage::Avatar,
+        "header" => ProfileImage::Header,
+        _ => return Err(ApiError::NotFound),
+    };
+    let index = roost_service::media::remove_profile_image(state.service(), &user.actor(), image).await?;
+    let view = state.node().read()?;
+    let account = query::account(&view, user.id())?.ok_or(ApiError::NotFound)?;
+    let r = Renderer::new(&view, user.id(), &state);
+    Ok(Written(Json(r.credential_account(&account)), index.unwrap_or(0)))
 }
 
 /// An account the viewer may see (see `social::visible_account`).

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/api/v1/accounts/verify_credentials", get(accounts::verify_credentials))
         .route("/api/v1/accounts/update_credentials", axum::routing::patch(accounts::update_credentials))
+        .route("/api/v1/profile/{image}", axum::routing::delete(accounts::delete_profile_image))
         .route("/api/v1/accounts/lookup", get(accounts::lookup))
         .route("/api/v1/accounts/relationships", get(accounts::relationships))
         .route("/api/v1/accounts/{id}", get(accounts::show))

@@ -7,13 +7,15 @@ use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use roost_core::model::Account;
 use roost_core::query::{self, Page};
+use roost_raft::ReadView;
+use roost_service::media::Size as MediaSize;
 use roost_service::social::{self, Relation};
 use roost_types::{FilterContext, Id};
 use serde::Deserialize;
 
 use super::page;
 use super::pages::{run_action, CsrfForm};
-use super::post::{composer, display_name, Cards, Draft};
+use super::post::{avatar, composer, display_name, Cards, Draft};
 use super::session::WebUser;
 use super::timelines::{or_problem, TimelineParams, PAGE};
 use crate::error::{ApiError, ApiResult};
@@ -131,7 +133,7 @@ fn profile_page(state: &AppState, user: &WebUser, username: &str, tab: Tab, max_
                 query::following(&view, user.id(), account.id, &page_)?
             };
             let next = people.last().map(|(f, _)| *f).filter(|_| people.len() >= PAGE);
-            (people_list(&people.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), "Nobody yet."), next)
+            (people_list(&view, &people.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), "Nobody yet."), next)
         }
     };
     let name = display_name(&account);
@@ -147,7 +149,8 @@ fn profile_page(state: &AppState, user: &WebUser, username: &str, tab: Tab, max_
     };
     let body = html! {
         div.card.profile {
-            h1 { (name) }
+            (profile_header(&view, &account))
+            h1 { (avatar(&view, &account, 96)) " " (name) }
             p.meta { "@" (account.username)
                 @if query::suspended(&view, account.id)? { " · " span.badge.suspended { "suspended" } }
                 @if rel.followed_by { " · follows you" }
@@ -183,16 +186,25 @@ fn profile_page(state: &AppState, user: &WebUser, username: &str, tab: Tab, max_
     Ok(page(StatusCode::OK, state, name, Some(user), body))
 }
 
-/// People as a list of links with their handles.
-fn people_list(people: &[Account], empty: &str) -> Markup {
+/// People as a list of links with their avatars and handles.
+fn people_list(view: &ReadView, people: &[Account], empty: &str) -> Markup {
     html! {
         @if people.is_empty() { p.card { (empty) } }
         ul.people.card {
             @for a in people {
-                li { a href={ "/@" (a.username) } { (display_name(a)) } " " span.handle { "@" (a.username) } }
+                li { (avatar(view, a, 32)) " " a href={ "/@" (a.username) } { (display_name(a)) } " " span.handle { "@" (a.username) } }
             }
         }
     }
+}
+
+/// A profile's own header picture, if it has one (the default band is left out of pages).
+fn profile_header(view: &ReadView, a: &Account) -> Markup {
+    let Some(m) = a.header.and_then(|id| roost_core::media::media(view, id).ok().flatten()) else {
+        return html! {};
+    };
+    let src = crate::entities::media_url(&m, MediaSize::Original, roost_service::media::ANYONE, false, "");
+    html! { img.banner src=(src) width=(m.original.width) height=(m.original.height) alt=""; }
 }
 
 /// A post with its whole thread, a reply composer, and its edit history.
@@ -297,7 +309,7 @@ pub async fn search(State(state): State<AppState>, user: WebUser, Input(p): Inpu
             @if !q.is_empty() {
                 section aria-label="People" {
                     h2 { "People" }
-                    (people_list(&people, "Nobody matches."))
+                    (people_list(&view, &people, "Nobody matches."))
                 }
                 section aria-label="Hashtags" {
                     h2 { "Hashtags" }

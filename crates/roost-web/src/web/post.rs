@@ -105,8 +105,9 @@ impl<'r> Cards<'r> {
             article.card.post tabindex="-1" aria-label={ "Post by " (name) } data-id=(shown.id) data-url=(url)
                 data-author=(author.username) data-visibility=(shown.visibility.as_str()) {
                 @if let Some(b) = &booster {
-                    p.meta { a href={ "/@" (b.username) } { (display_name(b)) } " reposted" }
+                    p.meta.boost { a href={ "/@" (b.username) } { (display_name(b)) } " reposted" }
                 }
+                a.face href={ "/@" (author.username) } tabindex="-1" aria-hidden="true" { (avatar(self.view, &author, 48)) }
                 header {
                     a.name href={ "/@" (author.username) } { (name) }
                     span.handle { "@" (author.username) }
@@ -185,7 +186,7 @@ impl<'r> Cards<'r> {
         let content = self.r.content(&q.text, &q.mentions)?;
         Ok(Some(html! {
             blockquote.quote {
-                p { a.name href={ "/@" (author.username) } { (display_name(&author)) } " "
+                p { (avatar(self.view, &author, 20)) " " a.name href={ "/@" (author.username) } { (display_name(&author)) } " "
                     span.handle { "@" (author.username) } " "
                     a href={ "/@" (author.username) "/" (q.id) } { (time(q.created_at)) } }
                 @if q.spoiler_text.is_empty() { div.content { (PreEscaped(&content)) } }
@@ -193,6 +194,12 @@ impl<'r> Cards<'r> {
             }
         }))
     }
+}
+
+/// An account's avatar at `px` CSS pixels (decorative: the name beside it says who it is).
+pub fn avatar(view: &(impl roost_core::ReadTables + ?Sized), a: &roost_core::model::Account, px: u32) -> Markup {
+    let (src, _) = crate::entities::profile_images(view, a, "");
+    html! { img.avatar src=(src) width=(px) height=(px) alt="" loading="lazy" decoding="async"; }
 }
 
 pub fn display_name(a: &roost_core::model::Account) -> &str {
@@ -214,35 +221,58 @@ fn visibility_label(v: Visibility) -> &'static str {
 
 /// A post's action bar: reply, like, repost, quote, bookmark; edit and delete for its author.
 fn actions(user: &WebUser, s: &Status, author: &str, mine: &Interactions) -> Markup {
-    let form = |label: &str, verb: &str, pressed: Option<bool>, count: Option<u64>, key: Option<&str>| {
-        html! {
-            form.act method="post" action={ "/web/statuses/" (s.id) "/" (verb) } {
-                input type="hidden" name="csrf" value=(user.csrf());
-                @if let Some(p) = pressed {
-                    button type="submit" aria-pressed=(p) data-key=[key] { (label) @if let Some(n) = count { " " span.count { (n) } } }
-                } @else {
-                    button type="submit" data-key=[key] { (label) }
+    let form =
+        |icon_name: &str, label: &str, verb: &str, pressed: Option<bool>, count: Option<u64>, key: Option<&str>| {
+            html! {
+                form.act method="post" action={ "/web/statuses/" (s.id) "/" (verb) } {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    button type="submit" aria-pressed=[pressed] data-key=[key] title=(label) {
+                        (icon(icon_name)) span.label { (label) }
+                        @if let Some(n) = count { " " span.count { (n) } }
+                    }
                 }
             }
-        }
-    };
+        };
     let shareable = matches!(s.visibility, Visibility::Public | Visibility::Unlisted);
     html! {
         div.actions {
-            a.button href={ "/@" (author) "/" (s.id) "#reply" } data-key="r" { "Reply " span.count { (s.replies_count) } }
-            @if mine.favourited { (form("Liked", "unfavourite", Some(true), Some(s.favourites_count), Some("l"))) }
-            @else { (form("Like", "favourite", Some(false), Some(s.favourites_count), Some("l"))) }
+            a.button href={ "/@" (author) "/" (s.id) "#reply" } data-key="r" title="Reply" {
+                (icon("reply")) span.label { "Reply" } " " span.count { (s.replies_count) }
+            }
             @if shareable {
-                @if mine.reblogged { (form("Reposted", "unreblog", Some(true), Some(s.reblogs_count), None)) }
-                @else { (form("Repost", "reblog", Some(false), Some(s.reblogs_count), None)) }
-                a.button href={ "/?quote=" (s.id) "#status" } { "Quote" }
+                @if mine.reblogged { (form("repost", "Reposted", "unreblog", Some(true), Some(s.reblogs_count), None)) }
+                @else { (form("repost", "Repost", "reblog", Some(false), Some(s.reblogs_count), None)) }
             }
-            @if mine.bookmarked { (form("Bookmarked", "unbookmark", Some(true), None, None)) }
-            @else { (form("Bookmark", "bookmark", Some(false), None, None)) }
+            @if mine.favourited { (form("like", "Liked", "unfavourite", Some(true), Some(s.favourites_count), Some("l"))) }
+            @else { (form("like", "Like", "favourite", Some(false), Some(s.favourites_count), Some("l"))) }
+            @if shareable {
+                a.button href={ "/?quote=" (s.id) "#status" } title="Quote" { (icon("quote")) span.label { "Quote" } }
+            }
+            @if mine.bookmarked { (form("bookmark", "Bookmarked", "unbookmark", Some(true), None, None)) }
+            @else { (form("bookmark", "Bookmark", "bookmark", Some(false), None, None)) }
             @if s.author == user.id() {
-                a.button href={ "/web/statuses/" (s.id) "/edit" } { "Edit" }
-                (form("Delete", "delete", None, None, None))
+                a.button href={ "/web/statuses/" (s.id) "/edit" } title="Edit" { (icon("edit")) span.label { "Edit" } }
+                (form("delete", "Delete", "delete", None, None, None))
             }
+        }
+    }
+}
+
+/// A small line icon for an action (drawn here; decorative, the button's text names it).
+fn icon(name: &str) -> Markup {
+    let paths: &[&str] = match name {
+        "reply" => &["M9 14 4 9l5-5", "M4 9h10a6 6 0 0 1 6 6v5"],
+        "repost" => &["m17 2 3 3-3 3", "M4 11V9a4 4 0 0 1 4-4h12", "m7 22-3-3 3-3", "M20 13v2a4 4 0 0 1-4 4H4"],
+        "like" => &["M12 20s-7-4.5-7-10a4 4 0 0 1 7-2.6A4 4 0 0 1 19 10c0 5.5-7 10-7 10z"],
+        "quote" => &["M6 7h4v4l-2 6H6l2-6H6z", "M14 7h4v4l-2 6h-2l2-6h-2z"],
+        "bookmark" => &["M6 3h12v18l-6-4-6 4z"],
+        "edit" => &["M4 20h4L19 9l-4-4L4 16z"],
+        "delete" => &["M4 7h16", "M9 7V4h6v3", "m6 7 1 13h10l1-13"],
+        _ => &[],
+    };
+    html! {
+        svg.icon viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false" {
+            @for d in paths { path d=(d); }
         }
     }
 }

@@ -7,16 +7,18 @@ use axum::response::Response;
 use maud::html;
 use roost_core::query;
 use roost_service::accounts::{DISPLAY_NAME, NOTE};
+use roost_service::media;
 use roost_service::profile::{self, PostingDefaults, ProfileChange};
-use roost_types::Visibility;
+use roost_types::{ProfileImage, Visibility};
 use serde::Deserialize;
 
 use super::pages::{problem, see_other};
+use super::post::avatar;
 use super::session::{WebUser, WEB_CLIENT_ID};
 use super::timelines::or_problem;
 use super::{page, time};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{de, Input};
+use crate::params::{de, Files, Input, WithFiles};
 use crate::AppState;
 
 /// `GET /settings` (`?saved=…` says what was just saved).
@@ -66,6 +68,19 @@ fn settings_page(
             textarea #note name="note" maxlength=(NOTE.chars) { (a.note) }
             label { input type="checkbox" name="locked" value="true" checked[a.locked]; " Approve new followers by hand" }
             p { button type="submit" { "Save profile" } }
+        }
+        form.card method="post" action="/settings/pictures" enctype="multipart/form-data" aria-labelledby="pictures-h" {
+            h2 #pictures-h { "Pictures" }
+            @if let Some(m) = error_for("pictures") { p.error role="alert" { (m) } }
+            input type="hidden" name="csrf" value=(csrf);
+            p.pictures { (avatar(&view, a, 96)) }
+            label for="avatar" { "Avatar (cut to a square)" }
+            input #avatar type="file" name="avatar" accept="image/jpeg,image/png,image/webp,image/gif";
+            @if a.avatar.is_some() { label { input type="checkbox" name="remove_avatar" value="true"; " Remove my avatar" } }
+            label for="header" { "Header (cut to 3 : 1)" }
+            input #header type="file" name="header" accept="image/jpeg,image/png,image/webp,image/gif";
+            @if a.header.is_some() { label { input type="checkbox" name="remove_header" value="true"; " Remove my header" } }
+            p { button type="submit" { "Save pictures" } }
         }
         form.card method="post" action="/settings/preferences" aria-labelledby="prefs-h" {
             h2 #prefs-h { "Preferences" }
@@ -139,21 +154,26 @@ pub struct SettingsForm {
     new_password: Option<String>,
     #[serde(default, deserialize_with = "de::string_opt")]
     token: Option<String>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    remove_avatar: Option<bool>,
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    remove_header: Option<bool>,
 }
 
-/// `POST /settings/profile|preferences|password|revoke`
+/// `POST /settings/profile|pictures|preferences|password|revoke`
 pub async fn save(
     State(state): State<AppState>,
     crate::auth::ClientIp(from): crate::auth::ClientIp,
     user: WebUser,
     Path(part): Path<String>,
-    Input(f): Input<SettingsForm>,
+    WithFiles(f, files): WithFiles<SettingsForm>,
 ) -> Response {
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
         return problem(&state, Some(&user), &e);
     }
     let result = match part.as_str() {
         "profile" => save_profile(&state, &user, &f).await.map(|_| "profile"),
+        "pictures" => save_pictures(&state, &user, &f, files).await.map(|_| "pictures"),
         "preferences" => save_preferences(&state, &user, &f).await.map(|_| "preferences"),
         "password" => save_password(&state, &user, &f, from).await.map(|_| "password"),
         "revoke" => revoke(&state, &user, &f).await.map(|_| "revoked"),
@@ -178,6 +198,24 @@ async fn save_profile(state: &AppState, user: &WebUser, f: &SettingsForm) -> Api
         ..ProfileChange::default()
     };
     profile::update(state.service(), &user.actor(), change, PostingDefaults::default()).await?;
+    Ok(())
+}
+
+async fn save_pictures(state: &AppState, user: &WebUser, f: &SettingsForm, mut files: Files) -> ApiResult<()> {
+    let (svc, by) = (state.service(), user.actor());
+    for (name, image, remove) in
+        [("avatar", ProfileImage::Avatar, f.remove_avatar), ("header", ProfileImage::Header, f.remove_header)]
+    {
+        match files.take(name).filter(|f| !f.bytes.is_empty()) {
+            Some(file) => {
+                media::set_profile_image(svc, &by, image, file.bytes).await?;
+            }
+            None if remove == Some(true) => {
+                media::remove_profile_image(svc, &by, image).await?;
+            }
+            None => {}
+        }
+    }
     Ok(())
 }
 

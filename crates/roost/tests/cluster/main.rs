@@ -949,3 +949,68 @@ fn roost_cluster_like_identity() -> reqwest::Identity {
         rcgen::CertificateParams::new(vec!["cluster.roost.invalid".to_string()]).unwrap().self_signed(&key).unwrap();
     reqwest::Identity::from_pem(format!("{}{}", cert.pem(), key.serialize_pem()).as_bytes()).unwrap()
 }
+
+/// The picture files a member holds, by name.
+fn blob_files(m: &Member) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let Ok(dirs) = std::fs::read_dir(m.root.join("data").join("blobs")) else { return names };
+    for d in dirs.flatten().filter(|d| d.file_name() != "tmp") {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            names.insert(f.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+/// A picture link made for one node, opened on another (links are signed, not tied to a node).
+fn open_on(m: &Member, url: &str) -> u16 {
+    let path = &url[url.find("/media/").unwrap()..];
+    reqwest::blocking::get(format!("{}{path}", m.base())).unwrap().status().as_u16()
+}
+
+#[test]
+fn pictures_outlive_the_node_that_took_them_and_reach_the_node_that_was_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut members: Vec<Member> = ["p1", "p2", "p3"].iter().map(|n| member(dir.path(), n)).collect();
+    let (secret, _) = form(&mut members);
+    settled(&members, &secret);
+
+    // Acknowledged by the node that took it, which dies at once: the others still serve it.
+    let alice = members[0].server().user("alice");
+    let r = alice.upload(&roost_testkit::samples::jpeg(640, 480), &[("description", "a photo")]);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let first = r.json["url"].as_str().unwrap().to_string();
+    members[0].server.as_mut().unwrap().kill9();
+    members[0].server = None;
+    // (The others elect a leader and apply what was committed: the upload was.)
+    settled(&members, &secret);
+    assert_eq!(open_on(&members[1], &first), 200);
+    assert_eq!(open_on(&members[2], &first), 200);
+    members[0].start(Some(&secret), None);
+    settled(&members, &secret);
+
+    // A node that was away while a picture was taken fetches it once it is back.
+    members[2].server.as_mut().unwrap().kill9();
+    members[2].server = None;
+    let alice_on_2 = roost_testkit::Api { base: members[1].base(), ..alice.clone() };
+    let r = alice_on_2.upload(&roost_testkit::samples::transparent_png(50, 40), &[]);
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let second = r.json["url"].as_str().unwrap().to_string();
+    settled(&members, &secret);
+    let missing: BTreeSet<String> = blob_files(&members[1]).difference(&blob_files(&members[2])).cloned().collect();
+    assert!(!missing.is_empty(), "the node that was away lacks the new picture");
+    members[2].start(Some(&secret), None);
+    settled(&members, &secret);
+    let started = Instant::now();
+    while !missing.is_subset(&blob_files(&members[2])) {
+        assert!(started.elapsed() < SETTLE, "the node that was away never fetched {missing:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // It holds them itself: with both others gone it still serves them.
+    for m in &mut members[..2] {
+        m.server.as_mut().unwrap().kill9();
+        m.server = None;
+    }
+    assert_eq!(open_on(&members[2], &second), 200);
+    assert_eq!(open_on(&members[2], &first), 200);
+}

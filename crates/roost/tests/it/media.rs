@@ -241,3 +241,162 @@ fn the_v2_api_answers_202_while_processing_and_the_client_polls() {
     assert_eq!(v1.status, 200, "{:?}", v1.json);
     assert!(v1.json["url"].is_string());
 }
+
+#[test]
+fn avatars_and_headers_are_set_replaced_and_removed_and_every_member_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.create_user("owner");
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+
+    // Without one, a member has a generated avatar (a real picture, not a broken link).
+    let me = bob.get(&format!("/api/v1/accounts/{}", alice.id)).json;
+    let (status, headers, body) = fetch(&server, me["avatar"].as_str().unwrap());
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(headers["content-type"], "image/png");
+    let default = image::load_from_memory(&body).unwrap();
+    assert_eq!(default.width(), default.height());
+    let bobs = bob.get("/api/v1/accounts/verify_credentials").json;
+    assert_ne!(bobs["avatar"], me["avatar"], "each member's default differs");
+    assert_eq!(fetch(&server, me["header"].as_str().unwrap()).0, 200);
+
+    // A wide photo becomes a square avatar; a square one a 3:1 header.
+    let r = alice.multipart(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        &[("display_name", "Alice A.")],
+        Some(("avatar", "me.jpg", &samples::jpeg(1200, 600))),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["display_name"], "Alice A.");
+    let avatar = r.json["avatar"].as_str().unwrap().to_string();
+    assert_ne!(avatar, me["avatar"].as_str().unwrap());
+    assert_eq!(r.json["avatar_static"], avatar.as_str());
+    let (status, headers, body) = fetch(&server, &avatar);
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    let a = image::load_from_memory(&body).unwrap();
+    assert_eq!((a.width(), a.height()), (400, 400));
+    let r = alice.multipart(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        &[],
+        Some(("header", "banner.png", &samples::transparent_png(900, 900))),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let header = r.json["header"].as_str().unwrap().to_string();
+    let h = image::load_from_memory(&fetch(&server, &header).2).unwrap();
+    assert_eq!((h.width(), h.height()), (900, 300));
+
+    // Others see the same pictures, in every entity that carries the account.
+    let post = alice.status("with a face");
+    let seen = bob.get(&format!("/api/v1/statuses/{post}"));
+    assert_eq!(seen.json["account"]["avatar"], avatar.as_str());
+    assert_eq!(bob.get(&format!("/api/v1/accounts/{}", alice.id)).json["header"], header.as_str());
+
+    // A bad file changes nothing, not even the rest of the form.
+    let r = alice.multipart(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        &[("display_name", "Mallory")],
+        Some(("avatar", "me.jpg", b"not a picture at all")),
+    );
+    assert_eq!(r.status, 422, "{:?}", r.json);
+    let now = alice.get("/api/v1/accounts/verify_credentials").json;
+    assert_eq!(now["display_name"], "Alice A.");
+    assert_eq!(now["avatar"], avatar.as_str());
+    let r = alice.patch_form("/api/v1/accounts/update_credentials", &[("avatar", "https://example.com/me.png")]);
+    assert_eq!(r.status, 422, "an address is not a file: {:?}", r.json);
+
+    // Replacing one retires the old file; removing one brings the default back.
+    let r = alice.multipart(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        &[],
+        Some(("avatar", "me2.webp", &samples::webp(300, 500))),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let second = r.json["avatar"].as_str().unwrap().to_string();
+    assert_ne!(second, avatar);
+    assert_eq!(fetch(&server, &avatar).0, 404, "the replaced avatar is gone");
+    assert_eq!(fetch(&server, &second).0, 200);
+    let r = alice.delete("/api/v1/profile/avatar");
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["avatar"], me["avatar"], "back to the generated one");
+    assert_eq!(fetch(&server, &second).0, 404);
+    let r = alice.delete("/api/v1/profile/header");
+    assert_eq!(r.status, 200);
+    assert_ne!(r.json["header"], header.as_str());
+    assert_eq!(alice.delete("/api/v1/profile/avatar").status, 200, "removing none is no error");
+    assert_eq!(alice.delete("/api/v1/profile/nose").status, 404);
+
+    // A suspended member's pictures are no longer served.
+    let r = alice.multipart(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        &[],
+        Some(("avatar", "me.jpg", &samples::jpeg(64, 64))),
+    );
+    let third = r.json["avatar"].as_str().unwrap().to_string();
+    assert_eq!(fetch(&server, &third).0, 200);
+    let (id, _) = third.split("/media/").nth(1).unwrap().split_once('/').unwrap();
+    let r = alice.post_form("/api/v1/statuses", &[("status", "my face"), ("media_ids[]", id)]);
+    assert_eq!(r.status, 422, "an avatar is not a post's picture: {:?}", r.json);
+    let mut owner = roost_testkit::Browser::new(&server);
+    assert_eq!(owner.sign_in("owner", roost_testkit::PASSWORD), 303);
+    let csrf = roost_testkit::hidden(&owner.get("/admin").1, "csrf");
+    assert_eq!(owner.post("/admin/suspend", &[("csrf", csrf.as_str()), ("id", alice.id.as_str())]).0, 303);
+    assert_eq!(fetch(&server, &third).0, 404);
+}
+
+#[test]
+fn the_web_app_shows_faces_and_sets_a_members_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let alice = server.user("alice");
+    alice.status("hello from the web");
+    let mut web = roost_testkit::Browser::new(&server);
+    assert_eq!(web.sign_in("alice", roost_testkit::PASSWORD), 303);
+
+    // Every post carries its author's face: the generated one first.
+    let avatar_src = |page: &str| {
+        let at = page.find("class=\"avatar\"").expect("an avatar in the page");
+        let tag = &page[page[..at].rfind('<').unwrap()..at + page[at..].find('>').unwrap()];
+        let src = tag.split("src=\"").nth(1).unwrap();
+        src[..src.find('"').unwrap()].replace("&amp;", "&")
+    };
+    let (status, home, _) = web.get("/");
+    assert_eq!(status, 200);
+    let generated = avatar_src(&home);
+    assert!(generated.starts_with("/avatars/default/"), "{generated}");
+    assert_eq!(fetch(&server, &format!("{}{generated}", server.base)).0, 200);
+
+    // The settings page takes a new avatar as a plain file upload (no JavaScript).
+    let (_, settings, _) = web.get("/settings");
+    assert!(settings.contains("enctype=\"multipart/form-data\""));
+    let csrf = roost_testkit::hidden(&settings, "csrf");
+    let photo = samples::jpeg(800, 400);
+    let (status, _, headers) =
+        web.post_multipart("/settings/pictures", &[("csrf", &csrf)], Some(("avatar", "me.jpg", &photo)));
+    assert_eq!(status, 303, "{headers:?}");
+    let (_, home, _) = web.get("/");
+    let own = avatar_src(&home);
+    assert!(own.starts_with("/media/"), "{own}");
+    let (status, _, body) = fetch(&server, &format!("{}{own}", server.base));
+    assert_eq!(status, 200);
+    assert_eq!(image::load_from_memory(&body).unwrap().width(), 400);
+    let (_, profile, _) = web.get("/@alice");
+    assert_eq!(avatar_src(&profile), own);
+
+    // A file that is not a picture is refused on the page, with the reason.
+    let (status, page, _) =
+        web.post_multipart("/settings/pictures", &[("csrf", &csrf)], Some(("avatar", "me.jpg", b"plain text")));
+    assert_eq!(status, 422);
+    assert!(page.contains("not an image"), "{page}");
+
+    // Removing it brings the generated one back.
+    let (status, _, _) = web.post_multipart("/settings/pictures", &[("csrf", &csrf), ("remove_avatar", "true")], None);
+    assert_eq!(status, 303);
+    assert_eq!(avatar_src(&web.get("/").1), generated);
+}

@@ -312,6 +312,7 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("POST", "/api/v2/media".into(), "write", "read"),
         ("GET", "/api/v1/media/1".into(), "write:media", "read:statuses"),
         ("PUT", "/api/v1/media/1".into(), "write:media", "write:accounts"),
+        ("DELETE", "/api/v1/profile/avatar".into(), "write:accounts", "write:media"),
         ("GET", "/api/v1/scheduled_statuses".into(), "read:statuses", "write:statuses"),
         ("GET", "/api/v1/scheduled_statuses/1".into(), "read", "write"),
         ("PUT", "/api/v1/scheduled_statuses/1".into(), "write:statuses", "read:statuses"),
