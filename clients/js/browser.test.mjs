@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
+import { png } from "./png.mjs";
 
 const URL_ = process.env.ROOST_URL;
 const PASSWORD = process.env.ROOST_PASSWORD;
@@ -312,5 +313,56 @@ test("the core flows without JavaScript", async () => {
 
   await page.getByRole("button", { name: /^Sign out/ }).click();
   await page.waitForURL(`${URL_}/auth/sign_in`);
+  await context.close();
+});
+
+/** Waits until an image has loaded, saying what it tried if it does not. */
+async function loaded(page, image) {
+  try {
+    await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await image.elementHandle(), { timeout: 10_000 });
+  } catch {
+    const state = await image.evaluate((img) => ({ src: img.currentSrc, complete: img.complete, width: img.naturalWidth }));
+    const answer = state.src ? await page.evaluate(async (src) => (await fetch(src)).status, state.src) : null;
+    assert.fail(`the image did not load: ${JSON.stringify(state)}, fetching it answers ${answer}`);
+  }
+}
+
+test("pictures: described before posting, opened in a viewer, faces beside posts (JavaScript on)", async () => {
+  const context = await browser.newContext({ viewport: SIZES.desktop });
+  const page = await context.newPage();
+  await signIn(page, "dave");
+  await page.goto(`${URL_}/`);
+  await page.getByLabel("What's happening?").fill("a picture from the browser");
+  await page.locator("#media").setInputFiles({ name: "orange.png", mimeType: "image/png", buffer: png(96, 64, [230, 120, 20]) });
+  // One description field per picture, named after its file.
+  const alt = page.getByLabel("Description of orange.png");
+  await alt.waitFor();
+  assert.equal(await page.locator('input[name="description[]"]:visible').count(), 1);
+  // Posting a picture nobody described is nudged once.
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.getByRole("alert").filter({ hasText: "no description" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), await alt.getAttribute("id"));
+  await alt.fill("An orange rectangle");
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.waitForURL(`${URL_}/`);
+  const post = article(page, "a picture from the browser");
+  const picture = post.locator("a.picture img");
+  await picture.waitFor();
+  assert.equal(await picture.getAttribute("alt"), "An orange rectangle");
+  await loaded(page, picture);
+  assert.equal(await picture.getAttribute("width"), "96", "sized before it loads, so the page does not jump");
+  await loaded(page, post.locator("img.avatar"));
+  await accessible(page, "home with a picture");
+  await screenshots(page, "home-with-a-picture");
+
+  // The viewer shows it whole with its description, and Escape closes it.
+  await post.locator("a.picture").click();
+  const viewer = page.getByRole("dialog", { name: "Picture" });
+  await viewer.waitFor();
+  assert.equal(await viewer.locator("img").getAttribute("alt"), "An orange rectangle");
+  assert.match(await viewer.textContent(), /An orange rectangle/);
+  await accessible(page, "picture viewer");
+  await page.keyboard.press("Escape");
+  await viewer.waitFor({ state: "hidden" });
   await context.close();
 });

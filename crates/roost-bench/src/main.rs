@@ -7,6 +7,7 @@
 mod cluster;
 mod dataset;
 mod http;
+mod media;
 mod stats;
 mod storage;
 mod streaming;
@@ -47,6 +48,8 @@ enum Cmd {
     Web(web::Options),
     /// Three nodes on the dataset: catch-up, committed writes, reads per node, failover.
     Cluster(cluster::Options),
+    /// Processing uploads (decode, turn, re-encode, preview, blurhash) on one core.
+    Media(media::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,5 +75,6 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(cluster::run(opts))
         }
+        Cmd::Media(opts) => media::run(opts),
     }
 }

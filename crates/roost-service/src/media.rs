@@ -268,7 +268,7 @@ fn start(
     bytes: Vec<u8>,
     purpose: Purpose,
 ) -> Result<(Id, watch::Receiver<Option<Result<u64>>>)> {
-    check_quota(svc, owner, bytes.len() as u64)?;
+    check_quota(svc, owner, bytes.len() as u64, &purpose)?;
     let work = svc.media_work();
     let mut pending = work.pending();
     let mine = pending.values().filter(|p| p.owner == owner).count();
@@ -347,7 +347,7 @@ impl Job {
         .await
         .map_err(|e| Error::Internal(format!("the processing task failed: {e}")))??;
         let (original_blob, preview_blob) = (blob(original, &processed.original), blob(preview, &processed.preview));
-        check_quota(&self.svc, self.owner, stored::stored_bytes(&original_blob, &preview_blob))?;
+        check_quota(&self.svc, self.owner, stored::stored_bytes(&original_blob, &preview_blob), &self.purpose)?;
         if let Some(replicas) = work.replicas.get() {
             replicas.replicate(original, &processed.original.bytes).await?;
             if preview != original {
@@ -398,13 +398,27 @@ fn new_id() -> Id {
     ((now_ms().max(0) as u64) << 16) | u64::from(rand::random::<u16>())
 }
 
-fn check_quota(svc: &Service, owner: Id, adding: u64) -> Result<()> {
+/// Whether `owner` may keep `adding` more bytes of pictures; a new avatar or header counts
+/// without the one it replaces.
+fn check_quota(svc: &Service, owner: Id, adding: u64, purpose: &Purpose) -> Result<()> {
     let quota = svc.config().media.quota_bytes;
     if quota == 0 {
         return Ok(());
     }
-    let (_, used) = stored::usage(&svc.read()?, owner)?;
-    if used.saturating_add(adding) > quota {
+    let view = svc.read()?;
+    let (_, used) = stored::usage(&view, owner)?;
+    let replaced = match purpose {
+        Purpose::Post { .. } => None,
+        Purpose::Profile(image) => query::account(&view, owner)?.and_then(|a| match image {
+            ProfileImage::Avatar => a.avatar,
+            ProfileImage::Header => a.header,
+        }),
+    };
+    let freed = match replaced {
+        Some(id) => stored::media(&view, id)?.map_or(0, |m| stored::stored_bytes(&m.original, &m.preview)),
+        None => 0,
+    };
+    if used.saturating_sub(freed).saturating_add(adding) > quota {
         return Err(Error::invalid(format!(
             "Validation failed: Your pictures would take more than your {} MB of storage; delete some posts with pictures first",
             quota / 1_000_000

@@ -211,4 +211,99 @@
     }
     event.preventDefault();
   });
+  // ---- pictures in the composer: drop or paste them, one description field per picture, and
+  // a nudge before posting a picture nobody described.
+  const picker = $("#media");
+  if (picker) {
+    const form = picker.form;
+    const attach = picker.closest("details");
+    const alts = $$('input[name="description[]"]', form);
+    const max = alts.length;
+    const showAlts = () => {
+      const files = Array.from(picker.files || []);
+      if (files.length && attach) attach.open = true;
+      alts.forEach((input, i) => {
+        const label = $(`label[for="${input.id}"]`, form);
+        const shown = i < files.length;
+        input.hidden = !shown;
+        if (label) {
+          label.hidden = !shown;
+          if (shown) label.textContent = `Description of ${files[i].name}`;
+        }
+      });
+      if (files.length > max) {
+        picker.setCustomValidity(`A post can carry at most ${max} pictures`);
+      } else {
+        picker.setCustomValidity("");
+      }
+    };
+    const add = (incoming) => {
+      const images = Array.from(incoming).filter((f) => f.type.startsWith("image/"));
+      if (!images.length || typeof DataTransfer === "undefined") return false;
+      const all = new DataTransfer();
+      for (const f of [...Array.from(picker.files || []), ...images].slice(0, max)) all.items.add(f);
+      picker.files = all.files;
+      if (attach) attach.open = true;
+      showAlts();
+      return true;
+    };
+    picker.addEventListener("change", showAlts);
+    showAlts();
+    form.addEventListener("dragover", (event) => {
+      if (event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files")) {
+        event.preventDefault();
+        form.classList.add("dropping");
+      }
+    });
+    form.addEventListener("dragleave", () => form.classList.remove("dropping"));
+    form.addEventListener("drop", (event) => {
+      form.classList.remove("dropping");
+      if (event.dataTransfer && add(event.dataTransfer.files)) event.preventDefault();
+    });
+    form.addEventListener("paste", (event) => {
+      if (event.clipboardData && add(event.clipboardData.files)) event.preventDefault();
+    });
+    let nudged = false;
+    form.addEventListener("submit", (event) => {
+      const count = Array.from(picker.files || []).length;
+      const bare = alts.slice(0, count).filter((a) => !a.value.trim());
+      if (!bare.length || nudged) return;
+      nudged = true;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const hint = $("#media-hint", form);
+      if (hint) {
+        hint.textContent = `${bare.length === 1 ? "A picture has" : `${bare.length} pictures have`} no description: ` +
+          "describe it for people who cannot see it, or post again as it is.";
+        hint.setAttribute("role", "alert");
+        hint.classList.add("error");
+      }
+      if (attach) attach.open = true;
+      bare[0].focus();
+    }, true);
+  }
+
+  // ---- a viewer for pictures: the full image over the page, with its description.
+  const viewer = document.createElement("dialog");
+  viewer.className = "viewer";
+  viewer.setAttribute("aria-label", "Picture");
+  const full = document.createElement("img");
+  const caption = document.createElement("p");
+  const close = document.createElement("button");
+  close.type = "button";
+  close.textContent = "Close";
+  close.addEventListener("click", () => viewer.close());
+  viewer.append(full, caption, close);
+  viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });
+  document.body.append(viewer);
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a.picture") : null;
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    full.src = link.dataset.full || link.href;
+    full.alt = link.dataset.alt || "";
+    caption.textContent = link.dataset.alt || "No description.";
+    viewer.showModal();
+    close.focus();
+  });
 })();

@@ -312,13 +312,23 @@ fn main() -> ExitCode {
         Cmd::Cluster { command } => cluster(command),
         Cmd::Restore { from, data_dir } => match roost_raft::restore(&from, &data_dir) {
             Ok(r) => {
+                let (copied, bad) = match restore_blobs(&from, &data_dir) {
+                    Ok(counts) => counts,
+                    Err(e) => {
+                        eprintln!("roost: restoring the picture files from {}: {e}", from.display());
+                        return ExitCode::FAILURE;
+                    }
+                };
                 println!(
-                    "restored into {}: applied index {}, chain head {}; start it with `roost serve --data-dir {}`",
+                    "restored into {}: applied index {}, chain head {}, {copied} picture files; start it with `roost serve --data-dir {}`",
                     data_dir.display(),
                     r.applied_index,
                     r.chain.hex(),
                     data_dir.display()
                 );
+                if bad > 0 {
+                    eprintln!("roost: {bad} picture files in the copy did not match their names and were left out");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -429,4 +439,19 @@ fn answer(response: anyhow::Result<AdminResponse>, print: impl FnOnce(&AdminResp
             ExitCode::FAILURE
         }
     }
+}
+
+/// Copies the picture files of a data directory's copy (`blobs/`), each checked against its
+/// name; returns how many were copied and how many were left out as damaged.
+fn restore_blobs(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<(usize, usize)> {
+    use roost_service::media::Blobs;
+    let (source, target) = (Blobs::new(from.join("blobs")), Blobs::new(to.join("blobs")));
+    let (mut copied, mut bad) = (0, 0);
+    for hash in source.list()? {
+        match source.get(hash) {
+            Ok(Some(bytes)) if target.put_verified(hash, &bytes)? => copied += 1,
+            Ok(_) | Err(_) => bad += 1,
+        }
+    }
+    Ok((copied, bad))
 }

@@ -45,7 +45,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
     let members = query::accounts_page(&view, after, MEMBERS_PAGE)?;
     let mut rows = Vec::with_capacity(members.len());
     for m in &members {
-        rows.push((m, query::suspended(&view, m.id)?));
+        rows.push((m, query::suspended(&view, m.id)?, roost_core::media::usage(&view, m.id)?));
     }
     let invites =
         if role.can_administer() { query::invites(&view, &Page { limit: 40, ..Page::default() })? } else { Vec::new() };
@@ -125,9 +125,9 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
             h2 #members-h { "Members" }
             div.scroll { table {
                 caption.visually-hidden { "Members" }
-                thead { tr { th scope="col" { "Member" } th scope="col" { "Role" } th scope="col" { "Joined" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                thead { tr { th scope="col" { "Member" } th scope="col" { "Role" } th scope="col" { "Joined" } th scope="col" { "Pictures" } th scope="col" { span.visually-hidden { "Actions" } } } }
                 tbody {
-                    @for (m, suspended) in &rows {
+                    @for (m, suspended, (pictures, bytes)) in &rows {
                         tr {
                             td { a href={ "/@" (m.username) } { (display_name(m)) } " " span.handle { "@" (m.username) }
                                 @if *suspended { " " span.badge { "suspended" } } }
@@ -145,6 +145,7 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                                 } @else { (m.role.as_str()) }
                             }
                             td { (time(m.created_at)) }
+                            td { (pictures) " · " (megabytes(*bytes)) }
                             td {
                                 @if role.outranks(m.role) && m.id != user.id() {
                                     (id_form(&csrf, if *suspended { "unsuspend" } else { "suspend" }, m.id, html! {
@@ -246,4 +247,9 @@ pub async fn act(
         Ok(admin::moderate(state.service(), &user.actor(), action).await?)
     })
     .await
+}
+
+/// Bytes as megabytes with one decimal, as people read disk use.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }

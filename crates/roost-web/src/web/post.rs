@@ -272,7 +272,7 @@ fn icon(name: &str) -> Markup {
     };
     html! {
         svg.icon viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false" {
-            @for d in paths { path d=(d); }
+            @for d in paths { path d=(d) {} }
         }
     }
 }

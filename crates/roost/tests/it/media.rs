@@ -388,6 +388,9 @@ fn the_web_app_shows_faces_and_sets_a_members_pictures() {
     assert_eq!(image::load_from_memory(&body).unwrap().width(), 400);
     let (_, profile, _) = web.get("/@alice");
     assert_eq!(avatar_src(&profile), own);
+    // The owner sees what each member's pictures take.
+    let (_, admin, _) = web.get("/admin");
+    assert!(admin.contains("<td>1 · "), "one picture, alice's avatar: {admin}");
 
     // A file that is not a picture is refused on the page, with the reason.
     let (status, page, _) =
@@ -399,4 +402,42 @@ fn the_web_app_shows_faces_and_sets_a_members_pictures() {
     let (status, _, _) = web.post_multipart("/settings/pictures", &[("csrf", &csrf), ("remove_avatar", "true")], None);
     assert_eq!(status, 303);
     assert_eq!(avatar_src(&web.get("/").1), generated);
+}
+
+#[test]
+fn a_restore_brings_the_pictures_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let alice = server.user("alice");
+    let m = upload_ok(&alice, &samples::jpeg(1280, 800), &[("description", "kept")]);
+    let post = alice
+        .post_form("/api/v1/statuses", &[("status", "with a picture"), ("media_ids[]", m["id"].as_str().unwrap())]);
+    assert_eq!(post.status, 200, "{:?}", post.json);
+    let post_id = post.json["id"].as_str().unwrap().to_string();
+    assert_eq!(server.interrupt().code(), Some(0));
+
+    // The backup as docs/operations.md says: the whole data directory, modes kept.
+    let copy = dir.path().join("copy");
+    let data = server.data_dir.clone();
+    assert!(std::process::Command::new("cp").arg("-a").arg(&data).arg(&copy).status().unwrap().success());
+    let again = dir.path().join("again");
+    let out = std::process::Command::new(roost_testkit::roost_bin())
+        .args(["restore", "--from", copy.to_str().unwrap(), "--data-dir", again.join("data").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 picture files"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let restored = Server::start(&again);
+    let alice = roost_testkit::Api { token: restored.token("alice", roost_testkit::PASSWORD), ..restored.anon() };
+    let seen = alice.get(&format!("/api/v1/statuses/{post_id}"));
+    assert_eq!(seen.status, 200, "{:?}", seen.json);
+    let url = seen.json["media_attachments"][0]["url"].as_str().unwrap();
+    let (status, _, body) = fetch(&restored, url);
+    assert_eq!(status, 200);
+    assert_eq!(image::load_from_memory(&body).unwrap().width(), 1280);
 }
