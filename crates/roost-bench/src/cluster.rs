@@ -199,10 +199,7 @@ async fn load(
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = match o.roost.clone() {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("roost"),
-    };
+    let bin = crate::http::roost_binary(o.roost.as_deref())?;
     let tokens: Arc<Vec<String>> = Arc::new(
         std::fs::read_to_string(o.dataset.join("bench-tokens.txt"))
             .context("reading bench-tokens.txt: build the dataset first with `roost-bench http --data-dir`")?

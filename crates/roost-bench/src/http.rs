@@ -58,6 +58,14 @@ impl Drop for Server {
     }
 }
 
+/// The `roost` binary to measure: the one given, or the one built beside this benchmark.
+pub(crate) fn roost_binary(given: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(b) => Ok(b.to_path_buf()),
+        None => Ok(std::env::current_exe()?.with_file_name("roost")),
+    }
+}
+
 /// The benchmark's server configuration, kept in the data directory: rate limits off, since
 /// loading the dataset posts far faster than any member would.
 const BENCH_CONFIG: &str = "bench.toml";
@@ -274,10 +282,7 @@ pub(crate) async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Re
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = match o.roost.clone() {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("roost"),
-    };
+    let bin = crate::http::roost_binary(o.roost.as_deref())?;
     let tmp = tempfile::tempdir()?;
     let data_dir = o.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
     let server = start_server(&bin, &data_dir)?;
@@ -454,10 +459,7 @@ pub struct ReplayOptions {
 
 /// Measures home-timeline reads and posting again on a dataset built earlier.
 pub async fn replay(o: ReplayOptions) -> anyhow::Result<()> {
-    let bin = match o.roost.clone() {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("roost"),
-    };
+    let bin = crate::http::roost_binary(o.roost.as_deref())?;
     let tokens: Arc<Vec<String>> = Arc::new(
         std::fs::read_to_string(o.data_dir.join("bench-tokens.txt"))
             .context("reading bench-tokens.txt: build the dataset first with `roost-bench http --data-dir`")?

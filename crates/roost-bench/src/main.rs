@@ -8,6 +8,7 @@ mod cluster;
 mod dataset;
 mod http;
 mod media;
+mod pictures;
 mod stats;
 mod storage;
 mod streaming;
@@ -50,6 +51,8 @@ enum Cmd {
     Cluster(cluster::Options),
     /// Processing uploads (decode, turn, re-encode, preview, blurhash) on one core.
     Media(media::Options),
+    /// A server with image posts: serving previews, timelines read during uploads, page weight.
+    Pictures(pictures::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,5 +79,9 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(cluster::run(opts))
         }
         Cmd::Media(opts) => media::run(opts),
+        Cmd::Pictures(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(pictures::run(opts))
+        }
     }
 }

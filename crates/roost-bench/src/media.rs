@@ -20,7 +20,7 @@ pub struct Options {
 
 /// A photo-like image: smooth gradients under fine noise (what a camera's sensor gives; a flat
 /// image would compress and decode far faster than a real photo).
-fn photo(width: u32, height: u32, seed: u64) -> RgbImage {
+pub(crate) fn photo(width: u32, height: u32, seed: u64) -> RgbImage {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     RgbImage::from_fn(width, height, |x, y| {
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
@@ -43,7 +43,7 @@ fn screenshot(width: u32, height: u32) -> RgbImage {
     })
 }
 
-fn jpeg(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn jpeg(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, 90).write_image(
         img.as_raw(),

@@ -32,10 +32,7 @@ pub struct Options {
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = match o.roost.clone() {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("roost"),
-    };
+    let bin = crate::http::roost_binary(o.roost.as_deref())?;
     let tmp = tempfile::tempdir()?;
     let data_dir = tmp.path().join("data");
     let server = start_server(&bin, &data_dir)?;

@@ -43,7 +43,7 @@ fn cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// Signs a member in through the web form; returns the session cookie (`name=value`).
-async fn sign_in(h: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
+pub(crate) async fn sign_in(h: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
     let form = check(h.get(format!("{base}/auth/sign_in")).send().await?).await?;
     let sign_in_cookie = cookie(&form, "roost_sign_in").context("no sign-in cookie")?;
     let page = form.text().await?;
@@ -61,15 +61,12 @@ async fn sign_in(h: &reqwest::Client, base: &str, username: &str) -> anyhow::Res
 }
 
 /// The `/assets/…` paths a page links to.
-fn assets(page: &str) -> Vec<String> {
+pub(crate) fn assets(page: &str) -> Vec<String> {
     page.split("\"/assets/").skip(1).filter_map(|s| s.split('"').next()).map(|s| format!("/assets/{s}")).collect()
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = match o.roost.clone() {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("roost"),
-    };
+    let bin = crate::http::roost_binary(o.roost.as_deref())?;
     let server = start_server(&bin, &o.data_dir)?;
     let base = server.url.clone();
     let h = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;

@@ -154,11 +154,14 @@ pub enum Table {
     MediaExpiry = 66,
     /// (blob hash, media id) → () : which pictures use a blob, so unused blobs can go
     BlobUse = 67,
+    // Written by protocol 6's commands only.
+    /// scheduled id → `Vec<Id>` : the pictures a scheduled post holds
+    ScheduledMedia = 68,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 67] = [
+    pub const ALL: [Table; 68] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -226,6 +229,7 @@ impl Table {
         Table::MediaByOwner,
         Table::MediaExpiry,
         Table::BlobUse,
+        Table::ScheduledMedia,
     ];
 
     pub fn prefix(self) -> u8 {

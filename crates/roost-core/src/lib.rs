@@ -189,12 +189,15 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         }
         Command::Tick => tick::tick(t, at, fx),
         Command::ScheduleStatus { status, poll, scheduled_at } => {
-            scheduled::schedule(t, at, status, poll.as_ref(), *scheduled_at)
+            scheduled::schedule(t, at, status, poll.as_ref(), *scheduled_at, &[])
+        }
+        Command::SchedulePost { status, scheduled_at, media } => {
+            scheduled::schedule(t, at, status, None, *scheduled_at, media)
         }
         Command::RescheduleStatus { account, scheduled, scheduled_at } => {
             scheduled::reschedule(t, *account, *scheduled, *scheduled_at)
         }
-        Command::CancelScheduledStatus { account, scheduled } => scheduled::cancel(t, *account, *scheduled),
+        Command::CancelScheduledStatus { account, scheduled } => scheduled::cancel(t, at, *account, *scheduled),
         Command::UpdateProfile(update) => accounts::update_profile(t, at, update, fx),
         Command::SetPostingDefaults { account, default_visibility, default_sensitive, default_language } => {
             accounts::set_posting_defaults(

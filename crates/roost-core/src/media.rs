@@ -158,6 +158,27 @@ pub(crate) fn attach(t: &mut impl Tables, post: Id, ids: &[Id]) -> Result<()> {
     Ok(())
 }
 
+/// How long pictures given back by a scheduled post (cancelled, or its author suspended) stay
+/// before they expire unused, as a fresh upload would.
+pub const RELEASED_LIFETIME_MS: Millis = 24 * 3600 * 1000;
+
+/// Gives pictures held by a scheduled post back to their owner as unused uploads, which expire
+/// by the log's clock unless a post takes them; returns those that still exist.
+pub(crate) fn release(t: &mut impl Tables, at: Millis, ids: &[Id]) -> Result<Vec<Id>> {
+    let mut kept = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some(mut m) = media(t, id)? else { continue };
+        if m.status.is_some() {
+            m.status = None;
+            m.expires_at = at.saturating_add(RELEASED_LIFETIME_MS).max(m.expires_at);
+            t.put(Table::MediaExpiry, &expiry_key(m.expires_at, id), &[])?;
+            put_value(t, Table::Media, &k1(id), &m)?;
+        }
+        kept.push(id);
+    }
+    Ok(kept)
+}
+
 /// Removes a picture's record and what points at it; its blobs go once nothing else uses them.
 fn remove(t: &mut impl Tables, m: &Media) -> Result<()> {
     t.delete(Table::Media, &k1(m.id))?;

@@ -98,8 +98,8 @@ pub struct Media {
     pub animated: bool,
     pub description: String,
     pub focus: roost_types::Focus,
-    /// The post it is attached to; `None` while it waits for one (or serves as a profile
-    /// picture, see `used_by_profile`).
+    /// The post it is attached to, or the scheduled post that holds it (protocol 6); `None`
+    /// while it waits for one (or serves as a profile picture, see `is_profile_image`).
     pub status: Option<Id>,
     /// When an upload nothing uses is removed.
     pub expires_at: Millis,

@@ -951,6 +951,11 @@ pub fn scheduled_posts(
     page_scan(t, Table::Scheduled, &k1(account), page, |_, v| crate::kv::decode(v).map(Some))
 }
 
+/// The pictures a scheduled post holds, in order.
+pub fn scheduled_media(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Vec<Id>> {
+    crate::scheduled::media_of(t, id)
+}
+
 /// One of an account's scheduled posts.
 pub fn scheduled_post(
     t: &(impl ReadTables + ?Sized),

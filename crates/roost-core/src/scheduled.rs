@@ -35,6 +35,7 @@ pub(crate) fn schedule(
     status: &NewStatus,
     poll: Option<&PollSpec>,
     scheduled_at: Millis,
+    media: &[Id],
 ) -> Result<Outcome> {
     let account = status.author;
     if query::account(t, account)?.is_none() {
@@ -47,6 +48,9 @@ pub(crate) fn schedule(
             return Ok(Outcome::created(read_u64(&v, 0)?));
         }
     }
+    if let Some(r) = crate::media::refuse_attaching(t, account, media, None)? {
+        return Ok(Outcome::Rejected(r));
+    }
     let held = query::count_prefix(t, Table::Scheduled, &k1(account))? as usize;
     if held >= MAX_SCHEDULED || on_day(t, account, scheduled_at, None)? >= MAX_SCHEDULED_PER_DAY {
         return Ok(Outcome::Rejected(Rejection::TooMany));
@@ -58,7 +62,27 @@ pub(crate) fn schedule(
     if let Some(k) = &key {
         t.put(Table::ScheduledIdempotency, k, &k1(id))?;
     }
+    if !media.is_empty() {
+        crate::media::attach(t, id, media)?;
+        put_value(t, Table::ScheduledMedia, &k1(id), &media.to_vec())?;
+    }
     Ok(Outcome::created(id))
+}
+
+/// The pictures a scheduled post holds (protocol 6), in order.
+pub(crate) fn media_of(t: &(impl crate::ReadTables + ?Sized), id: Id) -> Result<Vec<Id>> {
+    Ok(get_value(t, Table::ScheduledMedia, &k1(id))?.unwrap_or_default())
+}
+
+/// Lets go of a scheduled post's pictures (it is cancelled or due): they are unused uploads
+/// again until a post takes them. Returns those that still exist.
+fn release_media(t: &mut impl Tables, at: Millis, id: Id) -> Result<Vec<Id>> {
+    let held = media_of(t, id)?;
+    if held.is_empty() {
+        return Ok(held);
+    }
+    t.delete(Table::ScheduledMedia, &k1(id))?;
+    crate::media::release(t, at, &held)
 }
 
 /// The key of (account, Idempotency-Key) in `Table::ScheduledIdempotency`.
@@ -80,10 +104,11 @@ pub(crate) fn reschedule(t: &mut impl Tables, account: Id, id: Id, scheduled_at:
     Ok(Outcome::created(id))
 }
 
-pub(crate) fn cancel(t: &mut impl Tables, account: Id, id: Id) -> Result<Outcome> {
+pub(crate) fn cancel(t: &mut impl Tables, at: Millis, account: Id, id: Id) -> Result<Outcome> {
     let Some(post) = get_value::<ScheduledPost>(t, Table::Scheduled, &k2(account, id))? else {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     };
+    release_media(t, at, id)?;
     t.delete(Table::Scheduled, &k2(account, id))?;
     t.delete(Table::ScheduledDue, &k2(post.scheduled_at.max(0) as u64, id))?;
     forget_key(t, &post)?;
@@ -112,12 +137,14 @@ pub(crate) fn publish_due(t: &mut impl Tables, at: Millis, max: usize, fx: &mut 
         let Some(post) = get_value::<ScheduledPost>(t, Table::Scheduled, &k2(*account, *id))? else { continue };
         t.delete(Table::Scheduled, &k2(*account, *id))?;
         forget_key(t, &post)?;
+        let media = release_media(t, at, *id)?;
         // A suspended member's queued posts are dropped, not published.
         if query::suspended(t, *account)? {
             continue;
         }
         // A refusal (the post it answers is gone) drops it, as on Mastodon.
         let _outcome = match &post.poll {
+            None if !media.is_empty() => crate::statuses::create_post(t, at, &post.status, None, &media, fx)?,
             Some(p) => {
                 let poll = NewPoll {
                     options: p.options.clone(),

@@ -3,7 +3,6 @@
 use std::io::Cursor;
 
 use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::codecs::webp::WebPDecoder;
 use image::imageops::FilterType;
@@ -336,7 +335,7 @@ fn is_opaque(image: &DynamicImage) -> bool {
 fn encode_still(image: &DynamicImage, opaque: bool, quality: u8) -> Result<Encoded> {
     let mut bytes = Vec::new();
     let content_type = if opaque {
-        image.write_with_encoder(JpegEncoder::new_with_quality(&mut bytes, quality)).map_err(malformed)?;
+        encode_jpeg(image, quality, &mut bytes)?;
         "image/jpeg"
     } else {
         let encoder = PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, PngFilter::Adaptive);
@@ -344,6 +343,20 @@ fn encode_still(image: &DynamicImage, opaque: bool, quality: u8) -> Result<Encod
         "image/png"
     };
     Ok(Encoded { bytes, content_type, width: image.width(), height: image.height() })
+}
+
+/// A JPEG through `jpeg-encoder`, which takes under half the time of the `image` crate's own
+/// encoder on a 12-megapixel photo (its AVX2 paths are picked at run time).
+fn encode_jpeg(image: &DynamicImage, quality: u8, out: &mut Vec<u8>) -> Result<()> {
+    let side = |n: u32| u16::try_from(n).map_err(|_| Error::Malformed(format!("a side of {n} pixels is too long")));
+    let (w, h) = (side(image.width())?, side(image.height())?);
+    let encoder = jpeg_encoder::Encoder::new(out, quality);
+    match image {
+        DynamicImage::ImageLuma8(b) => encoder.encode(b.as_raw(), w, h, jpeg_encoder::ColorType::Luma),
+        DynamicImage::ImageRgb8(b) => encoder.encode(b.as_raw(), w, h, jpeg_encoder::ColorType::Rgb),
+        other => encoder.encode(other.to_rgb8().as_raw(), w, h, jpeg_encoder::ColorType::Rgb),
+    }
+    .map_err(|e| Error::Malformed(format!("encoding as JPEG: {e}")))
 }
 
 fn blurhash_of(image: &DynamicImage) -> Result<String> {

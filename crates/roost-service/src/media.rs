@@ -4,8 +4,8 @@
 //! 1. The member's quota, upload rate and uploads in progress are checked, and the alt text
 //!    and focal point bounded; the upload gets its ID (this node's clock and random bits) and
 //!    a random secret, so that it can be named before it is processed.
-//! 2. A task processes it off the async runtime, at most [`MediaConfig::concurrency`] at once
-//!    on this node ([`roost_media::process`]: the format from the content, limits checked from
+//! 2. A task processes it off the async runtime, on [`MediaConfig::concurrency`] threads of
+//!    low CPU priority on this node ([`roost_media::process`]: the format from the content, limits checked from
 //!    the header, upright, re-encoded without metadata, a preview and a blurhash).
 //! 3. The original and preview are stored here (fsync'd) and, in a cluster, on enough peers
 //!    that a majority holds them ([`BlobReplicas`]), before anything names them.
@@ -102,7 +102,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// This node's share of the work on pictures.
 pub(crate) struct MediaWork {
     blobs: Blobs,
-    processing: Arc<Semaphore>,
+    processors: Processors,
     pending: Mutex<HashMap<Id, Pending>>,
     uploads: PerWindow<Id>,
     replicas: OnceLock<Arc<dyn BlobReplicas>>,
@@ -118,6 +118,58 @@ const FETCHES: usize = 2;
 const MISSING_FOR: Duration = Duration::from_secs(60);
 const MAX_MISSING: usize = 1024;
 
+/// The nice value of the threads that process pictures, the lowest: on a busy core the kernel
+/// gives a thread at nice 0 about seventy times their share, so a request that becomes ready
+/// while they work gets the core at once, and pictures are processed with the CPU that
+/// answering requests leaves over (on an idle node, all of it).
+const PROCESSING_NICE: i32 = 19;
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The threads that decode and re-encode pictures ([`MediaConfig::concurrency`] of them, at
+/// [`PROCESSING_NICE`]), kept apart from the async runtime and from its blocking pool (whose
+/// threads also commit the log, and must keep their priority).
+struct Processors {
+    tasks: std::sync::mpsc::Sender<Task>,
+}
+
+impl Processors {
+    fn start(threads: usize) -> Processors {
+        let (tasks, queue) = std::sync::mpsc::channel::<Task>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new().name(format!("roost-media-{i}")).spawn(move || {
+                // Linux keeps a nice value per thread: this lowers this thread's alone.
+                if let Err(e) = rustix::process::setpriority_process(None, PROCESSING_NICE) {
+                    tracing::warn!("could not lower the priority of picture processing: {e}");
+                }
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(task) = next else { return };
+                    // A panic fails its upload (its answer channel is dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+                }
+            });
+            if let Err(e) = started {
+                tracing::error!("could not start a picture-processing thread: {e}");
+            }
+        }
+        Processors { tasks }
+    }
+
+    /// Runs `f` on a processing thread, in turn with the others, and waits for its result.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tasks
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| Error::Internal("picture processing has stopped".into()))?;
+        rx.await.map_err(|_| Error::Internal("processing a picture failed".into()))
+    }
+}
+
 struct Pending {
     owner: Id,
     /// The log index of its command, once proposed.
@@ -132,7 +184,7 @@ impl MediaWork {
         }
         MediaWork {
             blobs,
-            processing: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            processors: Processors::start(config.concurrency),
             pending: Mutex::default(),
             uploads: PerWindow::new(config.uploads_per_hour, Duration::from_secs(3600)),
             replicas: OnceLock::new(),
@@ -326,13 +378,11 @@ impl Job {
 
     async fn process_and_propose(self) -> Result<u64> {
         let work = self.svc.media_work();
-        let permit = work.processing.clone().acquire_owned().await.map_err(|e| Error::Internal(e.to_string()))?;
         let limits = self.svc.config().media.limits.clone();
         let blobs = work.blobs.clone();
         let bytes = self.bytes;
         let purpose = self.purpose.clone();
-        let (processed, original, preview) = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let (processed, original, preview) = (work.processors.run(move || {
             let p = match purpose {
                 Purpose::Post { .. } => roost_media::process(&bytes, &limits),
                 Purpose::Profile(ProfileImage::Avatar) => roost_media::process_profile(&bytes, &limits, Shape::Avatar),
@@ -343,9 +393,8 @@ impl Job {
             let original = blobs.put(&p.original.bytes).map_err(|e| Error::Internal(format!("storing a blob: {e}")))?;
             let preview = blobs.put(&p.preview.bytes).map_err(|e| Error::Internal(format!("storing a blob: {e}")))?;
             Ok::<_, Error>((p, original, preview))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("the processing task failed: {e}")))??;
+        }))
+        .await??;
         let (original_blob, preview_blob) = (blob(original, &processed.original), blob(preview, &processed.preview));
         check_quota(&self.svc, self.owner, stored::stored_bytes(&original_blob, &preview_blob), &self.purpose)?;
         if let Some(replicas) = work.replicas.get() {

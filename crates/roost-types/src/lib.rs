@@ -109,7 +109,7 @@ impl Visibility {
 /// The newest protocol this binary speaks (see the module docs). Raise it, and mark the new
 /// variants in [`Command::since`], whenever a release adds command variants or changes what an
 /// existing one does.
-pub const PROTOCOL: u32 = 5;
+pub const PROTOCOL: u32 = 6;
 
 /// One proposal to the replicated log: a command plus everything non-deterministic that its
 /// application needs, decided once by the node that received the request.
@@ -628,6 +628,13 @@ pub enum Command {
         image: ProfileImage,
         media: Option<NewMedia>,
     },
+    /// A scheduled post with pictures (protocol 6): they are the author's, on no post, and are
+    /// held for it until it is published (or, cancelled, become unused uploads again).
+    SchedulePost {
+        status: NewStatus,
+        scheduled_at: Millis,
+        media: Vec<Id>,
+    },
 }
 
 /// Which of a profile's two pictures.
@@ -654,7 +661,9 @@ impl Command {
             Command::CreateStatus(s)
             | Command::CreateStatusWithPoll { status: s, .. }
             | Command::CreatePost { status: s, .. } => s.idempotency_key.is_some(),
-            Command::ScheduleStatus { status, .. } => status.idempotency_key.is_some(),
+            Command::ScheduleStatus { status, .. } | Command::SchedulePost { status, .. } => {
+                status.idempotency_key.is_some()
+            }
             _ => false,
         }
     }
@@ -731,6 +740,7 @@ impl Command {
             Command::CreatePost { .. } => "CreatePost",
             Command::EditPost { .. } => "EditPost",
             Command::SetProfileImage { .. } => "SetProfileImage",
+            Command::SchedulePost { .. } => "SchedulePost",
         }
     }
 
@@ -751,6 +761,7 @@ impl Command {
             | Command::CreatePost { .. }
             | Command::EditPost { .. } => 4,
             Command::SetProfileImage { .. } => 5,
+            Command::SchedulePost { .. } => 6,
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),
             _ => 1,

@@ -10,8 +10,9 @@
 //! 4. The post it replies to and the one it quotes must be visible to the author.
 //! 5. The hook for new posts judges it (automod).
 //! 6. The clock is read (a poll's end, a scheduled time), then one command is proposed:
-//!    `ScheduleStatus`, `CreatePost` (with pictures), `CreateStatusWithPoll` or
-//!    `CreateStatus`. The state machine still refuses a target deleted in between.
+//!    `ScheduleStatus` (`SchedulePost` with pictures), `CreatePost` (with pictures),
+//!    `CreateStatusWithPoll` or `CreateStatus`. The state machine still refuses a target
+//!    deleted in between; a scheduled post's pictures are held for it until it is published.
 
 use roost_core::query;
 use roost_types::{Actor, Command, Id, Millis, NewPoll, NewStatus, Visibility};
@@ -64,9 +65,6 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
     if !media.is_empty() && p.poll.is_some() {
         return Err(Error::invalid("Validation failed: A post cannot carry both pictures and a poll"));
     }
-    if !media.is_empty() && p.scheduled_at.is_some() {
-        return Err(Error::invalid("Validation failed: Scheduled posts cannot carry pictures yet"));
-    }
     let poll = p.poll.map(checked_poll).transpose()?;
     let (text, spoiler_text) = post_text(svc, p.text.as_deref(), p.spoiler_text.as_deref(), !media.is_empty())?;
     let language = checked_language(p.language)?;
@@ -109,7 +107,11 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         application: by.application(),
     };
     if let Some(scheduled_at) = scheduled_at {
-        let applied = propose(svc, by, Command::ScheduleStatus { status, poll, scheduled_at }).await?;
+        let command = match media.is_empty() {
+            true => Command::ScheduleStatus { status, poll, scheduled_at },
+            false => Command::SchedulePost { status, scheduled_at, media },
+        };
+        let applied = propose(svc, by, command).await?;
         return Ok(Posted::Scheduled { id: created_id(&applied)?, index: applied.index });
     }
     let command = match poll {

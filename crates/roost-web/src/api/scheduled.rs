@@ -6,14 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use roost_core::model::ScheduledPost;
-use roost_core::query;
+use roost_core::{query, ReadTables};
 use roost_service::statuses::scheduled;
 use roost_types::{Id, Millis};
 use serde::{Deserialize, Serialize};
 
 use super::parse_id;
 use crate::auth::User;
-use crate::entities::iso;
+use crate::entities::{iso, media_json, MediaJson};
 use crate::error::{ApiError, ApiResult};
 use crate::paging::{link_header, PageParams, Paged, MAX_LIMIT};
 use crate::params::{de, Input};
@@ -26,7 +26,7 @@ pub struct ScheduledJson {
     id: String,
     scheduled_at: String,
     params: ParamsJson,
-    media_attachments: [(); 0],
+    media_attachments: Vec<MediaJson>,
 }
 
 #[derive(Serialize)]
@@ -54,9 +54,21 @@ struct PollParamsJson {
     hide_totals: bool,
 }
 
-fn json(p: &ScheduledPost) -> ScheduledJson {
+/// The entity as its author sees it, with the pictures it holds.
+fn json(
+    view: &(impl ReadTables + ?Sized),
+    state: &AppState,
+    viewer: Id,
+    p: &ScheduledPost,
+) -> ApiResult<ScheduledJson> {
     let s = &p.status;
-    ScheduledJson {
+    let mut media = Vec::new();
+    for id in query::scheduled_media(view, p.id)? {
+        if let Some(m) = roost_core::media::media(view, id)? {
+            media.push(media_json(&m, viewer, false, &state.config().public_url));
+        }
+    }
+    Ok(ScheduledJson {
         id: p.id.to_string(),
         scheduled_at: iso(p.scheduled_at),
         params: ParamsJson {
@@ -67,7 +79,7 @@ fn json(p: &ScheduledPost) -> ScheduledJson {
                 multiple: poll.multiple,
                 hide_totals: poll.hide_totals,
             }),
-            media_ids: None,
+            media_ids: (!media.is_empty()).then(|| media.iter().map(|m| m.id.clone()).collect()),
             sensitive: s.sensitive,
             spoiler_text: s.spoiler_text.clone(),
             visibility: s.visibility.as_str(),
@@ -79,8 +91,8 @@ fn json(p: &ScheduledPost) -> ScheduledJson {
             idempotency: s.idempotency_key.clone(),
             with_rate_limit: false,
         },
-        media_attachments: [],
-    }
+        media_attachments: media,
+    })
 }
 
 /// The time a post is to be published, from the client's ISO 8601 text (the service decides
@@ -93,8 +105,9 @@ pub(crate) fn parse_time(when: &str) -> ApiResult<Millis> {
 
 /// The ScheduledStatus entity of a post just scheduled.
 pub(crate) fn written(state: &AppState, user: &User, id: Id, index: u64) -> ApiResult<Written<Json<ScheduledJson>>> {
-    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    Ok(Written(Json(json(&post)), index))
+    let view = state.node().read()?;
+    let post = query::scheduled_post(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(json(&view, state, user.id(), &post)?), index))
 }
 
 /// `GET /api/v1/scheduled_statuses`
@@ -107,14 +120,16 @@ pub async fn index(
     let view = state.node().read()?;
     let items = query::scheduled_posts(&view, user.id(), &p.page(MAX_LIMIT))?;
     let link = link_header(state.config(), &uri, &items, |s| s.id);
-    Ok(Paged(items.iter().map(json).collect(), link))
+    let out = items.iter().map(|p| json(&view, &state, user.id(), p)).collect::<ApiResult<_>>()?;
+    Ok(Paged(out, link))
 }
 
 /// `GET /api/v1/scheduled_statuses/:id`
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<ScheduledJson>> {
     let id = parse_id(&id)?;
-    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    Ok(Json(json(&post)))
+    let view = state.node().read()?;
+    let post = query::scheduled_post(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Json(json(&view, &state, user.id(), &post)?))
 }
 
 #[derive(Deserialize)]
@@ -133,8 +148,9 @@ pub async fn update(
     let id = parse_id(&id)?;
     let when = p.scheduled_at.ok_or_else(|| ApiError::unprocessable("scheduled_at is required"))?;
     let applied = scheduled::reschedule(state.service(), &user.actor(), id, parse_time(&when)?).await?;
-    let post = query::scheduled_post(&state.node().read()?, user.id(), id)?.ok_or(ApiError::NotFound)?;
-    Ok(Written(Json(json(&post)), applied.index))
+    let view = state.node().read()?;
+    let post = query::scheduled_post(&view, user.id(), id)?.ok_or(ApiError::NotFound)?;
+    Ok(Written(Json(json(&view, &state, user.id(), &post)?), applied.index))
 }
 
 /// `DELETE /api/v1/scheduled_statuses/:id`: it will not be published.

@@ -441,3 +441,68 @@ fn a_restore_brings_the_pictures_back() {
     assert_eq!(status, 200);
     assert_eq!(image::load_from_memory(&body).unwrap().width(), 1280);
 }
+
+#[test]
+fn a_scheduled_post_holds_its_pictures_until_it_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roost.toml");
+    std::fs::write(&config, "scheduled_status_min_secs = 2\n").unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let alice = server.user("alice");
+    let bob = server.user("bob");
+    bob.post(&format!("/api/v1/accounts/{}/follow", alice.id));
+    let photo = upload_ok(&alice, &samples::jpeg(64, 48), &[("description", "The team at the offsite")]);
+    let spare = upload_ok(&alice, &samples::jpeg(32, 32), &[]);
+    let (photo_id, spare_id) = (photo["id"].as_str().unwrap(), spare["id"].as_str().unwrap());
+
+    let r = alice.post_form(
+        "/api/v1/statuses",
+        &[
+            ("status", "Our offsite, tomorrow morning"),
+            ("media_ids[]", photo_id),
+            ("scheduled_at", &roost_testkit::iso_in(4)),
+        ],
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let scheduled = r.json["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json["params"]["media_ids"], serde_json::json!([photo_id]));
+    assert_eq!(r.json["media_attachments"][0]["id"], photo_id);
+    assert_eq!(r.json["media_attachments"][0]["description"], "The team at the offsite");
+    let listed = alice.get("/api/v1/scheduled_statuses");
+    assert_eq!(listed.json[0]["media_attachments"][0]["id"], photo_id);
+    // Its author can look at the picture before it goes out; nobody else can name it.
+    let url = listed.json[0]["media_attachments"][0]["preview_url"].as_str().unwrap();
+    assert_eq!(fetch(&server, url).0, 200);
+    // Held for the scheduled post: no other post may take it meanwhile.
+    let taken = alice.post_form("/api/v1/statuses", &[("status", "sneaky"), ("media_ids[]", photo_id)]);
+    assert_eq!(taken.status, 422, "{:?}", taken.json);
+
+    // A cancelled one gives its pictures back for another post.
+    let r = alice.post_form(
+        "/api/v1/statuses",
+        &[("status", "maybe later"), ("media_ids[]", spare_id), ("scheduled_at", &roost_testkit::iso_in(60))],
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let cancelled = r.json["id"].as_str().unwrap();
+    assert_eq!(alice.delete(&format!("/api/v1/scheduled_statuses/{cancelled}")).status, 200);
+    let reused = alice.post_form("/api/v1/statuses", &[("status", "now instead"), ("media_ids[]", spare_id)]);
+    assert_eq!(reused.status, 200, "{:?}", reused.json);
+
+    // At its time it is published with the picture, which its followers can open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let published = loop {
+        let home = bob.get("/api/v1/timelines/home");
+        if let Some(s) =
+            home.json.as_array().unwrap().iter().find(|s| s["content"].as_str().unwrap().contains("offsite"))
+        {
+            break s.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the scheduled post never came out");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(published["media_attachments"][0]["id"], photo_id);
+    assert_eq!(published["media_attachments"][0]["description"], "The team at the offsite");
+    let url = published["media_attachments"][0]["url"].as_str().unwrap();
+    assert_eq!(fetch(&server, url).0, 200);
+    assert_eq!(alice.get(&format!("/api/v1/scheduled_statuses/{scheduled}")).status, 404);
+}
