@@ -364,5 +364,28 @@ test("pictures: described before posting, opened in a viewer, faces beside posts
   await accessible(page, "picture viewer");
   await page.keyboard.press("Escape");
   await viewer.waitFor({ state: "hidden" });
+
+  // A sensitive picture stays behind its blurred stand-in until the reader opens it.
+  await page.getByLabel("What's happening?").fill("a sensitive picture");
+  await page.locator("#media").setInputFiles({ name: "green.png", mimeType: "image/png", buffer: png(80, 60, [20, 160, 60]) });
+  await page.getByLabel("Description of green.png").fill("A green rectangle");
+  await page.getByLabel(/Sensitive: blur the pictures/).check();
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.waitForURL(`${URL_}/`);
+  const hidden = article(page, "a sensitive picture");
+  const reveal = hidden.getByText("Sensitive media — show");
+  await reveal.waitFor();
+  const standIn = hidden.locator(".veil img");
+  assert.match(await standIn.getAttribute("src"), /^data:image\/png;base64,/, "the blurhash, drawn by the server");
+  await loaded(page, standIn);
+  const real = hidden.locator("a.picture img");
+  assert.equal(await real.isVisible(), false, "the picture itself is folded away");
+  await accessible(page, "home with a sensitive picture");
+  await screenshots(page, "home-with-a-sensitive-picture");
+  await reveal.click();
+  await loaded(page, real);
+  assert.equal(await real.getAttribute("alt"), "A green rectangle");
+  assert.equal(await standIn.isVisible(), false);
+  await hidden.getByText("Hide sensitive media").waitFor();
   await context.close();
 });

@@ -1,6 +1,6 @@
-//! The pictures of members who chose none: a symmetric pattern in a colour, both derived from
-//! a number (the account's ID), so every member is told apart at a glance without a broken
-//! image.
+//! Pictures Roost draws itself: for members who chose none, a symmetric pattern in a colour,
+//! both derived from a number (the account's ID), so every member is told apart at a glance
+//! without a broken image; and the blurred stand-in of a sensitive picture, from its blurhash.
 
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
@@ -46,6 +46,24 @@ pub fn default_header() -> Result<Vec<u8>> {
 
 /// Flat colours compress to almost nothing with deflate proper (the fast setting stores
 /// them nearly raw: 170 KB for an avatar instead of well under one).
+/// The side of a blurhash stand-in along its longer edge: the hash holds only a few colour
+/// waves, which a browser scales up smoothly.
+const BLUR_SIDE: u32 = 32;
+
+/// A small PNG of what `blurhash` describes, in the shape of a `width` × `height` picture (for
+/// a sensitive picture's stand-in until the reader opens it).
+pub fn blurhash_png(blurhash: &str, width: u32, height: u32) -> Result<Vec<u8>> {
+    let (w, h) = if width >= height {
+        (BLUR_SIDE, (BLUR_SIDE * height / width.max(1)).max(1))
+    } else {
+        ((BLUR_SIDE * width / height.max(1)).max(1), BLUR_SIDE)
+    };
+    let rgba = blurhash::decode(blurhash, w, h, 1.0).map_err(|e| Error::Malformed(format!("blurhash: {e}")))?;
+    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let img = RgbImage::from_raw(w, h, rgb).ok_or_else(|| Error::Malformed("blurhash: wrong size".into()))?;
+    png(&img)
+}
+
 fn png(img: &RgbImage) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     PngEncoder::new_with_quality(&mut out, CompressionType::Default, PngFilter::Sub)
@@ -88,5 +106,18 @@ mod tests {
         assert!(header.len() < 10_000, "the default header takes {} bytes", header.len());
         let h = image::load_from_memory(&header).unwrap();
         assert_eq!((h.width(), h.height()), (1500, 500));
+    }
+
+    #[test]
+    fn a_blurhash_stand_in_keeps_the_pictures_shape_and_colour() {
+        let red = RgbImage::from_pixel(60, 30, Rgb([200, 30, 30]));
+        let hash = blurhash::encode(4, 3, 60, 30, &image::DynamicImage::ImageRgb8(red).to_rgba8().into_raw()).unwrap();
+        let stand_in = image::load_from_memory(&blurhash_png(&hash, 1200, 600).unwrap()).unwrap().to_rgb8();
+        assert_eq!((stand_in.width(), stand_in.height()), (BLUR_SIDE, BLUR_SIDE / 2));
+        let p = stand_in.get_pixel(10, 8).0;
+        assert!(p[0] > 150 && p[1] < 80 && p[2] < 80, "{p:?}");
+        assert!(blurhash_png("not a hash", 10, 10).is_err());
+        let tall = image::load_from_memory(&blurhash_png(&hash, 100, 400).unwrap()).unwrap();
+        assert_eq!((tall.width(), tall.height()), (BLUR_SIDE / 4, BLUR_SIDE));
     }
 }

@@ -20,7 +20,7 @@ mod process;
 pub mod samples;
 
 pub use blobs::{BlobHash, Blobs};
-pub use identicon::{default_avatar, default_header, AVATAR_SIDE};
+pub use identicon::{blurhash_png, default_avatar, default_header, AVATAR_SIDE};
 pub use process::{process, process_profile, Encoded, Limits, Processed, Shape};
 
 /// Why an upload was refused. Every variant but [`Error::Io`] is the uploader's doing

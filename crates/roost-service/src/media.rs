@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use roost_core::model::Media;
 use roost_core::{media as stored, query};
-pub use roost_media::{default_avatar, default_header, BlobHash, Blobs, Limits};
+pub use roost_media::{blurhash_png, default_avatar, default_header, BlobHash, Blobs, Limits};
 use roost_media::{Encoded, Shape};
 use roost_types::{
     Actor, Command, Focus, Id, MediaBlob, NewMedia, ProfileImage, MAX_MEDIA_DESCRIPTION_CHARS, MAX_MEDIA_PER_POST,

@@ -114,6 +114,8 @@ fn unread(state: &AppState, user: &session::WebUser) -> usize {
 fn page(status: StatusCode, state: &AppState, title: &str, user: Option<&session::WebUser>, body: Markup) -> Response {
     let instance = &state.config().title;
     let nav = user.map(|u| (u, unread(state, u)));
+    // The member's own face beside "Profile", as social apps show who is signed in.
+    let face = user.and_then(|u| state.node().read().ok().map(|view| post::avatar(&view, &u.account, 24)));
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -139,7 +141,7 @@ fn page(status: StatusCode, state: &AppState, title: &str, user: Option<&session
                             a href="/search" { "Search" }
                             a href="/bookmarks" { "Bookmarks" }
                             a href="/lists" { "Lists" }
-                            a href={ "/@" (u.account.username) } { "Profile" }
+                            a.me href={ "/@" (u.account.username) } { @if let Some(f) = &face { (f) } "Profile" }
                             a href="/settings" { "Settings" }
                             @if u.account.role.can_moderate() { a href="/admin" { "Admin" } }
                         }

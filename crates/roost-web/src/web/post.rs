@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use base64::prelude::{Engine, BASE64_STANDARD};
 use maud::{html, Markup, PreEscaped};
 use roost_core::model::Status;
 use roost_core::query::{self, Interactions};
@@ -154,6 +155,9 @@ impl<'r> Cards<'r> {
         if items.is_empty() {
             return Ok(None);
         }
+        // How wide each picture shows, so that a browser picks the smallest file that is sharp
+        // at its density: side by side in a grid of several, the preview is enough for most.
+        let sizes = if items.len() == 1 { "(max-width: 40rem) 100vw, 38rem" } else { "(max-width: 40rem) 50vw, 19rem" };
         let grid = html! {
             div class={ "media n" (items.len()) } {
                 @for m in &items {
@@ -162,7 +166,7 @@ impl<'r> Cards<'r> {
                     a.picture href=(full) data-full=(full) data-alt=(m.description) {
                         img src=(small) width=(m.preview.width) height=(m.preview.height) loading="lazy" decoding="async"
                             srcset={ (small) " " (m.preview.width) "w, " (full) " " (m.original.width) "w" }
-                            sizes="(max-width: 40rem) 100vw, 38rem"
+                            sizes=(sizes)
                             alt=(m.description);
                         @if m.animated { span.tag aria-hidden="true" { "GIF" } }
                         @if !m.description.is_empty() { span.tag.alt aria-hidden="true" { "ALT" } }
@@ -170,10 +174,27 @@ impl<'r> Cards<'r> {
                 }
             }
         };
-        Ok(Some(if s.sensitive && s.spoiler_text.is_empty() {
-            html! { details.sensitive { summary { "Sensitive media — show" } (grid) } }
-        } else {
-            grid
+        if !(s.sensitive && s.spoiler_text.is_empty()) {
+            return Ok(Some(grid));
+        }
+        // Folded behind each picture's blurhash, drawn here as a tiny inline PNG (the CSP
+        // allows `data:` images only) in the grid's own shape, so opening it does not jump.
+        let veil = html! {
+            span class={ "media veil n" (items.len()) } aria-hidden="true" {
+                @for m in &items {
+                    @match media::blurhash_png(&m.blurhash, m.preview.width, m.preview.height) {
+                        Ok(png) => img src={ "data:image/png;base64," (BASE64_STANDARD.encode(png)) }
+                            width=(m.preview.width) height=(m.preview.height) alt="";
+                        Err(_) => span.blank {},
+                    }
+                }
+            }
+        };
+        Ok(Some(html! {
+            details.sensitive {
+                summary { (veil) span.show { "Sensitive media — show" } span.hide { "Hide sensitive media" } }
+                (grid)
+            }
         }))
     }
 
@@ -335,6 +356,7 @@ pub fn composer(state: &AppState, user: &WebUser, d: &Draft<'_>) -> Markup {
                         input type="text" id={ "description" (i) } name="description[]" maxlength=(roost_types::MAX_MEDIA_DESCRIPTION_CHARS);
                     }
                 }
+                label { input type="checkbox" name="sensitive" value="true"; " Sensitive: blur the pictures until opened" }
             }
             div.row {
                 div {
@@ -377,6 +399,9 @@ pub struct ComposeForm {
     /// Alt text of each picture, in the order of the files.
     #[serde(default, deserialize_with = "de::strings")]
     description: Vec<String>,
+    /// The checkbox: blur the pictures until a reader opens them.
+    #[serde(default, deserialize_with = "de::string_opt")]
+    sensitive: Option<String>,
 }
 
 /// `POST /web/statuses`: a new post, reply or quote, with its pictures (uploaded first, each
@@ -418,6 +443,7 @@ pub async fn compose(
             in_reply_to: f.in_reply_to_id,
             quote_of: f.quote_id,
             media_ids,
+            sensitive: f.sensitive.is_some(),
             ..NewPost::default()
         };
         Ok::<_, ApiError>(statuses::create(state.service(), &user.actor(), post).await?)
