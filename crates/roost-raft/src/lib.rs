@@ -466,9 +466,8 @@ impl Node {
     /// This node's view of the cluster.
     pub fn status(&self) -> NodeStatus {
         let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
-        let members = membership.nodes().map(|(id, n)| (*id, n.addr.clone(), voters.contains(id))).collect();
+        let voters: std::collections::BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
+        let members = self.members();
         let role = match m.state {
             openraft::ServerState::Leader => "leader",
             openraft::ServerState::Candidate => "candidate",
@@ -498,6 +497,15 @@ impl Node {
             active_protocol: self.active_protocol().unwrap_or(1),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
+    }
+
+    /// The cluster's members as this node knows them: (id, address, voter?), without the rest
+    /// of [`Node::status`] (which also reads the chain head and the state).
+    pub fn members(&self) -> Vec<(u64, String, bool)> {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        membership.nodes().map(|(id, n)| (*id, n.addr.clone(), voters.contains(id))).collect()
     }
 
     /// The protocol the cluster activated, as this node has applied it.

@@ -7,6 +7,9 @@
 //! keyed hash and one row read before a 404. Everything it sends is a file Roost made, with the
 //! type Roost determined, `nosniff` and a sandboxing CSP.
 
+use std::sync::LazyLock;
+
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
@@ -29,31 +32,33 @@ pub fn routes() -> Router<AppState> {
         .route("/headers/default.png", get(default_header))
 }
 
+/// Default avatars drawn lately (each well under 2 KB): a page of faces is drawn once, and
+/// requests for many numbers cost at most one small drawing each.
+static AVATARS: LazyLock<quick_cache::sync::Cache<u64, Bytes>> = LazyLock::new(|| quick_cache::sync::Cache::new(4096));
+
 /// `GET /avatars/default/:id.png`: the generated picture of a member without an avatar. It
 /// depends on the number alone (it reveals nothing of the account), so it is cached for good.
 async fn default_avatar(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let seed: u64 = file.strip_suffix(".png").and_then(|n| n.parse().ok()).ok_or(ApiError::NotFound)?;
-    let etag = format!("\"avatar-{seed}\"");
-    // A client that has it is answered before anything is drawn.
-    let bytes = if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        Vec::new()
-    } else {
-        media::default_avatar(seed).map_err(|e| ApiError::Internal(e.to_string()))?
+    let draw = || {
+        AVATARS.get_or_insert_with(&seed, || {
+            media::default_avatar(seed).map(Bytes::from).map_err(|e| ApiError::Internal(e.to_string()))
+        })
     };
-    Ok(picture(&headers, &etag, || bytes, "image/png", FOREVER, false))
+    picture(&headers, &format!("\"avatar-{seed}\""), draw, "image/png", FOREVER, false)
 }
 
 /// `GET /headers/default.png`: the header of a profile without one (made once).
 async fn default_header(headers: HeaderMap) -> Result<Response, ApiError> {
     static HEADER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let bytes = match HEADER.get() {
-        Some(b) => b.clone(),
+    let made = || match HEADER.get() {
+        Some(b) => Ok(Bytes::from_static(b.as_slice())),
         None => {
             let made = media::default_header().map_err(|e| ApiError::Internal(e.to_string()))?;
-            HEADER.get_or_init(|| made).clone()
+            Ok(Bytes::from_static(HEADER.get_or_init(|| made).as_slice()))
         }
     };
-    Ok(picture(&headers, "\"header-default\"", || bytes, "image/png", FOREVER, false))
+    picture(&headers, "\"header-default\"", made, "image/png", FOREVER, false)
 }
 
 const FOREVER: &str = "public, max-age=31536000, immutable";
@@ -84,22 +89,22 @@ async fn file(
     let etag = format!("\"{}-{}\"", id, size.name());
     let f = media::open(state.service(), &link, session).await?;
     let cache = if needs_session { "private, max-age=86400" } else { "public, max-age=604800, immutable" };
-    Ok(picture(&headers, &etag, || f.bytes, &f.content_type, cache, needs_session))
+    picture(&headers, &etag, || Ok(Bytes::from(f.bytes)), &f.content_type, cache, needs_session)
 }
 
 /// A picture Roost made, or 304 when the client has it (`bytes` is made only when needed).
 fn picture(
     headers: &HeaderMap,
     etag: &str,
-    bytes: impl FnOnce() -> Vec<u8>,
+    bytes: impl FnOnce() -> Result<Bytes, ApiError>,
     content_type: &str,
     cache: &'static str,
     same_origin: bool,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut resp = if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let bytes = bytes();
+        let bytes = bytes()?;
         let len = bytes.len();
         let mut r = bytes.into_response();
         r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
@@ -120,7 +125,7 @@ fn picture(
         "cross-origin-resource-policy",
         HeaderValue::from_static(if same_origin { "same-origin" } else { "cross-origin" }),
     );
-    resp
+    Ok(resp)
 }
 
 /// The account of the web session the request's cookie names, if it is one.

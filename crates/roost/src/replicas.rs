@@ -17,21 +17,20 @@ pub struct ClusterBlobs {
 
 impl ClusterBlobs {
     /// The other members: (address, voter?).
-    fn peers(&self) -> Vec<(String, bool)> {
-        let status = self.node.status();
-        status.members.into_iter().filter(|(id, _, _)| *id != status.id).map(|(_, addr, voter)| (addr, voter)).collect()
+    fn peers(members: Vec<(u64, String, bool)>, me: u64) -> Vec<(String, bool)> {
+        members.into_iter().filter(|(id, _, _)| *id != me).map(|(_, addr, voter)| (addr, voter)).collect()
     }
 }
 
 impl BlobReplicas for ClusterBlobs {
     fn replicate<'a>(&'a self, hash: BlobHash, bytes: &'a [u8]) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let status = self.node.status();
-            let voters = status.members.iter().filter(|(_, _, voter)| *voter).count();
-            let here = usize::from(status.members.iter().any(|(id, _, voter)| *id == status.id && *voter));
+            let (members, me) = (self.node.members(), self.node.id());
+            let voters = members.iter().filter(|(_, _, voter)| *voter).count();
+            let here = usize::from(members.iter().any(|(id, _, voter)| *id == me && *voter));
             // With this node's own copy, a majority of the voters.
             let needed = (voters / 2 + 1).saturating_sub(here);
-            let peers = self.peers();
+            let peers = Self::peers(members, me);
             let bytes: Arc<[u8]> = Arc::from(bytes);
             let (tx, mut rx) = tokio::sync::mpsc::channel(peers.len().max(1));
             for (addr, voter) in peers {
@@ -63,7 +62,7 @@ impl BlobReplicas for ClusterBlobs {
 
     fn fetch(&self, hash: BlobHash) -> BoxFuture<'_, Option<Vec<u8>>> {
         Box::pin(async move {
-            for (addr, _) in self.peers() {
+            for (addr, _) in Self::peers(self.node.members(), self.node.id()) {
                 match roost_cluster::get_blob(&self.peering, &addr, &hash.to_hex()).await {
                     Ok(Some(bytes)) if BlobHash::of(&bytes) == hash => return Some(bytes),
                     Ok(Some(_)) => {
