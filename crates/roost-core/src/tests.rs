@@ -9,6 +9,7 @@ use crate::model::NotificationKind;
 use crate::query::{self, NotificationFilter, Page};
 use crate::{apply, digest, MemTables};
 
+mod media;
 mod protocol2;
 
 /// A public post of plain text, for tests to adjust.
