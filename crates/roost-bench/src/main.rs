@@ -6,6 +6,7 @@
 
 mod cluster;
 mod dataset;
+mod ext;
 mod http;
 mod media;
 mod pictures;
@@ -51,6 +52,8 @@ enum Cmd {
     Cluster(cluster::Options),
     /// Processing uploads (decode, turn, re-encode, preview, blurhash) on one core.
     Media(media::Options),
+    /// Extensions on one thread: an automod rule, a feed ranking, a dry run.
+    Ext(ext::Options),
     /// A server with image posts: serving previews, timelines read during uploads, page weight.
     Pictures(pictures::Options),
 }
@@ -79,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(cluster::run(opts))
         }
         Cmd::Media(opts) => media::run(opts),
+        Cmd::Ext(opts) => ext::run(opts),
         Cmd::Pictures(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(pictures::run(opts))

@@ -1,0 +1,387 @@
+//! Extensions: JavaScript that people and agents write, run in a sandbox under hard limits.
+//!
+//! An extension is source text that defines functions (an automod rule's `judge(post)`, a
+//! feed's `rank(candidates)`, a bot's `react(event)`); the host calls one with JSON in and
+//! takes JSON out. The engine is QuickJS through `rquickjs` (ARCHITECTURE.md says why, with the
+//! measurements).
+//!
+//! # What a call may do
+//! Nothing but compute. Each call runs in a **fresh context** (a JavaScript realm of its own)
+//! on a runtime kept warm for that program, so no call sees what another left behind: not a
+//! global, not a changed prototype, not a top-level variable. There is no `Date`, no
+//! `require`, `process`, `fetch` or `import()`; `Math.random` is a generator seeded by the
+//! host, and the host passes the time it wants the code to see. A call ends, with an error
+//! naming the limit, when it uses up its instruction budget, passes its wall-clock deadline,
+//! allocates past its memory cap, recurses past its stack limit or returns more than its output
+//! limit. An interrupt handler alone does not stop every runaway (a huge `split` or `sort` runs
+//! inside one built-in without reaching it), so the memory cap is a limit of equal rank.
+//!
+//! **Boundary:** no storage, HTTP or consensus crate. Calls are synchronous and CPU-bound:
+//! callers run them off the async runtime with bounded concurrency.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rquickjs::context::intrinsic;
+use rquickjs::context::EvalOptions;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Runtime, Value};
+
+/// The limits of one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Times QuickJS may stop to ask whether to go on (it asks every few thousand
+    /// instructions): the instruction budget.
+    pub budget: u64,
+    /// Wall-clock time of the whole call, compiling the source included.
+    pub deadline: Duration,
+    /// Bytes the program's runtime may allocate, its source and every value included.
+    pub memory_bytes: usize,
+    /// Bytes of native stack the interpreter may use (deep recursion ends here).
+    pub stack_bytes: usize,
+    /// Bytes of the result, as JSON.
+    pub output_bytes: usize,
+    /// Bytes of the input, as JSON.
+    pub input_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            budget: 2_000,
+            deadline: Duration::from_millis(100),
+            memory_bytes: 16 * 1024 * 1024,
+            stack_bytes: 256 * 1024,
+            output_bytes: 256 * 1024,
+            input_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a call gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The source does not compile, or running its top level failed.
+    #[error("the extension does not load: {0}")]
+    Load(String),
+    /// The function is not defined by the source.
+    #[error("the extension defines no function {0}")]
+    NoFunction(String),
+    /// The code threw.
+    #[error("the extension failed: {0}")]
+    Thrown(String),
+    #[error("the extension used up its instruction budget")]
+    Budget,
+    #[error("the extension ran past its deadline of {0:?}")]
+    Deadline(Duration),
+    #[error("the extension needed more than its {0} bytes of memory")]
+    Memory(usize),
+    #[error("the extension recursed too deep")]
+    Stack,
+    #[error("the extension's result is larger than {0} bytes")]
+    Output(usize),
+    /// The input is larger than allowed, or the result is not JSON (a function, a cycle).
+    #[error("{0}")]
+    Data(String),
+    /// The engine itself failed (it could not make a runtime or a context).
+    #[error("the extension engine failed: {0}")]
+    Engine(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a call used, for reports and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub elapsed: Duration,
+    /// Interrupt checks used of [`Limits::budget`].
+    pub budget: u64,
+    /// Bytes the runtime held when the call ended.
+    pub memory_bytes: usize,
+}
+
+/// What the host hands to a call besides its input: the only clock and randomness the code
+/// sees (the command's timestamp and a seed, so that a replay decides the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Host {
+    /// Milliseconds since the Unix epoch, as `roost.now`.
+    pub now_ms: i64,
+    /// Seeds `Math.random`.
+    pub seed: u64,
+}
+
+/// An extension's source and its limits: what the engine keeps a warm runtime for.
+#[derive(Debug, Clone)]
+pub struct Program {
+    key: [u8; 32],
+    source: Arc<str>,
+    limits: Limits,
+}
+
+impl Program {
+    pub fn new(source: &str, limits: Limits) -> Program {
+        let mut key = [0u8; 32];
+        let digest = blake3::hash(source.as_bytes());
+        key.copy_from_slice(digest.as_bytes());
+        Program { key, source: Arc::from(source), limits }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// BLAKE3 of the source: how versions are told apart.
+    pub fn hash(&self) -> [u8; 32] {
+        self.key
+    }
+}
+
+/// Which limit an interrupt tripped (set by the handler, read after the call).
+const RUNNING: u8 = 0;
+const OUT_OF_BUDGET: u8 = 1;
+const PAST_DEADLINE: u8 = 2;
+
+/// Runtimes kept warm, per program; each serves one call at a time.
+pub struct Engine {
+    idle: Mutex<HashMap<[u8; 32], Vec<Runtime>>>,
+    /// Programs with idle runtimes kept, at most.
+    max_programs: usize,
+    /// Idle runtimes kept per program, at most.
+    per_program: usize,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(256, 2)
+    }
+}
+
+/// The code every context runs before the extension's: the host's clock and seed, and a
+/// `Math.random` drawn from that seed (xorshift), so that nothing depends on the machine.
+const PRELUDE: &str = r#"
+(function (now, seedHi, seedLo) {
+  "use strict";
+  let s0 = (seedHi >>> 0) || 0x9e3779b9, s1 = (seedLo >>> 0) || 0x7f4a7c15;
+  const random = function random() {
+    let t = s0 ^ (s0 << 11); s0 = s1;
+    s1 = (s1 ^ (s1 >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+    return s1 / 4294967296;
+  };
+  Object.defineProperty(Math, "random", { value: random, writable: false, configurable: false });
+  const roost = Object.freeze({ now, seed: [seedHi >>> 0, seedLo >>> 0] });
+  Object.defineProperty(globalThis, "roost", { value: roost, writable: false, configurable: false });
+  // No code made from strings: without `eval` and the function constructors, what runs is the
+  // source the host loaded and nothing else.
+  delete globalThis.eval;
+  delete globalThis.Function;
+  for (const f of [function () {}, function* () {}, async function () {}, async function* () {}]) {
+    Object.defineProperty(Object.getPrototypeOf(f), "constructor", { value: undefined, writable: false, configurable: false });
+  }
+})
+"#;
+
+impl Engine {
+    pub fn new(max_programs: usize, per_program: usize) -> Engine {
+        Engine { idle: Mutex::default(), max_programs: max_programs.max(1), per_program: per_program.max(1) }
+    }
+
+    /// Calls `function` of `program` with `input`; returns its result and what it used.
+    pub fn call(
+        &self,
+        program: &Program,
+        function: &str,
+        input: &serde_json::Value,
+        host: Host,
+    ) -> Result<(serde_json::Value, Usage)> {
+        let input = serde_json::to_string(input).map_err(|e| Error::Data(e.to_string()))?;
+        if input.len() > program.limits.input_bytes {
+            return Err(Error::Data(format!("the input is larger than {} bytes", program.limits.input_bytes)));
+        }
+        let runtime = self.take(program)?;
+        let started = Instant::now();
+        let tripped = Arc::new(AtomicU8::new(RUNNING));
+        let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        {
+            let (tripped, ticks, limits) = (tripped.clone(), ticks.clone(), program.limits.clone());
+            runtime.set_interrupt_handler(Some(Box::new(move || {
+                let used = ticks.fetch_add(1, Ordering::Relaxed) + 1;
+                let why = if used > limits.budget {
+                    OUT_OF_BUDGET
+                } else if started.elapsed() > limits.deadline {
+                    PAST_DEADLINE
+                } else {
+                    return false;
+                };
+                tripped.store(why, Ordering::Relaxed);
+                true
+            })));
+        }
+        let result = run(&runtime, program, function, &input, host);
+        runtime.set_interrupt_handler(None);
+        let usage = Usage {
+            elapsed: started.elapsed(),
+            budget: ticks.load(Ordering::Relaxed),
+            memory_bytes: usize::try_from(runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX),
+        };
+        let result = match (result, tripped.load(Ordering::Relaxed)) {
+            (Err(_), OUT_OF_BUDGET) => Err(Error::Budget),
+            (Err(_), PAST_DEADLINE) => Err(Error::Deadline(program.limits.deadline)),
+            (r, _) => r,
+        };
+        // A runtime that ran out of memory may be left in a poor state: it is not kept.
+        if !matches!(result, Err(Error::Memory(_) | Error::Engine(_))) {
+            self.give_back(program, runtime);
+        }
+        let output = result?;
+        if output.len() > program.limits.output_bytes {
+            return Err(Error::Output(program.limits.output_bytes));
+        }
+        let value = serde_json::from_str(&output).map_err(|e| Error::Data(format!("the result is not JSON: {e}")))?;
+        Ok((value, usage))
+    }
+
+    /// A warm runtime for the program, or a new one under its limits.
+    fn take(&self, program: &Program) -> Result<Runtime> {
+        let warm = self.idle.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&program.key).and_then(Vec::pop);
+        if let Some(rt) = warm {
+            return Ok(rt);
+        }
+        let rt = Runtime::new().map_err(|e| Error::Engine(e.to_string()))?;
+        rt.set_memory_limit(program.limits.memory_bytes);
+        rt.set_max_stack_size(program.limits.stack_bytes);
+        Ok(rt)
+    }
+
+    fn give_back(&self, program: &Program, runtime: Runtime) {
+        runtime.run_gc();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if !idle.contains_key(&program.key) && idle.len() >= self.max_programs {
+            // Make room by dropping some other program's runtimes (whichever comes first).
+            if let Some(other) = idle.keys().next().copied() {
+                idle.remove(&other);
+            }
+        }
+        let kept = idle.entry(program.key).or_default();
+        if kept.len() < self.per_program {
+            kept.push(runtime);
+        }
+    }
+}
+
+/// One call in a fresh context: the prelude, the source, then the function; the result as JSON.
+fn run(runtime: &Runtime, program: &Program, function: &str, input: &str, host: Host) -> Result<String> {
+    // The built-ins a program may use: no `Date` (no clock), no typed arrays, `Proxy` or
+    // `WeakRef`; promises, whose jobs run before the call returns (`settle`); `Eval` only so
+    // that the host can load the source (the prelude takes `eval` and the function
+    // constructors away).
+    type Intrinsics = (
+        intrinsic::Eval,
+        intrinsic::RegExpCompiler,
+        intrinsic::RegExp,
+        intrinsic::Json,
+        intrinsic::MapSet,
+        intrinsic::Promise,
+    );
+    let context = Context::custom::<Intrinsics>(runtime).map_err(|e| Error::Engine(e.to_string()))?;
+    context.with(|ctx| {
+        let limits = &program.limits;
+        let prelude: Function = ctx.eval(PRELUDE).catch(&ctx).map_err(|e| loading(&e, limits))?;
+        let seed = (host.seed >> 32) as u32;
+        let low = host.seed as u32;
+        prelude.call::<_, ()>((host.now_ms as f64, seed, low)).catch(&ctx).map_err(|e| loading(&e, limits))?;
+        refuse_imports(&program.source)?;
+        let mut options = EvalOptions::default();
+        options.strict = true;
+        options.filename = Some("extension.js".into());
+        ctx.eval_with_options::<(), _>(program.source.as_bytes(), options)
+            .catch(&ctx)
+            .map_err(|e| loading(&e, limits))?;
+        let entry: Value = ctx.globals().get(function).map_err(|e| Error::Engine(e.to_string()))?;
+        let Some(entry) = entry.into_function() else { return Err(Error::NoFunction(function.to_string())) };
+        let input = ctx.json_parse(input).catch(&ctx).map_err(|e| thrown(&e, limits))?;
+        let output = entry.call((input,)).catch(&ctx).map_err(|e| thrown(&e, limits));
+        // Jobs the code queued (a dynamic `import()` queues one) run now, under the same
+        // limits, so that nothing outlives the call.
+        let settled = settle(&ctx);
+        let output: Value = output?;
+        settled?;
+        json(&ctx, output, limits)
+    })
+}
+
+/// Jobs one call may queue, at most.
+const MAX_JOBS: usize = 1_000;
+
+/// Runs the jobs queued in this context until none is left (or refuses the call past
+/// [`MAX_JOBS`]: the runtime is then not kept).
+fn settle(ctx: &Ctx<'_>) -> Result<()> {
+    for _ in 0..MAX_JOBS {
+        if !ctx.execute_pending_job() {
+            return Ok(());
+        }
+    }
+    Err(Error::Engine("the extension queued too many jobs".into()))
+}
+
+/// Refuses a source that names `import` as a word: an extension has nothing to import
+/// (everything it may use is handed to it), and QuickJS leaves a dynamic `import()` without a
+/// module loader half done, which it checks with an assertion when the runtime is freed.
+fn refuse_imports(source: &str) -> Result<()> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    for (at, _) in source.match_indices("import") {
+        let before = source[..at].chars().next_back();
+        let after = source[at + "import".len()..].chars().next();
+        if !before.is_some_and(ident) && !after.is_some_and(ident) {
+            return Err(Error::Load("extensions cannot use `import`: what they may use is passed to them".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The result as JSON text, refused once past the output limit.
+fn json<'js>(ctx: &Ctx<'js>, value: Value<'js>, limits: &Limits) -> Result<String> {
+    match ctx.json_stringify(value).catch(ctx).map_err(|e| thrown(&e, limits))? {
+        Some(s) => {
+            let s = s.to_string().map_err(|e| Error::Engine(e.to_string()))?;
+            Ok(s)
+        }
+        None => Ok("null".into()),
+    }
+}
+
+fn loading(e: &CaughtError<'_>, limits: &Limits) -> Error {
+    match thrown(e, limits) {
+        Error::Thrown(message) => Error::Load(message),
+        other => other,
+    }
+}
+
+/// What an exception means: a limit the engine enforced, or the code's own error.
+fn thrown(e: &CaughtError<'_>, limits: &Limits) -> Error {
+    let message = match e {
+        CaughtError::Exception(x) => {
+            let name: Option<String> = x.as_object().get::<_, Option<String>>("name").ok().flatten();
+            let message = x.message().unwrap_or_default();
+            match name {
+                Some(n) if !n.is_empty() => format!("{n}: {message}"),
+                _ => message,
+            }
+        }
+        CaughtError::Value(v) if v.is_null() => "out of memory".into(),
+        CaughtError::Value(v) => v.as_string().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("{v:?}")),
+        CaughtError::Error(rquickjs::Error::Allocation) => "out of memory".into(),
+        CaughtError::Error(other) => other.to_string(),
+    };
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("out of memory") {
+        Error::Memory(limits.memory_bytes)
+    } else if lower.contains("stack overflow") || lower.contains("call stack") {
+        Error::Stack
+    } else {
+        Error::Thrown(message.chars().take(500).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;
