@@ -16,7 +16,7 @@ pub(crate) fn suspended(t: &impl Tables, account: Id) -> Result<bool> {
 }
 
 /// The actor's role: `Owner`'s powers for the operator, `None` for an unknown or suspended account.
-fn actor_role(t: &impl Tables, actor: Option<Id>) -> Result<Option<Role>> {
+pub(crate) fn actor_role(t: &impl Tables, actor: Option<Id>) -> Result<Option<Role>> {
     let Some(id) = actor else { return Ok(Some(Role::Owner)) };
     if suspended(t, id)? {
         return Ok(None);

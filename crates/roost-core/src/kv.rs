@@ -157,11 +157,15 @@ pub enum Table {
     // Written by protocol 6's commands only.
     /// scheduled id → `Vec<Id>` : the pictures a scheduled post holds
     ScheduledMedia = 68,
+    /// extension id → `Extension`
+    Extension = 69,
+    /// (extension id, version) → `ExtensionVersion` : every version, immutable
+    ExtensionVersion = 70,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 68] = [
+    pub const ALL: [Table; 70] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -230,6 +234,8 @@ impl Table {
         Table::MediaExpiry,
         Table::BlobUse,
         Table::ScheduledMedia,
+        Table::Extension,
+        Table::ExtensionVersion,
     ];
 
     pub fn prefix(self) -> u8 {

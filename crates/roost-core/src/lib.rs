@@ -16,6 +16,7 @@
 
 pub mod discover;
 pub mod effects;
+pub mod extensions;
 pub mod home;
 pub mod kv;
 pub mod migrate;
@@ -194,6 +195,13 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::SchedulePost { status, scheduled_at, media } => {
             scheduled::schedule(t, at, status, None, *scheduled_at, media)
         }
+        Command::SaveExtension { actor, extension, manifest, source } => {
+            extensions::save(t, at, *actor, *extension, manifest, source)
+        }
+        Command::DeployExtension { actor, extension, version, mode } => {
+            extensions::deploy(t, at, *actor, *extension, *version, *mode)
+        }
+        Command::DisableExtension { actor, extension } => extensions::disable(t, *actor, *extension),
         Command::RescheduleStatus { account, scheduled, scheduled_at } => {
             scheduled::reschedule(t, *account, *scheduled, *scheduled_at)
         }

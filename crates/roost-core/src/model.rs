@@ -320,6 +320,42 @@ impl Default for Preferences {
     }
 }
 
+/// An extension (protocol 6): its versions are in `Table::ExtensionVersion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub id: Id,
+    pub name: String,
+    pub kind: roost_types::ExtensionKind,
+    pub created_by: Option<Id>,
+    pub created_at: Millis,
+    /// The newest version's number (versions count from 1).
+    pub latest: u32,
+    /// The version at work and how, if any.
+    pub deployed: Option<Deployment>,
+}
+
+/// Which version of an extension is at work, since when and by whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub version: u32,
+    pub mode: roost_types::ExtensionMode,
+    pub by: Option<Id>,
+    pub at: Millis,
+}
+
+/// One immutable version of an extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionVersion {
+    pub extension: Id,
+    pub version: u32,
+    pub manifest: roost_types::ExtensionManifest,
+    pub source: String,
+    /// BLAKE3 of the source.
+    pub source_hash: [u8; 32],
+    pub by: Option<Id>,
+    pub at: Millis,
+}
+
 /// A post waiting to be published at its time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledPost {

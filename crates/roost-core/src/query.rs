@@ -951,6 +951,17 @@ pub fn scheduled_posts(
     page_scan(t, Table::Scheduled, &k1(account), page, |_, v| crate::kv::decode(v).map(Some))
 }
 
+/// The newest posts of the instance, newest first, at most `limit` (every visibility: for
+/// automod dry runs, whose reports show only what their reader may read).
+pub fn newest_statuses(t: &(impl ReadTables + ?Sized), limit: usize) -> Result<Vec<Status>> {
+    let mut out = Vec::with_capacity(limit.min(1024));
+    t.scan(Table::Status, Bound::Unbounded, Bound::Unbounded, Dir::Reverse, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
 /// The pictures a scheduled post holds, in order.
 pub fn scheduled_media(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Vec<Id>> {
     crate::scheduled::media_of(t, id)

@@ -137,6 +137,10 @@ impl Program {
     }
 }
 
+/// The name under which [`Engine::check`] asks whether a function exists (not a name an
+/// extension can define: it is not an identifier).
+const CHECK: &str = "roost check";
+
 /// Which limit an interrupt tripped (set by the handler, read after the call).
 const RUNNING: u8 = 0;
 const OUT_OF_BUDGET: u8 = 1;
@@ -241,6 +245,15 @@ impl Engine {
         Ok((value, usage))
     }
 
+    /// Whether the program loads under its limits and defines `function` (run nothing else).
+    pub fn check(&self, program: &Program, function: &str) -> Result<()> {
+        match self.call(program, CHECK, &serde_json::Value::String(function.to_string()), Host::default()) {
+            Ok((serde_json::Value::Bool(true), _)) => Ok(()),
+            Ok(_) => Err(Error::NoFunction(function.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A warm runtime for the program, or a new one under its limits.
     fn take(&self, program: &Program) -> Result<Runtime> {
         let warm = self.idle.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&program.key).and_then(Vec::pop);
@@ -297,6 +310,11 @@ fn run(runtime: &Runtime, program: &Program, function: &str, input: &str, host: 
         ctx.eval_with_options::<(), _>(program.source.as_bytes(), options)
             .catch(&ctx)
             .map_err(|e| loading(&e, limits))?;
+        if function == CHECK {
+            let wanted: std::string::String = serde_json::from_str(input).map_err(|e| Error::Data(e.to_string()))?;
+            let entry: Value = ctx.globals().get(wanted.as_str()).map_err(|e| Error::Engine(e.to_string()))?;
+            return Ok(entry.is_function().to_string());
+        }
         let entry: Value = ctx.globals().get(function).map_err(|e| Error::Engine(e.to_string()))?;
         let Some(entry) = entry.into_function() else { return Err(Error::NoFunction(function.to_string())) };
         let input = ctx.json_parse(input).catch(&ctx).map_err(|e| thrown(&e, limits))?;

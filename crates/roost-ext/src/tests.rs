@@ -189,3 +189,13 @@ fn promise_jobs_end_with_the_call() {
     // The promise is not awaited by the host (its JSON is an empty object), but its job ran.
     assert_eq!(call(source, json!(1)).unwrap(), json!({}));
 }
+
+#[test]
+fn a_check_loads_the_source_and_looks_for_the_function_without_calling_it() {
+    let engine = Engine::default();
+    let ok = Program::new("function judge(p) { for (;;) {} }", Limits::default());
+    assert_eq!(engine.check(&ok, "judge"), Ok(()));
+    assert_eq!(engine.check(&ok, "rank"), Err(Error::NoFunction("rank".into())));
+    let broken = Program::new("function judge(p) {", Limits::default());
+    assert!(matches!(engine.check(&broken, "judge"), Err(Error::Load(_))));
+}

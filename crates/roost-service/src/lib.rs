@@ -26,6 +26,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod error;
+pub mod extensions;
 pub mod filters;
 pub mod hooks;
 pub mod inbox;
@@ -89,6 +90,7 @@ struct Inner {
     app_registrations: oauth::AppRegistrations,
     hooks: hooks::Hooks,
     media: media::MediaWork,
+    extensions: extensions::ExtWork,
 }
 
 impl Service {
@@ -110,6 +112,7 @@ impl Service {
                 app_registrations,
                 hooks,
                 media,
+                extensions: extensions::ExtWork::default(),
             }),
         }
     }
@@ -149,6 +152,10 @@ impl Service {
 
     pub(crate) fn media_work(&self) -> &media::MediaWork {
         &self.inner.media
+    }
+
+    pub(crate) fn ext_work(&self) -> &extensions::ExtWork {
+        &self.inner.extensions
     }
 }
 

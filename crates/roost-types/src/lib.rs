@@ -635,6 +635,107 @@ pub enum Command {
         scheduled_at: Millis,
         media: Vec<Id>,
     },
+    /// A new version of an extension (protocol 6), or a new extension with `extension`
+    /// `None`: its manifest and source, immutable once written. `actor` (`None`: the operator)
+    /// must administer the instance.
+    SaveExtension {
+        actor: Option<Id>,
+        extension: Option<Id>,
+        manifest: ExtensionManifest,
+        source: String,
+    },
+    /// Puts a version of an extension to work in a mode (a roll back is a deploy of an earlier
+    /// version).
+    DeployExtension {
+        actor: Option<Id>,
+        extension: Id,
+        version: u32,
+        mode: ExtensionMode,
+    },
+    /// Stops an extension; its versions stay.
+    DisableExtension {
+        actor: Option<Id>,
+        extension: Id,
+    },
+}
+
+/// What an extension does (issue 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExtensionKind {
+    /// Judges each post before it is written.
+    Automod,
+    /// Ranks candidate posts for a reader.
+    Feed,
+    /// Reacts to events with actions.
+    Bot,
+}
+
+impl ExtensionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExtensionKind::Automod => "automod",
+            ExtensionKind::Feed => "feed",
+            ExtensionKind::Bot => "bot",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExtensionKind> {
+        match s {
+            "automod" => Some(ExtensionKind::Automod),
+            "feed" => Some(ExtensionKind::Feed),
+            "bot" => Some(ExtensionKind::Bot),
+            _ => None,
+        }
+    }
+}
+
+/// How a deployed extension's decisions count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExtensionMode {
+    /// Decisions are recorded and have no effect.
+    Observe,
+    /// Decisions take effect.
+    Enforce,
+}
+
+impl ExtensionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExtensionMode::Observe => "observe",
+            ExtensionMode::Enforce => "enforce",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExtensionMode> {
+        match s {
+            "observe" => Some(ExtensionMode::Observe),
+            "enforce" => Some(ExtensionMode::Enforce),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to a post when an automod rule fails (throws, runs out of budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FailPolicy {
+    /// The post goes through (the default: a broken rule does not stop the network).
+    Open,
+    /// The post is refused until the rule works.
+    Closed,
+}
+
+/// What an extension declares beside its source; checked by the service (sizes, limits within
+/// the instance's maxima) before it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionManifest {
+    pub name: String,
+    pub kind: ExtensionKind,
+    pub description: String,
+    pub on_error: FailPolicy,
+    /// Interrupt checks a call may use (see `roost_ext::Limits::budget`).
+    pub budget: u64,
+    pub deadline_ms: u64,
+    pub memory_bytes: u64,
 }
 
 /// Which of a profile's two pictures.
@@ -741,6 +842,9 @@ impl Command {
             Command::EditPost { .. } => "EditPost",
             Command::SetProfileImage { .. } => "SetProfileImage",
             Command::SchedulePost { .. } => "SchedulePost",
+            Command::SaveExtension { .. } => "SaveExtension",
+            Command::DeployExtension { .. } => "DeployExtension",
+            Command::DisableExtension { .. } => "DisableExtension",
         }
     }
 
@@ -761,7 +865,10 @@ impl Command {
             | Command::CreatePost { .. }
             | Command::EditPost { .. } => 4,
             Command::SetProfileImage { .. } => 5,
-            Command::SchedulePost { .. } => 6,
+            Command::SchedulePost { .. }
+            | Command::SaveExtension { .. }
+            | Command::DeployExtension { .. }
+            | Command::DisableExtension { .. } => 6,
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),
             _ => 1,

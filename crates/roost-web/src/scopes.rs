@@ -18,6 +18,18 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         "/api/v1/apps/verify_credentials" => ANY,
         "/api/roost/v1/node" => ANY,
         "/api/roost/v1/admin/log" => &["admin:read"],
+        "/api/roost/v1/extensions"
+        | "/api/roost/v1/extensions/{id}"
+        | "/api/roost/v1/extensions/{id}/versions/{version}"
+            if get =>
+        {
+            &["admin:read"]
+        }
+        "/api/roost/v1/extensions"
+        | "/api/roost/v1/extensions/{id}/versions"
+        | "/api/roost/v1/extensions/{id}/deploy"
+        | "/api/roost/v1/extensions/{id}/disable"
+        | "/api/roost/v1/extensions/{id}/dry_run" => &["admin:write"],
         "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],
         "/api/v1/accounts/update_credentials" | "/api/v1/profile/{image}" => &["write:accounts"],
         "/api/v1/accounts/lookup"

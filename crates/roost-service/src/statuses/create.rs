@@ -94,6 +94,7 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         quote_of: p.quote_of,
     };
     svc.hooks().before_post(by, &draft).await?;
+    crate::extensions::judge_post(svc, &draft).await?;
     let status = NewStatus {
         author,
         text,

@@ -47,6 +47,7 @@ pub async fn edit(svc: &Service, by: &Actor, e: EditPost) -> Result<Applied> {
         quote_of: shown.quote_of,
     };
     svc.hooks().before_post(by, &draft).await?;
+    crate::extensions::judge_post(svc, &draft).await?;
     // The older command while the post has no pictures, before and after: what every member
     // of a cluster in a rolling upgrade can apply.
     let command = if media.is_empty() && shown.media.is_empty() {

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 pub(crate) mod conversations;
 mod discover;
+mod extensions;
 mod filters;
 mod instance;
 mod lists;
@@ -142,6 +143,13 @@ pub fn routes() -> Router<AppState> {
         .route("/nodeinfo/2.0", get(instance::nodeinfo))
         .route("/api/roost/v1/node", get(instance::node))
         .route("/api/roost/v1/admin/log", get(audit::log))
+        .route("/api/roost/v1/extensions", get(extensions::index).post(extensions::create))
+        .route("/api/roost/v1/extensions/{id}", get(extensions::show))
+        .route("/api/roost/v1/extensions/{id}/versions", post(extensions::add_version))
+        .route("/api/roost/v1/extensions/{id}/versions/{version}", get(extensions::show_version))
+        .route("/api/roost/v1/extensions/{id}/deploy", post(extensions::deploy))
+        .route("/api/roost/v1/extensions/{id}/disable", post(extensions::disable))
+        .route("/api/roost/v1/extensions/{id}/dry_run", post(extensions::dry_run))
         .route("/avatars/original/missing.png", get(avatar))
         .route("/headers/original/missing.png", get(header))
         .route("/healthz", get(|| async { "ok" }))

@@ -5,12 +5,16 @@ use serde_json::Value;
 
 use roost_testkit::{Api, Browser, Server, PASSWORD};
 
-/// A token for `username` from a fresh app that may ask for `admin:read`.
-fn admin_token(server: &Server, username: &str, scope: &str) -> Api {
+/// A token for `username` with `scope`, from a fresh app that may ask for the admin scopes.
+pub(crate) fn admin_token(server: &Server, username: &str, scope: &str) -> Api {
     let anon = server.anon();
     let app = anon.post_form(
         "/api/v1/apps",
-        &[("client_name", "admin tool"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read admin:read")],
+        &[
+            ("client_name", "admin tool"),
+            ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"),
+            ("scopes", "read write admin:read admin:write"),
+        ],
     );
     assert_eq!(app.status, 200, "{:?}", app.json);
     let (id, secret) = (app.json["client_id"].as_str().unwrap(), app.json["client_secret"].as_str().unwrap());

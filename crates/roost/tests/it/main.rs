@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod clients;
+mod extensions;
 mod matrix;
 mod media;
 mod oauth;

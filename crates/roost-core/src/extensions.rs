@@ -1,0 +1,152 @@
+//! Extensions in the state (protocol 6): each is a name, a kind and numbered, immutable
+//! versions (manifest and source); at most one version is at work, in a mode. Only those who
+//! administer the instance (or the operator) write them. Running them is the service's work
+//! (`roost_service::extensions`); the state only keeps what was written and what is deployed.
+
+use std::ops::Bound;
+
+use roost_types::{ExtensionManifest, ExtensionMode, Id, Millis, Outcome, Rejection};
+
+use crate::kv::{bound_ref, get_value, k1, k2, prefix_bounds, put_value, Dir, Table, Tables};
+use crate::model::{Deployment, Extension, ExtensionVersion};
+use crate::{ReadTables, Result};
+
+/// Extensions an instance may have, at most.
+pub const MAX_EXTENSIONS: usize = 200;
+/// Versions one extension may have, at most.
+pub const MAX_VERSIONS: u32 = 1_000;
+
+fn may_administer(t: &impl Tables, actor: Option<Id>) -> Result<bool> {
+    Ok(crate::admin::actor_role(t, actor)?.is_some_and(|r| r.can_administer()))
+}
+
+pub(crate) fn save(
+    t: &mut impl Tables,
+    at: Millis,
+    actor: Option<Id>,
+    extension: Option<Id>,
+    manifest: &ExtensionManifest,
+    source: &str,
+) -> Result<Outcome> {
+    if !may_administer(t, actor)? {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    let mut ext = match extension {
+        Some(id) => {
+            let Some(e) = self::extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+            if e.kind != manifest.kind {
+                return Ok(Outcome::Rejected(Rejection::Forbidden));
+            }
+            if e.latest >= MAX_VERSIONS {
+                return Ok(Outcome::Rejected(Rejection::TooMany));
+            }
+            e
+        }
+        None => {
+            if crate::query::count_prefix(t, Table::Extension, &[])? as usize >= MAX_EXTENSIONS {
+                return Ok(Outcome::Rejected(Rejection::TooMany));
+            }
+            let id = crate::ids::next_id(t, at)?;
+            Extension {
+                id,
+                name: manifest.name.clone(),
+                kind: manifest.kind,
+                created_by: actor,
+                created_at: at,
+                latest: 0,
+                deployed: None,
+            }
+        }
+    };
+    ext.latest += 1;
+    ext.name = manifest.name.clone();
+    let version = ExtensionVersion {
+        extension: ext.id,
+        version: ext.latest,
+        manifest: manifest.clone(),
+        source: source.to_string(),
+        source_hash: *blake3::hash(source.as_bytes()).as_bytes(),
+        by: actor,
+        at,
+    };
+    put_value(t, Table::ExtensionVersion, &k2(ext.id, u64::from(ext.latest)), &version)?;
+    put_value(t, Table::Extension, &k1(ext.id), &ext)?;
+    Ok(Outcome::created(ext.id))
+}
+
+pub(crate) fn deploy(
+    t: &mut impl Tables,
+    at: Millis,
+    actor: Option<Id>,
+    id: Id,
+    version: u32,
+    mode: ExtensionMode,
+) -> Result<Outcome> {
+    if !may_administer(t, actor)? {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if version == 0 || version > ext.latest {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    ext.deployed = Some(Deployment { version, mode, by: actor, at });
+    put_value(t, Table::Extension, &k1(id), &ext)?;
+    Ok(Outcome::created(id))
+}
+
+pub(crate) fn disable(t: &mut impl Tables, actor: Option<Id>, id: Id) -> Result<Outcome> {
+    if !may_administer(t, actor)? {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    ext.deployed = None;
+    put_value(t, Table::Extension, &k1(id), &ext)?;
+    Ok(Outcome::created(id))
+}
+
+pub fn extension(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Extension>> {
+    get_value(t, Table::Extension, &k1(id))
+}
+
+/// Every extension, oldest first (there are at most [`MAX_EXTENSIONS`]).
+pub fn extensions(t: &(impl ReadTables + ?Sized)) -> Result<Vec<Extension>> {
+    let mut out = Vec::new();
+    t.scan(Table::Extension, Bound::Unbounded, Bound::Unbounded, Dir::Forward, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(out.len() < MAX_EXTENSIONS)
+    })?;
+    Ok(out)
+}
+
+pub fn version(t: &(impl ReadTables + ?Sized), id: Id, version: u32) -> Result<Option<ExtensionVersion>> {
+    get_value(t, Table::ExtensionVersion, &k2(id, u64::from(version)))
+}
+
+/// An extension's versions, newest first, at most `limit`.
+pub fn versions(t: &(impl ReadTables + ?Sized), id: Id, limit: usize) -> Result<Vec<ExtensionVersion>> {
+    let (lo, hi) = prefix_bounds(&k1(id));
+    let mut out = Vec::new();
+    t.scan(Table::ExtensionVersion, Bound::Included(&lo), bound_ref(&hi), Dir::Reverse, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+/// The deployed automod rules with the version at work, for judging a post.
+pub fn deployed(
+    t: &(impl ReadTables + ?Sized),
+    kind: roost_types::ExtensionKind,
+) -> Result<Vec<(Extension, ExtensionVersion)>> {
+    let mut out = Vec::new();
+    for e in extensions(t)? {
+        if e.kind != kind {
+            continue;
+        }
+        let Some(d) = e.deployed else { continue };
+        if let Some(v) = version(t, e.id, d.version)? {
+            out.push((e, v));
+        }
+    }
+    Ok(out)
+}

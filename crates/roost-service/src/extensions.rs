@@ -1,0 +1,427 @@
+//! Extensions (issue 14): writing versions, dry-running them, deploying and rolling back, and
+//! running the deployed automod rules on every post.
+//!
+//! # Writing
+//! Administrators (and the operator) save versions: the manifest and source are bounded
+//! ([`MAX_SOURCE_BYTES`], limits within [`MAX_BUDGET`], [`MAX_DEADLINE_MS`],
+//! [`MAX_MEMORY_BYTES`]) and the source must load and define the kind's function (`judge` for
+//! automod) before `SaveExtension` is proposed; the version is then immutable, in the log.
+//!
+//! # Judging posts
+//! Every post being created or edited passes each deployed automod rule, on this node, off the
+//! async runtime ([`TURNS`] calls at once), once (execute once: what a rule decided is not
+//! re-run by replicas). A rule answers `{verdict, reason}`; in enforce mode a `"reject"`
+//! refuses the post with the reason (422), in observe mode the verdict is only counted. A rule
+//! that throws or runs out of budget follows its manifest's `on_error`: the post goes through
+//! (open, the default) or is refused (closed). `"hold"` and `"label"` are counted but take no
+//! effect yet.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use roost_core::extensions as stored;
+use roost_core::model::{Extension, ExtensionVersion};
+use roost_ext::{Engine, Host, Limits, Program};
+use roost_types::{Actor, Command, ExtensionKind, ExtensionManifest, ExtensionMode, FailPolicy, Id};
+use tokio::sync::Semaphore;
+
+use crate::hooks::PostDraft;
+use crate::write::propose;
+use crate::{now_ms, Applied, Error, Result, Service};
+
+/// Bytes of source a version may have.
+pub const MAX_SOURCE_BYTES: usize = 64 * 1024;
+/// Characters of a name and of a description.
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+/// The most a manifest may ask for, per call.
+pub const MAX_BUDGET: u64 = 100_000;
+pub const MAX_DEADLINE_MS: u64 = 1_000;
+pub const MAX_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// What a manifest gets when it asks for nothing.
+pub const DEFAULT_BUDGET: u64 = 2_000;
+pub const DEFAULT_DEADLINE_MS: u64 = 50;
+pub const DEFAULT_MEMORY_BYTES: u64 = 16 * 1024 * 1024;
+/// Extension calls running at once on this node.
+pub const TURNS: usize = 2;
+/// Posts a dry run may judge, at most, and by default.
+pub const MAX_DRY_RUN_POSTS: usize = 5_000;
+pub const DEFAULT_DRY_RUN_POSTS: usize = 1_000;
+/// Examples a dry-run report shows per verdict.
+const EXAMPLES: usize = 5;
+
+/// This node's share of running extensions.
+pub(crate) struct ExtWork {
+    engine: Engine,
+    turns: Semaphore,
+    figures: Mutex<HashMap<(Id, u32), Figures>>,
+}
+
+impl Default for ExtWork {
+    fn default() -> ExtWork {
+        ExtWork { engine: Engine::default(), turns: Semaphore::new(TURNS), figures: Mutex::default() }
+    }
+}
+
+/// What one deployed version decided on this node since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub calls: u64,
+    pub verdicts: HashMap<String, u64>,
+    pub errors: u64,
+    /// The newest errors' messages, at most five.
+    pub recent_errors: Vec<String>,
+}
+
+/// A version as its author writes it.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// `None`: a new extension.
+    pub extension: Option<Id>,
+    pub name: String,
+    pub kind: Option<ExtensionKind>,
+    pub description: String,
+    pub on_error: Option<FailPolicy>,
+    pub budget: Option<u64>,
+    pub deadline_ms: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub source: String,
+}
+
+/// The function an extension of this kind must define.
+pub fn entry_point(kind: ExtensionKind) -> &'static str {
+    match kind {
+        ExtensionKind::Automod => "judge",
+        ExtensionKind::Feed => "rank",
+        ExtensionKind::Bot => "react",
+    }
+}
+
+fn limits(m: &ExtensionManifest) -> Limits {
+    Limits {
+        budget: m.budget,
+        deadline: Duration::from_millis(m.deadline_ms),
+        memory_bytes: usize::try_from(m.memory_bytes).unwrap_or(usize::MAX),
+        ..Limits::default()
+    }
+}
+
+/// 404 for anyone who does not administer the instance (the operator does).
+fn administer(svc: &Service, by: &Actor) -> Result<()> {
+    let Some(account) = by.account else { return Ok(()) };
+    let a = roost_core::query::account(&svc.read()?, account)?.ok_or(Error::NotFound)?;
+    if a.role.can_administer() {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+fn checked_manifest(d: &Draft) -> Result<ExtensionManifest> {
+    let name = d.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "Validation failed: A name of 1 to {MAX_NAME_CHARS} characters is required"
+        )));
+    }
+    if d.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Error::invalid(format!(
+            "Validation failed: The description is longer than {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    let kind = d.kind.ok_or_else(|| Error::invalid("Validation failed: kind must be automod, feed or bot"))?;
+    let bounded = |v: Option<u64>, default: u64, max: u64, what: &str| match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid(format!("Validation failed: {what} must be between 1 and {max}"))),
+    };
+    Ok(ExtensionManifest {
+        name: name.to_string(),
+        kind,
+        description: d.description.trim().to_string(),
+        on_error: d.on_error.unwrap_or(FailPolicy::Open),
+        budget: bounded(d.budget, DEFAULT_BUDGET, MAX_BUDGET, "budget")?,
+        deadline_ms: bounded(d.deadline_ms, DEFAULT_DEADLINE_MS, MAX_DEADLINE_MS, "deadline_ms")?,
+        memory_bytes: bounded(d.memory_bytes, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, "memory_bytes")?,
+    })
+}
+
+/// Runs `f` with the engine on a blocking thread, in turn with the node's other calls.
+async fn with_engine<T: Send + 'static>(svc: &Service, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T> {
+    let _turn = svc.ext_work().turns.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
+    let svc2 = svc.clone();
+    tokio::task::spawn_blocking(move || f(&svc2.ext_work().engine))
+        .await
+        .map_err(|e| Error::Internal(format!("an extension call failed: {e}")))
+}
+
+/// Saves a new version (of a new extension when `d.extension` is `None`); returns the
+/// extension's ID and the version's number.
+pub async fn save(svc: &Service, by: &Actor, d: Draft) -> Result<(Id, u32, Applied)> {
+    administer(svc, by)?;
+    let manifest = checked_manifest(&d)?;
+    if d.source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::TooLarge(format!("The source is larger than {MAX_SOURCE_BYTES} bytes")));
+    }
+    if let Some(id) = d.extension {
+        let e = stored::extension(&svc.read()?, id)?.ok_or(Error::NotFound)?;
+        if e.kind != manifest.kind {
+            return Err(Error::invalid("Validation failed: An extension keeps its kind across versions"));
+        }
+    }
+    let program = Program::new(&d.source, limits(&manifest));
+    let entry = entry_point(manifest.kind);
+    with_engine(svc, move |engine| engine.check(&program, entry))
+        .await?
+        .map_err(|e| Error::invalid(format!("Validation failed: {e}")))?;
+    let command = Command::SaveExtension { actor: by.account, extension: d.extension, manifest, source: d.source };
+    let applied = propose(svc, by, command).await?;
+    let id = crate::write::created_id(&applied)?;
+    let version = stored::extension(&svc.read()?, id)?.map_or(0, |e| e.latest);
+    Ok((id, version, applied))
+}
+
+/// Puts `version` to work in `mode` (a roll back names an earlier version).
+pub async fn deploy(svc: &Service, by: &Actor, id: Id, version: u32, mode: ExtensionMode) -> Result<Applied> {
+    administer(svc, by)?;
+    propose(svc, by, Command::DeployExtension { actor: by.account, extension: id, version, mode }).await
+}
+
+pub async fn disable(svc: &Service, by: &Actor, id: Id) -> Result<Applied> {
+    administer(svc, by)?;
+    propose(svc, by, Command::DisableExtension { actor: by.account, extension: id }).await
+}
+
+/// Every extension, for those who administer the instance.
+pub fn list(svc: &Service, by: &Actor) -> Result<Vec<Extension>> {
+    administer(svc, by)?;
+    Ok(stored::extensions(&svc.read()?)?)
+}
+
+/// One extension, its newest versions (at most 100) and what its deployed version decided here.
+pub fn show(svc: &Service, by: &Actor, id: Id) -> Result<(Extension, Vec<ExtensionVersion>, Option<Figures>)> {
+    administer(svc, by)?;
+    let view = svc.read()?;
+    let e = stored::extension(&view, id)?.ok_or(Error::NotFound)?;
+    let versions = stored::versions(&view, id, 100)?;
+    let figures = e.deployed.and_then(|d| svc.ext_work().figures.lock().ok()?.get(&(id, d.version)).cloned());
+    Ok((e, versions, figures))
+}
+
+/// One version, its source included.
+pub fn version(svc: &Service, by: &Actor, id: Id, version: u32) -> Result<ExtensionVersion> {
+    administer(svc, by)?;
+    stored::version(&svc.read()?, id, version)?.ok_or(Error::NotFound)
+}
+
+/// What a rule decided of one post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: String,
+    pub reason: String,
+}
+
+/// A rule's answer, read strictly: `null` or `{verdict: "allow"}` lets the post through.
+fn judgement(v: &serde_json::Value) -> std::result::Result<Judgement, String> {
+    if v.is_null() {
+        return Ok(Judgement { verdict: "allow".into(), reason: String::new() });
+    }
+    let verdict = v.get("verdict").and_then(|x| x.as_str()).ok_or("the answer has no verdict")?;
+    if !["allow", "reject", "hold", "label"].contains(&verdict) {
+        return Err(format!("unknown verdict {verdict:.40}"));
+    }
+    let reason = v.get("reason").and_then(|x| x.as_str()).unwrap_or("").chars().take(500).collect();
+    Ok(Judgement { verdict: verdict.to_string(), reason })
+}
+
+/// What a rule sees of a post.
+fn post_input(
+    author: Option<&roost_core::model::Account>,
+    text: &str,
+    spoiler_text: &str,
+    visibility: roost_types::Visibility,
+    reply: bool,
+    editing: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "text": text,
+        "spoiler_text": spoiler_text,
+        "visibility": visibility.as_str(),
+        "reply": reply,
+        "editing": editing,
+        "author": author.map(|a| serde_json::json!({"id": a.id.to_string(), "username": a.username, "role": format!("{:?}", a.role).to_lowercase()})),
+    })
+}
+
+/// Runs every deployed automod rule on a post about to be written (see the module docs).
+pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()> {
+    let (rules, author) = {
+        let view = svc.read()?;
+        let rules = stored::deployed(&view, ExtensionKind::Automod)?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        (rules, roost_core::query::account(&view, post.author)?)
+    };
+    let input = post_input(
+        author.as_ref(),
+        post.text,
+        post.spoiler_text,
+        post.visibility,
+        post.in_reply_to.is_some(),
+        post.editing.is_some(),
+    );
+    let at = now_ms();
+    for (ext, v) in rules {
+        let Some(d) = ext.deployed else { continue };
+        let program = Program::new(&v.source, limits(&v.manifest));
+        let input = input.clone();
+        let host = Host { now_ms: at, seed: u64::from(post.author.to_le_bytes()[0]) ^ (at as u64) };
+        let answer = with_engine(svc, move |engine| engine.call(&program, "judge", &input, host)).await?;
+        let judged = match answer {
+            Ok((value, _)) => judgement(&value),
+            Err(e) => Err(e.to_string()),
+        };
+        record(svc, ext.id, d.version, &judged);
+        match (judged, d.mode) {
+            (Ok(j), ExtensionMode::Enforce) if j.verdict == "reject" => {
+                let reason =
+                    if j.reason.is_empty() { "it breaks a rule of this instance".to_string() } else { j.reason };
+                return Err(Error::invalid(format!(
+                    "This post was refused by the rule \u{201c}{}\u{201d}: {reason}",
+                    ext.name
+                )));
+            }
+            (Err(e), ExtensionMode::Enforce) if v.manifest.on_error == FailPolicy::Closed => {
+                tracing::warn!(extension = ext.id, version = d.version, "an automod rule failed, closed: {e}");
+                return Err(Error::invalid(format!(
+                    "This post could not be checked by the rule \u{201c}{}\u{201d}; try again later",
+                    ext.name
+                )));
+            }
+            (Err(e), _) => tracing::warn!(extension = ext.id, version = d.version, "an automod rule failed, open: {e}"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judgement, String>) {
+    let mut all = svc.ext_work().figures.lock().unwrap_or_else(|e| e.into_inner());
+    let f = all.entry((id, version)).or_default();
+    f.calls += 1;
+    match judged {
+        Ok(j) => *f.verdicts.entry(j.verdict.clone()).or_default() += 1,
+        Err(e) => {
+            f.errors += 1;
+            f.recent_errors.insert(0, e.chars().take(300).collect());
+            f.recent_errors.truncate(5);
+        }
+    }
+}
+
+/// A post a dry run shows for a verdict: what the rule said, and the post's text if the reader
+/// of the report may read the post (else its ID alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub post: Id,
+    pub reason: String,
+    pub text: Option<String>,
+}
+
+/// A dry run's report: what the version would have decided of the newest posts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DryRun {
+    pub posts: usize,
+    pub verdicts: Vec<(String, usize)>,
+    /// Per verdict other than allow, a few posts.
+    pub examples: Vec<(String, Vec<Example>)>,
+    pub errors: usize,
+    pub error_examples: Vec<(Id, String)>,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub budget_p50: u64,
+    pub budget_p99: u64,
+}
+
+/// Runs `version` (an automod rule) over the newest `posts` posts, changing nothing.
+pub async fn dry_run(svc: &Service, by: &Actor, id: Id, version: u32, posts: Option<usize>) -> Result<DryRun> {
+    administer(svc, by)?;
+    let n = posts.unwrap_or(DEFAULT_DRY_RUN_POSTS);
+    if n == 0 || n > MAX_DRY_RUN_POSTS {
+        return Err(Error::invalid(format!("Validation failed: posts must be between 1 and {MAX_DRY_RUN_POSTS}")));
+    }
+    let (v, sample) = {
+        let view = svc.read()?;
+        let v = stored::version(&view, id, version)?.ok_or(Error::NotFound)?;
+        if v.manifest.kind != ExtensionKind::Automod {
+            return Err(Error::invalid("Validation failed: Only automod rules can be dry-run against posts yet"));
+        }
+        let mut sample = Vec::with_capacity(n);
+        for s in roost_core::query::newest_statuses(&view, n)? {
+            let author = roost_core::query::account(&view, s.author)?;
+            let readable =
+                by.account.is_none_or(|me| roost_core::query::visible_status(&view, me, s.id).ok().flatten().is_some());
+            let input =
+                post_input(author.as_ref(), &s.text, &s.spoiler_text, s.visibility, s.in_reply_to.is_some(), false);
+            let excerpt = readable.then(|| s.text.chars().take(140).collect::<String>());
+            sample.push((s.id, input, excerpt));
+        }
+        (v, sample)
+    };
+    let program = Program::new(&v.source, limits(&v.manifest));
+    let at = now_ms();
+    with_engine(svc, move |engine| {
+        let mut report = DryRun { posts: sample.len(), ..DryRun::default() };
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut examples: HashMap<String, Vec<Example>> = HashMap::new();
+        let (mut times, mut budgets) = (Vec::with_capacity(sample.len()), Vec::with_capacity(sample.len()));
+        for (post, input, excerpt) in sample {
+            let started = Instant::now();
+            let answer = engine.call(&program, "judge", &input, Host { now_ms: at, seed: post });
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            let judged = match answer {
+                Ok((value, usage)) => {
+                    budgets.push(usage.budget);
+                    judgement(&value)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match judged {
+                Ok(j) => {
+                    *counts.entry(j.verdict.clone()).or_default() += 1;
+                    let list = examples.entry(j.verdict).or_default();
+                    if list.len() < EXAMPLES {
+                        list.push(Example { post, reason: j.reason, text: excerpt });
+                    }
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    if report.error_examples.len() < EXAMPLES {
+                        report.error_examples.push((post, e));
+                    }
+                }
+            }
+        }
+        let mut verdicts: Vec<(String, usize)> = counts.into_iter().collect();
+        verdicts.sort();
+        report.verdicts = verdicts;
+        let mut examples: Vec<_> = examples.into_iter().filter(|(v, _)| v != "allow").collect();
+        examples.sort_by(|a, b| a.0.cmp(&b.0));
+        report.examples = examples;
+        times.sort_by(f64::total_cmp);
+        budgets.sort_unstable();
+        let pick = |len: usize, p: f64| ((len as f64 * p).ceil() as usize).clamp(1, len.max(1)) - 1;
+        if !times.is_empty() {
+            report.p50_ms = times[pick(times.len(), 0.5)];
+            report.p99_ms = times[pick(times.len(), 0.99)];
+        }
+        if !budgets.is_empty() {
+            report.budget_p50 = budgets[pick(budgets.len(), 0.5)];
+            report.budget_p99 = budgets[pick(budgets.len(), 0.99)];
+        }
+        report
+    })
+    .await
+}

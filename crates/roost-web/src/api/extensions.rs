@@ -1,0 +1,238 @@
+//! `/api/roost/v1/extensions`: administrators write extensions (issue 14), dry-run a version
+//! against the newest posts, deploy it in observe or enforce mode, roll back (deploy an
+//! earlier version) and disable. Every change is a command in the log, with its actor.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use roost_core::model::{Extension, ExtensionVersion};
+use roost_service::extensions::{self, Draft, DryRun, Figures};
+use roost_types::{ExtensionKind, ExtensionMode, FailPolicy};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::parse_id;
+use crate::auth::User;
+use crate::entities::iso;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{de, Input};
+use crate::written::Written;
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct VersionForm {
+    #[serde(default, deserialize_with = "de::string_opt")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    description: Option<String>,
+    /// `open` or `closed`.
+    #[serde(default, deserialize_with = "de::string_opt")]
+    on_error: Option<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    budget: Option<u64>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    deadline_ms: Option<u64>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    memory_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    source: Option<String>,
+}
+
+fn draft(extension: Option<u64>, f: VersionForm) -> ApiResult<Draft> {
+    let kind = match f.kind.as_deref() {
+        None => None,
+        Some(k) => Some(
+            ExtensionKind::parse(k)
+                .ok_or_else(|| ApiError::unprocessable("Validation failed: kind must be automod, feed or bot"))?,
+        ),
+    };
+    let on_error = match f.on_error.as_deref() {
+        None | Some("open") => Some(FailPolicy::Open),
+        Some("closed") => Some(FailPolicy::Closed),
+        Some(_) => return Err(ApiError::unprocessable("Validation failed: on_error must be open or closed")),
+    };
+    Ok(Draft {
+        extension,
+        name: f.name.unwrap_or_default(),
+        kind,
+        description: f.description.unwrap_or_default(),
+        on_error,
+        budget: f.budget,
+        deadline_ms: f.deadline_ms,
+        memory_bytes: f.memory_bytes,
+        source: f.source.ok_or_else(|| ApiError::unprocessable("Validation failed: source is required"))?,
+    })
+}
+
+fn extension_json(e: &Extension) -> Value {
+    json!({
+        "id": e.id.to_string(),
+        "name": e.name,
+        "kind": e.kind.as_str(),
+        "created_at": iso(e.created_at),
+        "created_by": e.created_by.map(|a| a.to_string()),
+        "latest_version": e.latest,
+        "deployed": e.deployed.map(|d| json!({
+            "version": d.version,
+            "mode": d.mode.as_str(),
+            "at": iso(d.at),
+            "by": d.by.map(|a| a.to_string()),
+        })),
+    })
+}
+
+fn version_json(v: &ExtensionVersion, with_source: bool) -> Value {
+    let m = &v.manifest;
+    let hex: String = v.source_hash.iter().map(|b| format!("{b:02x}")).collect();
+    let mut out = json!({
+        "version": v.version,
+        "created_at": iso(v.at),
+        "created_by": v.by.map(|a| a.to_string()),
+        "source_hash": hex,
+        "manifest": {
+            "name": m.name,
+            "kind": m.kind.as_str(),
+            "description": m.description,
+            "on_error": match m.on_error { FailPolicy::Open => "open", FailPolicy::Closed => "closed" },
+            "budget": m.budget,
+            "deadline_ms": m.deadline_ms,
+            "memory_bytes": m.memory_bytes,
+        },
+    });
+    if with_source {
+        out["source"] = json!(v.source);
+    }
+    out
+}
+
+fn figures_json(f: &Figures) -> Value {
+    json!({ "calls": f.calls, "verdicts": f.verdicts, "errors": f.errors, "recent_errors": f.recent_errors })
+}
+
+/// `GET /api/roost/v1/extensions`
+pub async fn index(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<Value>>> {
+    let all = extensions::list(state.service(), &user.actor())?;
+    Ok(Json(all.iter().map(extension_json).collect()))
+}
+
+/// `POST /api/roost/v1/extensions`: a new extension with its first version.
+pub async fn create(
+    State(state): State<AppState>,
+    user: User,
+    Input(f): Input<VersionForm>,
+) -> ApiResult<Written<Json<Value>>> {
+    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(None, f)?).await?;
+    Ok(Written(Json(json!({"id": id.to_string(), "version": version})), applied.index))
+}
+
+/// `POST /api/roost/v1/extensions/:id/versions`: a new version.
+pub async fn add_version(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(f): Input<VersionForm>,
+) -> ApiResult<Written<Json<Value>>> {
+    let id = parse_id(&id)?;
+    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(Some(id), f)?).await?;
+    Ok(Written(Json(json!({"id": id.to_string(), "version": version})), applied.index))
+}
+
+/// `GET /api/roost/v1/extensions/:id`: the extension, its versions (newest first, without
+/// their sources) and what its deployed version decided on this node.
+pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (e, versions, figures) = extensions::show(state.service(), &user.actor(), parse_id(&id)?)?;
+    let mut out = extension_json(&e);
+    out["versions"] = versions.iter().map(|v| version_json(v, false)).collect();
+    out["figures"] = figures.as_ref().map_or(Value::Null, figures_json);
+    Ok(Json(out))
+}
+
+/// `GET /api/roost/v1/extensions/:id/versions/:version`: one version with its source.
+pub async fn show_version(
+    State(state): State<AppState>,
+    user: User,
+    Path((id, version)): Path<(String, u32)>,
+) -> ApiResult<Json<Value>> {
+    let v = extensions::version(state.service(), &user.actor(), parse_id(&id)?, version)?;
+    Ok(Json(version_json(&v, true)))
+}
+
+#[derive(Deserialize)]
+pub struct DeployForm {
+    #[serde(default, deserialize_with = "de::id_opt")]
+    version: Option<u64>,
+    #[serde(default, deserialize_with = "de::string_opt")]
+    mode: Option<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    posts: Option<u64>,
+}
+
+fn version_of(f: &DeployForm) -> ApiResult<u32> {
+    f.version
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: version is required"))
+}
+
+/// `POST /api/roost/v1/extensions/:id/deploy` with `version` and `mode` (`observe` or
+/// `enforce`): also how to roll back.
+pub async fn deploy(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(f): Input<DeployForm>,
+) -> ApiResult<Written<Json<Value>>> {
+    let id = parse_id(&id)?;
+    let version = version_of(&f)?;
+    let mode = ExtensionMode::parse(f.mode.as_deref().unwrap_or("observe"))
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: mode must be observe or enforce"))?;
+    let applied = extensions::deploy(state.service(), &user.actor(), id, version, mode).await?;
+    let (e, _, _) = extensions::show(state.service(), &user.actor(), id)?;
+    Ok(Written(Json(extension_json(&e)), applied.index))
+}
+
+/// `POST /api/roost/v1/extensions/:id/disable`
+pub async fn disable(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Written<Json<Value>>> {
+    let id = parse_id(&id)?;
+    let applied = extensions::disable(state.service(), &user.actor(), id).await?;
+    let (e, _, _) = extensions::show(state.service(), &user.actor(), id)?;
+    Ok(Written(Json(extension_json(&e)), applied.index))
+}
+
+/// `POST /api/roost/v1/extensions/:id/dry_run` with `version` and `posts` (default 1,000):
+/// what the version would decide of the newest posts, changing nothing.
+pub async fn dry_run(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Input(f): Input<DeployForm>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let version = version_of(&f)?;
+    let posts = f.posts.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let r: DryRun = extensions::dry_run(state.service(), &user.actor(), id, version, posts).await?;
+    let examples: serde_json::Map<String, Value> = r
+        .examples
+        .iter()
+        .map(|(verdict, list)| {
+            let items = list
+                .iter()
+                .map(|x| json!({"id": x.post.to_string(), "reason": x.reason, "text": x.text}))
+                .collect();
+            (verdict.clone(), Value::Array(items))
+        })
+        .collect();
+    Ok(Json(json!({
+        "posts": r.posts,
+        "verdicts": r.verdicts.iter().map(|(v, n)| (v.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "examples": examples,
+        "errors": r.errors,
+        "error_examples": r.error_examples.iter().map(|(p, e)| json!({"id": p.to_string(), "error": e})).collect::<Vec<_>>(),
+        "time_ms": {"p50": r.p50_ms, "p99": r.p99_ms},
+        "budget": {"p50": r.budget_p50, "p99": r.budget_p99},
+    })))
+}

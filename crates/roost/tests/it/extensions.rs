@@ -1,0 +1,183 @@
+//! Extensions through the API (issue 14): an administrator writes an automod rule, dry-runs it
+//! against the posts already there, deploys it to observe and then to enforce, rolls back and
+//! disables it; members see the rule's reason when it refuses their post; nobody else may touch
+//! extensions.
+
+use serde_json::{json, Value};
+
+use crate::audit::admin_token;
+use roost_testkit::Server;
+
+/// Refuses posts that look like they carry a card number (the first version); the second also
+/// refuses any that shout.
+const CARDS: &str = r#"
+function judge(post) {
+  if (/\b(?:\d[ -]?){13,16}\b/.test(post.text)) return { verdict: "reject", reason: "it looks like it holds a card number" };
+  return { verdict: "allow" };
+}
+"#;
+
+const CARDS_AND_SHOUTING: &str = r#"
+function judge(post) {
+  if (/\b(?:\d[ -]?){13,16}\b/.test(post.text)) return { verdict: "reject", reason: "it looks like it holds a card number" };
+  if (post.text.length > 8 && post.text === post.text.toUpperCase()) return { verdict: "reject", reason: "no shouting" };
+  return null;
+}
+"#;
+
+#[test]
+fn an_automod_rule_is_written_dry_run_deployed_rolled_back_and_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.user("olga");
+    let member = server.user("mia");
+    for text in ["lunch at noon?", "my card: 4111 1111 1111 1111", "THE BUILD IS BROKEN AGAIN", "deploy done"] {
+        member.status(text);
+    }
+    let admin = admin_token(&server, "olga", "read write admin:read admin:write");
+
+    // A source that does not load, or lacks `judge`, is refused before anything is written.
+    let broken = admin.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "broken", "kind": "automod", "source": "function judge( {"}),
+    );
+    assert_eq!(broken.status, 422, "{:?}", broken.json);
+    let no_judge = admin.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "x", "kind": "automod", "source": "function rank() {}"}),
+    );
+    assert_eq!(no_judge.status, 422, "{:?}", no_judge.json);
+    assert!(no_judge.json["error"].as_str().unwrap().contains("judge"), "{:?}", no_judge.json);
+
+    let made = admin.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "No card numbers", "kind": "automod", "description": "PCI", "source": CARDS}),
+    );
+    assert_eq!(made.status, 200, "{:?}", made.json);
+    let id = made.json["id"].as_str().unwrap().to_string();
+    assert_eq!(made.json["version"], 1);
+
+    // The dry run judges the posts already there and changes nothing.
+    let report = admin.post_json(&format!("/api/roost/v1/extensions/{id}/dry_run"), &json!({"version": 1}));
+    assert_eq!(report.status, 200, "{:?}", report.json);
+    assert_eq!(report.json["posts"], 4);
+    assert_eq!(report.json["verdicts"], json!({"allow": 3, "reject": 1}));
+    let example = &report.json["examples"]["reject"][0];
+    assert_eq!(example["reason"], "it looks like it holds a card number");
+    assert!(example["text"].as_str().unwrap().contains("4111"));
+    assert!(report.json["time_ms"]["p99"].as_f64().unwrap() > 0.0);
+
+    // Observe: the rule decides, nothing happens to the post.
+    let deploy = |version: u32, mode: &str| {
+        let r = admin
+            .post_json(&format!("/api/roost/v1/extensions/{id}/deploy"), &json!({"version": version, "mode": mode}));
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        r.json
+    };
+    assert_eq!(deploy(1, "observe")["deployed"]["mode"], "observe");
+    let card = [("status", "card 4111 1111 1111 1111 again")];
+    assert_eq!(member.post_form("/api/v1/statuses", &card).status, 200);
+    let shown = admin.get(&format!("/api/roost/v1/extensions/{id}"));
+    assert_eq!(shown.json["figures"]["verdicts"]["reject"], 1, "{:?}", shown.json);
+
+    // Enforce: the member sees why, and an ordinary post goes through.
+    deploy(1, "enforce");
+    let refused = member.post_form("/api/v1/statuses", &card);
+    assert_eq!(refused.status, 422, "{:?}", refused.json);
+    let message = refused.json["error"].as_str().unwrap();
+    assert!(message.contains("No card numbers") && message.contains("card number"), "{message}");
+    assert_eq!(member.post_form("/api/v1/statuses", &[("status", "ALL CAPS IS FINE FOR NOW")]).status, 200);
+    // An edit is judged too.
+    let post = member.status("an innocent post");
+    let edit = member.put_form(&format!("/api/v1/statuses/{post}"), &[("status", "now with 4111 1111 1111 1111")]);
+    assert_eq!(edit.status, 422, "{:?}", edit.json);
+
+    // A second version, deployed; then a roll back to the first brings the old behaviour back.
+    let v2 = admin.post_json(
+        &format!("/api/roost/v1/extensions/{id}/versions"),
+        &json!({"name": "No card numbers", "kind": "automod", "source": CARDS_AND_SHOUTING}),
+    );
+    assert_eq!(v2.json["version"], 2, "{:?}", v2.json);
+    deploy(2, "enforce");
+    let shouting = [("status", "SHOUTING ABOUT THE BUILD")];
+    assert_eq!(member.post_form("/api/v1/statuses", &shouting).status, 422);
+    deploy(1, "enforce");
+    assert_eq!(member.post_form("/api/v1/statuses", &shouting).status, 200, "rolled back");
+    let versions = admin.get(&format!("/api/roost/v1/extensions/{id}"));
+    assert_eq!(versions.json["versions"].as_array().unwrap().len(), 2);
+    let first = admin.get(&format!("/api/roost/v1/extensions/{id}/versions/1"));
+    assert_eq!(first.json["source"], CARDS);
+
+    // Disabled: nothing is judged.
+    let off = admin.post(&format!("/api/roost/v1/extensions/{id}/disable"));
+    assert_eq!(off.status, 200, "{:?}", off.json);
+    assert!(off.json["deployed"].is_null());
+    assert_eq!(member.post_form("/api/v1/statuses", &card).status, 200);
+
+    // Every change is in the log with who made it.
+    let log = admin.get("/api/roost/v1/admin/log?limit=200");
+    let names: Vec<&str> = log.json.as_array().unwrap().iter().map(|e| e["command"].as_str().unwrap()).collect();
+    for command in ["SaveExtension", "DeployExtension", "DisableExtension"] {
+        assert!(names.contains(&command), "{command} is not in the log: {names:?}");
+    }
+}
+
+#[test]
+fn members_cannot_see_or_change_extensions_and_broken_rules_fail_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.user("olga");
+    let member = server.user("mia");
+    let admin = admin_token(&server, "olga", "read write admin:read admin:write");
+    let nosy = admin_token(&server, "mia", "read write admin:read admin:write");
+    assert_eq!(nosy.get("/api/roost/v1/extensions").status, 404);
+    let attempt = nosy.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "mine", "kind": "automod", "source": "function judge() {}"}),
+    );
+    assert_eq!(attempt.status, 404);
+    // A token without the admin scopes is refused even for the owner.
+    let plain = admin_token(&server, "olga", "read write");
+    assert_eq!(plain.get("/api/roost/v1/extensions").status, 403);
+
+    // A rule that loops forever: open lets posts through, closed refuses them.
+    let make = |on_error: &str| -> String {
+        let r = admin.post_json(
+            "/api/roost/v1/extensions",
+            &json!({"name": format!("loop {on_error}"), "kind": "automod", "on_error": on_error,
+                    "source": "function judge(post) { for (;;) {} }"}),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        r.json["id"].as_str().unwrap().to_string()
+    };
+    let open = make("open");
+    let deployed =
+        admin.post_json(&format!("/api/roost/v1/extensions/{open}/deploy"), &json!({"version": 1, "mode": "enforce"}));
+    assert_eq!(deployed.status, 200);
+    assert_eq!(member.post_form("/api/v1/statuses", &[("status", "still works")]).status, 200);
+    let figures: Value = admin.get(&format!("/api/roost/v1/extensions/{open}")).json["figures"].clone();
+    assert_eq!(figures["errors"], 1, "{figures:?}");
+    assert!(figures["recent_errors"][0].as_str().unwrap().contains("budget"), "{figures:?}");
+    let closed = make("closed");
+    admin.post_json(&format!("/api/roost/v1/extensions/{closed}/deploy"), &json!({"version": 1, "mode": "enforce"}));
+    let refused = member.post_form("/api/v1/statuses", &[("status", "blocked by a broken rule")]);
+    assert_eq!(refused.status, 422, "{:?}", refused.json);
+    assert!(refused.json["error"].as_str().unwrap().contains("could not be checked"));
+
+    // Bad input is refused with the reason.
+    for (body, what) in [
+        (json!({"name": "", "kind": "automod", "source": "function judge() {}"}), "name"),
+        (json!({"name": "x", "kind": "sometimes", "source": "function judge() {}"}), "kind"),
+        (json!({"name": "x", "kind": "automod", "budget": 10_000_000, "source": "function judge() {}"}), "budget"),
+        (json!({"name": "x", "kind": "automod"}), "source"),
+    ] {
+        let r = admin.post_json("/api/roost/v1/extensions", &body);
+        assert_eq!(r.status, 422, "{what}: {:?}", r.json);
+        assert!(r.json["error"].as_str().unwrap().contains(what), "{what}: {:?}", r.json);
+    }
+    let huge = admin
+        .post_json("/api/roost/v1/extensions", &json!({"name": "x", "kind": "automod", "source": "x".repeat(70_000)}));
+    assert!(huge.status == 413 || huge.status == 422, "{}", huge.status);
+    let unknown = admin.post_json("/api/roost/v1/extensions/12345/deploy", &json!({"version": 1, "mode": "enforce"}));
+    assert_eq!(unknown.status, 404);
+}
