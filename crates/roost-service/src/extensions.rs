@@ -14,7 +14,8 @@
 //! refuses the post with the reason (422), in observe mode the verdict is only counted. A rule
 //! that throws or runs out of budget follows its manifest's `on_error`: the post goes through
 //! (open, the default) or is refused (closed). `"hold"` and `"label"` are counted but take no
-//! effect yet.
+//! effect yet. A version that fails [`HEALTH_FAILURES`] of its last [`HEALTH_WINDOW`] calls on
+//! this node is disabled by the node (`DisableExtension` without an actor, in the log).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,7 +73,16 @@ pub struct Figures {
     pub errors: u64,
     /// The newest errors' messages, at most five.
     pub recent_errors: Vec<String>,
+    /// The last [`HEALTH_WINDOW`] calls: whether each failed.
+    recent: std::collections::VecDeque<bool>,
+    /// This node asked for the extension to be disabled.
+    pub stopped: bool,
 }
+
+/// Calls of a version this node looks back on, and how many of them may fail before it stops
+/// the extension (a `DisableExtension` by the node, in the log like any other).
+pub const HEALTH_WINDOW: usize = 20;
+pub const HEALTH_FAILURES: usize = 10;
 
 /// A version as its author writes it.
 #[derive(Debug, Clone, Default)]
@@ -283,7 +293,9 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
             Ok((value, _)) => judgement(&value),
             Err(e) => Err(e.to_string()),
         };
-        record(svc, ext.id, d.version, &judged);
+        if record(svc, ext.id, d.version, &judged) {
+            stop(svc, &ext, d.version);
+        }
         match (judged, d.mode) {
             (Ok(j), ExtensionMode::Enforce) if j.verdict == "reject" => {
                 let reason =
@@ -307,7 +319,8 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
     Ok(())
 }
 
-fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judgement, String>) {
+/// Counts a decision; returns whether the version now fails too often to keep running.
+fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judgement, String>) -> bool {
     let mut all = svc.ext_work().figures.lock().unwrap_or_else(|e| e.into_inner());
     let f = all.entry((id, version)).or_default();
     f.calls += 1;
@@ -319,6 +332,42 @@ fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judg
             f.recent_errors.truncate(5);
         }
     }
+    f.recent.push_back(judged.is_err());
+    if f.recent.len() > HEALTH_WINDOW {
+        f.recent.pop_front();
+    }
+    let failing = f.recent.iter().filter(|&&failed| failed).count() >= HEALTH_FAILURES;
+    if failing && !f.stopped {
+        f.stopped = true;
+        return true;
+    }
+    false
+}
+
+/// Stops an extension that fails too often (see [`HEALTH_FAILURES`]), in the background: the
+/// post being judged does not wait for it.
+fn stop(svc: &Service, ext: &Extension, version: u32) {
+    tracing::error!(
+        extension = ext.id,
+        version,
+        name = %ext.name,
+        "an extension failed {HEALTH_FAILURES} of its last {HEALTH_WINDOW} calls: disabling it"
+    );
+    let (svc, id) = (svc.clone(), ext.id);
+    tokio::spawn(async move {
+        let command = Command::DisableExtension { actor: None, extension: id };
+        if let Err(e) = crate::write::propose_unchecked(&svc, &<Actor as crate::ActorExt>::node(), command).await {
+            tracing::error!(extension = id, "could not disable a failing extension: {e}");
+        }
+    });
+}
+
+/// What every deployed version decided on this node: ((extension, version), figures).
+pub fn figures(svc: &Service) -> Vec<((Id, u32), Figures)> {
+    let all = svc.ext_work().figures.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<_> = all.iter().map(|(k, f)| (*k, f.clone())).collect();
+    out.sort_by_key(|(k, _)| *k);
+    out
 }
 
 /// A post a dry run shows for a verdict: what the rule said, and the post's text if the reader

@@ -219,10 +219,8 @@ pub async fn dry_run(
         .examples
         .iter()
         .map(|(verdict, list)| {
-            let items = list
-                .iter()
-                .map(|x| json!({"id": x.post.to_string(), "reason": x.reason, "text": x.text}))
-                .collect();
+            let items =
+                list.iter().map(|x| json!({"id": x.post.to_string(), "reason": x.reason, "text": x.text})).collect();
             (verdict.clone(), Value::Array(items))
         })
         .collect();

@@ -235,5 +235,30 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Open live-stream connections.",
         &[(String::new(), state.hub().connections() as u64)],
     );
+    let figures = roost_service::extensions::figures(state.service());
+    let per = |f: &dyn Fn(&roost_service::extensions::Figures) -> u64| -> Vec<(String, u64)> {
+        figures.iter().map(|((id, v), x)| (format!("{{extension=\"{id}\",version=\"{v}\"}}"), f(x))).collect()
+    };
+    metric(
+        "roost_extension_calls_total",
+        "counter",
+        "Calls of each deployed extension version on this node.",
+        &per(&|f| f.calls),
+    );
+    metric(
+        "roost_extension_errors_total",
+        "counter",
+        "Calls that failed (threw, ran out of budget or time).",
+        &per(&|f| f.errors),
+    );
+    let verdicts: Vec<(String, u64)> = figures
+        .iter()
+        .flat_map(|((id, v), f)| {
+            f.verdicts
+                .iter()
+                .map(move |(verdict, n)| (format!("{{extension=\"{id}\",version=\"{v}\",verdict=\"{verdict}\"}}"), *n))
+        })
+        .collect();
+    metric("roost_extension_verdicts_total", "counter", "Decisions of automod rules, by verdict.", &verdicts);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

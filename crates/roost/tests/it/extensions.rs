@@ -158,6 +158,24 @@ fn members_cannot_see_or_change_extensions_and_broken_rules_fail_as_configured()
     let figures: Value = admin.get(&format!("/api/roost/v1/extensions/{open}")).json["figures"].clone();
     assert_eq!(figures["errors"], 1, "{figures:?}");
     assert!(figures["recent_errors"][0].as_str().unwrap().contains("budget"), "{figures:?}");
+    let metrics = server.anon().get_bytes("/metrics").2;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains(&format!("roost_extension_errors_total{{extension=\"{open}\",version=\"1\"}} 1")),
+        "{metrics}"
+    );
+    // Failing again and again, it is stopped by the node, in the log.
+    for i in 0..9 {
+        assert_eq!(member.post_form("/api/v1/statuses", &[("status", &format!("post {i}"))]).status, 200);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !admin.get(&format!("/api/roost/v1/extensions/{open}")).json["deployed"].is_null() {
+        assert!(std::time::Instant::now() < deadline, "the failing rule was never disabled");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = admin.get("/api/roost/v1/admin/log?limit=50");
+    let stopped = log.json.as_array().unwrap().iter().find(|e| e["command"] == "DisableExtension").unwrap();
+    assert_eq!(stopped["via"]["kind"], "node", "{stopped:?}");
     let closed = make("closed");
     admin.post_json(&format!("/api/roost/v1/extensions/{closed}/deploy"), &json!({"version": 1, "mode": "enforce"}));
     let refused = member.post_form("/api/v1/statuses", &[("status", "blocked by a broken rule")]);

@@ -241,7 +241,11 @@ fn every_endpoint_needs_a_token_with_its_scope() {
     let post = bob.status("a post");
     let app = server.anon().post_form(
         "/api/v1/apps",
-        &[("client_name", "scopes"), ("redirect_uris", OOB), ("scopes", "read write follow push profile admin:read")],
+        &[
+            ("client_name", "scopes"),
+            ("redirect_uris", OOB),
+            ("scopes", "read write follow push profile admin:read admin:write"),
+        ],
     );
     let (client_id, client_secret) =
         (app.json["client_id"].as_str().unwrap().to_string(), app.json["client_secret"].as_str().unwrap().to_string());
@@ -329,6 +333,14 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("POST", "/api/v1/notifications/1/dismiss".into(), "write:notifications", "read:notifications"),
         ("GET", "/api/roost/v1/node".into(), "push", ""),
         ("GET", "/api/roost/v1/admin/log".into(), "admin:read", "read"),
+        ("GET", "/api/roost/v1/extensions".into(), "admin:read", "read"),
+        ("POST", "/api/roost/v1/extensions".into(), "admin:write", "admin:read"),
+        ("GET", "/api/roost/v1/extensions/1".into(), "admin:read", "write"),
+        ("POST", "/api/roost/v1/extensions/1/versions".into(), "admin:write", "admin:read"),
+        ("GET", "/api/roost/v1/extensions/1/versions/1".into(), "admin:read", "read"),
+        ("POST", "/api/roost/v1/extensions/1/deploy".into(), "admin:write", "write"),
+        ("POST", "/api/roost/v1/extensions/1/disable".into(), "admin:write", "admin:read"),
+        ("POST", "/api/roost/v1/extensions/1/dry_run".into(), "admin:write", "read"),
         ("POST", format!("/api/v1/reports?account_id={b}"), "write:reports", "write:statuses"),
         ("GET", "/api/v1/filters".into(), "read:filters", "write:filters"),
         ("GET", "/api/v2/filters".into(), "read:filters", "read:statuses"),
