@@ -389,3 +389,50 @@ test("pictures: described before posting, opened in a viewer, faces beside posts
   await hidden.getByText("Hide sensitive media").waitFor();
   await context.close();
 });
+
+test("extensions: an admin writes a rule, tries it on the posts already there, enforces it, and a member sees why", async () => {
+  // Plain forms (they work without JavaScript); JavaScript stays on so that axe can run.
+  const context = await browser.newContext({ viewport: SIZES.desktop });
+  const page = await context.newPage();
+  await signIn(page, "alice");
+  await page.getByLabel("What's happening?").fill("paying with 4000 1234 5678 9010 today");
+  await page.getByRole("button", { name: "Post", exact: true }).click();
+  await page.waitForURL(`${URL_}/`);
+
+  await page.goto(`${URL_}/admin`);
+  await page.getByRole("link", { name: "Extensions" }).click();
+  await page.getByRole("heading", { name: "Extensions", level: 1 }).waitFor();
+  await page.getByLabel("Name").fill("No card numbers");
+  assert.match(await page.getByLabel("Source").inputValue(), /function judge/, "the form starts from an example");
+  await page.getByRole("button", { name: "Save version 1" }).click();
+  await page.getByRole("heading", { name: "No card numbers", level: 1 }).waitFor();
+  await check(page, "extension");
+
+  // The dry run judges the posts already there.
+  await page.getByRole("button", { name: /Dry run over/ }).click();
+  const report = page.getByRole("status");
+  await report.waitFor();
+  assert.match(await report.textContent(), /1 reject/);
+  assert.match(await report.textContent(), /4000 1234 5678 9010/, "the example is a post its reader may read");
+  await accessible(page, "dry-run report");
+
+  await page.getByLabel("Mode").selectOption("enforce");
+  await page.getByRole("button", { name: "Deploy" }).click();
+  await page.getByText(/enforce, version 1/).waitFor();
+
+  // A member's post is refused with the rule's reason, and the text is kept.
+  const member = await browser.newContext({ viewport: SIZES.phone });
+  const m = await member.newPage();
+  await signIn(m, "erin");
+  await m.getByLabel("What's happening?").fill("my card is 4111 1111 1111 1111");
+  await m.getByRole("button", { name: "Post", exact: true }).click();
+  await m.getByRole("alert").filter({ hasText: "No card numbers" }).waitFor();
+  assert.equal(await m.getByLabel("What's happening?").inputValue(), "my card is 4111 1111 1111 1111");
+
+  await page.reload();
+  assert.match(await page.locator("main").textContent(), /1 reject/, "the decision is counted");
+  await page.getByRole("button", { name: "Disable" }).click();
+  await page.getByText("not deployed").waitFor();
+  await member.close();
+  await context.close();
+});

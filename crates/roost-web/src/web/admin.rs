@@ -65,6 +65,9 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
     let body = html! {
         h1 { "Admin" }
         @if role.can_administer() {
+            p { a href="/admin/extensions" { "Extensions" } ": automod rules in JavaScript, tried on the newest posts before they go live." }
+        }
+        @if role.can_administer() {
             section.card aria-labelledby="invites-h" {
                 h2 #invites-h { "Invites" }
                 @if let Some(link) = new_invite {

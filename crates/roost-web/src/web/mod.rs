@@ -12,6 +12,7 @@
 
 mod admin;
 mod authorize;
+mod extensions;
 mod pages;
 mod people;
 mod post;
@@ -73,6 +74,9 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/{part}", post(settings::save))
         .route("/admin", get(admin::show))
         .route("/admin/{action}", post(admin::act))
+        .route("/admin/extensions", get(extensions::index).post(extensions::create))
+        .route("/admin/extensions/{id}", get(extensions::show))
+        .route("/admin/extensions/{id}/{what}", post(extensions::act))
         .route("/invite/{code}", get(pages::sign_up_page).post(pages::sign_up))
         .route("/auth/sign_in", get(pages::sign_in_page).post(pages::sign_in))
         .route("/auth/sign_out", post(pages::sign_out))
