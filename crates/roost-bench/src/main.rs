@@ -4,6 +4,7 @@
 //! then drives it with concurrent clients and reports throughput, p50/p99 latency and the
 //! server's memory. See BENCHMARKS.md for the figures and the commands.
 
+mod automod;
 mod cluster;
 mod dataset;
 mod ext;
@@ -52,6 +53,8 @@ enum Cmd {
     Cluster(cluster::Options),
     /// Processing uploads (decode, turn, re-encode, preview, blurhash) on one core.
     Media(media::Options),
+    /// Posting with three automod rules enforced, against posting with none.
+    Automod(automod::Options),
     /// Extensions on one thread: an automod rule, a feed ranking, a dry run.
     Ext(ext::Options),
     /// A server with image posts: serving previews, timelines read during uploads, page weight.
@@ -83,6 +86,10 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Media(opts) => media::run(opts),
         Cmd::Ext(opts) => ext::run(opts),
+        Cmd::Automod(opts) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(automod::run(opts))
+        }
         Cmd::Pictures(opts) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(pictures::run(opts))

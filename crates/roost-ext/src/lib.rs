@@ -97,8 +97,6 @@ pub struct Usage {
     pub elapsed: Duration,
     /// Interrupt checks used of [`Limits::budget`].
     pub budget: u64,
-    /// Bytes the runtime held when the call ended.
-    pub memory_bytes: usize,
 }
 
 /// What the host hands to a call besides its input: the only clock and randomness the code
@@ -223,11 +221,7 @@ impl Engine {
         }
         let result = run(&runtime, program, function, &input, host);
         runtime.set_interrupt_handler(None);
-        let usage = Usage {
-            elapsed: started.elapsed(),
-            budget: ticks.load(Ordering::Relaxed),
-            memory_bytes: usize::try_from(runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX),
-        };
+        let usage = Usage { elapsed: started.elapsed(), budget: ticks.load(Ordering::Relaxed) };
         let result = match (result, tripped.load(Ordering::Relaxed)) {
             (Err(_), OUT_OF_BUDGET) => Err(Error::Budget),
             (Err(_), PAST_DEADLINE) => Err(Error::Deadline(program.limits.deadline)),
@@ -267,7 +261,8 @@ impl Engine {
     }
 
     fn give_back(&self, program: &Program, runtime: Runtime) {
-        runtime.run_gc();
+        // What the call made went with its context (reference counting); cycles are left to
+        // QuickJS's own collector, which runs as allocation grows.
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if !idle.contains_key(&program.key) && idle.len() >= self.max_programs {
             // Make room by dropping some other program's runtimes (whichever comes first).

@@ -283,18 +283,40 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
         post.editing.is_some(),
     );
     let at = now_ms();
-    for (ext, v) in rules {
+    let host = Host { now_ms: at, seed: post.author ^ (at as u64) };
+    // All the rules of one post in one turn of the blocking pool, in order, stopping at the
+    // first that refuses the post (the rest need not run).
+    let jobs: Vec<(Program, ExtensionMode, FailPolicy)> = rules
+        .iter()
+        .filter_map(|(e, v)| {
+            Some((Program::new(&v.source, limits(&v.manifest)), e.deployed?.mode, v.manifest.on_error))
+        })
+        .collect();
+    let answers = with_engine(svc, move |engine| {
+        let mut answers = Vec::with_capacity(jobs.len());
+        for (program, mode, on_error) in &jobs {
+            let judged = match engine.call(program, "judge", &input, host) {
+                Ok((value, _)) => judgement(&value),
+                Err(e) => Err(e.to_string()),
+            };
+            let refuses = *mode == ExtensionMode::Enforce
+                && match &judged {
+                    Ok(j) => j.verdict == "reject",
+                    Err(_) => *on_error == FailPolicy::Closed,
+                };
+            answers.push(judged);
+            if refuses {
+                break;
+            }
+        }
+        answers
+    })
+    .await?;
+    let deployed = rules.iter().filter(|(e, _)| e.deployed.is_some());
+    for ((ext, v), judged) in deployed.zip(answers) {
         let Some(d) = ext.deployed else { continue };
-        let program = Program::new(&v.source, limits(&v.manifest));
-        let input = input.clone();
-        let host = Host { now_ms: at, seed: u64::from(post.author.to_le_bytes()[0]) ^ (at as u64) };
-        let answer = with_engine(svc, move |engine| engine.call(&program, "judge", &input, host)).await?;
-        let judged = match answer {
-            Ok((value, _)) => judgement(&value),
-            Err(e) => Err(e.to_string()),
-        };
         if record(svc, ext.id, d.version, &judged) {
-            stop(svc, &ext, d.version);
+            stop(svc, ext, d.version);
         }
         match (judged, d.mode) {
             (Ok(j), ExtensionMode::Enforce) if j.verdict == "reject" => {
