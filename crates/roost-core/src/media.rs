@@ -164,11 +164,14 @@ pub const RELEASED_LIFETIME_MS: Millis = 24 * 3600 * 1000;
 
 /// Gives pictures held by a scheduled post back to their owner as unused uploads, which expire
 /// by the log's clock unless a post takes them; returns those that still exist.
-pub(crate) fn release(t: &mut impl Tables, at: Millis, ids: &[Id]) -> Result<Vec<Id>> {
+pub(crate) fn release(t: &mut impl Tables, at: Millis, holder: Id, ids: &[Id]) -> Result<Vec<Id>> {
     let mut kept = Vec::with_capacity(ids.len());
     for &id in ids {
         let Some(mut m) = media(t, id)? else { continue };
-        if m.status.is_some() {
+        if m.status != Some(holder) {
+            continue;
+        }
+        {
             m.status = None;
             m.expires_at = at.saturating_add(RELEASED_LIFETIME_MS).max(m.expires_at);
             t.put(Table::MediaExpiry, &expiry_key(m.expires_at, id), &[])?;

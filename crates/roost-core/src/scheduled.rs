@@ -82,7 +82,7 @@ fn release_media(t: &mut impl Tables, at: Millis, id: Id) -> Result<Vec<Id>> {
         return Ok(held);
     }
     t.delete(Table::ScheduledMedia, &k1(id))?;
-    crate::media::release(t, at, &held)
+    crate::media::release(t, at, id, &held)
 }
 
 /// The key of (account, Idempotency-Key) in `Table::ScheduledIdempotency`.

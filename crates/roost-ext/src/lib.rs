@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use rquickjs::context::intrinsic;
 use rquickjs::context::EvalOptions;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Runtime, Value};
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Runtime, Value};
 
 /// The limits of one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,19 +119,19 @@ pub struct Program {
 
 impl Program {
     pub fn new(source: &str, limits: Limits) -> Program {
-        let mut key = [0u8; 32];
-        let digest = blake3::hash(source.as_bytes());
-        key.copy_from_slice(digest.as_bytes());
-        Program { key, source: Arc::from(source), limits }
+        // Warm runtimes carry their limits: the key names the limits as well as the source.
+        let mut h = blake3::Hasher::new();
+        h.update(source.as_bytes());
+        for n in
+            [limits.budget, limits.deadline.as_nanos() as u64, limits.memory_bytes as u64, limits.stack_bytes as u64]
+        {
+            h.update(&n.to_le_bytes());
+        }
+        Program { key: *h.finalize().as_bytes(), source: Arc::from(source), limits }
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    /// BLAKE3 of the source: how versions are told apart.
-    pub fn hash(&self) -> [u8; 32] {
-        self.key
     }
 }
 
@@ -162,7 +162,7 @@ impl Default for Engine {
 /// The code every context runs before the extension's: the host's clock and seed, and a
 /// `Math.random` drawn from that seed (xorshift), so that nothing depends on the machine.
 const PRELUDE: &str = r#"
-(function (now, seedHi, seedLo) {
+(function (now, seedHi, seedLo, maxOutput) {
   "use strict";
   let s0 = (seedHi >>> 0) || 0x9e3779b9, s1 = (seedLo >>> 0) || 0x7f4a7c15;
   const random = function random() {
@@ -180,6 +180,14 @@ const PRELUDE: &str = r#"
   for (const f of [function () {}, function* () {}, async function () {}, async function* () {}]) {
     Object.defineProperty(Object.getPrototypeOf(f), "constructor", { value: undefined, writable: false, configurable: false });
   }
+  // The host's way out for results, taken before the extension's code can change `JSON`.
+  const toJson = JSON.stringify;
+  return function stringify(value) {
+    const text = toJson(value);
+    if (text === undefined) return "null";
+    if (text.length > maxOutput) throw new RangeError("roost: the result is too large");
+    return text;
+  };
 })
 "#;
 
@@ -219,16 +227,19 @@ impl Engine {
                 true
             })));
         }
-        let result = run(&runtime, program, function, &input, host);
+        let mut clean = true;
+        let result = run(&runtime, program, function, &input, host, &tripped, &mut clean);
         runtime.set_interrupt_handler(None);
         let usage = Usage { elapsed: started.elapsed(), budget: ticks.load(Ordering::Relaxed) };
         let result = match (result, tripped.load(Ordering::Relaxed)) {
-            (Err(_), OUT_OF_BUDGET) => Err(Error::Budget),
-            (Err(_), PAST_DEADLINE) => Err(Error::Deadline(program.limits.deadline)),
+            // A limit that tripped ends the call, even if the code (or a job) went on to finish.
+            (_, OUT_OF_BUDGET) => Err(Error::Budget),
+            (_, PAST_DEADLINE) => Err(Error::Deadline(program.limits.deadline)),
             (r, _) => r,
         };
-        // A runtime that ran out of memory may be left in a poor state: it is not kept.
-        if !matches!(result, Err(Error::Memory(_) | Error::Engine(_))) {
+        // A runtime that ran out of memory may be left in a poor state, and one with jobs still
+        // queued would run them in the next call: neither is kept.
+        if clean && !matches!(result, Err(Error::Memory(_) | Error::Engine(_))) {
             self.give_back(program, runtime);
         }
         let output = result?;
@@ -277,8 +288,21 @@ impl Engine {
     }
 }
 
+/// Bytes a context and the prelude may take beyond the program's cap while they are set up: a
+/// context left half-built at the cap would not be safe to use or to free.
+const SETUP_BYTES: usize = 2 * 1024 * 1024;
+
 /// One call in a fresh context: the prelude, the source, then the function; the result as JSON.
-fn run(runtime: &Runtime, program: &Program, function: &str, input: &str, host: Host) -> Result<String> {
+/// `clean` is cleared when jobs may be left queued (the runtime must then be dropped).
+fn run(
+    runtime: &Runtime,
+    program: &Program,
+    function: &str,
+    input: &str,
+    host: Host,
+    tripped: &AtomicU8,
+    clean: &mut bool,
+) -> Result<String> {
     // The built-ins a program may use: no `Date` (no clock), no typed arrays, `Proxy` or
     // `WeakRef`; promises, whose jobs run before the call returns (`settle`); `Eval` only so
     // that the host can load the source (the prelude takes `eval` and the function
@@ -291,45 +315,75 @@ fn run(runtime: &Runtime, program: &Program, function: &str, input: &str, host: 
         intrinsic::MapSet,
         intrinsic::Promise,
     );
-    let context = Context::custom::<Intrinsics>(runtime).map_err(|e| Error::Engine(e.to_string()))?;
+    let limits = &program.limits;
+    runtime.set_memory_limit(limits.memory_bytes.saturating_add(SETUP_BYTES));
+    let context = Context::custom::<Intrinsics>(runtime).map_err(|e| Error::Engine(e.to_string()));
+    let stringify = context.as_ref().map_err(Clone::clone).and_then(|context| {
+        context.with(|ctx| {
+            let prelude: Function =
+                ctx.eval(PRELUDE).catch(&ctx).map_err(|_| Error::Engine("the prelude did not load".into()))?;
+            let (hi, lo) = ((host.seed >> 32) as u32, host.seed as u32);
+            let stringify: Function = prelude
+                .call((host.now_ms as f64, hi, lo, limits.output_bytes as f64))
+                .catch(&ctx)
+                .map_err(|_| Error::Engine("the prelude failed".into()))?;
+            Ok(Persistent::save(&ctx, stringify))
+        })
+    });
+    runtime.set_memory_limit(limits.memory_bytes);
+    let (context, stringify) = (context?, stringify?);
     context.with(|ctx| {
-        let limits = &program.limits;
-        let prelude: Function = ctx.eval(PRELUDE).catch(&ctx).map_err(|e| loading(&e, limits))?;
-        let seed = (host.seed >> 32) as u32;
-        let low = host.seed as u32;
-        prelude.call::<_, ()>((host.now_ms as f64, seed, low)).catch(&ctx).map_err(|e| loading(&e, limits))?;
-        refuse_imports(&program.source)?;
-        let mut options = EvalOptions::default();
-        options.strict = true;
-        options.filename = Some("extension.js".into());
-        ctx.eval_with_options::<(), _>(program.source.as_bytes(), options)
-            .catch(&ctx)
-            .map_err(|e| loading(&e, limits))?;
-        if function == CHECK {
-            let wanted: std::string::String = serde_json::from_str(input).map_err(|e| Error::Data(e.to_string()))?;
-            let entry: Value = ctx.globals().get(wanted.as_str()).map_err(|e| Error::Engine(e.to_string()))?;
-            return Ok(entry.is_function().to_string());
+        let result = body(&ctx, program, function, input, stringify);
+        match settle(&ctx, tripped) {
+            Ok(()) => result,
+            Err(e) => {
+                *clean = false;
+                result.and(Err(e))
+            }
         }
-        let entry: Value = ctx.globals().get(function).map_err(|e| Error::Engine(e.to_string()))?;
-        let Some(entry) = entry.into_function() else { return Err(Error::NoFunction(function.to_string())) };
-        let input = ctx.json_parse(input).catch(&ctx).map_err(|e| thrown(&e, limits))?;
-        let output = entry.call((input,)).catch(&ctx).map_err(|e| thrown(&e, limits));
-        // Jobs the code queued (a dynamic `import()` queues one) run now, under the same
-        // limits, so that nothing outlives the call.
-        let settled = settle(&ctx);
-        let output: Value = output?;
-        settled?;
-        json(&ctx, output, limits)
     })
+}
+
+/// The source, then the function (or, for [`CHECK`], whether it exists), and its result as
+/// JSON through the prelude's `stringify`, which refuses one past the output limit before it
+/// leaves the sandbox.
+fn body<'js>(
+    ctx: &Ctx<'js>,
+    program: &Program,
+    function: &str,
+    input: &str,
+    stringify: Persistent<Function<'static>>,
+) -> Result<String> {
+    let limits = &program.limits;
+    refuse_imports(&program.source)?;
+    let mut options = EvalOptions::default();
+    options.strict = true;
+    options.filename = Some("extension.js".into());
+    ctx.eval_with_options::<(), _>(program.source.as_bytes(), options).catch(ctx).map_err(|e| loading(&e, limits))?;
+    let stringify = stringify.restore(ctx).map_err(|e| Error::Engine(e.to_string()))?;
+    if function == CHECK {
+        let wanted: std::string::String = serde_json::from_str(input).map_err(|e| Error::Data(e.to_string()))?;
+        let entry: Value = ctx.globals().get(wanted.as_str()).map_err(|e| Error::Engine(e.to_string()))?;
+        return Ok(entry.is_function().to_string());
+    }
+    let entry: Value = ctx.globals().get(function).map_err(|e| Error::Engine(e.to_string()))?;
+    let Some(entry) = entry.into_function() else { return Err(Error::NoFunction(function.to_string())) };
+    let input = ctx.json_parse(input).catch(ctx).map_err(|e| thrown(&e, limits))?;
+    let output: Value = entry.call((input,)).catch(ctx).map_err(|e| thrown(&e, limits))?;
+    let text: std::string::String = stringify.call((output,)).catch(ctx).map_err(|e| thrown(&e, limits))?;
+    Ok(text)
 }
 
 /// Jobs one call may queue, at most.
 const MAX_JOBS: usize = 1_000;
 
-/// Runs the jobs queued in this context until none is left (or refuses the call past
-/// [`MAX_JOBS`]: the runtime is then not kept).
-fn settle(ctx: &Ctx<'_>) -> Result<()> {
+/// Runs the jobs queued in this context until none is left; refuses the call once a limit
+/// tripped or past [`MAX_JOBS`] (jobs may then be left: the runtime is dropped).
+fn settle(ctx: &Ctx<'_>, tripped: &AtomicU8) -> Result<()> {
     for _ in 0..MAX_JOBS {
+        if tripped.load(Ordering::Relaxed) != RUNNING {
+            return Err(Error::Engine("a limit was reached while jobs were queued".into()));
+        }
         if !ctx.execute_pending_job() {
             return Ok(());
         }
@@ -352,17 +406,6 @@ fn refuse_imports(source: &str) -> Result<()> {
     Ok(())
 }
 
-/// The result as JSON text, refused once past the output limit.
-fn json<'js>(ctx: &Ctx<'js>, value: Value<'js>, limits: &Limits) -> Result<String> {
-    match ctx.json_stringify(value).catch(ctx).map_err(|e| thrown(&e, limits))? {
-        Some(s) => {
-            let s = s.to_string().map_err(|e| Error::Engine(e.to_string()))?;
-            Ok(s)
-        }
-        None => Ok("null".into()),
-    }
-}
-
 fn loading(e: &CaughtError<'_>, limits: &Limits) -> Error {
     match thrown(e, limits) {
         Error::Thrown(message) => Error::Load(message),
@@ -382,12 +425,16 @@ fn thrown(e: &CaughtError<'_>, limits: &Limits) -> Error {
             }
         }
         CaughtError::Value(v) if v.is_null() => "out of memory".into(),
-        CaughtError::Value(v) => v.as_string().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("{v:?}")),
+        CaughtError::Value(v) => {
+            v.as_string().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("a thrown {}", v.type_name()))
+        }
         CaughtError::Error(rquickjs::Error::Allocation) => "out of memory".into(),
         CaughtError::Error(other) => other.to_string(),
     };
     let lower = message.to_ascii_lowercase();
-    if lower.contains("out of memory") {
+    if message == "RangeError: roost: the result is too large" {
+        Error::Output(limits.output_bytes)
+    } else if lower.contains("out of memory") {
         Error::Memory(limits.memory_bytes)
     } else if lower.contains("stack overflow") || lower.contains("call stack") {
         Error::Stack

@@ -199,3 +199,37 @@ fn a_check_loads_the_source_and_looks_for_the_function_without_calling_it() {
     let broken = Program::new("function judge(p) {", Limits::default());
     assert!(matches!(engine.check(&broken, "judge"), Err(Error::Load(_))));
 }
+
+#[test]
+fn jobs_queued_anywhere_end_with_their_call() {
+    let engine = Engine::default();
+    let host = Host::default();
+    // Queued while loading (a check runs no function), and while the result is made.
+    let at_load =
+        Program::new("Promise.resolve().then(() => 1);\nfunction judge() { return null; }", Limits::default());
+    for _ in 0..3 {
+        assert_eq!(engine.check(&at_load, "judge"), Ok(()));
+        assert_eq!(engine.call(&at_load, "judge", &json!(null), host).unwrap().0, json!(null));
+    }
+    let in_json = Program::new(
+        "function judge() { return { toJSON() { Promise.resolve().then(() => 2); return 7; } }; }",
+        Limits::default(),
+    );
+    for _ in 0..3 {
+        assert_eq!(engine.call(&in_json, "judge", &json!(null), host).unwrap().0, json!(7));
+    }
+    // A job loop that outlasts the budget ends the call; the engine goes on.
+    let endless = Program::new(
+        "function judge() { const f = () => { for (let i = 0; i < 1e5; i++); return Promise.resolve().then(f); }; f(); return 1; }",
+        Limits::default(),
+    );
+    assert!(matches!(
+        engine.call(&endless, "judge", &json!(null), host),
+        Err(Error::Budget | Error::Deadline(_) | Error::Engine(_))
+    ));
+    assert_eq!(engine.call(&at_load, "judge", &json!(null), host).unwrap().0, json!(null));
+    // What is thrown is described, never by where it sits in memory.
+    let odd = Program::new("function judge() { throw {}; }", Limits::default());
+    let Err(Error::Thrown(message)) = engine.call(&odd, "judge", &json!(null), host) else { panic!("it threw") };
+    assert!(!message.contains("0x"), "{message}");
+}

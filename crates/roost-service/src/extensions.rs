@@ -15,10 +15,11 @@
 //! that throws or runs out of budget follows its manifest's `on_error`: the post goes through
 //! (open, the default) or is refused (closed). `"hold"` and `"label"` are counted but take no
 //! effect yet. A version that fails [`HEALTH_FAILURES`] of its last [`HEALTH_WINDOW`] calls on
-//! this node is disabled by the node (`DisableExtension` without an actor, in the log).
+//! this node, on posts of at least [`HEALTH_AUTHORS`] members, is disabled by the node
+//! (`DisableExtension` without an actor, in the log).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roost_core::extensions as stored;
@@ -40,6 +41,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
 pub const MAX_BUDGET: u64 = 100_000;
 pub const MAX_DEADLINE_MS: u64 = 1_000;
 pub const MAX_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// The least memory a manifest may give a call: a runtime starved below this spends its calls
+/// failing to build its built-ins.
+pub const MIN_MEMORY_BYTES: u64 = 2 * 1024 * 1024;
 /// What a manifest gets when it asks for nothing.
 pub const DEFAULT_BUDGET: u64 = 2_000;
 pub const DEFAULT_DEADLINE_MS: u64 = 50;
@@ -49,19 +53,28 @@ pub const TURNS: usize = 2;
 /// Posts a dry run may judge, at most, and by default.
 pub const MAX_DRY_RUN_POSTS: usize = 5_000;
 pub const DEFAULT_DRY_RUN_POSTS: usize = 1_000;
+/// The longest a dry run may take; past it, the report covers the posts judged so far.
+const DRY_RUN_TIME: Duration = Duration::from_secs(20);
 /// Examples a dry-run report shows per verdict.
 const EXAMPLES: usize = 5;
 
 /// This node's share of running extensions.
 pub(crate) struct ExtWork {
     engine: Engine,
-    turns: Semaphore,
+    turns: Arc<Semaphore>,
+    /// Dry runs at once on this node: apart from the turns, so that one never holds up posting.
+    dry_runs: Arc<Semaphore>,
     figures: Mutex<HashMap<(Id, u32), Figures>>,
 }
 
 impl Default for ExtWork {
     fn default() -> ExtWork {
-        ExtWork { engine: Engine::default(), turns: Semaphore::new(TURNS), figures: Mutex::default() }
+        ExtWork {
+            engine: Engine::default(),
+            turns: Arc::new(Semaphore::new(TURNS)),
+            dry_runs: Arc::new(Semaphore::new(1)),
+            figures: Mutex::default(),
+        }
     }
 }
 
@@ -73,16 +86,19 @@ pub struct Figures {
     pub errors: u64,
     /// The newest errors' messages, at most five.
     pub recent_errors: Vec<String>,
-    /// The last [`HEALTH_WINDOW`] calls: whether each failed.
-    recent: std::collections::VecDeque<bool>,
+    /// The last [`HEALTH_WINDOW`] calls: whether each failed, and whose post it judged.
+    recent: std::collections::VecDeque<(bool, Id)>,
     /// This node asked for the extension to be disabled.
     pub stopped: bool,
 }
 
 /// Calls of a version this node looks back on, and how many of them may fail before it stops
-/// the extension (a `DisableExtension` by the node, in the log like any other).
+/// the extension (a `DisableExtension` by the node, in the log like any other) — if the
+/// failures came from posts of at least [`HEALTH_AUTHORS`] members, so that one member cannot
+/// switch a rule off by writing posts it chokes on.
 pub const HEALTH_WINDOW: usize = 20;
 pub const HEALTH_FAILURES: usize = 10;
+pub const HEALTH_AUTHORS: usize = 3;
 
 /// A version as its author writes it.
 #[derive(Debug, Clone, Default)]
@@ -153,17 +169,37 @@ fn checked_manifest(d: &Draft) -> Result<ExtensionManifest> {
         on_error: d.on_error.unwrap_or(FailPolicy::Open),
         budget: bounded(d.budget, DEFAULT_BUDGET, MAX_BUDGET, "budget")?,
         deadline_ms: bounded(d.deadline_ms, DEFAULT_DEADLINE_MS, MAX_DEADLINE_MS, "deadline_ms")?,
-        memory_bytes: bounded(d.memory_bytes, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, "memory_bytes")?,
+        memory_bytes: match d.memory_bytes {
+            Some(n) if n < MIN_MEMORY_BYTES => {
+                return Err(Error::invalid(format!(
+                    "Validation failed: memory_bytes must be between {MIN_MEMORY_BYTES} and {MAX_MEMORY_BYTES}"
+                )))
+            }
+            other => bounded(other, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, "memory_bytes")?,
+        },
     })
 }
 
 /// Runs `f` with the engine on a blocking thread, in turn with the node's other calls.
 async fn with_engine<T: Send + 'static>(svc: &Service, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T> {
-    let _turn = svc.ext_work().turns.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
+    on_engine(svc, &svc.ext_work().turns, f).await
+}
+
+/// Runs `f` on a blocking thread once `turns` grants a turn, which it holds until `f` ends
+/// (even if the request that asked went away).
+async fn on_engine<T: Send + 'static>(
+    svc: &Service,
+    turns: &Arc<Semaphore>,
+    f: impl FnOnce(&Engine) -> T + Send + 'static,
+) -> Result<T> {
+    let turn = turns.clone().acquire_owned().await.map_err(|e| Error::Internal(e.to_string()))?;
     let svc2 = svc.clone();
-    tokio::task::spawn_blocking(move || f(&svc2.ext_work().engine))
-        .await
-        .map_err(|e| Error::Internal(format!("an extension call failed: {e}")))
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        f(&svc2.ext_work().engine)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("an extension call failed: {e}")))
 }
 
 /// Saves a new version (of a new extension when `d.extension` is `None`); returns the
@@ -297,7 +333,7 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
         for (program, mode, on_error) in &jobs {
             let judged = match engine.call(program, "judge", &input, host) {
                 Ok((value, _)) => judgement(&value),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(without_content(&e)),
             };
             let refuses = *mode == ExtensionMode::Enforce
                 && match &judged {
@@ -315,7 +351,7 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
     let deployed = rules.iter().filter(|(e, _)| e.deployed.is_some());
     for ((ext, v), judged) in deployed.zip(answers) {
         let Some(d) = ext.deployed else { continue };
-        if record(svc, ext.id, d.version, &judged) {
+        if record(svc, ext.id, d.version, post.author, &judged) {
             stop(svc, ext, d.version);
         }
         match (judged, d.mode) {
@@ -341,8 +377,19 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
     Ok(())
 }
 
+/// What is kept of a failure on a live post: its kind, not the extension's own words (which
+/// may quote a post that the admins reading the figures may not read).
+fn without_content(e: &roost_ext::Error) -> String {
+    match e {
+        roost_ext::Error::Thrown(_) => "the rule threw an exception".into(),
+        roost_ext::Error::Load(_) => "the rule does not load".into(),
+        roost_ext::Error::Data(_) => "the rule's answer is not JSON".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Counts a decision; returns whether the version now fails too often to keep running.
-fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judgement, String>) -> bool {
+fn record(svc: &Service, id: Id, version: u32, author: Id, judged: &std::result::Result<Judgement, String>) -> bool {
     let mut all = svc.ext_work().figures.lock().unwrap_or_else(|e| e.into_inner());
     let f = all.entry((id, version)).or_default();
     f.calls += 1;
@@ -354,11 +401,13 @@ fn record(svc: &Service, id: Id, version: u32, judged: &std::result::Result<Judg
             f.recent_errors.truncate(5);
         }
     }
-    f.recent.push_back(judged.is_err());
+    f.recent.push_back((judged.is_err(), author));
     if f.recent.len() > HEALTH_WINDOW {
         f.recent.pop_front();
     }
-    let failing = f.recent.iter().filter(|&&failed| failed).count() >= HEALTH_FAILURES;
+    let failed: Vec<Id> = f.recent.iter().filter(|(failed, _)| *failed).map(|(_, a)| *a).collect();
+    let authors: std::collections::HashSet<Id> = failed.iter().copied().collect();
+    let failing = failed.len() >= HEALTH_FAILURES && authors.len() >= HEALTH_AUTHORS;
     if failing && !f.stopped {
         f.stopped = true;
         return true;
@@ -392,8 +441,7 @@ pub fn figures(svc: &Service) -> Vec<((Id, u32), Figures)> {
     out
 }
 
-/// A post a dry run shows for a verdict: what the rule said, and the post's text if the reader
-/// of the report may read the post (else its ID alone).
+/// A post a dry run shows for a verdict: what the rule said, and the start of its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
     pub post: Id,
@@ -404,7 +452,10 @@ pub struct Example {
 /// A dry run's report: what the version would have decided of the newest posts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DryRun {
+    /// Posts judged: the newest the reader may read.
     pub posts: usize,
+    /// Whether every post asked for was judged (a dry run stops after [`DRY_RUN_TIME`]).
+    pub complete: bool,
     pub verdicts: Vec<(String, usize)>,
     /// Per verdict other than allow, a few posts.
     pub examples: Vec<(String, Vec<Example>)>,
@@ -429,26 +480,40 @@ pub async fn dry_run(svc: &Service, by: &Actor, id: Id, version: u32, posts: Opt
         if v.manifest.kind != ExtensionKind::Automod {
             return Err(Error::invalid("Validation failed: Only automod rules can be dry-run against posts yet"));
         }
+        // Only posts the reader may read: what a rule answers (its reason, its errors) may
+        // quote the post.
         let mut sample = Vec::with_capacity(n);
-        for s in roost_core::query::newest_statuses(&view, n)? {
-            let author = roost_core::query::account(&view, s.author)?;
+        for s in roost_core::query::newest_statuses(&view, n.saturating_mul(2))? {
             let readable =
                 by.account.is_none_or(|me| roost_core::query::visible_status(&view, me, s.id).ok().flatten().is_some());
+            if !readable {
+                continue;
+            }
+            let author = roost_core::query::account(&view, s.author)?;
             let input =
                 post_input(author.as_ref(), &s.text, &s.spoiler_text, s.visibility, s.in_reply_to.is_some(), false);
-            let excerpt = readable.then(|| s.text.chars().take(140).collect::<String>());
-            sample.push((s.id, input, excerpt));
+            sample.push((s.id, input, Some(s.text.chars().take(140).collect::<String>())));
+            if sample.len() == n {
+                break;
+            }
         }
         (v, sample)
     };
     let program = Program::new(&v.source, limits(&v.manifest));
     let at = now_ms();
-    with_engine(svc, move |engine| {
-        let mut report = DryRun { posts: sample.len(), ..DryRun::default() };
+    let work = svc.ext_work().dry_runs.clone();
+    on_engine(svc, &work, move |engine| {
+        let mut report = DryRun { posts: 0, complete: true, ..DryRun::default() };
+        let whole = Instant::now();
         let mut counts: HashMap<String, usize> = HashMap::new();
         let mut examples: HashMap<String, Vec<Example>> = HashMap::new();
         let (mut times, mut budgets) = (Vec::with_capacity(sample.len()), Vec::with_capacity(sample.len()));
         for (post, input, excerpt) in sample {
+            if whole.elapsed() > DRY_RUN_TIME {
+                report.complete = false;
+                break;
+            }
+            report.posts += 1;
             let started = Instant::now();
             let answer = engine.call(&program, "judge", &input, Host { now_ms: at, seed: post });
             times.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -226,6 +226,7 @@ pub async fn dry_run(
         .collect();
     Ok(Json(json!({
         "posts": r.posts,
+        "complete": r.complete,
         "verdicts": r.verdicts.iter().map(|(v, n)| (v.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "examples": examples,
         "errors": r.errors,

@@ -143,6 +143,20 @@ fn draft(extension: Option<Id>, f: &NewForm) -> Draft {
     }
 }
 
+/// A new version from the edit form: the source and failure policy from the form, the rest of
+/// the manifest (kind, limits) as the newest version has it.
+fn edit_draft(svc: &roost_service::Service, by: &roost_types::Actor, id: Id, f: &NewForm) -> ApiResult<Draft> {
+    let latest = extensions::show(svc, by, id)?.0.latest;
+    let m = extensions::version(svc, by, id, latest)?.manifest;
+    Ok(Draft {
+        kind: Some(m.kind),
+        budget: Some(m.budget),
+        deadline_ms: Some(m.deadline_ms),
+        memory_bytes: Some(m.memory_bytes),
+        ..draft(Some(id), f)
+    })
+}
+
 /// `POST /admin/extensions`: a new rule, or the form again with the reason it was refused.
 pub async fn create(State(state): State<AppState>, user: WebUser, Input(f): Input<NewForm>) -> Response {
     if let Err(e) = user.check_csrf(f.csrf.as_deref()) {
@@ -310,7 +324,7 @@ pub async fn act(
     let version = f.version.and_then(|v| u32::try_from(v).ok());
     let done: ApiResult<Option<Response>> = async {
         match what.as_str() {
-            "versions" => match extensions::save(svc, &by, draft(Some(id), &f)).await {
+            "versions" => match extensions::save(svc, &by, edit_draft(svc, &by, id, &f)?).await {
                 Ok(_) => Ok(None),
                 Err(e) => {
                     let e = ApiError::from(e);
