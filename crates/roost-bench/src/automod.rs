@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 
-use crate::http::{check, create_accounts, drive, sign_in_all, start_server, PASSWORD};
+use crate::http::{check, create_accounts, drive, sign_in_all, PASSWORD};
 use crate::stats::{self, Latencies};
 
 #[derive(clap::Args)]
@@ -121,10 +121,7 @@ async fn post_for(
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = crate::http::roost_binary(o.roost.as_deref())?;
-    let tmp = tempfile::tempdir()?;
-    let data_dir = tmp.path().join("data");
-    let server = start_server(&bin, &data_dir)?;
+    let (_tmp, data_dir, server) = crate::http::fresh_server(o.roost.as_deref())?;
     let base = server.url.clone();
     let h = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency * 2).build()?;
     // The first account is the instance's owner: made alone, before the members.

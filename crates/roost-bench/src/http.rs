@@ -58,6 +58,16 @@ impl Drop for Server {
     }
 }
 
+/// A `roost serve` on a new data directory (removed with the returned guard), for benchmarks
+/// that make their own dataset: (guard, data directory, server).
+pub(crate) fn fresh_server(roost: Option<&std::path::Path>) -> anyhow::Result<(tempfile::TempDir, PathBuf, Server)> {
+    let bin = roost_binary(roost)?;
+    let tmp = tempfile::tempdir()?;
+    let data_dir = tmp.path().join("data");
+    let server = start_server(&bin, &data_dir)?;
+    Ok((tmp, data_dir, server))
+}
+
 /// The `roost` binary to measure: the one given, or the one built beside this benchmark.
 pub(crate) fn roost_binary(given: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     match given {

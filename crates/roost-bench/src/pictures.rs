@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 
-use crate::http::{check, create_accounts, drive, sign_in_all, start_server};
+use crate::http::{check, create_accounts, drive, sign_in_all};
 use crate::stats::{self, Latencies};
 
 #[derive(clap::Args)]
@@ -156,10 +156,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     anyhow::ensure!(o.accounts > 20, "--accounts must be more than 20");
     let (uw, uh) = o.upload_size.split_once('x').context("--upload-size is WIDTHxHEIGHT")?;
     let (uw, uh): (u32, u32) = (uw.parse()?, uh.parse()?);
-    let bin = crate::http::roost_binary(o.roost.as_deref())?;
-    let tmp = tempfile::tempdir()?;
-    let data_dir = tmp.path().join("data");
-    let server = start_server(&bin, &data_dir)?;
+    let (_tmp, data_dir, server) = crate::http::fresh_server(o.roost.as_deref())?;
     let base = server.url.clone();
     let h =
         reqwest::Client::builder().pool_max_idle_per_host(256).redirect(reqwest::redirect::Policy::none()).build()?;

@@ -12,7 +12,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::http::{check, create_accounts, drive, sign_in_all, start_server};
+use crate::http::{check, create_accounts, drive, sign_in_all};
 use crate::stats::{self, Latencies};
 
 #[derive(clap::Args)]
@@ -32,10 +32,7 @@ pub struct Options {
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let bin = crate::http::roost_binary(o.roost.as_deref())?;
-    let tmp = tempfile::tempdir()?;
-    let data_dir = tmp.path().join("data");
-    let server = start_server(&bin, &data_dir)?;
+    let (_tmp, data_dir, server) = crate::http::fresh_server(o.roost.as_deref())?;
     let base = server.url.clone();
     let pid = server.child.id();
     let http = reqwest::Client::new();

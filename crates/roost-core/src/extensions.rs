@@ -94,11 +94,14 @@ pub(crate) fn deploy(
     Ok(Outcome::created(id))
 }
 
-pub(crate) fn disable(t: &mut impl Tables, actor: Option<Id>, id: Id) -> Result<Outcome> {
+pub(crate) fn disable(t: &mut impl Tables, actor: Option<Id>, id: Id, version: Option<u32>) -> Result<Outcome> {
     if !may_administer(t, actor)? {
         return Ok(Outcome::Rejected(Rejection::Forbidden));
     }
     let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if version.is_some() && ext.deployed.map(|d| d.version) != version {
+        return Ok(Outcome::created(id));
+    }
     ext.deployed = None;
     put_value(t, Table::Extension, &k1(id), &ext)?;
     Ok(Outcome::created(id))

@@ -201,7 +201,7 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::DeployExtension { actor, extension, version, mode } => {
             extensions::deploy(t, at, *actor, *extension, *version, *mode)
         }
-        Command::DisableExtension { actor, extension } => extensions::disable(t, *actor, *extension),
+        Command::DisableExtension { actor, extension, version } => extensions::disable(t, *actor, *extension, *version),
         Command::RescheduleStatus { account, scheduled, scheduled_at } => {
             scheduled::reschedule(t, *account, *scheduled, *scheduled_at)
         }

@@ -236,7 +236,7 @@ pub async fn deploy(svc: &Service, by: &Actor, id: Id, version: u32, mode: Exten
 
 pub async fn disable(svc: &Service, by: &Actor, id: Id) -> Result<Applied> {
     administer(svc, by)?;
-    propose(svc, by, Command::DisableExtension { actor: by.account, extension: id }).await
+    propose(svc, by, Command::DisableExtension { actor: by.account, extension: id, version: None }).await
 }
 
 /// Every extension, for those who administer the instance.
@@ -426,7 +426,7 @@ fn stop(svc: &Service, ext: &Extension, version: u32) {
     );
     let (svc, id) = (svc.clone(), ext.id);
     tokio::spawn(async move {
-        let command = Command::DisableExtension { actor: None, extension: id };
+        let command = Command::DisableExtension { actor: None, extension: id, version: Some(version) };
         if let Err(e) = crate::write::propose_unchecked(&svc, &<Actor as crate::ActorExt>::node(), command).await {
             tracing::error!(extension = id, "could not disable a failing extension: {e}");
         }

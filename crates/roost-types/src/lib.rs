@@ -652,10 +652,12 @@ pub enum Command {
         version: u32,
         mode: ExtensionMode,
     },
-    /// Stops an extension; its versions stay.
+    /// Stops an extension; its versions stay. With `version`, only if that version is the one
+    /// at work (a node stopping a failing version must not stop a newer one deployed since).
     DisableExtension {
         actor: Option<Id>,
         extension: Id,
+        version: Option<u32>,
     },
 }
 

@@ -212,12 +212,7 @@ async fn detail_page(
             }
             form.row method="post" action=(action("deploy")) {
                 input type="hidden" name="csrf" value=(csrf);
-                div {
-                    label for="deploy-version" { "Version" }
-                    select #deploy-version name="version" {
-                        @for v in &versions { option value=(v.version) selected[v.version == e.latest] { "Version " (v.version) } }
-                    }
-                }
+                (version_select("deploy-version", &versions, e.latest))
                 div {
                     label for="deploy-mode" { "Mode" }
                     select #deploy-mode name="mode" {
@@ -239,12 +234,7 @@ async fn detail_page(
             p { "Runs a version over the newest posts and changes nothing." }
             form.row method="post" action=(action("dry_run")) {
                 input type="hidden" name="csrf" value=(csrf);
-                div {
-                    label for="dry-version" { "Version" }
-                    select #dry-version name="version" {
-                        @for v in &versions { option value=(v.version) selected[v.version == e.latest] { "Version " (v.version) } }
-                    }
-                }
+                (version_select("dry-version", &versions, e.latest))
                 button type="submit" { "Dry run over the last 1,000 posts" }
             }
             @if let Some((version, r)) = report { (dry_run_report(version, r)) }
@@ -277,6 +267,18 @@ async fn detail_page(
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(page(status, state, &e.name, Some(user), body))
+}
+
+/// A choice of one of the versions, the newest chosen.
+fn version_select(id: &str, versions: &[roost_core::model::ExtensionVersion], latest: u32) -> Markup {
+    html! {
+        div {
+            label for=(id) { "Version" }
+            select id=(id) name="version" {
+                @for v in versions { option value=(v.version) selected[v.version == latest] { "Version " (v.version) } }
+            }
+        }
+    }
 }
 
 fn dry_run_report(version: u32, r: &DryRun) -> Markup {

@@ -157,7 +157,9 @@ fn members_cannot_see_or_change_extensions_and_broken_rules_fail_as_configured()
     assert_eq!(member.post_form("/api/v1/statuses", &[("status", "still works")]).status, 200);
     let figures: Value = admin.get(&format!("/api/roost/v1/extensions/{open}")).json["figures"].clone();
     assert_eq!(figures["errors"], 1, "{figures:?}");
-    assert!(figures["recent_errors"][0].as_str().unwrap().contains("budget"), "{figures:?}");
+    // Its budget or, on a busy machine, its deadline ends it first.
+    let error = figures["recent_errors"][0].as_str().unwrap();
+    assert!(error.contains("budget") || error.contains("deadline"), "{figures:?}");
     let metrics = server.anon().get_bytes("/metrics").2;
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(
