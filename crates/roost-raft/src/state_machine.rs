@@ -120,6 +120,9 @@ impl StateMachine {
             crate::snapshot::dir(data_dir).map_err(|e| crate::Error::Store(StoreError::Engine(e.to_string())))?;
         discard_partial_install(&store)?;
         let current = latest_snapshot(&snapshots);
+        if let Some((meta, path)) = &current {
+            catch_up_to_snapshot(&store, meta, path)?;
+        }
         migrate(&store)?;
         let started = std::time::Instant::now();
         let index = HomeIndex::rebuild(&store.read()?, REBUILD_POSTS).map_err(|e| crate::Error::Store(e.into()))?;
@@ -181,6 +184,33 @@ fn discard_partial_install(store: &Store) -> Result<(), crate::Error> {
             Ok::<_, StoreError>(())
         })?;
     }
+    Ok(())
+}
+
+/// A state found behind its own snapshot (a crash after an older binary built a snapshot
+/// that included commits not yet durable) is replaced by that snapshot, which is complete and
+/// checked: raft refuses to start with a snapshot newer than the state, and the log behind the
+/// snapshot may have been purged.
+fn catch_up_to_snapshot(
+    store: &Store,
+    meta: &SnapshotMeta<u64, BasicNode>,
+    path: &std::path::Path,
+) -> Result<(), crate::Error> {
+    let applied: Option<LogId<u64>> = get(store.read()?.meta_get(APPLIED)?)?;
+    if meta.last_log_id.map(|l| l.index) <= applied.map(|l| l.index) {
+        return Ok(());
+    }
+    tracing::warn!(
+        state = ?applied.map(|l| l.index),
+        snapshot = ?meta.last_log_id.map(|l| l.index),
+        "the state is behind its snapshot: installing the snapshot"
+    );
+    crate::snapshot::install(path, store, |txn, h| {
+        txn.meta_put(APPLIED, &put(&h.applied)?)?;
+        txn.meta_put(MEMBERSHIP, &put(&h.membership)?)?;
+        txn.meta_put(CHAIN, &put(&h.chain)?)
+    })
+    .map_err(|e| crate::Error::Store(StoreError::Engine(e.to_string())))?;
     Ok(())
 }
 
@@ -383,10 +413,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let store = self.store.clone();
         let dir = self.snapshots.clone();
         let (meta, path) = blocking(move || {
-            // Make every deferred state-machine commit durable before the log behind it may be
-            // purged.
-            store.write(Durability::Durable, |_| Ok::<_, StoreError>(())).map_err(sm_write_err)?;
+            // The view is taken first, then every deferred commit up to it (and perhaps beyond)
+            // is made durable: the snapshot never gets ahead of the durable state, even while
+            // entries go on being applied beside this build. (Made durable first and read
+            // after, a commit applied between the two would be in a snapshot whose state is
+            // lost by a crash, and raft refuses to start on a snapshot newer than its state.)
             let view = store.read().map_err(sm_read_err)?;
+            store.write(Durability::Durable, |_| Ok::<_, StoreError>(())).map_err(sm_write_err)?;
             let header = crate::snapshot::Header {
                 applied: get(view.meta_get(APPLIED).map_err(sm_read_err)?).map_err(sm_read_err)?,
                 membership: get(view.meta_get(MEMBERSHIP).map_err(sm_read_err)?).map_err(sm_read_err)?,

@@ -158,3 +158,48 @@ async fn replaying_the_log_into_a_fresh_store_gives_the_same_chain_and_state() {
     assert_eq!(fresh.chain_head().unwrap(), head);
     assert_eq!(fresh.state_digest().unwrap(), digest);
 }
+
+/// A crash can leave the state machine's durable state behind the newest snapshot file (the
+/// snapshot is written durably, the state's last commits were deferred). Raft refuses to start
+/// on a snapshot newer than the state, and the log behind it may be purged: the state is
+/// brought up to the snapshot when it is opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_found_behind_its_snapshot_is_brought_up_to_it() {
+    use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path()).await.unwrap();
+    node.wait_ready(Duration::from_secs(10)).await.unwrap();
+    for i in 0..40 {
+        node.propose(create_user(&format!("u{i}"), 1_000 + i)).await.unwrap();
+    }
+    let entries: Vec<openraft::Entry<TypeConfig>> =
+        node.log_entries(0).unwrap().iter().map(|(_, bytes)| postcard::from_bytes(bytes).unwrap()).collect();
+    node.shutdown().await;
+
+    // The whole log applied, and a snapshot of it.
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = StateMachine::new(Store::open(&full_dir.path().join("s.redb")).unwrap(), full_dir.path()).unwrap();
+    full.apply(entries.clone()).await.unwrap();
+    let snapshot = full.build_snapshot().await.unwrap();
+    let digest = full.state_digest().unwrap();
+    let head = full.chain_head().unwrap();
+
+    // A state that reached only half of it, beside that snapshot file.
+    let behind_dir = tempfile::tempdir().unwrap();
+    let store_path = behind_dir.path().join("s.redb");
+    {
+        let mut behind = StateMachine::new(Store::open(&store_path).unwrap(), behind_dir.path()).unwrap();
+        behind.apply(entries[..entries.len() / 2].to_vec()).await.unwrap();
+        assert_ne!(behind.state_digest().unwrap(), digest);
+    }
+    for file in std::fs::read_dir(full_dir.path().join("snapshots")).unwrap().flatten() {
+        std::fs::copy(file.path(), behind_dir.path().join("snapshots").join(file.file_name())).unwrap();
+    }
+
+    let mut reopened = StateMachine::new(Store::open(&store_path).unwrap(), behind_dir.path()).unwrap();
+    let (applied, _) = reopened.applied_state().await.unwrap();
+    assert_eq!(applied, snapshot.meta.last_log_id, "the state is at its snapshot");
+    assert_eq!(reopened.state_digest().unwrap(), digest);
+    assert_eq!(reopened.chain_head().unwrap(), head);
+}
