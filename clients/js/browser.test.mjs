@@ -436,3 +436,60 @@ test("extensions: an admin writes a rule, tries it on the posts already there, e
   await member.close();
   await context.close();
 });
+
+test("extensions: a rule holds a post for review, a moderator approves it from the queue, and then others see it", async () => {
+  const context = await browser.newContext({ viewport: SIZES.desktop });
+  const page = await context.newPage();
+  await signIn(page, "alice");
+  await page.goto(`${URL_}/admin/extensions`);
+  await page.getByLabel("Name").fill("Hold card numbers");
+  await page.getByLabel("Source").fill(
+    'function judge(post) {\n  if (/\\b(?:\\d[ -]?){13,16}\\b/.test(post.text)) return { verdict: "hold", reason: "it may hold a card number" };\n  return null;\n}\n',
+  );
+  await page.getByRole("button", { name: "Save version 1" }).click();
+  await page.getByRole("heading", { name: "Hold card numbers", level: 1 }).waitFor();
+  await page.getByLabel("Mode").selectOption("enforce");
+  await page.getByRole("button", { name: "Deploy" }).click();
+  await page.getByText(/enforce, version 1/).waitFor();
+
+  // The author's post goes through, marked as held, with the reason.
+  const author = await browser.newContext({ viewport: SIZES.phone });
+  const a = await author.newPage();
+  await signIn(a, "carol");
+  await a.getByLabel("What's happening?").fill("refund to 4111 1111 1111 1111 please");
+  await a.getByRole("button", { name: "Post", exact: true }).click();
+  await a.waitForURL(`${URL_}/`);
+  await a.goto(`${URL_}/@carol`);
+  const mine = a.locator("article.post").filter({ hasText: "refund to 4111" });
+  await mine.getByText("Held for review").waitFor();
+  assert.match(await mine.textContent(), /it may hold a card number/);
+  await accessible(a, "held post, its author");
+
+  // Another member does not see it.
+  const reader = await browser.newContext({ viewport: SIZES.desktop });
+  const r = await reader.newPage();
+  await signIn(r, "bob");
+  await r.goto(`${URL_}/@carol`);
+  assert.doesNotMatch(await r.locator("main").textContent(), /refund to 4111/);
+
+  // The moderator's queue has it; approving it shows it to everyone.
+  await page.goto(`${URL_}/admin`);
+  const queue = page.locator("section", { has: page.getByRole("heading", { name: "Held for review" }) });
+  assert.match(await queue.textContent(), /refund to 4111/);
+  assert.match(await queue.textContent(), /Hold card numbers/);
+  await accessible(page, "held-posts queue");
+  await queue.getByRole("button", { name: "Approve" }).first().click();
+  await page.waitForURL(`${URL_}/admin`);
+  assert.doesNotMatch(await page.locator("section", { has: page.getByRole("heading", { name: "Held for review" }) }).textContent(), /refund to 4111/);
+  await r.reload();
+  assert.match(await r.locator("main").textContent(), /refund to 4111/);
+
+  // The rule is stopped again, so that the other tests post freely.
+  await page.goto(`${URL_}/admin/extensions`);
+  await page.getByRole("link", { name: "Hold card numbers" }).click();
+  await page.getByRole("button", { name: "Disable" }).click();
+  await page.getByText("not deployed").waitFor();
+  await reader.close();
+  await author.close();
+  await context.close();
+});

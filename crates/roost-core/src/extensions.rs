@@ -8,7 +8,7 @@ use std::ops::Bound;
 use roost_types::{ExtensionManifest, ExtensionMode, Id, Millis, Outcome, Rejection};
 
 use crate::kv::{bound_ref, get_value, k1, k2, prefix_bounds, put_value, Dir, Table, Tables};
-use crate::model::{Deployment, Extension, ExtensionVersion};
+use crate::model::{Deployment, Extension, ExtensionVersion, HeldPost, PostLabel};
 use crate::{ReadTables, Result};
 
 /// Extensions an instance may have, at most.
@@ -152,4 +152,132 @@ pub fn deployed(
         }
     }
     Ok(out)
+}
+
+/// Held posts a moderator's queue shows, at most, per page.
+pub const MAX_HELD_PAGE: usize = 200;
+
+/// Applies a post command with what the automod rules decided of it (see
+/// [`roost_types::Command::Judged`]): the post, then its holds and labels, in one step.
+pub(crate) fn apply_judged(
+    t: &mut impl Tables,
+    req: &roost_types::Request,
+    effects: &[roost_types::RuleEffect],
+    command: &roost_types::Command,
+    fx: &mut dyn crate::effects::EffectSink,
+) -> Result<Outcome> {
+    use roost_types::{Command, RuleAction, MAX_LABEL_CHARS, MAX_RULE_REASON_CHARS};
+    let edited = match command {
+        Command::CreateStatus(_) | Command::CreateStatusWithPoll { .. } | Command::CreatePost { .. } => None,
+        Command::EditStatus { status, .. } | Command::EditPost { status, .. } => Some(*status),
+        _ => return Ok(Outcome::Rejected(Rejection::Forbidden)),
+    };
+    let bounded = effects.len() <= MAX_EXTENSIONS
+        && effects.iter().all(|e| match &e.action {
+            RuleAction::Hold { reason } => reason.chars().count() <= MAX_RULE_REASON_CHARS,
+            RuleAction::Label { label } => !label.is_empty() && label.chars().count() <= MAX_LABEL_CHARS,
+        });
+    if !bounded {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    let inner = roost_types::Request { at: req.at, by: req.by.clone(), command: command.clone() };
+    let outcome = crate::apply(t, &inner, fx)?;
+    let status = match (&outcome, edited) {
+        (Outcome::Done { .. }, Some(id)) => id,
+        (Outcome::Done { id: Some(id) }, None) => *id,
+        _ => return Ok(outcome),
+    };
+    let mut labels: Vec<PostLabel> = get_value(t, Table::PostLabel, &k1(status))?.unwrap_or_default();
+    for e in effects {
+        match &e.action {
+            RuleAction::Hold { reason } => {
+                // The first rule that held the post names it; a held edit holds the post again.
+                if t.get(Table::HeldPost, &k1(status))?.is_none() {
+                    let held = HeldPost {
+                        status,
+                        extension: e.extension,
+                        version: e.version,
+                        reason: reason.clone(),
+                        at: req.at,
+                    };
+                    put_value(t, Table::HeldPost, &k1(status), &held)?;
+                }
+            }
+            RuleAction::Label { label } => {
+                if !labels.iter().any(|l| l.label == *label) {
+                    labels.push(PostLabel { extension: e.extension, version: e.version, label: label.clone() });
+                }
+            }
+        }
+    }
+    if !labels.is_empty() {
+        labels.truncate(MAX_EXTENSIONS);
+        put_value(t, Table::PostLabel, &k1(status), &labels)?;
+    }
+    Ok(outcome)
+}
+
+/// A moderator approves a held post (it becomes visible) or removes it.
+pub(crate) fn review_held(
+    t: &mut impl Tables,
+    actor: Id,
+    status: Id,
+    approve: bool,
+    fx: &mut dyn crate::effects::EffectSink,
+) -> Result<Outcome> {
+    let Some(s) = crate::query::status(t, status)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if !crate::admin::may_moderate(t, Some(actor), s.author)? {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    if held(t, status)?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::NotFound));
+    }
+    if approve {
+        t.delete(Table::HeldPost, &k1(status))?;
+        Ok(Outcome::created(status))
+    } else {
+        crate::statuses::delete(t, actor, status, fx)
+    }
+}
+
+/// Forgets a removed post's holds and labels.
+pub(crate) fn forget_post(t: &mut impl Tables, status: Id) -> Result<()> {
+    t.delete(Table::HeldPost, &k1(status))?;
+    t.delete(Table::PostLabel, &k1(status))?;
+    Ok(())
+}
+
+/// Why a post is held, if it is.
+pub fn held(t: &(impl ReadTables + ?Sized), status: Id) -> Result<Option<HeldPost>> {
+    get_value(t, Table::HeldPost, &k1(status))
+}
+
+/// Whether any post is held (then viewers who are not moderators ask per post).
+pub fn any_held(t: &(impl ReadTables + ?Sized)) -> Result<bool> {
+    crate::visibility::has_prefix(t, Table::HeldPost, &[])
+}
+
+/// Whether any post carries a label.
+pub fn any_labels(t: &(impl ReadTables + ?Sized)) -> Result<bool> {
+    crate::visibility::has_prefix(t, Table::PostLabel, &[])
+}
+
+/// The held posts, oldest first, after `after` (a status id), at most `limit`.
+pub fn held_posts(t: &(impl ReadTables + ?Sized), after: Option<Id>, limit: usize) -> Result<Vec<HeldPost>> {
+    let from = after.map(|a| k1(a.saturating_add(1)));
+    let lo = match &from {
+        Some(k) => Bound::Included(k.as_slice()),
+        None => Bound::Unbounded,
+    };
+    let mut out = Vec::new();
+    t.scan(Table::HeldPost, lo, Bound::Unbounded, Dir::Forward, &mut |_, v| {
+        out.push(crate::kv::decode(v)?);
+        Ok(out.len() < limit.min(MAX_HELD_PAGE))
+    })?;
+    Ok(out)
+}
+
+/// The labels rules put on a post.
+pub fn labels(t: &(impl ReadTables + ?Sized), status: Id) -> Result<Vec<PostLabel>> {
+    Ok(get_value(t, Table::PostLabel, &k1(status))?.unwrap_or_default())
 }

@@ -161,11 +161,15 @@ pub enum Table {
     Extension = 69,
     /// (extension id, version) → `ExtensionVersion` : every version, immutable
     ExtensionVersion = 70,
+    /// status id → `HeldPost` : posts an automod rule held for review
+    HeldPost = 71,
+    /// status id → `Vec<PostLabel>` : labels automod rules put on a post
+    PostLabel = 72,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 70] = [
+    pub const ALL: [Table; 72] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -236,6 +240,8 @@ impl Table {
         Table::ScheduledMedia,
         Table::Extension,
         Table::ExtensionVersion,
+        Table::HeldPost,
+        Table::PostLabel,
     ];
 
     pub fn prefix(self) -> u8 {

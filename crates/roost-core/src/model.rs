@@ -343,6 +343,25 @@ pub struct Deployment {
     pub at: Millis,
 }
 
+/// A post an automod rule held (protocol 6): visible only to its author and moderators until a
+/// moderator approves or removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldPost {
+    pub status: Id,
+    pub extension: Id,
+    pub version: u32,
+    pub reason: String,
+    pub at: Millis,
+}
+
+/// A label an automod rule put on a post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostLabel {
+    pub extension: Id,
+    pub version: u32,
+    pub label: String,
+}
+
 /// One immutable version of an extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionVersion {

@@ -48,12 +48,7 @@ pub fn account_by_email(t: &(impl ReadTables + ?Sized), email: &str) -> Result<O
 
 /// Whether any account exists (the first one is the owner).
 pub fn has_accounts(t: &(impl ReadTables + ?Sized)) -> Result<bool> {
-    let mut any = false;
-    t.scan(Table::Account, Bound::Unbounded, Bound::Unbounded, Dir::Forward, &mut |_, _| {
-        any = true;
-        Ok(false)
-    })?;
-    Ok(any)
+    crate::visibility::has_prefix(t, Table::Account, &[])
 }
 
 pub fn app(t: &(impl ReadTables + ?Sized), client_id: &str) -> Result<Option<App>> {

@@ -468,6 +468,7 @@ fn remove(t: &mut impl Tables, s: &Status, fx: &mut dyn EffectSink) -> Result<()
     delete_prefix(t, Table::Replies, &k1(s.id))?;
     crate::media::remove_of_status(t, s)?;
     delete_prefix(t, Table::StatusEdit, &k1(s.id))?;
+    crate::extensions::forget_post(t, s.id)?;
     if s.poll.is_some() {
         if let Some(p) = get_value::<crate::model::Poll>(t, Table::Poll, &k1(s.id))? {
             t.delete(Table::PollEnd, &crate::protocol::poll_end_key(p.expires_at, s.id))?;

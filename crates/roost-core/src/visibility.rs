@@ -42,6 +42,9 @@ pub struct Viewer<'t, T: ReadTables + ?Sized> {
     /// Whether suspended accounts are hidden from this viewer, read when first needed: from
     /// protocol 2 on, whenever any account is suspended and the viewer is not a moderator.
     hides_suspended: Option<bool>,
+    /// Whether held posts are hidden from this viewer, read when first needed: whenever any
+    /// post is held and the viewer is not a moderator.
+    hides_held: Option<bool>,
 }
 
 /// The most follows [`Viewer::preload_following`] reads in one scan; beyond, per-author
@@ -58,6 +61,7 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
             following: None,
             followed_tags: None,
             hides_suspended: None,
+            hides_held: None,
         }
     }
 
@@ -119,6 +123,19 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
         Ok(hides)
     }
 
+    /// Whether posts held by an automod rule are hidden from this viewer (everyone but their
+    /// authors and moderators). Cheap when nothing is held: one lookup per viewer.
+    fn hides_held(&mut self) -> Result<bool> {
+        if let Some(h) = self.hides_held {
+            return Ok(h);
+        }
+        let t = self.t;
+        let hides = crate::extensions::any_held(t)?
+            && !crate::query::account(t, self.id)?.is_some_and(|a| a.role.can_moderate());
+        self.hides_held = Some(hides);
+        Ok(hides)
+    }
+
     /// Whether `account` is hidden from this viewer because it is suspended.
     pub fn suspended_hidden(&mut self, account: Id) -> Result<bool> {
         Ok(account != self.id && self.relation(account)?.suspended)
@@ -153,6 +170,9 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
         }
         let r = self.relation(s.author)?;
         if r.blocked || r.suspended {
+            return Ok(false);
+        }
+        if self.hides_held()? && self.t.get(Table::HeldPost, &crate::kv::k1(s.id))?.is_some() {
             return Ok(false);
         }
         Ok(match s.visibility {
@@ -211,8 +231,8 @@ impl<'t, T: ReadTables + ?Sized> Viewer<'t, T> {
     }
 }
 
-/// Whether a table has any key starting with `prefix`.
-fn has_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8]) -> Result<bool> {
+/// Whether a table has any key starting with `prefix` (any key at all, with an empty one).
+pub(crate) fn has_prefix(t: &(impl ReadTables + ?Sized), table: Table, prefix: &[u8]) -> Result<bool> {
     let (lo, hi) = crate::kv::prefix_bounds(prefix);
     let mut any = false;
     t.scan(table, std::ops::Bound::Included(&lo), crate::kv::bound_ref(&hi), crate::kv::Dir::Forward, &mut |_, _| {

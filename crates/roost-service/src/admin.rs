@@ -10,11 +10,27 @@ use crate::{Applied, Error, Result, Service};
 /// A moderator's or admin's action on someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moderation {
-    SetRole { account: Id, role: Role },
-    Suspend { account: Id },
-    Unsuspend { account: Id },
-    ResolveReport { report: Id },
-    RevokeInvite { invite: Id },
+    SetRole {
+        account: Id,
+        role: Role,
+    },
+    Suspend {
+        account: Id,
+    },
+    Unsuspend {
+        account: Id,
+    },
+    ResolveReport {
+        report: Id,
+    },
+    RevokeInvite {
+        invite: Id,
+    },
+    /// A post an automod rule held: approved (it becomes visible) or removed.
+    ReviewHeldPost {
+        status: Id,
+        approve: bool,
+    },
 }
 
 /// Takes a moderation action as `by` (a member, or the operator through the admin socket for
@@ -27,6 +43,9 @@ pub async fn moderate(svc: &Service, by: &Actor, action: Moderation) -> Result<A
         Moderation::Unsuspend { account } => Command::Unsuspend { actor, account },
         Moderation::ResolveReport { report } => Command::ResolveReport { actor: member(by)?, report },
         Moderation::RevokeInvite { invite } => Command::RevokeInvite { actor, invite },
+        Moderation::ReviewHeldPost { status, approve } => {
+            Command::ReviewHeldPost { actor: member(by)?, status, approve }
+        }
     };
     propose(svc, by, command).await
 }
@@ -41,4 +60,26 @@ pub fn staff_role(svc: &Service, by: &Actor) -> Result<Role> {
     } else {
         Err(Error::NotFound)
     }
+}
+
+/// A post waiting in the held-posts queue, with the rule that held it (its name, if it still
+/// exists).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub held: roost_core::model::HeldPost,
+    pub rule: Option<String>,
+    pub status: roost_core::model::Status,
+}
+
+/// The held-posts queue, oldest first, after `after`: for moderators (404 for anyone else).
+pub fn held_posts(svc: &Service, by: &Actor, after: Option<Id>, limit: usize) -> Result<Vec<Held>> {
+    staff_role(svc, by)?;
+    let view = svc.read()?;
+    let mut out = Vec::new();
+    for held in roost_core::extensions::held_posts(&view, after, limit)? {
+        let Some(status) = roost_core::query::status(&view, held.status)? else { continue };
+        let rule = roost_core::extensions::extension(&view, held.extension)?.map(|e| e.name);
+        out.push(Held { held, rule, status });
+    }
+    Ok(out)
 }

@@ -13,8 +13,9 @@
 //! re-run by replicas). A rule answers `{verdict, reason}`; in enforce mode a `"reject"`
 //! refuses the post with the reason (422), in observe mode the verdict is only counted. A rule
 //! that throws or runs out of budget follows its manifest's `on_error`: the post goes through
-//! (open, the default) or is refused (closed). `"hold"` and `"label"` are counted but take no
-//! effect yet. A version that fails [`HEALTH_FAILURES`] of its last [`HEALTH_WINDOW`] calls on
+//! (open, the default) or is refused (closed). `"hold"` and `"label"` in enforce mode travel
+//! with the post's command ([`Command::Judged`]): a held post is visible only to its author and
+//! moderators until reviewed, a label is shown with the post. A version that fails [`HEALTH_FAILURES`] of its last [`HEALTH_WINDOW`] calls on
 //! this node, on posts of at least [`HEALTH_AUTHORS`] members, is disabled by the node
 //! (`DisableExtension` without an actor, in the log).
 
@@ -65,7 +66,18 @@ pub(crate) struct ExtWork {
     /// Dry runs at once on this node: apart from the turns, so that one never holds up posting.
     dry_runs: Arc<Semaphore>,
     figures: Mutex<HashMap<(Id, u32), Figures>>,
+    /// The deployed versions' programs, made once per version rather than per post.
+    rules: Mutex<HashMap<(Id, u32), Arc<Rule>>>,
 }
+
+/// A deployed version, ready to judge.
+struct Rule {
+    program: Program,
+    on_error: FailPolicy,
+}
+
+/// Versions whose programs are kept beyond those deployed now, at most.
+const KEPT_RULES: usize = 64;
 
 impl Default for ExtWork {
     fn default() -> ExtWork {
@@ -74,6 +86,7 @@ impl Default for ExtWork {
             turns: Arc::new(Semaphore::new(TURNS)),
             dry_runs: Arc::new(Semaphore::new(1)),
             figures: Mutex::default(),
+            rules: Mutex::default(),
         }
     }
 }
@@ -81,6 +94,8 @@ impl Default for ExtWork {
 /// What one deployed version decided on this node since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
+    /// When the deployment these figures count began (a new deployment starts them afresh).
+    pub since: roost_types::Millis,
     pub calls: u64,
     pub verdicts: HashMap<String, u64>,
     pub errors: u64,
@@ -251,7 +266,10 @@ pub fn show(svc: &Service, by: &Actor, id: Id) -> Result<(Extension, Vec<Extensi
     let view = svc.read()?;
     let e = stored::extension(&view, id)?.ok_or(Error::NotFound)?;
     let versions = stored::versions(&view, id, 100)?;
-    let figures = e.deployed.and_then(|d| svc.ext_work().figures.lock().ok()?.get(&(id, d.version)).cloned());
+    let figures = e.deployed.and_then(|d| {
+        let f = svc.ext_work().figures.lock().ok()?.get(&(id, d.version)).cloned()?;
+        (f.since == d.at).then_some(f)
+    });
     Ok((e, versions, figures))
 }
 
@@ -266,19 +284,32 @@ pub fn version(svc: &Service, by: &Actor, id: Id, version: u32) -> Result<Extens
 pub struct Judgement {
     pub verdict: String,
     pub reason: String,
+    /// For `label`: the label shown with the post (the reason, or the rule's name, if none).
+    pub label: Option<String>,
+    /// For `label`: a content warning the post gets if it has none.
+    pub content_warning: Option<String>,
 }
 
 /// A rule's answer, read strictly: `null` or `{verdict: "allow"}` lets the post through.
 fn judgement(v: &serde_json::Value) -> std::result::Result<Judgement, String> {
     if v.is_null() {
-        return Ok(Judgement { verdict: "allow".into(), reason: String::new() });
+        return Ok(Judgement { verdict: "allow".into(), reason: String::new(), label: None, content_warning: None });
     }
     let verdict = v.get("verdict").and_then(|x| x.as_str()).ok_or("the answer has no verdict")?;
     if !["allow", "reject", "hold", "label"].contains(&verdict) {
         return Err(format!("unknown verdict {verdict:.40}"));
     }
-    let reason = v.get("reason").and_then(|x| x.as_str()).unwrap_or("").chars().take(500).collect();
-    Ok(Judgement { verdict: verdict.to_string(), reason })
+    let text = |key: &str, max: usize| -> Option<String> {
+        let t: String =
+            v.get(key).and_then(|x| x.as_str())?.trim().chars().filter(|c| !c.is_control()).take(max).collect();
+        (!t.is_empty()).then_some(t)
+    };
+    Ok(Judgement {
+        verdict: verdict.to_string(),
+        reason: text("reason", roost_types::MAX_RULE_REASON_CHARS).unwrap_or_default(),
+        label: text("label", roost_types::MAX_LABEL_CHARS),
+        content_warning: text("content_warning", roost_types::MAX_LABEL_CHARS * 4),
+    })
 }
 
 /// What a rule sees of a post.
@@ -300,15 +331,40 @@ fn post_input(
     })
 }
 
+/// What the deployed rules in enforce mode decided of a post that they let through.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Verdicts {
+    /// Holds and labels, carried in the post's command ([`Command::Judged`]).
+    pub effects: Vec<roost_types::RuleEffect>,
+    /// A content warning for a post that has none.
+    pub content_warning: Option<String>,
+    /// The first hold's rule name and reason (a scheduled post cannot be held: it is refused).
+    pub held_by: Option<(String, String)>,
+}
+
+impl Verdicts {
+    /// The post's command, carrying these decisions if there are any.
+    pub fn command(self, command: Command) -> Command {
+        if self.effects.is_empty() {
+            command
+        } else {
+            Command::Judged { effects: self.effects, command: Box::new(command) }
+        }
+    }
+}
+
 /// Runs every deployed automod rule on a post about to be written (see the module docs).
-pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()> {
+pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<Verdicts> {
     let (rules, author) = {
         let view = svc.read()?;
-        let rules = stored::deployed(&view, ExtensionKind::Automod)?;
-        if rules.is_empty() {
-            return Ok(());
+        let deployed: Vec<Extension> = stored::extensions(&view)?
+            .into_iter()
+            .filter(|e| e.kind == ExtensionKind::Automod && e.deployed.is_some())
+            .collect();
+        if deployed.is_empty() {
+            return Ok(Verdicts::default());
         }
-        (rules, roost_core::query::account(&view, post.author)?)
+        (loaded_rules(svc, &view, deployed)?, roost_core::query::account(&view, post.author)?)
     };
     let input = post_input(
         author.as_ref(),
@@ -322,23 +378,19 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
     let host = Host { now_ms: at, seed: post.author ^ (at as u64) };
     // All the rules of one post in one turn of the blocking pool, in order, stopping at the
     // first that refuses the post (the rest need not run).
-    let jobs: Vec<(Program, ExtensionMode, FailPolicy)> = rules
-        .iter()
-        .filter_map(|(e, v)| {
-            Some((Program::new(&v.source, limits(&v.manifest)), e.deployed?.mode, v.manifest.on_error))
-        })
-        .collect();
+    let jobs: Vec<(Arc<Rule>, ExtensionMode)> =
+        rules.iter().filter_map(|(e, rule)| Some((rule.clone(), e.deployed?.mode))).collect();
     let answers = with_engine(svc, move |engine| {
         let mut answers = Vec::with_capacity(jobs.len());
-        for (program, mode, on_error) in &jobs {
-            let judged = match engine.call(program, "judge", &input, host) {
+        for (rule, mode) in &jobs {
+            let judged = match engine.call(&rule.program, "judge", &input, host) {
                 Ok((value, _)) => judgement(&value),
                 Err(e) => Err(without_content(&e)),
             };
             let refuses = *mode == ExtensionMode::Enforce
                 && match &judged {
                     Ok(j) => j.verdict == "reject",
-                    Err(_) => *on_error == FailPolicy::Closed,
+                    Err(_) => rule.on_error == FailPolicy::Closed,
                 };
             answers.push(judged);
             if refuses {
@@ -348,10 +400,10 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
         answers
     })
     .await?;
-    let deployed = rules.iter().filter(|(e, _)| e.deployed.is_some());
-    for ((ext, v), judged) in deployed.zip(answers) {
+    let mut verdicts = Verdicts::default();
+    for ((ext, rule), judged) in rules.iter().zip(answers) {
         let Some(d) = ext.deployed else { continue };
-        if record(svc, ext.id, d.version, post.author, &judged) {
+        if record(svc, ext.id, d, post.author, &judged) {
             stop(svc, ext, d.version);
         }
         match (judged, d.mode) {
@@ -363,18 +415,75 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<()
                     ext.name
                 )));
             }
-            (Err(e), ExtensionMode::Enforce) if v.manifest.on_error == FailPolicy::Closed => {
+            (Err(e), ExtensionMode::Enforce) if rule.on_error == FailPolicy::Closed => {
                 tracing::warn!(extension = ext.id, version = d.version, "an automod rule failed, closed: {e}");
                 return Err(Error::invalid(format!(
                     "This post could not be checked by the rule \u{201c}{}\u{201d}; try again later",
                     ext.name
                 )));
             }
+            (Ok(j), ExtensionMode::Enforce) if j.verdict == "hold" => {
+                let reason =
+                    if j.reason.is_empty() { "it may break a rule of this instance".to_string() } else { j.reason };
+                verdicts.held_by.get_or_insert((ext.name.clone(), reason.clone()));
+                verdicts.effects.push(roost_types::RuleEffect {
+                    extension: ext.id,
+                    version: d.version,
+                    action: roost_types::RuleAction::Hold { reason },
+                });
+            }
+            (Ok(j), ExtensionMode::Enforce) if j.verdict == "label" => {
+                let label = j
+                    .label
+                    .or_else(|| {
+                        (!j.reason.is_empty()).then(|| j.reason.chars().take(roost_types::MAX_LABEL_CHARS).collect())
+                    })
+                    .unwrap_or_else(|| ext.name.chars().take(roost_types::MAX_LABEL_CHARS).collect());
+                if verdicts.content_warning.is_none() {
+                    verdicts.content_warning = j.content_warning;
+                }
+                verdicts.effects.push(roost_types::RuleEffect {
+                    extension: ext.id,
+                    version: d.version,
+                    action: roost_types::RuleAction::Label { label },
+                });
+            }
             (Err(e), _) => tracing::warn!(extension = ext.id, version = d.version, "an automod rule failed, open: {e}"),
             _ => {}
         }
     }
-    Ok(())
+    Ok(verdicts)
+}
+
+/// The deployed extensions with their programs: made from the stored version the first time a
+/// version is deployed, then kept (a version never changes).
+fn loaded_rules(
+    svc: &Service,
+    view: &crate::ReadView,
+    deployed: Vec<Extension>,
+) -> Result<Vec<(Extension, Arc<Rule>)>> {
+    let mut kept = svc.ext_work().rules.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = Vec::with_capacity(deployed.len());
+    for e in deployed {
+        let Some(d) = e.deployed else { continue };
+        let rule = match kept.get(&(e.id, d.version)) {
+            Some(rule) => rule.clone(),
+            None => {
+                let Some(v) = stored::version(view, e.id, d.version)? else { continue };
+                let rule = Arc::new(Rule {
+                    program: Program::new(&v.source, limits(&v.manifest)),
+                    on_error: v.manifest.on_error,
+                });
+                if kept.len() >= KEPT_RULES {
+                    kept.clear();
+                }
+                kept.insert((e.id, d.version), rule.clone());
+                rule
+            }
+        };
+        out.push((e, rule));
+    }
+    Ok(out)
 }
 
 /// What is kept of a failure on a live post: its kind, not the extension's own words (which
@@ -389,9 +498,20 @@ fn without_content(e: &roost_ext::Error) -> String {
 }
 
 /// Counts a decision; returns whether the version now fails too often to keep running.
-fn record(svc: &Service, id: Id, version: u32, author: Id, judged: &std::result::Result<Judgement, String>) -> bool {
+fn record(
+    svc: &Service,
+    id: Id,
+    deployment: roost_core::model::Deployment,
+    author: Id,
+    judged: &std::result::Result<Judgement, String>,
+) -> bool {
     let mut all = svc.ext_work().figures.lock().unwrap_or_else(|e| e.into_inner());
-    let f = all.entry((id, version)).or_default();
+    let f = all.entry((id, deployment.version)).or_default();
+    if f.since != deployment.at {
+        // A new deployment of this version (after a roll back, or from observe to enforce):
+        // its health and counts start afresh.
+        *f = Figures { since: deployment.at, ..Figures::default() };
+    }
     f.calls += 1;
     match judged {
         Ok(j) => *f.verdicts.entry(j.verdict.clone()).or_default() += 1,

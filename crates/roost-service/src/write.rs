@@ -24,7 +24,9 @@ pub(crate) async fn propose(svc: &Service, by: &Actor, command: Command) -> Resu
     }
     let view = svc.read()?;
     let req = request(&view, by, command)?;
-    if !matches!(req.command, Command::CreateStatus(_) | Command::CreatePost { .. }) {
+    let post = |c: &Command| matches!(c, Command::CreateStatus(_) | Command::CreatePost { .. });
+    let new_post = post(&req.command) || matches!(&req.command, Command::Judged { command, .. } if post(command));
+    if !new_post {
         let mut dry = roost_core::kv::Overlay::new(&view);
         if let Outcome::Rejected(r) = roost_core::apply(&mut dry, &req, &mut roost_core::effects::NoEffects)? {
             return Err(Error::from_rejection(r));
@@ -65,7 +67,8 @@ pub fn is_moderation(svc: &Service, command: &Command) -> Result<bool> {
         | Command::Unsuspend { .. }
         | Command::ResolveReport { .. }
         | Command::CreateInvite { .. }
-        | Command::RevokeInvite { .. } => true,
+        | Command::RevokeInvite { .. }
+        | Command::ReviewHeldPost { .. } => true,
         Command::DeleteStatus { actor, status } => {
             roost_core::query::status(&svc.read()?, *status)?.is_some_and(|s| s.author != *actor)
         }

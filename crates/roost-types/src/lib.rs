@@ -659,7 +659,42 @@ pub enum Command {
         extension: Id,
         version: Option<u32>,
     },
+    /// A new post or an edit (`command`: `CreateStatus`, `CreateStatusWithPoll`, `CreatePost`,
+    /// `EditStatus` or `EditPost`) with what the deployed automod rules decided of it on the
+    /// node that received it (execute once: replicas apply the decision, they never re-run
+    /// the rules). The post and its holds and labels are written in one step.
+    Judged {
+        effects: Vec<RuleEffect>,
+        command: Box<Command>,
+    },
+    /// A moderator approves a held post (it becomes visible as its visibility says) or removes
+    /// it.
+    ReviewHeldPost {
+        actor: Id,
+        status: Id,
+        approve: bool,
+    },
 }
+
+/// What one automod rule's verdict does to a post (see [`Command::Judged`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleEffect {
+    pub extension: Id,
+    pub version: u32,
+    pub action: RuleAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleAction {
+    /// Visible only to its author and moderators until a moderator reviews it.
+    Hold { reason: String },
+    /// Shown with the post.
+    Label { label: String },
+}
+
+/// Characters of a rule's reason and of a label.
+pub const MAX_RULE_REASON_CHARS: usize = 500;
+pub const MAX_LABEL_CHARS: usize = 64;
 
 /// What an extension does (issue 14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -847,6 +882,8 @@ impl Command {
             Command::SaveExtension { .. } => "SaveExtension",
             Command::DeployExtension { .. } => "DeployExtension",
             Command::DisableExtension { .. } => "DisableExtension",
+            Command::Judged { .. } => "Judged",
+            Command::ReviewHeldPost { .. } => "ReviewHeldPost",
         }
     }
 
@@ -870,7 +907,9 @@ impl Command {
             Command::SchedulePost { .. }
             | Command::SaveExtension { .. }
             | Command::DeployExtension { .. }
-            | Command::DisableExtension { .. } => 6,
+            | Command::DisableExtension { .. }
+            | Command::ReviewHeldPost { .. } => 6,
+            Command::Judged { command, .. } => command.since().max(6),
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),
             _ => 1,

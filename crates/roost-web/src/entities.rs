@@ -234,6 +234,19 @@ struct ViewerStatusJson<'a> {
     /// The source text: only in the response to a delete (for "delete and redraft").
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+    /// Roost: labels automod rules put on the post (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roost_labels: Vec<String>,
+    /// Roost: why the post waits for a moderator's review (only its author and moderators see
+    /// such a post).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roost_held: Option<HeldJson>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct HeldJson {
+    reason: String,
+    rule: Option<String>,
 }
 
 /// Mastodon's MediaAttachment entity, its links signed for one viewer.
@@ -556,6 +569,9 @@ pub struct Renderer<'a, T: ReadTables> {
     accounts: HashMap<Id, Option<Arc<RenderedAccount>>>,
     /// Whether the viewer has any bookmark (decided once per request).
     has_bookmarks: Option<bool>,
+    /// Whether any post is held or labelled by an automod rule (most instances: none, and then
+    /// no post needs a lookup).
+    moderated: Option<(bool, bool)>,
     /// The viewer's filters in force for this request's context (see [`Renderer::filtering`]).
     filters: Vec<roost_core::model::Filter>,
 }
@@ -569,6 +585,7 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             cache: state.entities(),
             accounts: HashMap::new(),
             has_bookmarks: None,
+            moderated: None,
             filters: Vec::new(),
         }
     }
@@ -885,6 +902,24 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
         };
         // A reblog shows the viewer's relation to the post it shares, as on Mastodon.
         let mine = query::interactions(self.view, self.viewer, original.unwrap_or(s), has_bookmarks)?;
+        let (any_held, any_labels) = match self.moderated {
+            Some(m) => m,
+            None => *self
+                .moderated
+                .insert((roost_core::extensions::any_held(self.view)?, roost_core::extensions::any_labels(self.view)?)),
+        };
+        let roost_labels = if any_labels {
+            roost_core::extensions::labels(self.view, s.id)?.into_iter().map(|l| l.label).collect()
+        } else {
+            Vec::new()
+        };
+        let roost_held = match any_held.then(|| roost_core::extensions::held(self.view, s.id)).transpose()?.flatten() {
+            Some(h) => Some(HeldJson {
+                reason: h.reason,
+                rule: roost_core::extensions::extension(self.view, h.extension)?.map(|e| e.name),
+            }),
+            None => None,
+        };
         let viewer_part = serde_json::to_string(&ViewerStatusJson {
             favourited: mine.favourited,
             reblogged: mine.reblogged,
@@ -896,6 +931,8 @@ impl<'a, T: ReadTables> Renderer<'a, T> {
             poll: self.poll(s)?,
             media_attachments: self.media(&s.media)?,
             text,
+            roost_labels,
+            roost_held,
         })
         .map_err(internal)?;
 

@@ -30,6 +30,8 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         | "/api/roost/v1/extensions/{id}/deploy"
         | "/api/roost/v1/extensions/{id}/disable"
         | "/api/roost/v1/extensions/{id}/dry_run" => &["admin:write"],
+        "/api/roost/v1/moderation/held" => &["admin:read", "admin:read:reports"],
+        "/api/roost/v1/moderation/held/{id}/{action}" => &["admin:write", "admin:write:reports"],
         "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],
         "/api/v1/accounts/update_credentials" | "/api/v1/profile/{image}" => &["write:accounts"],
         "/api/v1/accounts/lookup"

@@ -94,7 +94,13 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         quote_of: p.quote_of,
     };
     svc.hooks().before_post(by, &draft).await?;
-    crate::extensions::judge_post(svc, &draft).await?;
+    let mut verdicts = crate::extensions::judge_post(svc, &draft).await?;
+    // A rule's content warning, for a post that has none.
+    let warned = spoiler_text.is_empty() && verdicts.content_warning.is_some();
+    let spoiler_text = match verdicts.content_warning.take() {
+        Some(cw) if spoiler_text.is_empty() => cw,
+        _ => spoiler_text,
+    };
     let status = NewStatus {
         author,
         text,
@@ -102,12 +108,18 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         quote_of: p.quote_of,
         visibility,
         spoiler_text,
-        sensitive: p.sensitive,
+        sensitive: p.sensitive || warned,
         language,
         idempotency_key,
         application: by.application(),
     };
     if let Some(scheduled_at) = scheduled_at {
+        // A scheduled post is published by the node's clock, with nobody to review it first.
+        if let Some((rule, reason)) = verdicts.held_by {
+            return Err(Error::invalid(format!(
+                "This post needs a moderator's review (the rule \u{201c}{rule}\u{201d}: {reason}) and cannot be scheduled; post it now to send it for review"
+            )));
+        }
         let command = match media.is_empty() {
             true => Command::ScheduleStatus { status, poll, scheduled_at },
             false => Command::SchedulePost { status, scheduled_at, media },
@@ -128,6 +140,6 @@ pub async fn create(svc: &Service, by: &Actor, p: NewPost) -> Result<Posted> {
         },
         None => Command::CreateStatus(status),
     };
-    let applied = propose(svc, by, command).await?;
+    let applied = propose(svc, by, verdicts.command(command)).await?;
     Ok(Posted::Created { id: created_id(&applied)?, index: applied.index })
 }

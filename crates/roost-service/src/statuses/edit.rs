@@ -47,7 +47,7 @@ pub async fn edit(svc: &Service, by: &Actor, e: EditPost) -> Result<Applied> {
         quote_of: shown.quote_of,
     };
     svc.hooks().before_post(by, &draft).await?;
-    crate::extensions::judge_post(svc, &draft).await?;
+    let verdicts = crate::extensions::judge_post(svc, &draft).await?;
     // The older command while the post has no pictures, before and after: what every member
     // of a cluster in a rolling upgrade can apply.
     let command = if media.is_empty() && shown.media.is_empty() {
@@ -63,5 +63,5 @@ pub async fn edit(svc: &Service, by: &Actor, e: EditPost) -> Result<Applied> {
             media,
         }
     };
-    propose(svc, by, command).await
+    propose(svc, by, verdicts.command(command)).await
 }

@@ -235,3 +235,58 @@ pub async fn dry_run(
         "budget": {"p50": r.budget_p50, "p99": r.budget_p99},
     })))
 }
+
+#[derive(Deserialize, Default)]
+pub struct HeldParams {
+    /// Held posts after this post's ID (the queue is oldest first).
+    #[serde(default, deserialize_with = "de::id_opt")]
+    after: Option<u64>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    limit: Option<u64>,
+}
+
+/// `GET /api/roost/v1/moderation/held`: the posts automod rules held, oldest first, for
+/// moderators: each with the post (as its author's followers would see it), the rule and its
+/// reason.
+pub async fn held(State(state): State<AppState>, user: User, Input(p): Input<HeldParams>) -> ApiResult<Json<Value>> {
+    let limit = p.limit.map_or(40, |n| usize::try_from(n).unwrap_or(usize::MAX)).clamp(1, 80);
+    let queue = roost_service::admin::held_posts(state.service(), &user.actor(), p.after, limit)?;
+    let view = state.node().read()?;
+    let mut renderer = crate::entities::Renderer::new(&view, user.id(), &state);
+    let mut out = Vec::with_capacity(queue.len());
+    for h in queue {
+        let Some(status) = renderer.status(&h.status, None)? else { continue };
+        out.push(json!({
+            "status": status,
+            "reason": h.held.reason,
+            "rule": h.rule,
+            "extension": h.held.extension.to_string(),
+            "version": h.held.version,
+            "held_at": iso(h.held.at),
+        }));
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// `POST /api/roost/v1/moderation/held/:id/approve` and `…/remove`: a moderator's review of a
+/// held post (approve: it becomes visible as its visibility says; remove: it is deleted).
+pub async fn review_held(
+    State(state): State<AppState>,
+    user: User,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<Written<Json<Value>>> {
+    let status = parse_id(&id)?;
+    let approve = match action.as_str() {
+        "approve" => true,
+        "remove" => false,
+        _ => return Err(ApiError::NotFound),
+    };
+    roost_service::admin::staff_role(state.service(), &user.actor())?;
+    let applied = roost_service::admin::moderate(
+        state.service(),
+        &user.actor(),
+        roost_service::admin::Moderation::ReviewHeldPost { status, approve },
+    )
+    .await?;
+    Ok(Written(Json(json!({"id": status.to_string(), "approved": approve})), applied.index))
+}

@@ -150,6 +150,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/roost/v1/extensions/{id}/deploy", post(extensions::deploy))
         .route("/api/roost/v1/extensions/{id}/disable", post(extensions::disable))
         .route("/api/roost/v1/extensions/{id}/dry_run", post(extensions::dry_run))
+        .route("/api/roost/v1/moderation/held", get(extensions::held))
+        .route("/api/roost/v1/moderation/held/{id}/{action}", post(extensions::review_held))
         .route("/avatars/original/missing.png", get(avatar))
         .route("/headers/original/missing.png", get(header))
         .route("/healthz", get(|| async { "ok" }))

@@ -56,6 +56,11 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
         let target = query::account(&view, r.target)?;
         report_rows.push((r, reporter, target));
     }
+    let held = admin::held_posts(state.service(), &user.actor(), None, 40)?;
+    let mut held_rows = Vec::with_capacity(held.len());
+    for h in &held {
+        held_rows.push((h, query::account(&view, h.status.author)?));
+    }
     let now = roost_service::now_ms();
     let csrf = user.csrf();
     let grantable: Vec<Role> = [Role::Admin, Role::Moderator, Role::Member]
@@ -103,6 +108,26 @@ fn admin_page(state: &AppState, user: &WebUser, after: Option<Id>, new_invite: O
                             }
                         }
                     } }
+                }
+            }
+        }
+        section.card aria-labelledby="held-h" {
+            h2 #held-h { "Held for review" }
+            @if held_rows.is_empty() { p { "No posts are waiting: automod rules hold posts here (only their authors and moderators see them)." } }
+            ul.people {
+                @for (h, author) in &held_rows {
+                    li {
+                        p {
+                            @if let Some(a) = author { a href={ "/@" (a.username) "/" (h.status.id) } { "@" (a.username) } } @else { "a deleted account" }
+                            " " span.meta { (time(h.held.at)) " · held by the rule " (h.rule.as_deref().unwrap_or("(deleted)")) }
+                        }
+                        p { strong { "Why: " } (h.held.reason) }
+                        blockquote { (h.status.text.chars().take(500).collect::<String>()) }
+                        div.row {
+                            (id_form(&csrf, "approve_held", h.status.id, html! { "Approve" }))
+                            (id_form(&csrf, "remove_held", h.status.id, html! { "Remove" }))
+                        }
+                    }
                 }
             }
         }
@@ -245,6 +270,8 @@ pub async fn act(
             "suspend" => Moderation::Suspend { account: id },
             "unsuspend" => Moderation::Unsuspend { account: id },
             "resolve" => Moderation::ResolveReport { report: id },
+            "approve_held" => Moderation::ReviewHeldPost { status: id, approve: true },
+            "remove_held" => Moderation::ReviewHeldPost { status: id, approve: false },
             _ => return Err(ApiError::NotFound),
         };
         Ok(admin::moderate(state.service(), &user.actor(), action).await?)

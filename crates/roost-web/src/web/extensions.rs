@@ -65,7 +65,7 @@ fn list_page(state: &AppState, user: &WebUser, error: Option<&str>, draft: Optio
                     thead { tr { th { "Name" } th { "Kind" } th { "Versions" } th { "Status" } } }
                     tbody {
                         @for e in &all {
-                            @let f = figures.iter().find(|(k, _)| e.deployed.is_some_and(|d| *k == (e.id, d.version))).map(|(_, f)| f);
+                            @let f = figures.iter().find(|(k, f)| e.deployed.is_some_and(|d| *k == (e.id, d.version) && f.since == d.at)).map(|(_, f)| f);
                             tr {
                                 td { a href={ "/admin/extensions/" (e.id) } { (e.name) } }
                                 td { (e.kind.as_str()) }

@@ -90,6 +90,10 @@ impl<'r> Cards<'r> {
         // Only moderators see a suspended member's posts; they see them marked.
         let suspended = query::suspended(self.view, author.id)?;
         let pictures = self.pictures(shown)?;
+        // What automod rules decided: a hold (only its author and moderators see the post at
+        // all) and labels, shown to every reader.
+        let held = roost_core::extensions::held(self.view, shown.id)?;
+        let labels = roost_core::extensions::labels(self.view, shown.id)?;
         let body = html! {
             @if long {
                 details.long {
@@ -119,6 +123,14 @@ impl<'r> Cards<'r> {
                 }
                 @if let Some((to, parent)) = &replying_to {
                     p.meta { "Replying to " a href={ "/@" (to) "/" (parent) } { "@" (to) } }
+                }
+                @if let Some(h) = &held {
+                    p.held role="status" { span.badge.held { "Held for review" } " " (h.reason) }
+                }
+                @if !labels.is_empty() {
+                    p.labels {
+                        @for l in &labels { span.badge.label title="Label from an automod rule" { (l.label) } }
+                    }
                 }
                 @if !warnings.is_empty() {
                     details.filtered {

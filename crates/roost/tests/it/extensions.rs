@@ -209,3 +209,98 @@ fn members_cannot_see_or_change_extensions_and_broken_rules_fail_as_configured()
     let unknown = admin.post_json("/api/roost/v1/extensions/12345/deploy", &json!({"version": 1, "mode": "enforce"}));
     assert_eq!(unknown.status, 404);
 }
+
+/// Holds posts that look like they carry a card number; labels posts with links, with a
+/// content warning.
+const HOLD_AND_LABEL: &str = r#"
+function judge(post) {
+  if (/\b(?:\d[ -]?){13,16}\b/.test(post.text)) return { verdict: "hold", reason: "it may hold a card number" };
+  if (/https?:\/\//.test(post.text)) return { verdict: "label", label: "external link", content_warning: "Leaves the network" };
+  return null;
+}
+"#;
+
+#[test]
+fn a_held_post_waits_for_a_moderator_and_a_labelled_one_shows_its_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.user("olga");
+    let author = server.user("mia");
+    let reader = server.user("nia");
+    let admin = admin_token(&server, "olga", "read write admin:read admin:write");
+    let made = admin.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "Card numbers held", "kind": "automod", "source": HOLD_AND_LABEL}),
+    );
+    assert_eq!(made.status, 200, "{:?}", made.json);
+    let id = made.json["id"].as_str().unwrap().to_string();
+    let deployed =
+        admin.post_json(&format!("/api/roost/v1/extensions/{id}/deploy"), &json!({"version": 1, "mode": "enforce"}));
+    assert_eq!(deployed.status, 200, "{:?}", deployed.json);
+
+    // Held: the author is told why and sees the post; nobody else does, anywhere.
+    let posted = author.post_form("/api/v1/statuses", &[("status", "refund to 4111 1111 1111 1111 please")]);
+    assert_eq!(posted.status, 200, "{:?}", posted.json);
+    assert_eq!(posted.json["roost_held"]["reason"], "it may hold a card number", "{:?}", posted.json);
+    assert_eq!(posted.json["roost_held"]["rule"], "Card numbers held");
+    let held = posted.json["id"].as_str().unwrap().to_string();
+    assert_eq!(author.get(&format!("/api/v1/statuses/{held}")).status, 200);
+    assert_eq!(reader.get(&format!("/api/v1/statuses/{held}")).status, 404);
+    let in_list = |list: &Value| list.as_array().unwrap().iter().any(|s| s["id"] == held.as_str());
+    assert!(!in_list(&reader.get("/api/v1/timelines/public").json));
+    let author_id = author.get("/api/v1/accounts/verify_credentials").json["id"].as_str().unwrap().to_string();
+    assert!(!in_list(&reader.get(&format!("/api/v1/accounts/{author_id}/statuses")).json));
+    assert!(in_list(&author.get(&format!("/api/v1/accounts/{author_id}/statuses")).json));
+    // A held post cannot be scheduled past its review.
+    let scheduled = author.post_form(
+        "/api/v1/statuses",
+        &[("status", "later: 4111 1111 1111 1111"), ("scheduled_at", "2099-01-01T00:00:00Z")],
+    );
+    assert_eq!(scheduled.status, 422, "{:?}", scheduled.json);
+
+    // The queue is for moderators, with the rule and its reason.
+    let nosy = admin_token(&server, "nia", "read write admin:read admin:write");
+    assert_eq!(nosy.get("/api/roost/v1/moderation/held").status, 404);
+    assert_eq!(nosy.post(&format!("/api/roost/v1/moderation/held/{held}/approve")).status, 404);
+    let queue = admin.get("/api/roost/v1/moderation/held");
+    assert_eq!(queue.status, 200, "{:?}", queue.json);
+    let entry = &queue.json[0];
+    assert_eq!(entry["status"]["id"], held.as_str(), "{:?}", queue.json);
+    assert_eq!(entry["reason"], "it may hold a card number");
+    assert_eq!(entry["rule"], "Card numbers held");
+    assert_eq!(entry["version"], 1);
+
+    // Approved: everyone who may read it sees it, without the mark.
+    let approved = admin.post(&format!("/api/roost/v1/moderation/held/{held}/approve"));
+    assert_eq!(approved.status, 200, "{:?}", approved.json);
+    let seen = reader.get(&format!("/api/v1/statuses/{held}"));
+    assert_eq!(seen.status, 200);
+    assert!(seen.json.get("roost_held").is_none(), "{:?}", seen.json);
+    assert!(in_list(&reader.get("/api/v1/timelines/public").json));
+    assert_eq!(admin.get("/api/roost/v1/moderation/held").json, json!([]));
+    assert_eq!(admin.post(&format!("/api/roost/v1/moderation/held/{held}/approve")).status, 404, "reviewed once");
+
+    // Removed: the post is gone for its author too.
+    let again = author.post_form("/api/v1/statuses", &[("status", "card 4111 1111 1111 1111")]);
+    let gone = again.json["id"].as_str().unwrap().to_string();
+    assert_eq!(admin.post(&format!("/api/roost/v1/moderation/held/{gone}/remove")).status, 200);
+    assert_eq!(author.get(&format!("/api/v1/statuses/{gone}")).status, 404);
+
+    // Labelled: the label and the rule's content warning come with the post.
+    let linked = author.post_form("/api/v1/statuses", &[("status", "read https://example.com/post")]);
+    assert_eq!(linked.status, 200, "{:?}", linked.json);
+    let link_id = linked.json["id"].as_str().unwrap().to_string();
+    let shown = reader.get(&format!("/api/v1/statuses/{link_id}"));
+    assert_eq!(shown.json["roost_labels"], json!(["external link"]), "{:?}", shown.json);
+    assert_eq!(shown.json["spoiler_text"], "Leaves the network");
+    assert_eq!(shown.json["sensitive"], true);
+    // A post with its own content warning keeps it.
+    let own = author.post_form("/api/v1/statuses", &[("status", "https://example.com"), ("spoiler_text", "mine")]);
+    assert_eq!(own.json["spoiler_text"], "mine", "{:?}", own.json);
+    let plain = author.post_form("/api/v1/statuses", &[("status", "nothing to see")]);
+    assert!(plain.json.get("roost_labels").is_none(), "{:?}", plain.json);
+
+    let log = admin.get("/api/roost/v1/admin/log?limit=200");
+    let names: Vec<&str> = log.json.as_array().unwrap().iter().map(|e| e["command"].as_str().unwrap()).collect();
+    assert!(names.contains(&"ReviewHeldPost"), "{names:?}");
+}

@@ -341,6 +341,8 @@ fn every_endpoint_needs_a_token_with_its_scope() {
         ("POST", "/api/roost/v1/extensions/1/deploy".into(), "admin:write", "write"),
         ("POST", "/api/roost/v1/extensions/1/disable".into(), "admin:write", "admin:read"),
         ("POST", "/api/roost/v1/extensions/1/dry_run".into(), "admin:write", "read"),
+        ("GET", "/api/roost/v1/moderation/held".into(), "admin:read:reports", "read"),
+        ("POST", "/api/roost/v1/moderation/held/1/approve".into(), "admin:write:reports", "admin:read"),
         ("POST", format!("/api/v1/reports?account_id={b}"), "write:reports", "write:statuses"),
         ("GET", "/api/v1/filters".into(), "read:filters", "write:filters"),
         ("GET", "/api/v2/filters".into(), "read:filters", "read:statuses"),
