@@ -287,8 +287,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    let [m50, m99]: [Vec<f64>; 2] =
-        [p50s.iter_mut().map(|v| median(v)).collect(), p99s.iter_mut().map(|v| median(v)).collect()];
+    let [m50, m99]: [Vec<f64>; 2] = [p50s.iter_mut().map(&median).collect(), p99s.iter_mut().map(&median).collect()];
     println!(
         "\n- at a steady rate, medians of the rounds: p50 {:.2} ms without rules, {:.2} with one, {:.2} with three; p99 {:.2}, {:.2} (**{:+.2} ms** for one rule), {:.2} ({:+.2} ms for three)",
         m50[0], m50[1], m50[2], m99[0], m99[1], m99[1] - m99[0], m99[2], m99[2] - m99[0],
