@@ -16,8 +16,33 @@ pub const MAX_EXTENSIONS: usize = 200;
 /// Versions one extension may have, at most.
 pub const MAX_VERSIONS: u32 = 1_000;
 
+/// Personal feeds a member may have, at most.
+pub const MAX_PERSONAL_FEEDS: usize = 10;
+/// Feeds a member may subscribe to, at most.
+pub const MAX_FEED_SUBSCRIPTIONS: usize = 20;
+
 fn may_administer(t: &impl Tables, actor: Option<Id>) -> Result<bool> {
     Ok(crate::admin::actor_role(t, actor)?.is_some_and(|r| r.can_administer()))
+}
+
+/// Whether `actor` may change `ext`: its owner for a personal feed (or an administrator, who
+/// may stop one), an administrator for everything else.
+fn may_change(t: &impl Tables, actor: Option<Id>, ext: &Extension, stopping: bool) -> Result<bool> {
+    match ext.owner {
+        Some(owner) if actor == Some(owner) => Ok(crate::admin::actor_role(t, actor)?.is_some()),
+        Some(_) if !stopping => Ok(false),
+        _ => may_administer(t, actor),
+    }
+}
+
+fn personal(manifest: &ExtensionManifest) -> bool {
+    manifest.kind == roost_types::ExtensionKind::Feed && manifest.feed.as_ref().is_some_and(|f| f.personal)
+}
+
+fn deployed_key(kind: roost_types::ExtensionKind, id: Id) -> Vec<u8> {
+    let mut k = vec![kind as u8];
+    k.extend_from_slice(&k1(id));
+    k
 }
 
 pub(crate) fn save(
@@ -28,13 +53,11 @@ pub(crate) fn save(
     manifest: &ExtensionManifest,
     source: &str,
 ) -> Result<Outcome> {
-    if !may_administer(t, actor)? {
-        return Ok(Outcome::Rejected(Rejection::Forbidden));
-    }
+    let personal = personal(manifest);
     let mut ext = match extension {
         Some(id) => {
             let Some(e) = self::extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
-            if e.kind != manifest.kind {
+            if e.kind != manifest.kind || e.owner.is_some() != personal || !may_change(t, actor, &e, false)? {
                 return Ok(Outcome::Rejected(Rejection::Forbidden));
             }
             if e.latest >= MAX_VERSIONS {
@@ -43,10 +66,27 @@ pub(crate) fn save(
             e
         }
         None => {
-            if crate::query::count_prefix(t, Table::Extension, &[])? as usize >= MAX_EXTENSIONS {
+            let owner = match (personal, actor) {
+                (true, Some(member)) if crate::admin::actor_role(t, actor)?.is_some() => Some(member),
+                (true, _) => return Ok(Outcome::Rejected(Rejection::Forbidden)),
+                (false, _) if !may_administer(t, actor)? => return Ok(Outcome::Rejected(Rejection::Forbidden)),
+                (false, _) => None,
+            };
+            let full = match owner {
+                Some(o) => crate::query::count_prefix(t, Table::ExtensionOwner, &k1(o))? as usize >= MAX_PERSONAL_FEEDS,
+                None => {
+                    let all = crate::query::count_prefix(t, Table::Extension, &[])?;
+                    let personal = crate::query::count_prefix(t, Table::ExtensionOwner, &[])?;
+                    all.saturating_sub(personal) as usize >= MAX_EXTENSIONS
+                }
+            };
+            if full {
                 return Ok(Outcome::Rejected(Rejection::TooMany));
             }
             let id = crate::ids::next_id(t, at)?;
+            if let Some(o) = owner {
+                t.put(Table::ExtensionOwner, &k2(o, id), &[])?;
+            }
             Extension {
                 id,
                 name: manifest.name.clone(),
@@ -55,6 +95,7 @@ pub(crate) fn save(
                 created_at: at,
                 latest: 0,
                 deployed: None,
+                owner,
             }
         }
     };
@@ -82,40 +123,128 @@ pub(crate) fn deploy(
     version: u32,
     mode: ExtensionMode,
 ) -> Result<Outcome> {
-    if !may_administer(t, actor)? {
+    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if !may_change(t, actor, &ext, false)? {
         return Ok(Outcome::Rejected(Rejection::Forbidden));
     }
-    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     if version == 0 || version > ext.latest {
         return Ok(Outcome::Rejected(Rejection::NotFound));
     }
     ext.deployed = Some(Deployment { version, mode, by: actor, at });
+    if ext.owner.is_none() {
+        t.put(Table::DeployedExtension, &deployed_key(ext.kind, id), &[])?;
+    }
     put_value(t, Table::Extension, &k1(id), &ext)?;
     Ok(Outcome::created(id))
 }
 
 pub(crate) fn disable(t: &mut impl Tables, actor: Option<Id>, id: Id, version: Option<u32>) -> Result<Outcome> {
-    if !may_administer(t, actor)? {
+    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
+    if !may_change(t, actor, &ext, true)? {
         return Ok(Outcome::Rejected(Rejection::Forbidden));
     }
-    let Some(mut ext) = extension(t, id)? else { return Ok(Outcome::Rejected(Rejection::NotFound)) };
     if version.is_some() && ext.deployed.map(|d| d.version) != version {
         return Ok(Outcome::created(id));
     }
     ext.deployed = None;
+    t.delete(Table::DeployedExtension, &deployed_key(ext.kind, id))?;
     put_value(t, Table::Extension, &k1(id), &ext)?;
     Ok(Outcome::created(id))
+}
+
+/// Whether `account` may read the feed `ext` now: a deployed feed, published for everyone or
+/// the account's own.
+pub fn may_read_feed(ext: &Extension, account: Id) -> bool {
+    ext.kind == roost_types::ExtensionKind::Feed
+        && ext.deployed.is_some()
+        && ext.owner.is_none_or(|owner| owner == account)
+}
+
+pub(crate) fn subscribe(t: &mut impl Tables, account: Id, id: Id, on: bool) -> Result<Outcome> {
+    if crate::admin::actor_role(t, Some(account))?.is_none() {
+        return Ok(Outcome::Rejected(Rejection::Forbidden));
+    }
+    let key = k2(account, id);
+    if !on {
+        t.delete(Table::FeedSubscription, &key)?;
+        return Ok(Outcome::created(id));
+    }
+    match extension(t, id)? {
+        Some(e) if may_read_feed(&e, account) => {}
+        _ => return Ok(Outcome::Rejected(Rejection::NotFound)),
+    }
+    if t.get(Table::FeedSubscription, &key)?.is_none() {
+        if crate::query::count_prefix(t, Table::FeedSubscription, &k1(account))? as usize >= MAX_FEED_SUBSCRIPTIONS {
+            return Ok(Outcome::Rejected(Rejection::TooMany));
+        }
+        t.put(Table::FeedSubscription, &key, &[])?;
+    }
+    Ok(Outcome::created(id))
+}
+
+/// The feeds `account` subscribed to that it may read now, oldest first.
+pub fn subscriptions(t: &(impl ReadTables + ?Sized), account: Id) -> Result<Vec<Extension>> {
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(account));
+    t.scan(Table::FeedSubscription, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        ids.push(crate::kv::read_u64(k, 8)?);
+        Ok(ids.len() < MAX_FEED_SUBSCRIPTIONS)
+    })?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(extension(t, id)?.filter(|e| may_read_feed(e, account)));
+    }
+    Ok(out)
+}
+
+/// Whether `account` subscribed to the feed `id`.
+pub fn subscribed(t: &(impl ReadTables + ?Sized), account: Id, id: Id) -> Result<bool> {
+    Ok(t.get(Table::FeedSubscription, &k2(account, id))?.is_some())
+}
+
+/// A member's personal feeds, deployed or not, oldest first.
+pub fn personal_feeds(t: &(impl ReadTables + ?Sized), owner: Id) -> Result<Vec<Extension>> {
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(&k1(owner));
+    t.scan(Table::ExtensionOwner, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        ids.push(crate::kv::read_u64(k, 8)?);
+        Ok(ids.len() < MAX_PERSONAL_FEEDS)
+    })?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(extension(t, id)?);
+    }
+    Ok(out)
+}
+
+/// The deployed extensions of a kind that are not personal feeds, oldest first.
+pub fn deployed_of(t: &(impl ReadTables + ?Sized), kind: roost_types::ExtensionKind) -> Result<Vec<Extension>> {
+    let mut ids = Vec::new();
+    let (lo, hi) = prefix_bounds(&[kind as u8]);
+    t.scan(Table::DeployedExtension, Bound::Included(&lo), bound_ref(&hi), Dir::Forward, &mut |k, _| {
+        ids.push(crate::kv::read_u64(k, 1)?);
+        Ok(ids.len() < MAX_EXTENSIONS)
+    })?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(extension(t, id)?.filter(|e| e.deployed.is_some()));
+    }
+    Ok(out)
 }
 
 pub fn extension(t: &(impl ReadTables + ?Sized), id: Id) -> Result<Option<Extension>> {
     get_value(t, Table::Extension, &k1(id))
 }
 
-/// Every extension, oldest first (there are at most [`MAX_EXTENSIONS`]).
+/// Every extension but members' personal feeds, oldest first (there are at most
+/// [`MAX_EXTENSIONS`]).
 pub fn extensions(t: &(impl ReadTables + ?Sized)) -> Result<Vec<Extension>> {
     let mut out = Vec::new();
     t.scan(Table::Extension, Bound::Unbounded, Bound::Unbounded, Dir::Forward, &mut |_, v| {
-        out.push(crate::kv::decode(v)?);
+        let e: Extension = crate::kv::decode(v)?;
+        if e.owner.is_none() {
+            out.push(e);
+        }
         Ok(out.len() < MAX_EXTENSIONS)
     })?;
     Ok(out)
@@ -133,24 +262,6 @@ pub fn versions(t: &(impl ReadTables + ?Sized), id: Id, limit: usize) -> Result<
         out.push(crate::kv::decode(v)?);
         Ok(out.len() < limit)
     })?;
-    Ok(out)
-}
-
-/// The deployed automod rules with the version at work, for judging a post.
-pub fn deployed(
-    t: &(impl ReadTables + ?Sized),
-    kind: roost_types::ExtensionKind,
-) -> Result<Vec<(Extension, ExtensionVersion)>> {
-    let mut out = Vec::new();
-    for e in extensions(t)? {
-        if e.kind != kind {
-            continue;
-        }
-        let Some(d) = e.deployed else { continue };
-        if let Some(v) = version(t, e.id, d.version)? {
-            out.push((e, v));
-        }
-    }
     Ok(out)
 }
 

@@ -165,11 +165,17 @@ pub enum Table {
     HeldPost = 71,
     /// status id → `Vec<PostLabel>` : labels automod rules put on a post
     PostLabel = 72,
+    /// (owner, extension id) → () : members' personal feeds
+    ExtensionOwner = 73,
+    /// (kind, extension id) → () : the deployed extensions that are not personal feeds
+    DeployedExtension = 74,
+    /// (account, extension id) → () : the feeds a member subscribed to
+    FeedSubscription = 75,
 }
 
 impl Table {
     /// Every table, in prefix order; the state digest walks them in this order.
-    pub const ALL: [Table; 72] = [
+    pub const ALL: [Table; 75] = [
         Table::Meta,
         Table::Account,
         Table::Username,
@@ -242,6 +248,9 @@ impl Table {
         Table::ExtensionVersion,
         Table::HeldPost,
         Table::PostLabel,
+        Table::ExtensionOwner,
+        Table::DeployedExtension,
+        Table::FeedSubscription,
     ];
 
     pub fn prefix(self) -> u8 {

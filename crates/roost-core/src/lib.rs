@@ -204,6 +204,9 @@ pub fn apply(t: &mut impl Tables, req: &Request, fx: &mut dyn effects::EffectSin
         Command::DisableExtension { actor, extension, version } => extensions::disable(t, *actor, *extension, *version),
         Command::Judged { effects, command } => extensions::apply_judged(t, req, effects, command, fx),
         Command::ReviewHeldPost { actor, status, approve } => extensions::review_held(t, *actor, *status, *approve, fx),
+        Command::SubscribeFeed { account, extension, subscribe } => {
+            extensions::subscribe(t, *account, *extension, *subscribe)
+        }
         Command::RescheduleStatus { account, scheduled, scheduled_at } => {
             scheduled::reschedule(t, *account, *scheduled, *scheduled_at)
         }

@@ -332,6 +332,8 @@ pub struct Extension {
     pub latest: u32,
     /// The version at work and how, if any.
     pub deployed: Option<Deployment>,
+    /// For a member's personal feed: the member (only they see it, write it and deploy it).
+    pub owner: Option<Id>,
 }
 
 /// Which version of an extension is at work, since when and by whom.

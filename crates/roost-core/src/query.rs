@@ -138,6 +138,12 @@ fn page_scan<T>(
 /// A post with the post it reblogs, ready for rendering.
 pub type Shown = (Status, Option<Status>);
 
+/// A post as a timeline shows it to the viewer, if it does: visible, and not hidden from
+/// their timelines by a mute.
+pub fn feed_entry<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Option<Shown>> {
+    feed_item(v, id)
+}
+
 fn feed_item<T: ReadTables + ?Sized>(v: &mut Viewer<'_, T>, id: Id) -> Result<Option<Shown>> {
     match visible(v, id)? {
         Some((s, o)) if !v.hidden_in_feeds(&s, o.as_ref())? => Ok(Some((s, o))),

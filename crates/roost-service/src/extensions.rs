@@ -68,12 +68,17 @@ pub(crate) struct ExtWork {
     figures: Mutex<HashMap<(Id, u32), Figures>>,
     /// The deployed versions' programs, made once per version rather than per post.
     rules: Mutex<HashMap<(Id, u32), Arc<Rule>>>,
+    /// Feed rankings at once on this node: apart from the turns, so that readers never hold up
+    /// posting.
+    pub(crate) feed_turns: Arc<Semaphore>,
+    /// Recent rankings, for paging through a feed in the order it was ranked.
+    pub(crate) rankings: Mutex<HashMap<(Id, Id), crate::feeds::Ranked>>,
 }
 
-/// A deployed version, ready to judge.
-struct Rule {
-    program: Program,
-    on_error: FailPolicy,
+/// A version, ready to run.
+pub(crate) struct Rule {
+    pub program: Program,
+    pub on_error: FailPolicy,
 }
 
 /// Versions whose programs are kept beyond those deployed now, at most.
@@ -87,6 +92,8 @@ impl Default for ExtWork {
             dry_runs: Arc::new(Semaphore::new(1)),
             figures: Mutex::default(),
             rules: Mutex::default(),
+            feed_turns: Arc::new(Semaphore::new(crate::feeds::TURNS)),
+            rankings: Mutex::default(),
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct Draft {
     pub budget: Option<u64>,
     pub deadline_ms: Option<u64>,
     pub memory_bytes: Option<u64>,
+    /// A feed's candidates (feeds only).
+    pub feed: Option<roost_types::FeedSpec>,
     pub source: String,
 }
 
@@ -139,7 +148,7 @@ pub fn entry_point(kind: ExtensionKind) -> &'static str {
     }
 }
 
-fn limits(m: &ExtensionManifest) -> Limits {
+pub(crate) fn limits(m: &ExtensionManifest) -> Limits {
     Limits {
         budget: m.budget,
         deadline: Duration::from_millis(m.deadline_ms),
@@ -148,8 +157,18 @@ fn limits(m: &ExtensionManifest) -> Limits {
     }
 }
 
+/// 404 for anyone who may not change `e`: a personal feed's owner changes it (an administrator
+/// may only stop it), those who administer the instance change every other extension.
+pub(crate) fn may_change(svc: &Service, by: &Actor, e: &Extension, stopping: bool) -> Result<()> {
+    match e.owner {
+        Some(owner) if by.account == Some(owner) => Ok(()),
+        Some(_) if !stopping => Err(Error::NotFound),
+        _ => administer(svc, by),
+    }
+}
+
 /// 404 for anyone who does not administer the instance (the operator does).
-fn administer(svc: &Service, by: &Actor) -> Result<()> {
+pub(crate) fn administer(svc: &Service, by: &Actor) -> Result<()> {
     let Some(account) = by.account else { return Ok(()) };
     let a = roost_core::query::account(&svc.read()?, account)?.ok_or(Error::NotFound)?;
     if a.role.can_administer() {
@@ -159,7 +178,7 @@ fn administer(svc: &Service, by: &Actor) -> Result<()> {
     }
 }
 
-fn checked_manifest(d: &Draft) -> Result<ExtensionManifest> {
+fn checked_manifest(svc: &Service, by: &Actor, d: &Draft) -> Result<ExtensionManifest> {
     let name = d.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(Error::invalid(format!(
@@ -192,6 +211,16 @@ fn checked_manifest(d: &Draft) -> Result<ExtensionManifest> {
             }
             other => bounded(other, DEFAULT_MEMORY_BYTES, MAX_MEMORY_BYTES, "memory_bytes")?,
         },
+        feed: match (kind, &d.feed) {
+            (ExtensionKind::Feed, Some(spec)) => Some(crate::feeds::checked_spec(svc, by, spec)?),
+            (ExtensionKind::Feed, None) => {
+                return Err(Error::invalid(
+                    "Validation failed: A feed needs its sources (home, local, #tag, @account, list:ID)",
+                ))
+            }
+            (_, Some(_)) => return Err(Error::invalid("Validation failed: Only feeds have sources")),
+            (_, None) => None,
+        },
     })
 }
 
@@ -202,7 +231,7 @@ async fn with_engine<T: Send + 'static>(svc: &Service, f: impl FnOnce(&Engine) -
 
 /// Runs `f` on a blocking thread once `turns` grants a turn, which it holds until `f` ends
 /// (even if the request that asked went away).
-async fn on_engine<T: Send + 'static>(
+pub(crate) async fn on_engine<T: Send + 'static>(
     svc: &Service,
     turns: &Arc<Semaphore>,
     f: impl FnOnce(&Engine) -> T + Send + 'static,
@@ -220,16 +249,26 @@ async fn on_engine<T: Send + 'static>(
 /// Saves a new version (of a new extension when `d.extension` is `None`); returns the
 /// extension's ID and the version's number.
 pub async fn save(svc: &Service, by: &Actor, d: Draft) -> Result<(Id, u32, Applied)> {
-    administer(svc, by)?;
-    let manifest = checked_manifest(&d)?;
+    let personal = d.kind == Some(ExtensionKind::Feed) && d.feed.as_ref().is_some_and(|f| f.personal);
+    match d.extension {
+        Some(id) => {
+            let e = stored::extension(&svc.read()?, id)?.ok_or(Error::NotFound)?;
+            may_change(svc, by, &e, false)?;
+            if Some(e.kind) != d.kind {
+                return Err(Error::invalid("Validation failed: An extension keeps its kind across versions"));
+            }
+            if e.owner.is_some() != personal {
+                return Err(Error::invalid("Validation failed: A feed stays personal, or shared, across versions"));
+            }
+        }
+        None if personal => {
+            crate::write::member(by)?;
+        }
+        None => administer(svc, by)?,
+    }
+    let manifest = checked_manifest(svc, by, &d)?;
     if d.source.len() > MAX_SOURCE_BYTES {
         return Err(Error::TooLarge(format!("The source is larger than {MAX_SOURCE_BYTES} bytes")));
-    }
-    if let Some(id) = d.extension {
-        let e = stored::extension(&svc.read()?, id)?.ok_or(Error::NotFound)?;
-        if e.kind != manifest.kind {
-            return Err(Error::invalid("Validation failed: An extension keeps its kind across versions"));
-        }
     }
     let program = Program::new(&d.source, limits(&manifest));
     let entry = entry_point(manifest.kind);
@@ -245,12 +284,14 @@ pub async fn save(svc: &Service, by: &Actor, d: Draft) -> Result<(Id, u32, Appli
 
 /// Puts `version` to work in `mode` (a roll back names an earlier version).
 pub async fn deploy(svc: &Service, by: &Actor, id: Id, version: u32, mode: ExtensionMode) -> Result<Applied> {
-    administer(svc, by)?;
+    let e = stored::extension(&svc.read()?, id)?.ok_or(Error::NotFound)?;
+    may_change(svc, by, &e, false)?;
     propose(svc, by, Command::DeployExtension { actor: by.account, extension: id, version, mode }).await
 }
 
 pub async fn disable(svc: &Service, by: &Actor, id: Id) -> Result<Applied> {
-    administer(svc, by)?;
+    let e = stored::extension(&svc.read()?, id)?.ok_or(Error::NotFound)?;
+    may_change(svc, by, &e, true)?;
     propose(svc, by, Command::DisableExtension { actor: by.account, extension: id, version: None }).await
 }
 
@@ -262,9 +303,9 @@ pub fn list(svc: &Service, by: &Actor) -> Result<Vec<Extension>> {
 
 /// One extension, its newest versions (at most 100) and what its deployed version decided here.
 pub fn show(svc: &Service, by: &Actor, id: Id) -> Result<(Extension, Vec<ExtensionVersion>, Option<Figures>)> {
-    administer(svc, by)?;
     let view = svc.read()?;
     let e = stored::extension(&view, id)?.ok_or(Error::NotFound)?;
+    may_change(svc, by, &e, false)?;
     let versions = stored::versions(&view, id, 100)?;
     let figures = e.deployed.and_then(|d| {
         let f = svc.ext_work().figures.lock().ok()?.get(&(id, d.version)).cloned()?;
@@ -275,8 +316,10 @@ pub fn show(svc: &Service, by: &Actor, id: Id) -> Result<(Extension, Vec<Extensi
 
 /// One version, its source included.
 pub fn version(svc: &Service, by: &Actor, id: Id, version: u32) -> Result<ExtensionVersion> {
-    administer(svc, by)?;
-    stored::version(&svc.read()?, id, version)?.ok_or(Error::NotFound)
+    let view = svc.read()?;
+    let e = stored::extension(&view, id)?.ok_or(Error::NotFound)?;
+    may_change(svc, by, &e, false)?;
+    stored::version(&view, id, version)?.ok_or(Error::NotFound)
 }
 
 /// What a rule decided of one post.
@@ -357,10 +400,7 @@ impl Verdicts {
 pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<Verdicts> {
     let (rules, author) = {
         let view = svc.read()?;
-        let deployed: Vec<Extension> = stored::extensions(&view)?
-            .into_iter()
-            .filter(|e| e.kind == ExtensionKind::Automod && e.deployed.is_some())
-            .collect();
+        let deployed: Vec<Extension> = stored::deployed_of(&view, ExtensionKind::Automod)?;
         if deployed.is_empty() {
             return Ok(Verdicts::default());
         }
@@ -455,40 +495,41 @@ pub(crate) async fn judge_post(svc: &Service, post: &PostDraft<'_>) -> Result<Ve
     Ok(verdicts)
 }
 
-/// The deployed extensions with their programs: made from the stored version the first time a
-/// version is deployed, then kept (a version never changes).
+/// The deployed extensions with their programs (see [`rule`]).
 fn loaded_rules(
     svc: &Service,
     view: &crate::ReadView,
     deployed: Vec<Extension>,
 ) -> Result<Vec<(Extension, Arc<Rule>)>> {
-    let mut kept = svc.ext_work().rules.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::with_capacity(deployed.len());
     for e in deployed {
         let Some(d) = e.deployed else { continue };
-        let rule = match kept.get(&(e.id, d.version)) {
-            Some(rule) => rule.clone(),
-            None => {
-                let Some(v) = stored::version(view, e.id, d.version)? else { continue };
-                let rule = Arc::new(Rule {
-                    program: Program::new(&v.source, limits(&v.manifest)),
-                    on_error: v.manifest.on_error,
-                });
-                if kept.len() >= KEPT_RULES {
-                    kept.clear();
-                }
-                kept.insert((e.id, d.version), rule.clone());
-                rule
-            }
-        };
-        out.push((e, rule));
+        if let Some(rule) = rule(svc, view, e.id, d.version)? {
+            out.push((e, rule));
+        }
     }
     Ok(out)
 }
 
+/// A version's program: made from the stored version the first time it is asked for, then
+/// kept (a version never changes).
+pub(crate) fn rule(svc: &Service, view: &crate::ReadView, id: Id, version: u32) -> Result<Option<Arc<Rule>>> {
+    let mut kept = svc.ext_work().rules.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(rule) = kept.get(&(id, version)) {
+        return Ok(Some(rule.clone()));
+    }
+    let Some(v) = stored::version(view, id, version)? else { return Ok(None) };
+    let rule = Arc::new(Rule { program: Program::new(&v.source, limits(&v.manifest)), on_error: v.manifest.on_error });
+    if kept.len() >= KEPT_RULES {
+        kept.clear();
+    }
+    kept.insert((id, version), rule.clone());
+    Ok(Some(rule))
+}
+
 /// What is kept of a failure on a live post: its kind, not the extension's own words (which
 /// may quote a post that the admins reading the figures may not read).
-fn without_content(e: &roost_ext::Error) -> String {
+pub(crate) fn without_content(e: &roost_ext::Error) -> String {
     match e {
         roost_ext::Error::Thrown(_) => "the rule threw an exception".into(),
         roost_ext::Error::Load(_) => "the rule does not load".into(),
@@ -498,7 +539,7 @@ fn without_content(e: &roost_ext::Error) -> String {
 }
 
 /// Counts a decision; returns whether the version now fails too often to keep running.
-fn record(
+pub(crate) fn record(
     svc: &Service,
     id: Id,
     deployment: roost_core::model::Deployment,
@@ -537,7 +578,7 @@ fn record(
 
 /// Stops an extension that fails too often (see [`HEALTH_FAILURES`]), in the background: the
 /// post being judged does not wait for it.
-fn stop(svc: &Service, ext: &Extension, version: u32) {
+pub(crate) fn stop(svc: &Service, ext: &Extension, version: u32) {
     tracing::error!(
         extension = ext.id,
         version,

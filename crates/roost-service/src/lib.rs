@@ -27,6 +27,7 @@ pub mod admin;
 pub mod audit;
 pub mod error;
 pub mod extensions;
+pub mod feeds;
 pub mod filters;
 pub mod hooks;
 pub mod inbox;

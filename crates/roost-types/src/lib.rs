@@ -674,6 +674,12 @@ pub enum Command {
         status: Id,
         approve: bool,
     },
+    /// A member subscribes to a feed (it shows among their lists) or unsubscribes.
+    SubscribeFeed {
+        account: Id,
+        extension: Id,
+        subscribe: bool,
+    },
 }
 
 /// What one automod rule's verdict does to a post (see [`Command::Judged`]).
@@ -773,7 +779,40 @@ pub struct ExtensionManifest {
     pub budget: u64,
     pub deadline_ms: u64,
     pub memory_bytes: u64,
+    /// A feed's candidates (required for feeds, absent for other kinds).
+    pub feed: Option<FeedSpec>,
 }
+
+/// Where a feed's candidate posts come from and how far back (issue 14). Roost gathers them
+/// for the reader, through the reader's own visibility, blocks and mutes, before the feed's
+/// `rank` sees any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedSpec {
+    /// At least one, at most [`MAX_FEED_SOURCES`].
+    pub sources: Vec<FeedSource>,
+    /// Only posts of the last this many hours (1 to [`MAX_FEED_WINDOW_HOURS`]).
+    pub window_hours: u32,
+    /// A member's own feed (only they see it and write it) rather than one an administrator
+    /// publishes for everyone; fixed for the extension's life.
+    pub personal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeedSource {
+    /// The reader's home timeline.
+    Home,
+    /// The instance's public timeline.
+    Local,
+    /// Public posts with this hashtag (lowercase, without `#`).
+    Hashtag(String),
+    /// One of the owner's lists (personal feeds only).
+    List(Id),
+    /// The posts of one account that the reader may see.
+    Account(Id),
+}
+
+pub const MAX_FEED_SOURCES: usize = 10;
+pub const MAX_FEED_WINDOW_HOURS: u32 = 24 * 30;
 
 /// Which of a profile's two pictures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -884,6 +923,7 @@ impl Command {
             Command::DisableExtension { .. } => "DisableExtension",
             Command::Judged { .. } => "Judged",
             Command::ReviewHeldPost { .. } => "ReviewHeldPost",
+            Command::SubscribeFeed { .. } => "SubscribeFeed",
         }
     }
 
@@ -908,7 +948,8 @@ impl Command {
             | Command::SaveExtension { .. }
             | Command::DeployExtension { .. }
             | Command::DisableExtension { .. }
-            | Command::ReviewHeldPost { .. } => 6,
+            | Command::ReviewHeldPost { .. }
+            | Command::SubscribeFeed { .. } => 6,
             Command::Judged { command, .. } => command.since().max(6),
             Command::Once { command, .. } => command.since().max(2),
             Command::By { command, .. } => command.since().max(3),

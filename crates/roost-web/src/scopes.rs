@@ -30,6 +30,19 @@ pub fn required(method: &Method, path: &str) -> Option<Need> {
         | "/api/roost/v1/extensions/{id}/deploy"
         | "/api/roost/v1/extensions/{id}/disable"
         | "/api/roost/v1/extensions/{id}/dry_run" => &["admin:write"],
+        "/api/roost/v1/feeds"
+        | "/api/roost/v1/feeds/{id}"
+        | "/api/roost/v1/feeds/{id}/preview"
+        | "/api/roost/v1/feeds/{id}/timeline"
+            if get =>
+        {
+            &["read:lists"]
+        }
+        "/api/roost/v1/feeds"
+        | "/api/roost/v1/feeds/{id}/versions"
+        | "/api/roost/v1/feeds/{id}/deploy"
+        | "/api/roost/v1/feeds/{id}/disable"
+        | "/api/roost/v1/feeds/{id}/{action}" => &["write:lists"],
         "/api/roost/v1/moderation/held" => &["admin:read", "admin:read:reports"],
         "/api/roost/v1/moderation/held/{id}/{action}" => &["admin:write", "admin:write:reports"],
         "/api/v1/accounts/verify_credentials" => &["profile", "read:accounts"],

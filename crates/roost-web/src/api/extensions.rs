@@ -21,25 +21,37 @@ use crate::AppState;
 #[derive(Deserialize)]
 pub struct VersionForm {
     #[serde(default, deserialize_with = "de::string_opt")]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default, deserialize_with = "de::string_opt")]
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(default, deserialize_with = "de::string_opt")]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     /// `open` or `closed`.
     #[serde(default, deserialize_with = "de::string_opt")]
-    on_error: Option<String>,
+    pub(crate) on_error: Option<String>,
     #[serde(default, deserialize_with = "de::id_opt")]
-    budget: Option<u64>,
+    pub(crate) budget: Option<u64>,
     #[serde(default, deserialize_with = "de::id_opt")]
-    deadline_ms: Option<u64>,
+    pub(crate) deadline_ms: Option<u64>,
     #[serde(default, deserialize_with = "de::id_opt")]
-    memory_bytes: Option<u64>,
+    pub(crate) memory_bytes: Option<u64>,
     #[serde(default, deserialize_with = "de::string_opt")]
-    source: Option<String>,
+    pub(crate) source: Option<String>,
+    /// A feed's sources: `home`, `local`, `#tag`, `@username`, `list:ID` (an array, or one
+    /// per line).
+    #[serde(default, deserialize_with = "de::strings")]
+    pub(crate) sources: Vec<String>,
+    #[serde(default, deserialize_with = "de::id_opt")]
+    pub(crate) window_hours: Option<u64>,
+    /// A member's own feed (the default for feeds) or one for everyone (administrators).
+    #[serde(default, deserialize_with = "de::bool_opt")]
+    pub(crate) personal: Option<bool>,
 }
 
-fn draft(extension: Option<u64>, f: VersionForm) -> ApiResult<Draft> {
+/// The most hours a feed looks back by default: a week.
+const DEFAULT_WINDOW_HOURS: u32 = 24 * 7;
+
+pub(crate) fn draft(state: &AppState, extension: Option<u64>, f: VersionForm) -> ApiResult<Draft> {
     let kind = match f.kind.as_deref() {
         None => None,
         Some(k) => Some(
@@ -52,8 +64,25 @@ fn draft(extension: Option<u64>, f: VersionForm) -> ApiResult<Draft> {
         Some("closed") => Some(FailPolicy::Closed),
         Some(_) => return Err(ApiError::unprocessable("Validation failed: on_error must be open or closed")),
     };
+    let feed = if kind == Some(ExtensionKind::Feed) {
+        let mut sources = Vec::new();
+        for raw in f.sources.iter().flat_map(|s| s.split(['\n', ',']).map(str::trim)).filter(|s| !s.is_empty()) {
+            if sources.len() > roost_types::MAX_FEED_SOURCES {
+                break;
+            }
+            sources.push(roost_service::feeds::parse_source(state.service(), raw)?);
+        }
+        let window_hours = match f.window_hours {
+            None => DEFAULT_WINDOW_HOURS,
+            Some(h) => u32::try_from(h).unwrap_or(u32::MAX),
+        };
+        Some(roost_types::FeedSpec { sources, window_hours, personal: f.personal.unwrap_or(true) })
+    } else {
+        None
+    };
     Ok(Draft {
         extension,
+        feed,
         name: f.name.unwrap_or_default(),
         kind,
         description: f.description.unwrap_or_default(),
@@ -65,8 +94,9 @@ fn draft(extension: Option<u64>, f: VersionForm) -> ApiResult<Draft> {
     })
 }
 
-fn extension_json(e: &Extension) -> Value {
+pub(crate) fn extension_json(e: &Extension) -> Value {
     json!({
+        "personal": e.owner.is_some(),
         "id": e.id.to_string(),
         "name": e.name,
         "kind": e.kind.as_str(),
@@ -82,7 +112,14 @@ fn extension_json(e: &Extension) -> Value {
     })
 }
 
-fn version_json(v: &ExtensionVersion, with_source: bool) -> Value {
+/// A feed's sources and window, as people write them.
+pub(crate) fn feed_json(view: &roost_raft::ReadView, spec: &roost_types::FeedSpec) -> ApiResult<Value> {
+    let sources: Vec<String> =
+        spec.sources.iter().map(|s| roost_service::feeds::source_text(view, s)).collect::<Result<_, _>>()?;
+    Ok(json!({"sources": sources, "window_hours": spec.window_hours, "personal": spec.personal}))
+}
+
+pub(crate) fn version_json(view: &roost_raft::ReadView, v: &ExtensionVersion, with_source: bool) -> ApiResult<Value> {
     let m = &v.manifest;
     let hex: String = v.source_hash.iter().map(|b| format!("{b:02x}")).collect();
     let mut out = json!({
@@ -100,13 +137,16 @@ fn version_json(v: &ExtensionVersion, with_source: bool) -> Value {
             "memory_bytes": m.memory_bytes,
         },
     });
+    if let Some(spec) = &m.feed {
+        out["manifest"]["feed"] = feed_json(view, spec)?;
+    }
     if with_source {
         out["source"] = json!(v.source);
     }
-    out
+    Ok(out)
 }
 
-fn figures_json(f: &Figures) -> Value {
+pub(crate) fn figures_json(f: &Figures) -> Value {
     json!({ "calls": f.calls, "verdicts": f.verdicts, "errors": f.errors, "recent_errors": f.recent_errors })
 }
 
@@ -122,7 +162,7 @@ pub async fn create(
     user: User,
     Input(f): Input<VersionForm>,
 ) -> ApiResult<Written<Json<Value>>> {
-    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(None, f)?).await?;
+    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(&state, None, f)?).await?;
     Ok(Written(Json(json!({"id": id.to_string(), "version": version})), applied.index))
 }
 
@@ -134,7 +174,7 @@ pub async fn add_version(
     Input(f): Input<VersionForm>,
 ) -> ApiResult<Written<Json<Value>>> {
     let id = parse_id(&id)?;
-    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(Some(id), f)?).await?;
+    let (id, version, applied) = extensions::save(state.service(), &user.actor(), draft(&state, Some(id), f)?).await?;
     Ok(Written(Json(json!({"id": id.to_string(), "version": version})), applied.index))
 }
 
@@ -143,7 +183,8 @@ pub async fn add_version(
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let (e, versions, figures) = extensions::show(state.service(), &user.actor(), parse_id(&id)?)?;
     let mut out = extension_json(&e);
-    out["versions"] = versions.iter().map(|v| version_json(v, false)).collect();
+    let view = state.node().read()?;
+    out["versions"] = versions.iter().map(|v| version_json(&view, v, false)).collect::<ApiResult<Vec<_>>>()?.into();
     out["figures"] = figures.as_ref().map_or(Value::Null, figures_json);
     Ok(Json(out))
 }
@@ -155,7 +196,7 @@ pub async fn show_version(
     Path((id, version)): Path<(String, u32)>,
 ) -> ApiResult<Json<Value>> {
     let v = extensions::version(state.service(), &user.actor(), parse_id(&id)?, version)?;
-    Ok(Json(version_json(&v, true)))
+    Ok(Json(version_json(&state.node().read()?, &v, true)?))
 }
 
 #[derive(Deserialize)]

@@ -65,13 +65,34 @@ fn own_list(state: &AppState, user: &User, raw: &str) -> ApiResult<List> {
     Ok(lists::own_list(&state.node().read()?, user.id(), parse_id(raw)?)?)
 }
 
+/// A subscribed feed as a list (issue 14): its timeline is the ranked feed.
+fn feed_list_json(e: &roost_core::model::Extension) -> ListJson {
+    ListJson { id: e.id.to_string(), title: e.name.clone(), replies_policy: "list", exclusive: false }
+}
+
+/// The subscribed feed `raw` names, if it names one rather than a list.
+fn subscribed_feed(state: &AppState, user: &User, raw: &str) -> ApiResult<Option<roost_core::model::Extension>> {
+    let id = parse_id(raw)?;
+    let subscriptions = roost_service::feeds::subscriptions(state.service(), &user.actor())?;
+    Ok(subscriptions.into_iter().find(|e| e.id == id))
+}
+
+/// The member's lists, then the feeds they subscribed to.
 pub async fn index(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<ListJson>>> {
     let view = state.node().read()?;
-    Ok(Json(query::lists(&view, user.id())?.iter().map(list_json).collect()))
+    let mut out: Vec<ListJson> = query::lists(&view, user.id())?.iter().map(list_json).collect();
+    out.extend(roost_service::feeds::subscriptions(state.service(), &user.actor())?.iter().map(feed_list_json));
+    Ok(Json(out))
 }
 
 pub async fn show(State(state): State<AppState>, user: User, Path(id): Path<String>) -> ApiResult<Json<ListJson>> {
-    Ok(Json(list_json(&own_list(&state, &user, &id)?)))
+    match own_list(&state, &user, &id) {
+        Err(ApiError::NotFound) => match subscribed_feed(&state, &user, &id)? {
+            Some(e) => Ok(Json(feed_list_json(&e))),
+            None => Err(ApiError::NotFound),
+        },
+        other => Ok(Json(list_json(&other?))),
+    }
 }
 
 pub async fn create(
@@ -101,6 +122,13 @@ pub async fn delete(
     user: User,
     Path(id): Path<String>,
 ) -> ApiResult<Written<Json<Value>>> {
+    // Deleting a subscribed feed's list unsubscribes from it.
+    if query::list(&state.node().read()?, user.id(), parse_id(&id)?)?.is_none() {
+        if let Some(e) = subscribed_feed(&state, &user, &id)? {
+            let applied = roost_service::feeds::subscribe(state.service(), &user.actor(), e.id, false).await?;
+            return Ok(Written(Json(json!({})), applied.index));
+        }
+    }
     let applied = lists::delete(state.service(), &user.actor(), parse_id(&id)?).await?;
     Ok(Written(Json(json!({})), applied.index))
 }
@@ -168,7 +196,13 @@ pub async fn timeline(
     uri: Uri,
     Input(p): Input<PageParams>,
 ) -> ApiResult<StatusPage> {
-    let list = own_list(&state, &user, &id)?;
+    let list = match own_list(&state, &user, &id) {
+        Err(ApiError::NotFound) => match subscribed_feed(&state, &user, &id)? {
+            Some(e) => return super::feeds::feed_page(&state, &user, e.id, &uri, &p).await,
+            None => return Err(ApiError::NotFound),
+        },
+        other => other?,
+    };
     let view = state.node().read()?;
     let items = query::list_timeline(&view, user.id(), list.id, &p.page(MAX_LIMIT))?.ok_or(ApiError::NotFound)?;
     super::status_page(

@@ -6,6 +6,7 @@ mod audit;
 pub(crate) mod conversations;
 mod discover;
 mod extensions;
+mod feeds;
 mod filters;
 mod instance;
 mod lists;
@@ -150,6 +151,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/roost/v1/extensions/{id}/deploy", post(extensions::deploy))
         .route("/api/roost/v1/extensions/{id}/disable", post(extensions::disable))
         .route("/api/roost/v1/extensions/{id}/dry_run", post(extensions::dry_run))
+        .route("/api/roost/v1/feeds", get(feeds::index).post(feeds::create))
+        .route("/api/roost/v1/feeds/{id}", get(feeds::show))
+        .route("/api/roost/v1/feeds/{id}/versions", post(feeds::add_version))
+        .route("/api/roost/v1/feeds/{id}/deploy", post(feeds::deploy))
+        .route("/api/roost/v1/feeds/{id}/disable", post(feeds::disable))
+        .route("/api/roost/v1/feeds/{id}/preview", get(feeds::preview))
+        .route("/api/roost/v1/feeds/{id}/timeline", get(feeds::timeline))
+        .route("/api/roost/v1/feeds/{id}/{action}", post(feeds::subscribe))
         .route("/api/roost/v1/moderation/held", get(extensions::held))
         .route("/api/roost/v1/moderation/held/{id}/{action}", post(extensions::review_held))
         .route("/avatars/original/missing.png", get(avatar))

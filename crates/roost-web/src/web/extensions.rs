@@ -139,6 +139,7 @@ fn draft(extension: Option<Id>, f: &NewForm) -> Draft {
         budget: None,
         deadline_ms: None,
         memory_bytes: None,
+        feed: None,
         source: f.source.clone().unwrap_or_default(),
     }
 }
@@ -153,6 +154,7 @@ fn edit_draft(svc: &roost_service::Service, by: &roost_types::Actor, id: Id, f: 
         budget: Some(m.budget),
         deadline_ms: Some(m.deadline_ms),
         memory_bytes: Some(m.memory_bytes),
+        feed: m.feed,
         ..draft(Some(id), f)
     })
 }

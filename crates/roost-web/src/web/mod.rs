@@ -13,6 +13,7 @@
 mod admin;
 mod authorize;
 mod extensions;
+mod feeds;
 mod pages;
 mod people;
 mod post;
@@ -70,6 +71,9 @@ pub fn routes() -> Router<AppState> {
         .route("/lists", get(timelines::lists).post(timelines::create_list))
         .route("/lists/{id}", get(timelines::list))
         .route("/lists/{id}/{action}", post(timelines::change_list))
+        .route("/feeds", get(feeds::index).post(feeds::create))
+        .route("/feeds/{id}", get(feeds::show))
+        .route("/feeds/{id}/{action}", post(feeds::act))
         .route("/settings", get(settings::show))
         .route("/settings/{part}", post(settings::save))
         .route("/admin", get(admin::show))
@@ -145,6 +149,7 @@ fn page(status: StatusCode, state: &AppState, title: &str, user: Option<&session
                             a href="/search" { "Search" }
                             a href="/bookmarks" { "Bookmarks" }
                             a href="/lists" { "Lists" }
+                            a href="/feeds" { "Feeds" }
                             a.me href={ "/@" (u.account.username) } { @if let Some(f) = &face { (f) } "Profile" }
                             a href="/settings" { "Settings" }
                             @if u.account.role.can_moderate() { a href="/admin" { "Admin" } }

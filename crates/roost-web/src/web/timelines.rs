@@ -38,7 +38,7 @@ pub fn or_problem(state: &AppState, user: &WebUser, built: ApiResult<Response>) 
 }
 
 /// A timeline section with its cards, and "load older" when the page was full.
-fn timeline(label: &str, cards: &[Markup], older: Option<String>, empty: &str) -> Markup {
+pub(super) fn timeline(label: &str, cards: &[Markup], older: Option<String>, empty: &str) -> Markup {
     html! {
         section.timeline aria-label=(label) {
             @if cards.is_empty() { p.card { (empty) } }

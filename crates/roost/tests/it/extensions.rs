@@ -304,3 +304,157 @@ fn a_held_post_waits_for_a_moderator_and_a_labelled_one_shows_its_label() {
     let names: Vec<&str> = log.json.as_array().unwrap().iter().map(|e| e["command"].as_str().unwrap()).collect();
     assert!(names.contains(&"ReviewHeldPost"), "{names:?}");
 }
+
+/// Ranks the most favourited first, then the oldest; `EXTRA` is an ID the feed was not given.
+const MOST_LIKED: &str = r#"
+const EXTRA = "__EXTRA__";
+function rank(input) {
+  const posts = input.posts.slice().sort((a, b) => b.favourites_count - a.favourites_count || a.created_at - b.created_at);
+  return [EXTRA].concat(posts.map(p => p.id));
+}
+"#;
+
+fn ids_of(list: &Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_member_writes_a_personal_feed_and_reads_it_as_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let olga = server.user("olga");
+    let mia = server.user("mia");
+    let ana = server.user("ana");
+    let bob = server.user("bob");
+    let carl = server.user("carl");
+    let nia = server.user("nia");
+    let id_of = |api: &roost_testkit::Api| {
+        api.get("/api/v1/accounts/verify_credentials").json["id"].as_str().unwrap().to_string()
+    };
+    let carl_id = id_of(&carl);
+    assert_eq!(mia.post(&format!("/api/v1/accounts/{carl_id}/block")).status, 200);
+
+    let first = ana.status("#incident the database is down");
+    let second = ana.status("#incident failing over now");
+    let third = ana.status("#incident resolved, postmortem to follow");
+    ana.status("lunch, anyone?");
+    // Not for mia to read: followers-only from someone she does not follow, and a post by
+    // someone she blocked.
+    let secret =
+        bob.status_with(&[("status", "#incident the root password is in the wiki"), ("visibility", "private")]);
+    carl.status("#incident carl's take");
+    for liker in [&olga, &nia] {
+        assert_eq!(liker.post(&format!("/api/v1/statuses/{third}/favourite")).status, 200);
+    }
+    assert_eq!(olga.post(&format!("/api/v1/statuses/{second}/favourite")).status, 200);
+
+    let source = MOST_LIKED.replace("__EXTRA__", &secret);
+    let made = mia.post_json(
+        "/api/roost/v1/feeds",
+        &json!({"name": "Incidents", "sources": ["#incident"], "window_hours": 48, "source": source}),
+    );
+    assert_eq!(made.status, 200, "{:?}", made.json);
+    let feed = made.json["id"].as_str().unwrap().to_string();
+
+    // Previewed before it is live: most liked first; the post it named but was not given, and
+    // those mia may not read, are not there.
+    let preview = mia.get(&format!("/api/roost/v1/feeds/{feed}/preview"));
+    assert_eq!(preview.status, 200, "{:?}", preview.json);
+    assert_eq!(ids_of(&preview.json), vec![third.clone(), second.clone(), first.clone()]);
+    assert_eq!(mia.get(&format!("/api/roost/v1/feeds/{feed}/timeline")).status, 404, "not deployed yet");
+
+    // Only its owner sees a personal feed.
+    for path in [format!("/api/roost/v1/feeds/{feed}"), format!("/api/roost/v1/feeds/{feed}/preview")] {
+        assert_eq!(nia.get(&path).status, 404, "{path}");
+    }
+    assert_eq!(nia.post(&format!("/api/roost/v1/feeds/{feed}/subscribe")).status, 404);
+    assert_eq!(nia.post(&format!("/api/roost/v1/feeds/{feed}/deploy")).status, 404);
+
+    let deployed = mia.post(&format!("/api/roost/v1/feeds/{feed}/deploy"));
+    assert_eq!(deployed.status, 200, "{:?}", deployed.json);
+    assert_eq!(mia.post(&format!("/api/roost/v1/feeds/{feed}/subscribe")).status, 200);
+    let listed = mia.get("/api/roost/v1/feeds");
+    let entry = listed.json.as_array().unwrap().iter().find(|f| f["id"] == feed.as_str()).unwrap().clone();
+    assert_eq!(entry["subscribed"], true);
+    assert_eq!(entry["feed"]["sources"], json!(["#incident"]));
+    assert_eq!(entry["personal"], true);
+
+    // To a Mastodon app it is one more list, whose timeline is the ranked feed, paged in that
+    // order.
+    let lists = mia.get("/api/v1/lists");
+    assert!(lists.json.as_array().unwrap().iter().any(|l| l["id"] == feed.as_str() && l["title"] == "Incidents"));
+    assert_eq!(mia.get(&format!("/api/v1/lists/{feed}")).json["title"], "Incidents");
+    let page = mia.get(&format!("/api/v1/timelines/list/{feed}?limit=2"));
+    assert_eq!(ids_of(&page.json), vec![third.clone(), second.clone()]);
+    let next = mia.get(&format!("/api/v1/timelines/list/{feed}?limit=2&max_id={second}"));
+    assert_eq!(ids_of(&next.json), vec![first.clone()]);
+    assert!(nia.get("/api/v1/lists").json.as_array().unwrap().is_empty());
+    assert_eq!(nia.get(&format!("/api/v1/timelines/list/{feed}")).status, 404);
+
+    // A deleted post leaves the feed at once; a version that throws shows the candidates
+    // newest first and is counted.
+    assert_eq!(ana.delete(&format!("/api/v1/statuses/{second}")).status, 200);
+    let v2 = mia.post_json(
+        &format!("/api/roost/v1/feeds/{feed}/versions"),
+        &json!({"name": "Incidents", "sources": "#incident", "source": "function rank() { throw new Error('no'); }"}),
+    );
+    assert_eq!(v2.json["version"], 2, "{:?}", v2.json);
+    assert_eq!(mia.post_json(&format!("/api/roost/v1/feeds/{feed}/deploy"), &json!({"version": 2})).status, 200);
+    let fallback = mia.get(&format!("/api/roost/v1/feeds/{feed}/timeline"));
+    assert_eq!(ids_of(&fallback.json), vec![third.clone(), first.clone()]);
+    let shown = mia.get(&format!("/api/roost/v1/feeds/{feed}"));
+    assert_eq!(shown.json["figures"]["errors"], 1, "{:?}", shown.json);
+    assert_eq!(shown.json["versions"][0]["source"], "function rank() { throw new Error('no'); }");
+
+    // Deleting the list in an app unsubscribes; the feed itself stays.
+    assert_eq!(mia.delete(&format!("/api/v1/lists/{feed}")).status, 200);
+    assert!(mia.get("/api/v1/lists").json.as_array().unwrap().is_empty());
+    assert_eq!(mia.get(&format!("/api/roost/v1/feeds/{feed}")).status, 200);
+
+    // A feed for everyone is an administrator's, through the extensions API; members subscribe.
+    let admin = admin_token(&server, "olga", "read write admin:read admin:write");
+    let shared = admin.post_json(
+        "/api/roost/v1/extensions",
+        &json!({"name": "Everything", "kind": "feed", "personal": false, "sources": ["local"],
+                "source": "function rank(input) { return input.posts.map(p => p.id); }"}),
+    );
+    assert_eq!(shared.status, 200, "{:?}", shared.json);
+    let everything = shared.json["id"].as_str().unwrap().to_string();
+    assert_eq!(nia.post(&format!("/api/roost/v1/feeds/{everything}/subscribe")).status, 404, "not deployed");
+    admin
+        .post_json(&format!("/api/roost/v1/extensions/{everything}/deploy"), &json!({"version": 1, "mode": "enforce"}));
+    assert_eq!(nia.post(&format!("/api/roost/v1/feeds/{everything}/subscribe")).status, 200);
+    let hers = nia.get(&format!("/api/v1/timelines/list/{everything}?limit=40"));
+    assert!(!ids_of(&hers.json).contains(&secret), "{:?}", hers.json);
+    assert!(ids_of(&hers.json).contains(&third));
+    // Members cannot change it, nor write feeds for everyone.
+    assert_eq!(nia.post(&format!("/api/roost/v1/feeds/{everything}/deploy")).status, 404);
+    let for_all = nia.post_json(
+        "/api/roost/v1/feeds",
+        &json!({"name": "x", "personal": false, "sources": ["local"], "source": "function rank() {}"}),
+    );
+    assert_eq!(for_all.status, 422, "{:?}", for_all.json);
+
+    // Bad input is refused with the reason.
+    for (body, what) in [
+        (json!({"name": "x", "sources": [], "source": "function rank() {}"}), "sources"),
+        (json!({"name": "x", "sources": ["#no spaces"], "source": "function rank() {}"}), "hashtag"),
+        (json!({"name": "x", "sources": ["@nobody"], "source": "function rank() {}"}), "nobody"),
+        (
+            json!({"name": "x", "sources": ["home"], "window_hours": 100_000, "source": "function rank() {}"}),
+            "window_hours",
+        ),
+        (json!({"name": "x", "sources": ["home"], "source": "function judge() {}"}), "rank"),
+    ] {
+        let r = mia.post_json("/api/roost/v1/feeds", &body);
+        assert_eq!(r.status, 422, "{what}: {:?}", r.json);
+        assert!(r.json["error"].as_str().unwrap().contains(what), "{what}: {:?}", r.json);
+    }
+    // A list source must be one's own list, in a personal feed.
+    let list = olga.post_form("/api/v1/lists", &[("title", "olga's")]).json["id"].as_str().unwrap().to_string();
+    let theirs = mia.post_json(
+        "/api/roost/v1/feeds",
+        &json!({"name": "x", "sources": [format!("list:{list}")], "source": "function rank() {}"}),
+    );
+    assert_eq!(theirs.status, 422, "{:?}", theirs.json);
+}
