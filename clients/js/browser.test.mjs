@@ -437,6 +437,47 @@ test("extensions: an admin writes a rule, tries it on the posts already there, e
   await context.close();
 });
 
+test("feeds: a member writes a personal feed, previews it, makes it live and subscribes", async () => {
+  const context = await browser.newContext({ viewport: SIZES.phone });
+  const page = await context.newPage();
+  await signIn(page, "bob");
+  for (const text of ["#feedtest short", "#feedtest this one is much, much longer than the other"]) {
+    await page.getByLabel("What's happening?").fill(text);
+    await page.getByRole("button", { name: "Post", exact: true }).click();
+    await page.waitForURL(`${URL_}/`);
+  }
+  await page.getByRole("link", { name: "Feeds" }).click();
+  await page.getByRole("heading", { name: "Feeds", level: 1 }).waitFor();
+  await page.getByLabel("Name").fill("Longest first");
+  await page.getByLabel("Where its posts come from, one per line").fill("#feedtest");
+  await page.getByLabel("How it ranks them (JavaScript)").fill(
+    "function rank(input) {\n  return input.posts.sort((a, b) => b.text.length - a.text.length).map(p => p.id);\n}\n",
+  );
+  await page.getByRole("button", { name: "Save and preview" }).click();
+  await page.getByRole("heading", { name: "Longest first", level: 1 }).waitFor();
+  await page.getByText(/not live yet: this is a preview/).waitFor();
+  const order = async () => (await page.locator("section.timeline article.post").allTextContents()).map(t => (t.includes("much, much longer") ? "long" : t.includes("short") ? "short" : "other"));
+  assert.deepEqual(await order(), ["long", "short"]);
+  await accessible(page, "feed preview");
+
+  await page.getByRole("button", { name: "Make version 1 live" }).click();
+  await page.getByText(/live, version 1/).waitFor();
+  await page.getByRole("button", { name: "Subscribe Longest first" }).click();
+  await page.getByRole("button", { name: "Unsubscribe Longest first" }).waitFor();
+  assert.deepEqual(await order(), ["long", "short"]);
+
+  // A broken version is refused with the reason, and the live one stays.
+  await page.getByText("Source and versions").click();
+  await page.getByLabel("How it ranks them (JavaScript)").fill("function rank( {");
+  await page.getByRole("button", { name: "Save version 2" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").textContent(), /Validation failed/);
+  await page.goto(`${URL_}/feeds`);
+  assert.match(await page.locator("main").textContent(), /Longest first/);
+  await accessible(page, "feeds list");
+  await context.close();
+});
+
 test("extensions: a rule holds a post for review, a moderator approves it from the queue, and then others see it", async () => {
   const context = await browser.newContext({ viewport: SIZES.desktop });
   const page = await context.newPage();

@@ -320,6 +320,27 @@ class Roost(unittest.TestCase):
         erin.list_delete(lst["id"])
         self.assertEqual(erin.lists(), [])
 
+    def test_a_personal_feed_is_a_list_in_the_app(self):
+        dave = sign_in("dave")
+        posts = [self.carol.status_post(f"#pyfeed {'!' * n} number {n}") for n in (1, 3, 2)]
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {dave.access_token}"
+        source = "function rank(input) { return input.posts.sort((a, b) => b.text.length - a.text.length).map(p => p.id); }"
+        made = api.post(f"{URL}/api/roost/v1/feeds", json={"name": "Loudest", "sources": ["#pyfeed"], "source": source})
+        self.assertEqual(made.status_code, 200, made.text)
+        feed = made.json()["id"]
+        self.assertEqual(api.post(f"{URL}/api/roost/v1/feeds/{feed}/deploy").status_code, 200)
+        self.assertEqual(api.post(f"{URL}/api/roost/v1/feeds/{feed}/subscribe").status_code, 200)
+        self.assertIn((feed, "Loudest"), [(l["id"], l["title"]) for l in dave.lists()])
+        ranked = dave.timeline_list(feed, limit=40)
+        self.assertEqual([s["id"] for s in ranked], [posts[1]["id"], posts[2]["id"], posts[0]["id"]])
+        # Paging goes on in the ranked order, as the app asks for it.
+        first = dave.timeline_list(feed, limit=1)
+        rest = dave.fetch_next(first)
+        self.assertEqual([s["id"] for s in rest][:1], [posts[2]["id"]])
+        dave.list_delete(feed)
+        self.assertNotIn(feed, [l["id"] for l in dave.lists()])
+
     def test_followed_hashtags(self):
         dave = sign_in("dave")
         tag = dave.tag_follow("FollowMe")
